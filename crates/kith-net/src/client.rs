@@ -1,0 +1,105 @@
+//! The cloneable handle the rest of the app uses to drive the node.
+
+use futures::SinkExt;
+use futures::channel::{mpsc, oneshot};
+use libp2p::{Multiaddr, PeerId};
+
+use crate::{NetError, TransportKind};
+
+/// A command for the event loop, with the channel its answer goes back on.
+pub(crate) enum Command {
+    Dial {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        reply: oneshot::Sender<Result<Connected, NetError>>,
+    },
+    Bootstrap {
+        reply: oneshot::Sender<Result<(), NetError>>,
+    },
+    ConnectedPeers {
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    RoutingTable {
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    Disconnect {
+        peer: PeerId,
+        reply: oneshot::Sender<bool>,
+    },
+}
+
+/// A successful dial: which address and transport won.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connected {
+    /// The peer now connected.
+    pub peer: PeerId,
+    /// The address the connection was made to.
+    pub address: Multiaddr,
+    /// Its transport.
+    pub transport: TransportKind,
+}
+
+/// A handle to the node. Cheap to clone; every clone talks to the same event loop.
+#[derive(Clone)]
+pub struct Client {
+    local_peer_id: PeerId,
+    commands: mpsc::Sender<Command>,
+}
+
+impl Client {
+    pub(crate) fn new(local_peer_id: PeerId, commands: mpsc::Sender<Command>) -> Self {
+        Client {
+            local_peer_id,
+            commands,
+        }
+    }
+
+    /// This node's peer id.
+    pub fn local_peer_id(&self) -> PeerId {
+        self.local_peer_id
+    }
+
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<T>) -> Command,
+    ) -> Result<T, NetError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .clone()
+            .send(make(reply))
+            .await
+            .map_err(|_| NetError::Stopped)?;
+        rx.await.map_err(|_| NetError::Stopped)
+    }
+
+    /// Dials `peer` at every address in `addrs` at once; the first connection up wins.
+    /// Resolves when the connection is established or every address has failed.
+    pub async fn dial(&self, peer: PeerId, addrs: Vec<Multiaddr>) -> Result<Connected, NetError> {
+        if addrs.is_empty() {
+            return Err(NetError::NoAddress(peer));
+        }
+        self.ask(|reply| Command::Dial { peer, addrs, reply })
+            .await?
+    }
+
+    /// Runs a Kademlia bootstrap against the peers in the routing table and resolves when the
+    /// query has finished.
+    pub async fn bootstrap(&self) -> Result<(), NetError> {
+        self.ask(|reply| Command::Bootstrap { reply }).await?
+    }
+
+    /// The peers with at least one open connection.
+    pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NetError> {
+        self.ask(|reply| Command::ConnectedPeers { reply }).await
+    }
+
+    /// The peers in the Kademlia routing table.
+    pub async fn routing_table(&self) -> Result<Vec<PeerId>, NetError> {
+        self.ask(|reply| Command::RoutingTable { reply }).await
+    }
+
+    /// Closes every connection to `peer`; `false` if there was none.
+    pub async fn disconnect(&self, peer: PeerId) -> Result<bool, NetError> {
+        self.ask(|reply| Command::Disconnect { peer, reply }).await
+    }
+}

@@ -1,0 +1,152 @@
+//! kith-net: Kith's libp2p node, the same code natively and in a browser tab.
+//!
+//! How the parts cooperate (the shape of rust-libp2p's file-sharing example):
+//!
+//! - [`new`] builds the [`Swarm`](libp2p::Swarm) through [`platform`] (the one module that knows
+//!   which transports the target has) and returns three things: a cloneable [`Client`], a
+//!   bounded stream of [`Event`]s, and the [`EventLoop`].
+//! - The [`EventLoop`] is the only owner of the swarm. The caller spawns
+//!   [`EventLoop::run`] (with [`platform::spawn`]) and it runs until every `Client` is gone.
+//! - A [`Client`] method sends a command over a bounded channel, carrying a oneshot sender for
+//!   the answer; the event loop executes it against the swarm and answers when the network
+//!   has (for a dial: when the connection is up or has failed).
+//! - Everything the UI needs to know without asking (connections, ping round trips, routing
+//!   table changes) arrives as an [`Event`] on the stream.
+//!
+//! [`behaviour`] holds the protocol names and configurations that kith-node shares, so the
+//! browser and the node always speak the same Kademlia protocol.
+//!
+//! Browsers cannot accept connections: in the browser the node dials kith-node over
+//! WebRTC-direct or WebSocket, and keeps Kademlia in client mode. Natively the node dials TCP
+//! or WebSocket.
+
+pub mod behaviour;
+mod client;
+mod event_loop;
+pub mod platform;
+mod transport_kind;
+
+pub use behaviour::Behaviour;
+pub use client::{Client, Connected};
+pub use event_loop::EventLoop;
+pub use libp2p::{Multiaddr, PeerId, identity::Keypair};
+pub use transport_kind::TransportKind;
+
+use futures::channel::mpsc;
+use std::time::Duration;
+
+/// How many commands may wait for the event loop before callers wait in turn.
+pub const COMMAND_QUEUE: usize = 64;
+/// How many events may wait for the consumer before the event loop waits in turn.
+pub const EVENT_QUEUE: usize = 256;
+/// How many of a peer's self-reported listen addresses are taken into the routing table.
+pub const MAX_LISTEN_ADDRS: usize = 16;
+
+/// Something the node observed that the application may want to show.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A connection to `peer` is up.
+    Connected {
+        /// The remote peer.
+        peer: PeerId,
+        /// The address of the connection.
+        address: Multiaddr,
+        /// The transport, derived from `address`.
+        transport: TransportKind,
+        /// How many connections to `peer` are now open.
+        connections: u32,
+    },
+    /// A connection to `peer` closed.
+    Disconnected {
+        /// The remote peer.
+        peer: PeerId,
+        /// How many connections to `peer` remain.
+        remaining: u32,
+        /// Why, when libp2p says.
+        cause: Option<String>,
+    },
+    /// A ping round trip completed.
+    Ping {
+        /// The peer that answered.
+        peer: PeerId,
+        /// The round-trip time.
+        rtt: Duration,
+    },
+    /// A ping failed; the connection it ran on is closed.
+    PingFailed {
+        /// The peer that did not answer.
+        peer: PeerId,
+        /// What went wrong.
+        error: String,
+    },
+    /// A Kademlia server peer entered the routing table.
+    RoutingUpdated {
+        /// The peer added or updated.
+        peer: PeerId,
+    },
+}
+
+/// Why a network operation failed. Each message says what happened.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NetError {
+    /// The event loop is gone (it was never spawned, or it stopped).
+    #[error("the network task is not running")]
+    Stopped,
+    /// Building the transports failed.
+    #[error("could not set up the network transports: {0}")]
+    Setup(String),
+    /// No address was given to dial.
+    #[error("no address to dial for {0}")]
+    NoAddress(PeerId),
+    /// Every address failed.
+    #[error("could not reach {peer}: {reason}")]
+    Dial {
+        /// The peer that was dialed.
+        peer: PeerId,
+        /// libp2p's account of the failure.
+        reason: String,
+    },
+    /// The Kademlia bootstrap query failed.
+    #[error("DHT bootstrap failed: {0}")]
+    Bootstrap(String),
+}
+
+/// What a node needs to know when it is built.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Sent in identify so node operators can tell clients apart.
+    pub agent_version: String,
+    /// How often to ping each connected peer.
+    pub ping_interval: Duration,
+    /// How long a ping may take before the connection is considered dead and closed.
+    pub ping_timeout: Duration,
+    /// How long a connection with nothing to do stays open.
+    pub idle_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            agent_version: format!("kith/{}", env!("CARGO_PKG_VERSION")),
+            ping_interval: Duration::from_secs(5),
+            ping_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// Builds a node: the handle, the event stream, and the loop to spawn.
+pub fn new(
+    keypair: Keypair,
+    config: Config,
+) -> Result<(Client, mpsc::Receiver<Event>, EventLoop), NetError> {
+    let local_peer_id = keypair.public().to_peer_id();
+    let swarm = platform::build_swarm(keypair, &config)?;
+    let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
+    let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
+    Ok((
+        Client::new(local_peer_id, command_tx),
+        event_rx,
+        EventLoop::new(swarm, command_rx, event_tx),
+    ))
+}

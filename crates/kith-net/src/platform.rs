@@ -1,0 +1,101 @@
+//! Everything that differs between the browser and native targets, behind one API:
+//! [`build_swarm`], [`spawn`] and [`sleep`].
+//!
+//! - Browser (`wasm32`): WebSocket (`websocket-websys`) and WebRTC-direct (`webrtc-websys`)
+//!   to reach kith-node, the circuit-relay client to reach other browsers through it, and
+//!   tasks on the page's event loop.
+//! - Native: TCP and WebSocket (with DNS), the relay client, and tasks on tokio.
+
+use std::time::Duration;
+
+use libp2p::Swarm;
+use libp2p::identity::Keypair;
+
+use crate::{Behaviour, Config, NetError};
+
+fn setup_err(e: impl std::fmt::Display) -> NetError {
+    NetError::Setup(e.to_string())
+}
+
+/// Builds the swarm with this target's transports.
+#[cfg(target_arch = "wasm32")]
+pub fn build_swarm(keypair: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetError> {
+    use libp2p::core::Transport as _;
+    use libp2p::core::upgrade::Version;
+    use libp2p::{noise, webrtc_websys, websocket_websys, yamux};
+
+    let idle = config.idle_timeout;
+    Ok(libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_wasm_bindgen()
+        .with_other_transport(|key| {
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
+                websocket_websys::Transport::default()
+                    .upgrade(Version::V1Lazy)
+                    .authenticate(noise::Config::new(key)?)
+                    .multiplex(yamux::Config::default()),
+            )
+        })
+        .map_err(setup_err)?
+        .with_other_transport(|key| webrtc_websys::Transport::new(webrtc_websys::Config::new(key)))
+        .map_err(setup_err)?
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(setup_err)?
+        .with_behaviour(|key, relay| Behaviour::new(key, relay, config))
+        .map_err(setup_err)?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+        .build())
+}
+
+/// Builds the swarm with this target's transports.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn build_swarm(keypair: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetError> {
+    use libp2p::{noise, tcp, yamux};
+
+    let idle = config.idle_timeout;
+    let builder = libp2p::SwarmBuilder::with_existing_identity(keypair)
+        .with_tokio()
+        .with_tcp(
+            tcp::Config::default().nodelay(true),
+            noise::Config::new,
+            yamux::Config::default,
+        )
+        .map_err(setup_err)?
+        .with_dns()
+        .map_err(setup_err)?;
+    // `with_websocket` is async only because it may read the system's DNS configuration.
+    let builder = futures::executor::block_on(
+        builder.with_websocket(noise::Config::new, yamux::Config::default),
+    )
+    .map_err(setup_err)?;
+    Ok(builder
+        .with_relay_client(noise::Config::new, yamux::Config::default)
+        .map_err(setup_err)?
+        .with_behaviour(|key, relay| Behaviour::new(key, relay, config))
+        .map_err(setup_err)?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+        .build())
+}
+
+/// Runs a future in the background: on the page's event loop, or on tokio.
+#[cfg(target_arch = "wasm32")]
+pub fn spawn(fut: impl Future<Output = ()> + 'static) {
+    wasm_bindgen_futures::spawn_local(fut);
+}
+
+/// Runs a future in the background: on the page's event loop, or on tokio.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn spawn(fut: impl Future<Output = ()> + Send + 'static) {
+    tokio::spawn(fut);
+}
+
+/// Waits for `d` without blocking the thread.
+#[cfg(target_arch = "wasm32")]
+pub async fn sleep(d: Duration) {
+    futures_timer::Delay::new(d).await;
+}
+
+/// Waits for `d` without blocking the thread.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn sleep(d: Duration) {
+    tokio::time::sleep(d).await;
+}

@@ -1,0 +1,86 @@
+//! What the node runs on every connection: connection limits, identify, ping, Kademlia in
+//! server mode (on Kith's protocol name, shared with kith-net) and the circuit relay v2 server.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{connection_limits, identify, identity, kad, ping, relay};
+
+use crate::config::Cli;
+
+pub use derived::{Behaviour, BehaviourEvent};
+
+mod derived {
+    // The derive macro generates `BehaviourEvent` without docs; its variants mirror the fields.
+    #![allow(missing_docs)]
+    use super::*;
+
+    /// The node's protocols.
+    #[derive(NetworkBehaviour)]
+    pub struct Behaviour {
+        /// Bounds connections in total and per peer.
+        pub limits: connection_limits::Behaviour,
+        /// Circuit relay v2 server: browsers reach each other through it.
+        pub relay: relay::Behaviour,
+        /// Tells peers who we are and learns their listen addresses.
+        pub identify: identify::Behaviour,
+        /// Answers pings, so browsers can measure the round trip.
+        pub ping: ping::Behaviour,
+        /// The DHT, in server mode.
+        pub kad: kad::Behaviour<kad::store::MemoryStore>,
+    }
+}
+
+/// New relay reservations one peer may make per minute.
+pub const RESERVATIONS_PER_PEER_PER_MINUTE: NonZeroU32 = NonZeroU32::new(30).expect("not zero");
+/// New relayed circuits one peer may open per minute.
+pub const CIRCUITS_PER_PEER_PER_MINUTE: NonZeroU32 = NonZeroU32::new(120).expect("not zero");
+
+/// The relay server's limits, from the command line. The library's defaults (16 circuits of two
+/// minutes and 128 KiB) are meant for a hole-punching helper, not for a social network's relay.
+pub fn relay_config(cli: &Cli) -> relay::Config {
+    let minute = Duration::from_secs(60);
+    relay::Config {
+        max_reservations: cli.max_reservations,
+        max_reservations_per_peer: 4,
+        reservation_duration: Duration::from_secs(3600),
+        reservation_rate_limiters: Vec::new(),
+        max_circuits: cli.max_circuits,
+        max_circuits_per_peer: cli.max_circuits_per_peer,
+        max_circuit_duration: Duration::from_secs(u64::from(cli.max_circuit_secs)),
+        max_circuit_bytes: cli.max_circuit_bytes,
+        circuit_src_rate_limiters: Vec::new(),
+    }
+    .reservation_rate_per_peer(RESERVATIONS_PER_PEER_PER_MINUTE, minute)
+    .circuit_src_per_peer(CIRCUITS_PER_PEER_PER_MINUTE, minute)
+}
+
+impl Behaviour {
+    /// Builds the node's behaviour for `key` with the limits in `cli`.
+    pub fn new(key: &identity::Keypair, cli: &Cli) -> Self {
+        let peer_id = key.public().to_peer_id();
+        let mut kad = kad::Behaviour::with_config(
+            peer_id,
+            kad::store::MemoryStore::new(peer_id),
+            kith_net::behaviour::kad_config(),
+        );
+        kad.set_mode(Some(kad::Mode::Server));
+        let mut relay = relay::Behaviour::new(peer_id, relay_config(cli));
+        relay.set_status(Some(relay::Status::Enable));
+        let limits = connection_limits::ConnectionLimits::default()
+            .with_max_established(Some(cli.max_connections))
+            .with_max_established_per_peer(Some(cli.max_connections_per_peer))
+            .with_max_pending_incoming(Some(cli.max_connections.min(1024)));
+        Behaviour {
+            limits: connection_limits::Behaviour::new(limits),
+            relay,
+            identify: identify::Behaviour::new(kith_net::behaviour::identify_config(
+                &key.public(),
+                &format!("kith-node/{}", env!("CARGO_PKG_VERSION")),
+            )),
+            ping: ping::Behaviour::default(),
+            kad,
+        }
+    }
+}

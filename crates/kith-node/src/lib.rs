@@ -1,0 +1,25 @@
+//! kith-node: the native node that holds Kith's network together, and stores no posts.
+//!
+//! How the parts cooperate:
+//! - [`config::Cli`] is every flag, parsed by clap; `main.rs` only parses, starts and waits.
+//! - [`keys`] keeps the node's Ed25519 identity and WebRTC certificate on disk, so its peer id
+//!   and certhash (parts of the address browsers dial) survive restarts.
+//! - [`node::Node::start`] checks every input, builds the swarm with [`behaviour::Behaviour`]
+//!   (identify, ping, Kademlia in server mode on Kith's protocol name, circuit relay v2 server,
+//!   connection limits), listens on WebSocket and WebRTC-direct, joins other nodes named with
+//!   `--bootstrap`, and spawns one task that owns the swarm.
+//! - [`http`] serves the built app, `/bootstrap.json` (this node's peer id and dialable
+//!   addresses, read by the app at load) and `/status.json`.
+//!
+//! What the node keeps: DHT routing state and, later, small verified DHT records. Posts and
+//! other user content never touch its disk; relayed traffic is end-to-end encrypted between the
+//! browsers.
+
+pub mod behaviour;
+pub mod config;
+pub mod http;
+pub mod keys;
+pub mod node;
+
+pub use config::Cli;
+pub use node::{Node, Status};

@@ -1,0 +1,398 @@
+//! Starting the node and the task that owns its swarm.
+//!
+//! [`Node::start`] checks every input before anything runs (the app directory, the key and
+//! certificate files, the HTTP and libp2p ports), so a mistake ends the process with one plain
+//! error instead of a half-started node. Then one task owns the swarm and one serves HTTP;
+//! [`NodeControl`] asks the swarm task for figures, and [`Node::shutdown`] stops both.
+
+use std::collections::HashSet;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use futures::StreamExt;
+use futures::channel::{mpsc, oneshot};
+use kith_core::BootstrapDoc;
+use libp2p::core::transport::ListenerId;
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::SwarmEvent;
+use libp2p::{Multiaddr, PeerId, Swarm, identify, kad, noise, yamux};
+use serde::Serialize;
+
+use crate::behaviour::{Behaviour, BehaviourEvent};
+use crate::config::Cli;
+use crate::{http, keys};
+
+/// How long the listeners get to come up before start-up fails.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How many of a peer's self-reported addresses go into the routing table.
+const MAX_PEER_ADDRS: usize = 16;
+
+/// Live figures about the node, served at `/status.json`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Status {
+    /// The node's peer id.
+    pub peer_id: String,
+    /// The software version.
+    pub version: String,
+    /// Peers with an open connection.
+    pub connected_peers: Vec<String>,
+    /// Peers in the Kademlia routing table (other kith-nodes).
+    pub routing_table: Vec<String>,
+}
+
+enum Command {
+    Status(oneshot::Sender<Status>),
+}
+
+/// A handle that asks the swarm task for live figures.
+#[derive(Clone)]
+pub struct NodeControl {
+    commands: mpsc::Sender<Command>,
+}
+
+impl NodeControl {
+    /// The node's current [`Status`].
+    pub async fn status(&self) -> Result<Status> {
+        let (tx, rx) = oneshot::channel();
+        self.commands
+            .clone()
+            .try_send(Command::Status(tx))
+            .map_err(|_| anyhow!("the node is busy or stopped"))?;
+        rx.await.map_err(|_| anyhow!("the node stopped"))
+    }
+}
+
+/// A running node.
+pub struct Node {
+    /// The node's peer id.
+    pub peer_id: PeerId,
+    /// The HTTP address actually bound (useful with port 0).
+    pub http_addr: SocketAddr,
+    /// What `/bootstrap.json` serves.
+    pub bootstrap: Arc<RwLock<BootstrapDoc>>,
+    /// Asks the swarm task for figures.
+    pub control: NodeControl,
+    shutdown: Option<oneshot::Sender<()>>,
+    swarm_task: tokio::task::JoinHandle<()>,
+    http_task: tokio::task::JoinHandle<()>,
+}
+
+impl Node {
+    /// Checks the inputs, binds every port and starts the node.
+    pub async fn start(cli: Cli) -> Result<Node> {
+        let index = cli.dist.join("index.html");
+        if !index.is_file() {
+            bail!(
+                "the app is not built: {} not found (run `cargo xtask run`, or point --dist at Trunk's output)",
+                index.display()
+            );
+        }
+        let key = keys::load_or_create_identity(&cli.key_file)?;
+        let cert = keys::load_or_create_certificate(&cli.cert_file)?;
+        let peer_id = key.public().to_peer_id();
+
+        let http_listener = tokio::net::TcpListener::bind(cli.http)
+            .await
+            .map_err(|e| anyhow!("cannot serve HTTP on {}: {e} (is another kith-node running? choose another with --http)", cli.http))?;
+        let http_addr = http_listener
+            .local_addr()
+            .context("HTTP listener has no address")?;
+
+        let mut swarm = build_swarm(key, cert, &cli).await?;
+        let listen_addrs = listen(&mut swarm, &cli).await?;
+        for addr in &cli.announce {
+            swarm.add_external_address(addr.clone());
+        }
+        for addr in &listen_addrs {
+            swarm.add_external_address(addr.clone());
+        }
+
+        let bootstrap = Arc::new(RwLock::new(bootstrap_doc(
+            peer_id,
+            &cli.announce,
+            &listen_addrs,
+        )));
+        join_bootstrap_peers(&mut swarm, &cli.bootstrap);
+
+        let (cmd_tx, cmd_rx) = mpsc::channel(64);
+        let control = NodeControl { commands: cmd_tx };
+        let (shutdown_tx, shutdown_rx) = oneshot::channel();
+        let swarm_loop = SwarmLoop {
+            swarm,
+            commands: cmd_rx,
+            bootstrap: bootstrap.clone(),
+            announce: cli.announce.clone(),
+            listen_addrs,
+        };
+        let swarm_task = tokio::spawn(swarm_loop.run(shutdown_rx));
+
+        let app = http::router(
+            &cli.dist,
+            http::HttpState {
+                bootstrap: bootstrap.clone(),
+                control: control.clone(),
+            },
+        );
+        let http_task = tokio::spawn(async move {
+            if let Err(e) = axum::serve(http_listener, app).await {
+                tracing::error!("HTTP server stopped: {e}");
+            }
+        });
+
+        Ok(Node {
+            peer_id,
+            http_addr,
+            bootstrap,
+            control,
+            shutdown: Some(shutdown_tx),
+            swarm_task,
+            http_task,
+        })
+    }
+
+    /// The dialable addresses, each ending in `/p2p/<peer id>`.
+    pub fn addrs(&self) -> Vec<String> {
+        self.bootstrap
+            .read()
+            .map(|d| d.addrs.clone())
+            .unwrap_or_default()
+    }
+
+    /// Stops the swarm and the HTTP server.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.swarm_task).await;
+        self.http_task.abort();
+        let _ = (&mut self.http_task).await;
+    }
+}
+
+async fn build_swarm(
+    key: libp2p::identity::Keypair,
+    cert: libp2p_webrtc::tokio::Certificate,
+    cli: &Cli,
+) -> Result<Swarm<Behaviour>> {
+    let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
+        .with_tokio()
+        .with_other_transport(|key| libp2p_webrtc::tokio::Transport::new(key.clone(), cert))
+        .context("cannot set up WebRTC")?
+        .with_dns()
+        .context("cannot set up DNS")?
+        .with_websocket(noise::Config::new, yamux::Config::default)
+        .await
+        .context("cannot set up WebSocket")?
+        .with_behaviour(|key| Behaviour::new(key, cli))
+        .context("cannot set up the node's protocols")?
+        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
+        .build();
+    Ok(swarm)
+}
+
+fn ip_proto(ip: IpAddr) -> Protocol<'static> {
+    match ip {
+        IpAddr::V4(v4) => Protocol::Ip4(v4),
+        IpAddr::V6(v6) => Protocol::Ip6(v6),
+    }
+}
+
+/// Starts both listeners and waits until each reports an address, or fails with the reason.
+async fn listen(swarm: &mut Swarm<Behaviour>, cli: &Cli) -> Result<Vec<Multiaddr>> {
+    let ws = Multiaddr::empty()
+        .with(ip_proto(cli.listen_ip))
+        .with(Protocol::Tcp(cli.ws_port))
+        .with(Protocol::Ws("/".into()));
+    let webrtc = Multiaddr::empty()
+        .with(ip_proto(cli.listen_ip))
+        .with(Protocol::Udp(cli.webrtc_port))
+        .with(Protocol::WebRTCDirect);
+    let mut waiting: Vec<(ListenerId, Multiaddr, &str)> = Vec::new();
+    for (addr, flag) in [(ws, "--ws-port"), (webrtc, "--webrtc-port")] {
+        let id = swarm
+            .listen_on(addr.clone())
+            .map_err(|e| anyhow!("cannot listen on {addr}: {e} (choose another with {flag})"))?;
+        waiting.push((id, addr, flag));
+    }
+    let mut addrs = Vec::new();
+    let deadline = tokio::time::sleep(LISTEN_TIMEOUT);
+    tokio::pin!(deadline);
+    while !waiting.is_empty() {
+        let event = tokio::select! {
+            e = swarm.select_next_some() => e,
+            () = &mut deadline => bail!("listeners did not start within {LISTEN_TIMEOUT:?}"),
+        };
+        match event {
+            SwarmEvent::NewListenAddr {
+                listener_id,
+                address,
+            } => {
+                waiting.retain(|(id, ..)| *id != listener_id);
+                addrs.push(address);
+            }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason: Err(e),
+                ..
+            }
+            | SwarmEvent::ListenerError {
+                listener_id,
+                error: e,
+            } => {
+                if let Some((_, addr, flag)) = waiting.iter().find(|(id, ..)| *id == listener_id) {
+                    bail!("cannot listen on {addr}: {e} (choose another with {flag})");
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(addrs)
+}
+
+/// The bootstrap document: announced addresses if any, else the listen addresses.
+fn bootstrap_doc(peer_id: PeerId, announce: &[Multiaddr], listen: &[Multiaddr]) -> BootstrapDoc {
+    let source = if announce.is_empty() {
+        listen
+    } else {
+        announce
+    };
+    let mut seen = HashSet::new();
+    let addrs = source
+        .iter()
+        .map(|a| {
+            let mut a = a.clone();
+            if !matches!(a.iter().last(), Some(Protocol::P2p(_))) {
+                a.push(Protocol::P2p(peer_id));
+            }
+            a.to_string()
+        })
+        .filter(|a| seen.insert(a.clone()))
+        .take(kith_core::bootstrap::MAX_ADDRS)
+        .collect();
+    BootstrapDoc {
+        peer_id: peer_id.to_string(),
+        addrs,
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    }
+}
+
+/// Dials the other nodes named with `--bootstrap` and starts a DHT bootstrap through them.
+/// An unreachable peer is not fatal: Kademlia retries on its periodic bootstrap.
+fn join_bootstrap_peers(swarm: &mut Swarm<Behaviour>, peers: &[Multiaddr]) {
+    for addr in peers {
+        let Some(Protocol::P2p(peer)) = addr.iter().last() else {
+            continue;
+        };
+        let mut transport_addr = addr.clone();
+        transport_addr.pop();
+        swarm.behaviour_mut().kad.add_address(&peer, transport_addr);
+        if let Err(e) = swarm.dial(addr.clone()) {
+            tracing::warn!("cannot dial bootstrap peer {addr}: {e}");
+        }
+    }
+    if !peers.is_empty() {
+        if let Err(e) = swarm.behaviour_mut().kad.bootstrap() {
+            tracing::warn!("DHT bootstrap not started: {e}");
+        }
+    }
+}
+
+struct SwarmLoop {
+    swarm: Swarm<Behaviour>,
+    commands: mpsc::Receiver<Command>,
+    bootstrap: Arc<RwLock<BootstrapDoc>>,
+    announce: Vec<Multiaddr>,
+    listen_addrs: Vec<Multiaddr>,
+}
+
+impl SwarmLoop {
+    async fn run(mut self, mut shutdown: oneshot::Receiver<()>) {
+        loop {
+            tokio::select! {
+                event = self.swarm.select_next_some() => self.on_event(event),
+                Some(command) = self.commands.next() => self.on_command(command),
+                _ = &mut shutdown => return,
+            }
+        }
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Status(reply) => {
+                let mut routing_table = Vec::new();
+                for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
+                    routing_table.extend(bucket.iter().map(|e| e.node.key.preimage().to_string()));
+                }
+                let _ = reply.send(Status {
+                    peer_id: self.swarm.local_peer_id().to_string(),
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                    connected_peers: self
+                        .swarm
+                        .connected_peers()
+                        .map(|p| p.to_string())
+                        .collect(),
+                    routing_table,
+                });
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        match event {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                tracing::info!("listening on {address}");
+                self.swarm.add_external_address(address.clone());
+                self.listen_addrs.push(address);
+                self.refresh_bootstrap_doc();
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                self.swarm.remove_external_address(&address);
+                self.listen_addrs.retain(|a| *a != address);
+                self.refresh_bootstrap_doc();
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id, endpoint, ..
+            } => {
+                tracing::debug!(%peer_id, addr = %endpoint.get_remote_address(), "connection up");
+            }
+            SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
+                tracing::debug!(%peer_id, ?cause, "connection closed");
+            }
+            SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
+                tracing::warn!(?peer_id, "dial failed: {error}");
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                // Only peers that serve Kith's DHT (other kith-nodes) enter the routing table;
+                // browsers run Kademlia in client mode and do not advertise it.
+                if info.protocols.contains(&kith_net::behaviour::KAD_PROTOCOL) {
+                    for addr in info.listen_addrs.into_iter().take(MAX_PEER_ADDRS) {
+                        self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
+                    }
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated {
+                peer, ..
+            })) => {
+                tracing::info!(%peer, "DHT peer joined the routing table");
+            }
+            _ => {}
+        }
+    }
+
+    fn refresh_bootstrap_doc(&self) {
+        let doc = bootstrap_doc(
+            *self.swarm.local_peer_id(),
+            &self.announce,
+            &self.listen_addrs,
+        );
+        if let Ok(mut d) = self.bootstrap.write() {
+            *d = doc;
+        }
+    }
+}

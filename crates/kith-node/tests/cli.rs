@@ -1,0 +1,94 @@
+//! Bad input to the binary: one plain line on stderr, a non-zero exit, never a panic.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// Runs the binary with `extra` flags; free ports and files in `dir` for every flag not given.
+fn run(dir: &Path, extra: &[&str]) -> Output {
+    let d = |p: &str| dir.join(p).display().to_string();
+    let defaults = [
+        ("--http", "127.0.0.1:0".to_owned()),
+        ("--ws-port", "0".to_owned()),
+        ("--webrtc-port", "0".to_owned()),
+        ("--key-file", d("identity.key")),
+        ("--cert-file", d("cert.pem")),
+        ("--dist", d("dist")),
+    ];
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kith-node"));
+    for (flag, value) in defaults {
+        if !extra.contains(&flag) {
+            cmd.args([flag, &value]);
+        }
+    }
+    cmd.args(extra)
+        .env("KITH_LOG", "off")
+        .output()
+        .expect("run kith-node")
+}
+
+fn assert_one_line_error(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "exited 0; stderr: {stderr}");
+    assert!(!stderr.contains("panicked"), "panicked: {stderr}");
+    let lines: Vec<&str> = stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got: {stderr}");
+    assert!(lines[0].starts_with("kith-node: "), "{stderr}");
+    assert!(
+        lines[0].contains(needle),
+        "expected {needle:?} in: {stderr}"
+    );
+}
+
+fn workdir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("dist")).expect("mkdir");
+    std::fs::write(dir.path().join("dist/index.html"), "<!doctype html>").expect("index");
+    dir
+}
+
+#[test]
+fn malformed_bootstrap_address() {
+    let dir = workdir();
+    assert_one_line_error(
+        &run(dir.path(), &["--bootstrap", "nonsense"]),
+        "not a multiaddr",
+    );
+    assert_one_line_error(
+        &run(dir.path(), &["--bootstrap", "/ip4/127.0.0.1/tcp/9090/ws"]),
+        "/p2p/<peer id>",
+    );
+}
+
+#[test]
+fn port_already_in_use() {
+    let dir = workdir();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port().to_string();
+    let http = format!("127.0.0.1:{port}");
+    assert_one_line_error(&run(dir.path(), &["--http", &http]), "cannot serve HTTP");
+    assert_one_line_error(&run(dir.path(), &["--ws-port", &port]), "--ws-port");
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+    let udp_port = udp.local_addr().expect("addr").port().to_string();
+    assert_one_line_error(
+        &run(dir.path(), &["--webrtc-port", &udp_port]),
+        "--webrtc-port",
+    );
+}
+
+#[test]
+fn corrupt_key_file() {
+    let dir = workdir();
+    std::fs::write(dir.path().join("identity.key"), b"\x00not a key").expect("write");
+    assert_one_line_error(&run(dir.path(), &[]), "is corrupt");
+    // The corrupt file is left as it was, never replaced by a new identity.
+    assert_eq!(
+        std::fs::read(dir.path().join("identity.key")).expect("read"),
+        b"\x00not a key"
+    );
+}
+
+#[test]
+fn missing_dist() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    assert_one_line_error(&run(dir.path(), &[]), "the app is not built");
+}

@@ -1,0 +1,75 @@
+//! What the node serves over HTTP.
+
+mod common;
+
+use kith_core::BootstrapDoc;
+use kith_node::Node;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A bare HTTP/1.1 GET; returns the status line, headers and body as one string.
+async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.expect("read");
+    out
+}
+
+#[tokio::test]
+async fn serves_bootstrap_status_and_the_app() {
+    let dir = common::workdir();
+    let node = Node::start(common::cli(dir.path(), &[]))
+        .await
+        .expect("start");
+
+    let resp = get(node.http_addr, "/bootstrap.json").await;
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(
+        resp.to_ascii_lowercase()
+            .contains("access-control-allow-origin: *"),
+        "{resp}"
+    );
+    let body = resp.split("\r\n\r\n").nth(1).expect("body");
+    let doc = BootstrapDoc::parse(body.as_bytes()).expect("a valid bootstrap document");
+    assert_eq!(doc.peer_id, node.peer_id.to_string());
+    assert!(
+        doc.addrs
+            .iter()
+            .any(|a| a.contains("/tcp/") && a.contains("/ws/")),
+        "{doc:?}"
+    );
+    assert!(
+        doc.addrs
+            .iter()
+            .any(|a| a.contains("/webrtc-direct/certhash/")),
+        "{doc:?}"
+    );
+
+    let status = get(node.http_addr, "/status.json").await;
+    assert!(status.contains(&node.peer_id.to_string()), "{status}");
+
+    // Paths inside the app fall back to index.html.
+    for path in ["/", "/profile/someone"] {
+        let page = get(node.http_addr, path).await;
+        assert!(
+            page.starts_with("HTTP/1.1 200") && page.contains("<title>kith</title>"),
+            "{page}"
+        );
+    }
+    node.shutdown().await;
+}
+
+#[tokio::test]
+async fn announced_addresses_replace_listen_addresses() {
+    let dir = common::workdir();
+    let announce = "/dns4/kith.example.org/tcp/443/wss";
+    let node = Node::start(common::cli(dir.path(), &["--announce", announce]))
+        .await
+        .expect("start");
+    assert_eq!(
+        node.addrs(),
+        vec![format!("{announce}/p2p/{}", node.peer_id)]
+    );
+    node.shutdown().await;
+}
