@@ -22,12 +22,14 @@
 
 pub mod behaviour;
 mod client;
+mod dial_plan;
 mod event_loop;
 pub mod platform;
 mod transport_kind;
 
 pub use behaviour::Behaviour;
 pub use client::{Client, Connected};
+pub use dial_plan::dial_plan;
 pub use event_loop::EventLoop;
 pub use libp2p::{Multiaddr, PeerId, identity::Keypair};
 pub use transport_kind::TransportKind;

@@ -76,6 +76,20 @@ pub fn build_swarm(keypair: Keypair, config: &Config) -> Result<Swarm<Behaviour>
         .build())
 }
 
+/// Whether this target has a transport for `kind`.
+#[cfg(target_arch = "wasm32")]
+pub fn can_dial(kind: crate::TransportKind) -> bool {
+    use crate::TransportKind::*;
+    matches!(kind, WebRtcDirect | WebSocket | Relayed)
+}
+
+/// Whether this target has a transport for `kind`.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn can_dial(kind: crate::TransportKind) -> bool {
+    use crate::TransportKind::*;
+    matches!(kind, Tcp | WebSocket | Relayed)
+}
+
 /// Runs a future in the background: on the page's event loop, or on tokio.
 #[cfg(target_arch = "wasm32")]
 pub fn spawn(fut: impl Future<Output = ()> + 'static) {

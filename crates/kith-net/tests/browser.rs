@@ -1,0 +1,112 @@
+//! The browser node against a real kith-node: started by `cargo xtask test`, found through
+//! its `/bootstrap.json` (the address comes from `KITH_TEST_NODE` at build time).
+#![cfg(target_arch = "wasm32")]
+
+use std::time::Duration;
+
+use futures::channel::mpsc;
+use futures::{FutureExt, StreamExt};
+use kith_core::BootstrapDoc;
+use kith_net::{Client, Config, Event, Keypair, PeerId, TransportKind, dial_plan, platform};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const NODE: &str = match option_env!("KITH_TEST_NODE") {
+    Some(url) => url,
+    None => "http://127.0.0.1:18080",
+};
+
+async fn bootstrap_doc() -> BootstrapDoc {
+    let resp = gloo_net::http::Request::get(&format!("{NODE}/bootstrap.json"))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("kith-node at {NODE} is not reachable: {e}"));
+    assert!(resp.ok(), "bootstrap.json answered {}", resp.status());
+    BootstrapDoc::parse(&resp.binary().await.expect("body")).expect("valid bootstrap.json")
+}
+
+fn start_node() -> (Client, mpsc::Receiver<Event>) {
+    let (client, events, event_loop) =
+        kith_net::new(Keypair::generate_ed25519(), Config::default()).expect("node builds");
+    platform::spawn(event_loop.run());
+    (client, events)
+}
+
+/// Waits up to `secs` for the first event `pick` accepts.
+async fn wait_for<T>(
+    events: &mut mpsc::Receiver<Event>,
+    secs: u64,
+    mut pick: impl FnMut(Event) -> Option<T>,
+) -> T {
+    let found = async {
+        while let Some(event) = events.next().await {
+            if let Some(t) = pick(event) {
+                return Some(t);
+            }
+        }
+        None
+    };
+    futures::select! {
+        t = found.fuse() => t.expect("event stream ended"),
+        () = platform::sleep(Duration::from_secs(secs)).fuse() => panic!("no matching event within {secs} s"),
+    }
+}
+
+async fn ping_over(kind: TransportKind) {
+    let doc = bootstrap_doc().await;
+    let (node, addrs) = dial_plan(&doc, Some(kind)).expect("the node offers this transport");
+    let (client, mut events) = start_node();
+    let connected = client.dial(node, addrs).await.expect("dial succeeds");
+    assert_eq!(connected.transport, kind);
+    assert_eq!(connected.peer, node);
+    let rtt = wait_for(&mut events, 20, |e| match e {
+        Event::Ping { peer, rtt } if peer == node => Some(rtt),
+        _ => None,
+    })
+    .await;
+    assert!(
+        rtt > Duration::ZERO && rtt < Duration::from_secs(5),
+        "rtt {rtt:?}"
+    );
+    assert_eq!(client.connected_peers().await.expect("peers"), vec![node]);
+}
+
+#[wasm_bindgen_test]
+async fn ping_over_websocket() {
+    ping_over(TransportKind::WebSocket).await;
+}
+
+#[wasm_bindgen_test]
+async fn ping_over_webrtc_direct() {
+    ping_over(TransportKind::WebRtcDirect).await;
+}
+
+#[wasm_bindgen_test]
+async fn kademlia_bootstrap_completes() {
+    let doc = bootstrap_doc().await;
+    let (node, addrs) = dial_plan(&doc, None).expect("plan");
+    let (client, mut events) = start_node();
+    client.dial(node, addrs).await.expect("dial succeeds");
+    wait_for(&mut events, 20, |e| match e {
+        Event::RoutingUpdated { peer } if peer == node => Some(()),
+        _ => None,
+    })
+    .await;
+    client.bootstrap().await.expect("bootstrap completes");
+    let table: Vec<PeerId> = client.routing_table().await.expect("table");
+    assert!(table.contains(&node), "{table:?}");
+}
+
+#[wasm_bindgen_test]
+async fn unreachable_node_is_a_clear_dial_error() {
+    let doc = bootstrap_doc().await;
+    let (node, _) = dial_plan(&doc, None).expect("plan");
+    let (client, _events) = start_node();
+    // Port 9 (discard) on loopback: nothing of ours listens there.
+    let dead = format!("/ip4/127.0.0.1/tcp/9/ws/p2p/{node}")
+        .parse()
+        .expect("addr");
+    let err = client.dial(node, vec![dead]).await.expect_err("must fail");
+    assert!(matches!(err, kith_net::NetError::Dial { .. }), "{err}");
+}

@@ -1,0 +1,3 @@
+//! Plain components: data and callbacks in, HTML out.
+
+pub mod status;

@@ -1,0 +1,153 @@
+//! Keeps the tab's node connected to kith-node, and reports everything as [`Action`]s.
+//!
+//! One task, three phases: *connecting* (fetch `/bootstrap.json` from the page's origin, dial
+//! every address it lists, first one up wins), *up* (until the node's last connection
+//! closes), and *waiting* (a backoff delay before the next try). Node events are read in every
+//! phase, so the bounded event queue never backs up into the swarm.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures::channel::mpsc;
+use futures::future::{Either, LocalBoxFuture};
+use futures::{FutureExt, StreamExt};
+use kith_core::{Backoff, BootstrapDoc};
+use kith_net::{Client, Connected, Event, PeerId, TransportKind};
+
+use crate::state::Action;
+
+/// What the page asked for in its URL: `?transport=websocket` or `?transport=webrtc-direct`
+/// restricts the dial to one transport (for testing and for networks that block one).
+pub fn transport_from_url() -> Option<TransportKind> {
+    let search = web_sys::window()?.location().search().ok()?;
+    let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
+    match params.get("transport")?.as_str() {
+        "websocket" => Some(TransportKind::WebSocket),
+        "webrtc-direct" => Some(TransportKind::WebRtcDirect),
+        _ => None,
+    }
+}
+
+/// `performance.now()`: milliseconds since the page started loading.
+pub fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now())
+        .unwrap_or_default()
+}
+
+enum Step {
+    Up(Connected),
+    Failed(String),
+    Retry,
+}
+
+async fn fetch_bootstrap() -> Result<BootstrapDoc, String> {
+    let resp = gloo_net::http::Request::get("/bootstrap.json")
+        .send()
+        .await
+        .map_err(|e| format!("kith-node is unreachable ({e})"))?;
+    if !resp.ok() {
+        return Err(format!("kith-node answered HTTP {}", resp.status()));
+    }
+    let bytes = resp
+        .binary()
+        .await
+        .map_err(|e| format!("reading bootstrap.json failed: {e}"))?;
+    BootstrapDoc::parse(&bytes).map_err(|e| e.to_string())
+}
+
+async fn attempt(client: Client, only: Option<TransportKind>) -> Step {
+    let doc = match fetch_bootstrap().await {
+        Ok(doc) => doc,
+        Err(e) => return Step::Failed(e),
+    };
+    let (peer, addrs) = match kith_net::dial_plan(&doc, only) {
+        Ok(plan) => plan,
+        Err(e) => return Step::Failed(e.to_string()),
+    };
+    match client.dial(peer, addrs).await {
+        Ok(c) => Step::Up(c),
+        Err(e) => Step::Failed(e.to_string()),
+    }
+}
+
+/// Schedules the next attempt after `backoff`'s next delay, and says so.
+fn wait(
+    backoff: &mut Backoff,
+    reason: String,
+    dispatch: &Dispatch,
+) -> LocalBoxFuture<'static, Step> {
+    let delay: Duration = backoff.next_delay(js_sys::Math::random());
+    dispatch(Action::Disconnected {
+        reason,
+        retry_in_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+    });
+    gloo_timers::future::sleep(delay)
+        .map(|()| Step::Retry)
+        .boxed_local()
+}
+
+/// Where actions go: the reducer's dispatcher.
+pub type Dispatch = Rc<dyn Fn(Action)>;
+
+/// Runs until the node's event stream ends.
+pub async fn run(
+    client: Client,
+    mut events: mpsc::Receiver<Event>,
+    only: Option<TransportKind>,
+    dispatch: Dispatch,
+) {
+    let mut backoff = Backoff::APP_DEFAULT;
+    let mut node: Option<PeerId> = None;
+    dispatch(Action::Connecting { attempt: 1 });
+    let mut phase: LocalBoxFuture<'static, Step> = attempt(client.clone(), only).boxed_local();
+    loop {
+        match futures::future::select(events.next(), &mut phase).await {
+            Either::Left((None, _)) => return,
+            Either::Left((Some(event), _)) => {
+                let from_node = |p: &PeerId| Some(*p) == node;
+                let lost = matches!(&event, Event::Disconnected { peer, remaining: 0, .. } if from_node(peer));
+                if matches!(&event, Event::RoutingUpdated { peer } if from_node(peer)) {
+                    // The node is in the routing table: join the DHT through it.
+                    let (client, dispatch) = (client.clone(), dispatch.clone());
+                    wasm_bindgen_futures::spawn_local(async move {
+                        dispatch(Action::Dht(
+                            client.bootstrap().await.map_err(|e| e.to_string()),
+                        ));
+                    });
+                }
+                dispatch(Action::Net(event));
+                if lost {
+                    node = None;
+                    phase = wait(
+                        &mut backoff,
+                        "lost the connection to kith-node".into(),
+                        &dispatch,
+                    );
+                }
+            }
+            Either::Right((step, _)) => {
+                phase = match step {
+                    Step::Up(c) => {
+                        backoff.reset();
+                        node = Some(c.peer);
+                        dispatch(Action::Connected {
+                            node: c.peer.to_string(),
+                            transport: c.transport,
+                            at_ms: now_ms(),
+                        });
+                        futures::future::pending().boxed_local()
+                    }
+                    Step::Failed(reason) => wait(&mut backoff, reason, &dispatch),
+                    Step::Retry => {
+                        dispatch(Action::Connecting {
+                            attempt: backoff.attempt() + 1,
+                        });
+                        attempt(client.clone(), only).boxed_local()
+                    }
+                };
+            }
+        }
+    }
+}

@@ -1,0 +1,71 @@
+// End to end: the app at http://127.0.0.1:8080 reaches kith-node, notices when the node goes
+// away, and reconnects by itself when it comes back.
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { NodeProcess, baseUrl, ensureOutDir, launchBrowser, watchPage } from './lib.mjs';
+
+let browser;
+let node;
+before(async () => {
+  node = new NodeProcess();
+  await node.start();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await node?.stop();
+});
+
+const status = '#status';
+
+async function waitState(page, state, timeout) {
+  await page.waitForSelector(`${status}[data-state="${state}"]`, { timeout });
+}
+
+test('connects, shows the node going away, and reconnects by itself', async () => {
+  const out = ensureOutDir();
+  const page = await browser.newPage({ viewport: { width: 900, height: 700 } });
+  const problems = watchPage(page);
+  await page.goto(baseUrl);
+  await waitState(page, 'connected', 30_000);
+  assert.doesNotMatch(await page.content(), /panicked at/);
+  // The round trip appears once a ping has completed.
+  await page.waitForFunction(() => /ms$/.test(document.querySelector('#rtt')?.textContent ?? ''), null, { timeout: 20_000 });
+  const transport = await page.getAttribute(status, 'data-transport');
+  assert.ok(['websocket', 'webrtc-direct'].includes(transport), `transport ${transport}`);
+  const headline = await page.textContent('#status-headline');
+  assert.match(headline, /^Connected via (WebSocket|WebRTC-direct)$/);
+  const localPeer = await page.getAttribute('#local-peer', 'title');
+  assert.match(localPeer, /^12D3KooW/);
+  assert.equal(await page.locator('#peers li').count(), 1);
+  await page.screenshot({ path: join(out, 'connected.png') });
+
+  await node.stop();
+  await waitState(page, 'disconnected', 30_000);
+  assert.match(await page.textContent('#status-headline'), /Disconnected/);
+  assert.match(await page.textContent('#status-detail'), /Retrying in/);
+  await page.screenshot({ path: join(out, 'disconnected.png') });
+
+  await node.start();
+  await waitState(page, 'connected', 40_000);
+  await page.screenshot({ path: join(out, 'reconnected.png') });
+  // rust-libp2p's browser transports throw "closure invoked recursively or after being
+  // dropped" from a socket/data-channel event handler after a connection is torn down
+  // (rust-libp2p issues #5490 and #5636). It is an uncaught JS error inside libp2p, not a panic
+  // of ours, and the app recovers (asserted above). Anything else fails the test.
+  const upstream = /closure invoked recursively or after being dropped/;
+  assert.deepEqual(problems.filter((p) => p.startsWith('pageerror') && !upstream.test(p)), []);
+  console.log(`transport used: ${transport}; page errors seen: ${problems.length}`);
+  await page.close();
+});
+
+for (const transport of ['websocket', 'webrtc-direct']) {
+  test(`connects over ${transport} alone when asked to`, async () => {
+    const page = await browser.newPage();
+    await page.goto(`${baseUrl}/?transport=${transport}`);
+    await waitState(page, 'connected', 30_000);
+    assert.equal(await page.getAttribute(status, 'data-transport'), transport);
+    await page.close();
+  });
+}

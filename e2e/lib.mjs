@@ -1,0 +1,103 @@
+// Shared helpers for Kith's browser tests and benchmarks: a real kith-node process and
+// Debian's Chromium driven by Playwright. Everything runs on 127.0.0.1.
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const here = new URL('.', import.meta.url).pathname;
+export const repo = resolve(here, '..');
+export const outDir = process.env.KITH_E2E_OUT ?? join(repo, 'target', 'e2e');
+export const httpAddr = process.env.KITH_E2E_HTTP ?? '127.0.0.1:8080';
+export const baseUrl = `http://${httpAddr}`;
+
+export const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+}
+
+const children = new Set();
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+/** A kith-node child process with its own data directory, stopped by its PID. */
+export class NodeProcess {
+  constructor() {
+    this.dataDir = mkdtempSync(join(tmpdir(), 'kith-e2e-'));
+    this.proc = null;
+    this.log = '';
+  }
+
+  async start() {
+    const bin = process.env.KITH_NODE_BIN;
+    const dist = process.env.KITH_DIST ?? join(repo, 'dist');
+    if (!bin) throw new Error('KITH_NODE_BIN is not set: run through `cargo xtask test e2e`');
+    const args = [
+      '--http', httpAddr,
+      '--ws-port', process.env.KITH_E2E_WS_PORT ?? '9090',
+      '--webrtc-port', process.env.KITH_E2E_WEBRTC_PORT ?? '9091',
+      '--key-file', join(this.dataDir, 'identity.key'),
+      '--cert-file', join(this.dataDir, 'cert.pem'),
+      '--dist', dist,
+    ];
+    const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.proc = proc;
+    children.add(proc);
+    proc.stdout.on('data', (d) => { this.log += d; });
+    proc.stderr.on('data', (d) => { this.log += d; });
+    const exited = new Promise((res) => proc.once('exit', (code) => res(code)));
+    this.exited = exited;
+    // Up when it prints the URL to open; a start-up error exits instead.
+    const deadline = Date.now() + 30_000;
+    while (!this.log.includes('Open http://')) {
+      const code = await Promise.race([exited, sleep(50).then(() => undefined)]);
+      if (code !== undefined) throw new Error(`kith-node exited with ${code}:\n${this.log}`);
+      if (Date.now() > deadline) throw new Error(`kith-node did not start:\n${this.log}`);
+    }
+  }
+
+  async stop() {
+    if (!this.proc) return;
+    const proc = this.proc;
+    this.proc = null;
+    proc.kill('SIGTERM');
+    const done = await Promise.race([this.exited, sleep(5000).then(() => 'timeout')]);
+    if (done === 'timeout') proc.kill('SIGKILL');
+    await this.exited;
+    children.delete(proc);
+  }
+}
+
+export function sleep(ms) {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+export function ensureOutDir() {
+  mkdirSync(outDir, { recursive: true });
+  return outDir;
+}
+
+/** Collects console errors and page crashes so a failing test can show them. */
+export function watchPage(page) {
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  return problems;
+}

@@ -1,0 +1,235 @@
+//! The commands: run, test and bench.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::proc::{Background, cmd, root, run as run_cmd, step, target_dir};
+use crate::setup::Tools;
+
+/// The parts `cargo xtask test` can run on their own.
+pub(crate) const TEST_PARTS: &[&str] = &["lint", "native", "wasm", "e2e"];
+
+/// Crates that compile for the browser.
+const WASM_CRATES: &[&str] = &["kith-core", "kith-store", "kith-net", "kith-web"];
+
+/// Where the kith-node for the wasm tests serves; the tests read it at build time.
+const WASM_TEST_NODE_HTTP: &str = "127.0.0.1:18080";
+
+fn cargo(args: &[&str]) -> Command {
+    cmd("cargo", args)
+}
+
+/// Builds the app into `dist` with Trunk; `release` uses the size-optimised wasm profile.
+fn build_app(_: &Tools, dist: &Path, release: bool) -> Result<()> {
+    let dist = dist.to_string_lossy().into_owned();
+    let mut args = vec!["build", "index.html", "--dist", dist.as_str()];
+    if release {
+        args.push("--release");
+    }
+    run_cmd(cmd("trunk", &args).env("TRUNK_SKIP_VERSION_CHECK", "true"))
+}
+
+fn node_bin(profile: &str) -> PathBuf {
+    target_dir().join(profile).join("kith-node")
+}
+
+/// `cargo xtask run`.
+pub(crate) fn run() -> Result<()> {
+    let tools = Tools::for_build()?;
+    let dist = root().join("dist");
+    step("build the app (release)", || build_app(&tools, &dist, true))?;
+    step("build kith-node (release)", || {
+        run_cmd(&mut cargo(&[
+            "build",
+            "--locked",
+            "--release",
+            "-p",
+            "kith-node",
+        ]))
+    })?;
+    eprintln!("\nStarting kith-node; Ctrl-C stops it.");
+    let mut node = Command::new(node_bin("release"));
+    node.current_dir(root())
+        .args(["--http", "127.0.0.1:8080", "--dist"])
+        .arg(&dist);
+    run_cmd(&mut node)
+}
+
+/// `cargo xtask test [parts]`.
+pub(crate) fn test(parts: &[&str]) -> Result<()> {
+    let tools = if parts.iter().any(|p| *p == "wasm" || *p == "e2e") {
+        Some(Tools::for_everything()?)
+    } else {
+        None
+    };
+    let mut times = Vec::new();
+    for part in parts {
+        let took = match *part {
+            "lint" => lint()?,
+            "native" => step("native tests", || {
+                run_cmd(&mut cargo(&[
+                    "test",
+                    "--locked",
+                    "--workspace",
+                    "--exclude",
+                    "kith-web",
+                ]))
+            })?,
+            "wasm" => wasm_tests(tools.as_ref().context("tools")?)?,
+            "e2e" => e2e(tools.as_ref().context("tools")?)?,
+            other => bail!("unknown test part {other}"),
+        };
+        times.push((*part, took));
+    }
+    eprintln!("\nAll requested tests passed.");
+    for (part, took) in times {
+        eprintln!("  {part:<7} {:>7.1} s", took.as_secs_f64());
+    }
+    Ok(())
+}
+
+fn lint() -> Result<Duration> {
+    step("lint: fmt, clippy native, clippy wasm32", || {
+        run_cmd(&mut cargo(&["fmt", "--all", "--", "--check"]))?;
+        run_cmd(&mut cargo(&[
+            "clippy",
+            "--locked",
+            "--workspace",
+            "--exclude",
+            "kith-web",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]))?;
+        let mut args = vec![
+            "clippy",
+            "--locked",
+            "--target",
+            "wasm32-unknown-unknown",
+            "--all-targets",
+        ];
+        for c in WASM_CRATES {
+            args.extend(["-p", c]);
+        }
+        args.extend(["--", "-D", "warnings"]);
+        run_cmd(&mut cargo(&args))
+    })
+}
+
+/// Starts a debug kith-node with its own data directory for a test run.
+fn test_node(http: &str, ws: &str, webrtc: &str, dist: &Path) -> Result<Background> {
+    let data = target_dir().join("test-node-data");
+    let mut c = Command::new(node_bin("debug"));
+    c.current_dir(root())
+        .args(["--http", http, "--ws-port", ws, "--webrtc-port", webrtc])
+        .arg("--key-file")
+        .arg(data.join("identity.key"))
+        .arg("--cert-file")
+        .arg(data.join("cert.pem"))
+        .arg("--dist")
+        .arg(dist);
+    Background::start(c, "kith-node", "Open http://", Duration::from_secs(30))
+}
+
+fn build_node_debug() -> Result<()> {
+    run_cmd(&mut cargo(&["build", "--locked", "-p", "kith-node"]))
+}
+
+fn wasm_tests(_: &Tools) -> Result<Duration> {
+    step("wasm tests in headless Chromium", || {
+        build_node_debug()?;
+        // The wasm tests only need bootstrap.json; a one-page dist keeps them independent of
+        // the app build.
+        let dist = target_dir().join("wasm-test-dist");
+        std::fs::create_dir_all(&dist)?;
+        std::fs::write(
+            dist.join("index.html"),
+            "<!doctype html><title>kith test node</title>",
+        )?;
+        let _node = test_node(WASM_TEST_NODE_HTTP, "19090", "19091", &dist)?;
+        let mut args = vec!["test", "--locked", "--target", "wasm32-unknown-unknown"];
+        for c in ["kith-net", "kith-web"] {
+            args.extend(["-p", c]);
+        }
+        run_cmd(
+            cargo(&args)
+                .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+                .env("WASM_BINDGEN_TEST_TIMEOUT", "180")
+                .env("KITH_TEST_NODE", format!("http://{WASM_TEST_NODE_HTTP}")),
+        )
+    })
+}
+
+fn e2e(tools: &Tools) -> Result<Duration> {
+    step("end-to-end tests in headless Chromium", || {
+        build_node_debug()?;
+        let dist = target_dir().join("e2e-dist");
+        build_app(tools, &dist, false)?;
+        run_cmd(
+            cmd("node", &["--test", "--test-concurrency=1", "e2e/"])
+                .env("KITH_NODE_BIN", node_bin("debug"))
+                .env("KITH_DIST", &dist)
+                .env("KITH_E2E_OUT", root().join("target/e2e")),
+        )
+    })
+}
+
+/// `cargo xtask bench`: measures, merges into target/bench/report.json, prints a table.
+pub(crate) fn bench() -> Result<()> {
+    let tools = Tools::for_everything()?;
+    let dist = root().join("dist");
+    step("build the app (release)", || build_app(&tools, &dist, true))?;
+    step("build kith-node (release)", || {
+        run_cmd(&mut cargo(&[
+            "build",
+            "--locked",
+            "--release",
+            "-p",
+            "kith-node",
+        ]))
+    })?;
+    let mut figures = BTreeMap::new();
+    step("browser: bundle size and page load to connected", || {
+        let out = cmd("node", &["e2e/bench-connect.mjs"])
+            .env("KITH_NODE_BIN", node_bin("release"))
+            .env("KITH_DIST", &dist)
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .context("cannot run node")?;
+        if !out.status.success() {
+            bail!("e2e/bench-connect.mjs failed ({})", out.status);
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text.lines().last().unwrap_or_default();
+        let parsed: BTreeMap<String, serde_json::Value> =
+            serde_json::from_str(line).with_context(|| format!("bench output: {line}"))?;
+        figures.extend(parsed);
+        Ok(())
+    })?;
+    write_report(&figures)
+}
+
+fn write_report(figures: &BTreeMap<String, serde_json::Value>) -> Result<()> {
+    let dir = root().join("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    let path = dir.join("report.json");
+    // Later benches add figures; earlier ones are kept unless measured again.
+    let mut report: BTreeMap<String, serde_json::Value> = std::fs::read(&path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    report.extend(figures.clone());
+    std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+    let width = report.keys().map(String::len).max().unwrap_or(0);
+    let mut table = String::new();
+    for (k, v) in &report {
+        table.push_str(&format!("  {k:<width$}  {v}\n"));
+    }
+    eprintln!("\nFigures (written to {}):\n{table}", path.display());
+    Ok(())
+}
