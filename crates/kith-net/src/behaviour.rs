@@ -27,6 +27,26 @@ pub fn identify_config(key: &identity::PublicKey, agent_version: &str) -> identi
         .with_agent_version(agent_version.to_owned())
 }
 
+/// How many of a peer's self-reported listen addresses are taken into the routing table.
+pub const MAX_LISTEN_ADDRS: usize = 16;
+
+/// Adds a peer that identified itself to the routing table, if it serves Kith's DHT (other
+/// kith-nodes do; browsers run Kademlia in client mode and do not advertise it). At most
+/// [`MAX_LISTEN_ADDRS`] of its addresses are taken. Returns whether the peer was added.
+pub fn learn_dht_peer(
+    kad: &mut kad::Behaviour<kad::store::MemoryStore>,
+    peer: &libp2p::PeerId,
+    info: identify::Info,
+) -> bool {
+    if !info.protocols.contains(&KAD_PROTOCOL) {
+        return false;
+    }
+    for addr in info.listen_addrs.into_iter().take(MAX_LISTEN_ADDRS) {
+        kad.add_address(peer, addr);
+    }
+    true
+}
+
 /// The ping configuration from the node's [`Config`].
 pub fn ping_config(config: &Config) -> ping::Config {
     ping::Config::new()

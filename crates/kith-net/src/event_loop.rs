@@ -9,7 +9,7 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{PeerId, Swarm, identify, kad, ping};
 
-use crate::behaviour::{BehaviourEvent, KAD_PROTOCOL};
+use crate::behaviour::{BehaviourEvent, learn_dht_peer};
 use crate::client::{Command, Connected};
 use crate::{Behaviour, Event, NetError, TransportKind};
 
@@ -175,12 +175,7 @@ impl EventLoop {
                 info,
                 ..
             })) => {
-                if info.protocols.contains(&KAD_PROTOCOL) {
-                    let kad = &mut self.swarm.behaviour_mut().kad;
-                    for addr in info.listen_addrs.into_iter().take(crate::MAX_LISTEN_ADDRS) {
-                        kad.add_address(&peer_id, addr);
-                    }
-                }
+                learn_dht_peer(&mut self.swarm.behaviour_mut().kad, &peer_id, info);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event).await,
             _ => {}
@@ -198,14 +193,15 @@ impl EventLoop {
                 step,
                 ..
             } => {
-                if let Err(e) = &result {
-                    if let Some(reply) = self.pending_bootstrap.remove(&id) {
-                        let _ = reply.send(Err(NetError::Bootstrap(e.to_string())));
-                    }
-                } else if step.last {
-                    if let Some(reply) = self.pending_bootstrap.remove(&id) {
-                        let _ = reply.send(Ok(()));
-                    }
+                let answer = match result {
+                    Err(e) => Some(Err(NetError::Bootstrap(e.to_string()))),
+                    Ok(_) if step.last => Some(Ok(())),
+                    Ok(_) => None,
+                };
+                if let Some(answer) = answer
+                    && let Some(reply) = self.pending_bootstrap.remove(&id)
+                {
+                    let _ = reply.send(answer);
                 }
             }
             _ => {}

@@ -41,8 +41,6 @@ use std::time::Duration;
 pub const COMMAND_QUEUE: usize = 64;
 /// How many events may wait for the consumer before the event loop waits in turn.
 pub const EVENT_QUEUE: usize = 256;
-/// How many of a peer's self-reported listen addresses are taken into the routing table.
-pub const MAX_LISTEN_ADDRS: usize = 16;
 
 /// Something the node observed that the application may want to show.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -26,8 +26,6 @@ use crate::{http, keys};
 
 /// How long the listeners get to come up before start-up fails.
 const LISTEN_TIMEOUT: Duration = Duration::from_secs(10);
-/// How many of a peer's self-reported addresses go into the routing table.
-const MAX_PEER_ADDRS: usize = 16;
 
 /// Live figures about the node, served at `/status.json`.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -292,10 +290,10 @@ fn join_bootstrap_peers(swarm: &mut Swarm<Behaviour>, peers: &[Multiaddr]) {
             tracing::warn!("cannot dial bootstrap peer {addr}: {e}");
         }
     }
-    if !peers.is_empty() {
-        if let Err(e) = swarm.behaviour_mut().kad.bootstrap() {
-            tracing::warn!("DHT bootstrap not started: {e}");
-        }
+    if !peers.is_empty()
+        && let Err(e) = swarm.behaviour_mut().kad.bootstrap()
+    {
+        tracing::warn!("DHT bootstrap not started: {e}");
     }
 }
 
@@ -368,13 +366,11 @@ impl SwarmLoop {
                 info,
                 ..
             })) => {
-                // Only peers that serve Kith's DHT (other kith-nodes) enter the routing table;
-                // browsers run Kademlia in client mode and do not advertise it.
-                if info.protocols.contains(&kith_net::behaviour::KAD_PROTOCOL) {
-                    for addr in info.listen_addrs.into_iter().take(MAX_PEER_ADDRS) {
-                        self.swarm.behaviour_mut().kad.add_address(&peer_id, addr);
-                    }
-                }
+                kith_net::behaviour::learn_dht_peer(
+                    &mut self.swarm.behaviour_mut().kad,
+                    &peer_id,
+                    info,
+                );
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated {
                 peer, ..

@@ -31,3 +31,6 @@ fn init_tracing() {
         .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
     tracing_subscriber::registry().with(layer).init();
 }
+
+#[cfg(test)]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
