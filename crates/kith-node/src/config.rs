@@ -52,8 +52,9 @@ pub struct Cli {
     #[arg(long = "bootstrap", value_name = "MULTIADDR", value_parser = parse_peer_addr)]
     pub bootstrap: Vec<Multiaddr>,
 
-    /// An address browsers should dial instead of the listen addresses, for a node behind a
-    /// reverse proxy, e.g. /dns4/kith.example.org/tcp/443/wss. Repeatable.
+    /// An address browsers should dial, for a node behind a reverse proxy or NAT, e.g.
+    /// /dns4/p2p.example.org/tcp/443/wss or /ip4/203.0.113.7/udp/9091/webrtc-direct. It replaces
+    /// the listen addresses of its transport; WebRTC-direct gets the certhash added. Repeatable.
     #[arg(long = "announce", value_name = "MULTIADDR", value_parser = parse_addr)]
     pub announce: Vec<Multiaddr>,
 

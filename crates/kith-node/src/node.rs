@@ -14,6 +14,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
 use kith_core::BootstrapDoc;
+use kith_net::TransportKind;
 use libp2p::core::transport::ListenerId;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::SwarmEvent;
@@ -249,18 +250,34 @@ async fn listen(swarm: &mut Swarm<Behaviour>, cli: &Cli) -> Result<Vec<Multiaddr
     Ok(addrs)
 }
 
-/// The bootstrap document: announced addresses if any, else the listen addresses.
+/// The bootstrap document. Announced addresses come first and replace the listen addresses
+/// of the same transport (a WebSocket behind a reverse proxy is reached at the proxy, not at
+/// 127.0.0.1). An announced WebRTC-direct address without a certhash gets this node's, so an
+/// operator only has to name the public IP and port.
 fn bootstrap_doc(peer_id: PeerId, announce: &[Multiaddr], listen: &[Multiaddr]) -> BootstrapDoc {
-    let source = if announce.is_empty() {
-        listen
-    } else {
-        announce
-    };
-    let mut seen = HashSet::new();
-    let addrs = source
+    let announced_kinds: HashSet<TransportKind> = announce.iter().map(TransportKind::of).collect();
+    let certhash = listen
         .iter()
-        .map(|a| {
-            let mut a = a.clone();
+        .flat_map(|a| a.iter())
+        .find(|p| matches!(p, Protocol::Certhash(_)))
+        .map(|p| p.acquire());
+    let announced = announce.iter().map(|a| {
+        let lacks_hash = !a.iter().any(|p| matches!(p, Protocol::Certhash(_)));
+        match &certhash {
+            Some(hash) if TransportKind::of(a) == TransportKind::WebRtcDirect && lacks_hash => {
+                a.clone().with(hash.clone())
+            }
+            _ => a.clone(),
+        }
+    });
+    let kept = listen
+        .iter()
+        .filter(|a| !announced_kinds.contains(&TransportKind::of(a)))
+        .cloned();
+    let mut seen = HashSet::new();
+    let addrs = announced
+        .chain(kept)
+        .map(|mut a| {
             if !matches!(a.iter().last(), Some(Protocol::P2p(_))) {
                 a.push(Protocol::P2p(peer_id));
             }

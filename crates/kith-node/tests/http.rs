@@ -61,15 +61,40 @@ async fn serves_bootstrap_status_and_the_app() {
 }
 
 #[tokio::test]
-async fn announced_addresses_replace_listen_addresses() {
+async fn announced_addresses_replace_listen_addresses_of_their_transport() {
     let dir = common::workdir();
-    let announce = "/dns4/kith.example.org/tcp/443/wss";
-    let node = Node::start(common::cli(dir.path(), &["--announce", announce]))
+    let wss = "/dns4/kith.example.org/tcp/443/wss";
+    let node = Node::start(common::cli(dir.path(), &["--announce", wss]))
         .await
         .expect("start");
-    assert_eq!(
-        node.addrs(),
-        vec![format!("{announce}/p2p/{}", node.peer_id)]
+    let addrs = node.addrs();
+    let id = node.peer_id;
+    // The proxied WebSocket replaces the loopback one; WebRTC-direct is still offered.
+    assert_eq!(addrs[0], format!("{wss}/p2p/{id}"));
+    assert!(
+        !addrs.iter().any(|a| a.contains("/127.0.0.1/tcp/")),
+        "{addrs:?}"
+    );
+    assert!(
+        addrs.iter().any(|a| a.contains("/webrtc-direct/certhash/")),
+        "{addrs:?}"
+    );
+    node.shutdown().await;
+
+    // An announced WebRTC-direct address gets the node's certhash appended.
+    let public = "/ip4/203.0.113.7/udp/9091/webrtc-direct";
+    let node = Node::start(common::cli(dir.path(), &["--announce", public]))
+        .await
+        .expect("restart");
+    let addrs = node.addrs();
+    assert!(
+        addrs[0].starts_with(&format!("{public}/certhash/")),
+        "{addrs:?}"
+    );
+    assert!(addrs[0].ends_with(&format!("/p2p/{id}")), "{addrs:?}");
+    assert!(
+        !addrs.iter().any(|a| a.contains("/127.0.0.1/udp/")),
+        "{addrs:?}"
     );
     node.shutdown().await;
 }
