@@ -2,6 +2,8 @@
 
 use std::rc::Rc;
 
+use futures::channel::mpsc;
+use gloo_events::EventListener;
 use kith_net::{Config, Keypair};
 use yew::prelude::*;
 
@@ -20,13 +22,17 @@ pub fn app() -> Html {
         use_reducer(move || Model::new(peer))
     };
     let startup_error = use_state(|| None::<String>);
+    // Cuts a reconnect wait short: the "Retry now" button and the browser's `online` event.
+    let retry_now = use_state(|| None::<mpsc::Sender<()>>);
 
     {
         // The one effect that turns node events into actions.
         let dispatcher = model.dispatcher();
         let startup_error = startup_error.clone();
+        let retry_now = retry_now.clone();
         let keypair = (*keypair).clone();
         use_effect_with((), move |()| {
+            let (retry_tx, retry_rx) = mpsc::channel(1);
             match kith_net::new(keypair, Config::default()) {
                 Ok((client, events, event_loop)) => {
                     kith_net::platform::spawn(event_loop.run());
@@ -34,13 +40,27 @@ pub fn app() -> Html {
                         Rc::new(move |a: Action| dispatcher.dispatch(a));
                     let only = supervisor::transport_from_url();
                     wasm_bindgen_futures::spawn_local(supervisor::run(
-                        client, events, only, dispatch,
+                        client, events, retry_rx, only, dispatch,
                     ));
                 }
                 Err(e) => startup_error.set(Some(e.to_string())),
             }
+            let online = web_sys::window().map(|window| {
+                let tx = retry_tx.clone();
+                EventListener::new(&window, "online", move |_| {
+                    let _ = tx.clone().try_send(());
+                })
+            });
+            retry_now.set(Some(retry_tx));
+            move || drop(online)
         });
     }
+    let on_retry = Callback::from(move |()| {
+        if let Some(tx) = &*retry_now {
+            // A full queue means a retry is already on its way.
+            let _ = tx.clone().try_send(());
+        }
+    });
 
     html! {
         <div class="app">
@@ -54,7 +74,7 @@ pub fn app() -> Html {
                         { format!("The network could not start in this browser: {err}") }
                     </div>
                 }
-                <StatusPanel model={(*model).clone()} />
+                <StatusPanel model={(*model).clone()} on_retry={on_retry} />
             </main>
         </div>
     }

@@ -9,7 +9,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use futures::future::{Either, LocalBoxFuture};
+use futures::future::LocalBoxFuture;
 use futures::{FutureExt, StreamExt};
 use kith_core::{Backoff, BootstrapDoc};
 use kith_net::{Client, Connected, Event, PeerId, TransportKind};
@@ -91,43 +91,49 @@ fn wait(
 /// Where actions go: the reducer's dispatcher.
 pub type Dispatch = Rc<dyn Fn(Action)>;
 
-/// Runs until the node's event stream ends.
+/// Runs until the node's event stream ends. A message on `retry_now` (the "Retry now" button,
+/// or the browser coming back online) ends a backoff wait early.
 pub async fn run(
     client: Client,
-    mut events: mpsc::Receiver<Event>,
+    events: mpsc::Receiver<Event>,
+    retry_now: mpsc::Receiver<()>,
     only: Option<TransportKind>,
     dispatch: Dispatch,
 ) {
     let mut backoff = Backoff::APP_DEFAULT;
     let mut node: Option<PeerId> = None;
+    let mut waiting = false;
+    let mut events = events.fuse();
+    let mut retry_now = retry_now.fuse();
     dispatch(Action::Connecting { attempt: 1 });
-    let mut phase: LocalBoxFuture<'static, Step> = attempt(client.clone(), only).boxed_local();
+    let mut phase = attempt(client.clone(), only).boxed_local().fuse();
     loop {
-        match futures::future::select(events.next(), &mut phase).await {
-            Either::Left((None, _)) => return,
-            Either::Left((Some(event), _)) => {
+        futures::select! {
+            event = events.next() => {
+                let Some(event) = event else { return };
                 let from_node = |p: &PeerId| Some(*p) == node;
                 let lost = matches!(&event, Event::Disconnected { peer, remaining: 0, .. } if from_node(peer));
                 if matches!(&event, Event::RoutingUpdated { peer } if from_node(peer)) {
                     // The node is in the routing table: join the DHT through it.
                     let (client, dispatch) = (client.clone(), dispatch.clone());
                     wasm_bindgen_futures::spawn_local(async move {
-                        dispatch(Action::Dht(
-                            client.bootstrap().await.map_err(|e| e.to_string()),
-                        ));
+                        dispatch(Action::Dht(client.bootstrap().await.map_err(|e| e.to_string())));
                     });
                 }
                 dispatch(Action::Net(event));
                 if lost {
                     node = None;
-                    phase = wait(
-                        &mut backoff,
-                        "lost the connection to kith-node".into(),
-                        &dispatch,
-                    );
+                    waiting = true;
+                    phase = wait(&mut backoff, "lost the connection to kith-node".into(), &dispatch).fuse();
                 }
             }
-            Either::Right((step, _)) => {
+            nudge = retry_now.next() => {
+                if nudge.is_some() && waiting {
+                    phase = futures::future::ready(Step::Retry).boxed_local().fuse();
+                }
+            }
+            step = phase => {
+                waiting = false;
                 phase = match step {
                     Step::Up(c) => {
                         backoff.reset();
@@ -137,14 +143,17 @@ pub async fn run(
                             transport: c.transport,
                             at_ms: now_ms(),
                         });
-                        futures::future::pending().boxed_local()
+                        futures::future::pending().boxed_local().fuse()
                     }
-                    Step::Failed(reason) => wait(&mut backoff, reason, &dispatch),
+                    Step::Failed(reason) => {
+                        waiting = true;
+                        wait(&mut backoff, reason, &dispatch).fuse()
+                    }
                     Step::Retry => {
                         dispatch(Action::Connecting {
                             attempt: backoff.attempt() + 1,
                         });
-                        attempt(client.clone(), only).boxed_local()
+                        attempt(client.clone(), only).boxed_local().fuse()
                     }
                 };
             }

@@ -6,12 +6,13 @@ use std::time::Duration;
 use kith_net::{PeerId, TransportKind};
 use kith_web::components::status::{StatusPanel, StatusProps};
 use kith_web::state::{Action, Conn, Model};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use yew::Reducible;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn mount(model: Model) -> web_sys::Element {
+fn mount(model: Model, on_retry: yew::Callback<()>) -> web_sys::Element {
     let document = gloo_utils_document();
     let root = document.create_element("div").expect("div");
     document
@@ -19,7 +20,11 @@ fn mount(model: Model) -> web_sys::Element {
         .expect("body")
         .append_child(&root)
         .expect("append");
-    yew::Renderer::<StatusPanel>::with_root_and_props(root.clone(), StatusProps { model }).render();
+    yew::Renderer::<StatusPanel>::with_root_and_props(
+        root.clone(),
+        StatusProps { model, on_retry },
+    )
+    .render();
     root
 }
 
@@ -54,7 +59,12 @@ async fn connected_status_shows_transport_round_trip_and_peers() {
             peer: node,
             rtt: Duration::from_millis(2),
         }));
-    let root = mount((*model).clone());
+    let root = mount((*model).clone(), yew::Callback::noop());
+    settle().await;
+    assert!(
+        root.query_selector("#retry").expect("q").is_none(),
+        "no retry button while connected"
+    );
     settle().await;
     let status = root.query_selector("#status").expect("q").expect("#status");
     assert_eq!(
@@ -83,9 +93,22 @@ async fn disconnected_status_says_why_and_when_it_retries() {
         reason: "kith-node is unreachable".into(),
         retry_in_ms: 2500,
     };
-    let root = mount(model);
+    let clicks = std::rc::Rc::new(std::cell::Cell::new(0));
+    let counter = clicks.clone();
+    let root = mount(
+        model,
+        yew::Callback::from(move |()| counter.set(counter.get() + 1)),
+    );
     settle().await;
     assert_eq!(text(&root, "#status-headline"), "Disconnected");
+    let button: web_sys::HtmlElement = root
+        .query_selector("#retry")
+        .expect("q")
+        .expect("a Retry now button")
+        .dyn_into()
+        .expect("an HTML element");
+    button.click();
+    assert_eq!(clicks.get(), 1);
     assert_eq!(
         text(&root, "#status-detail"),
         "kith-node is unreachable. Retrying in 2.5 s."

@@ -9,6 +9,9 @@ use crate::state::{Conn, Model};
 pub struct StatusProps {
     /// The view state to show.
     pub model: Model,
+    /// Called when the person asks to retry now instead of waiting.
+    #[prop_or_default]
+    pub on_retry: Callback<()>,
 }
 
 fn transport_label(t: kith_net::TransportKind) -> &'static str {
@@ -84,6 +87,10 @@ pub fn status_panel(props: &StatusProps) -> Html {
                 <h2 id="status-headline">{ headline }</h2>
             </div>
             <p id="status-detail" class="detail">{ detail }</p>
+            if state == "disconnected" {
+                <button id="retry" class="button" type="button"
+                    onclick={props.on_retry.reform(|_: MouseEvent| ())}>{ "Retry now" }</button>
+            }
             <dl class="facts">
                 <dt>{ "Your node" }</dt>
                 <dd><code id="local-peer" title={m.local_peer.clone()}>{ short(&m.local_peer) }</code></dd>
