@@ -27,25 +27,38 @@ const median = (xs) => {
 const node = new NodeProcess();
 await node.start();
 const browser = await launchBrowser();
-const times = [];
+// Page load to connected (performance.now() when the connection came up), for the default
+// dial (every address at once, first up wins) and for each transport alone.
+const variants = { '': [], websocket: [], 'webrtc-direct': [] };
+const winners = {};
 try {
-  for (let i = 0; i < runs; i++) {
-    // A fresh context each run: no HTTP cache, no compiled-wasm cache carried over.
-    const context = await browser.newContext();
-    const page = await context.newPage();
-    await page.goto(baseUrl);
-    await page.waitForSelector('#status[data-state="connected"]', { timeout: 30_000 });
-    times.push(Number(await page.getAttribute('#status', 'data-connected-at-ms')));
-    await context.close();
+  for (const [transport, times] of Object.entries(variants)) {
+    for (let i = 0; i < runs; i++) {
+      // A fresh context each run: no HTTP cache, no compiled-wasm cache carried over.
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(transport ? `${baseUrl}/?transport=${transport}` : baseUrl);
+      await page.waitForSelector('#status[data-state="connected"]', { timeout: 30_000 });
+      times.push(Number(await page.getAttribute('#status', 'data-connected-at-ms')));
+      const won = await page.getAttribute('#status', 'data-transport');
+      if (!transport) winners[won] = (winners[won] ?? 0) + 1;
+      await context.close();
+    }
   }
 } finally {
   await browser.close();
   await node.stop();
 }
-process.stderr.write(`connect_ms runs: ${times.map((t) => t.toFixed(1)).join(', ')}\n`);
+for (const [transport, times] of Object.entries(variants)) {
+  process.stderr.write(`connect_ms ${transport || 'default'}: ${times.map((t) => t.toFixed(1)).join(', ')}\n`);
+}
+process.stderr.write(`default dial won by: ${JSON.stringify(winners)}\n`);
+const p50 = (xs) => Number(median(xs).toFixed(1));
 console.log(JSON.stringify({
   bundle_raw_bytes: raw,
   bundle_gzip_bytes: gz,
-  connect_ms_p50: Number(median(times).toFixed(1)),
-  connect_runs: times.length,
+  connect_ms_p50: p50(variants['']),
+  connect_ms_p50_websocket: p50(variants.websocket),
+  connect_ms_p50_webrtc_direct: p50(variants['webrtc-direct']),
+  connect_runs: runs,
 }));
