@@ -37,11 +37,10 @@ fn node_bin(profile: &str) -> PathBuf {
     target_dir().join(profile).join("kith-node")
 }
 
-/// `cargo xtask run`.
-pub(crate) fn run() -> Result<()> {
-    let tools = Tools::for_build()?;
+/// Builds what `run` serves: the app into `dist/` and kith-node, both release.
+fn build_release(tools: &Tools) -> Result<PathBuf> {
     let dist = root().join("dist");
-    step("build the app (release)", || build_app(&tools, &dist, true))?;
+    step("build the app (release)", || build_app(tools, &dist, true))?;
     step("build kith-node (release)", || {
         run_cmd(&mut cargo(&[
             "build",
@@ -51,6 +50,13 @@ pub(crate) fn run() -> Result<()> {
             "kith-node",
         ]))
     })?;
+    Ok(dist)
+}
+
+/// `cargo xtask run`.
+pub(crate) fn run() -> Result<()> {
+    let tools = Tools::for_build()?;
+    let dist = build_release(&tools)?;
     eprintln!("\nStarting kith-node; Ctrl-C stops it.");
     let mut node = Command::new(node_bin("release"));
     node.current_dir(root())
@@ -182,17 +188,7 @@ fn e2e(tools: &Tools) -> Result<Duration> {
 /// `cargo xtask bench`: measures, merges into target/bench/report.json, prints a table.
 pub(crate) fn bench() -> Result<()> {
     let tools = Tools::for_everything()?;
-    let dist = root().join("dist");
-    step("build the app (release)", || build_app(&tools, &dist, true))?;
-    step("build kith-node (release)", || {
-        run_cmd(&mut cargo(&[
-            "build",
-            "--locked",
-            "--release",
-            "-p",
-            "kith-node",
-        ]))
-    })?;
+    let dist = build_release(&tools)?;
     let mut figures = BTreeMap::new();
     step("browser: bundle size and page load to connected", || {
         let out = cmd("node", &["e2e/bench-connect.mjs"])

@@ -1,26 +1,14 @@
 //! Bad input to the binary: one plain line on stderr, a non-zero exit, never a panic.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
 /// Runs the binary with `extra` flags; free ports and files in `dir` for every flag not given.
 fn run(dir: &Path, extra: &[&str]) -> Output {
-    let d = |p: &str| dir.join(p).display().to_string();
-    let defaults = [
-        ("--http", "127.0.0.1:0".to_owned()),
-        ("--ws-port", "0".to_owned()),
-        ("--webrtc-port", "0".to_owned()),
-        ("--key-file", d("identity.key")),
-        ("--cert-file", d("cert.pem")),
-        ("--dist", d("dist")),
-    ];
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kith-node"));
-    for (flag, value) in defaults {
-        if !extra.contains(&flag) {
-            cmd.args([flag, &value]);
-        }
-    }
-    cmd.args(extra)
+    Command::new(env!("CARGO_BIN_EXE_kith-node"))
+        .args(common::args(dir, extra))
         .env("KITH_LOG", "off")
         .output()
         .expect("run kith-node")
@@ -39,16 +27,9 @@ fn assert_one_line_error(out: &Output, needle: &str) {
     );
 }
 
-fn workdir() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(dir.path().join("dist")).expect("mkdir");
-    std::fs::write(dir.path().join("dist/index.html"), "<!doctype html>").expect("index");
-    dir
-}
-
 #[test]
 fn malformed_bootstrap_address() {
-    let dir = workdir();
+    let dir = common::workdir();
     assert_one_line_error(
         &run(dir.path(), &["--bootstrap", "nonsense"]),
         "not a multiaddr",
@@ -61,7 +42,7 @@ fn malformed_bootstrap_address() {
 
 #[test]
 fn port_already_in_use() {
-    let dir = workdir();
+    let dir = common::workdir();
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = taken.local_addr().expect("addr").port().to_string();
     let http = format!("127.0.0.1:{port}");
@@ -77,7 +58,7 @@ fn port_already_in_use() {
 
 #[test]
 fn corrupt_key_file() {
-    let dir = workdir();
+    let dir = common::workdir();
     std::fs::write(dir.path().join("identity.key"), b"\x00not a key").expect("write");
     assert_one_line_error(&run(dir.path(), &[]), "is corrupt");
     // The corrupt file is left as it was, never replaced by a new identity.

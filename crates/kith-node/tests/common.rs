@@ -18,21 +18,30 @@ pub fn workdir() -> tempfile::TempDir {
     dir
 }
 
-/// Flags for a node in `dir` on free ports, plus `extra`.
-pub fn cli(dir: &Path, extra: &[&str]) -> Cli {
-    let mut args: Vec<String> = vec!["kith-node".into()];
+/// Flags for a node on free ports with its files in `dir`, except those `extra` gives, then
+/// `extra`.
+pub fn args(dir: &Path, extra: &[&str]) -> Vec<String> {
     let d = |p: &str| dir.join(p).display().to_string();
-    for (flag, value) in [
+    let defaults = [
         ("--http", "127.0.0.1:0".to_owned()),
         ("--ws-port", "0".to_owned()),
         ("--webrtc-port", "0".to_owned()),
         ("--key-file", d("identity.key")),
         ("--cert-file", d("cert.pem")),
         ("--dist", d("dist")),
-    ] {
-        args.push(flag.into());
-        args.push(value);
+    ];
+    let mut args = Vec::new();
+    for (flag, value) in defaults {
+        if !extra.contains(&flag) {
+            args.extend([flag.to_owned(), value]);
+        }
     }
     args.extend(extra.iter().map(|s| s.to_string()));
-    Cli::try_parse_from(args).expect("valid flags")
+    args
+}
+
+/// The parsed flags of [`args`].
+pub fn cli(dir: &Path, extra: &[&str]) -> Cli {
+    Cli::try_parse_from(std::iter::once("kith-node".to_owned()).chain(args(dir, extra)))
+        .expect("valid flags")
 }
