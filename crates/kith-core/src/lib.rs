@@ -1,21 +1,45 @@
 //! kith-core: the rules of Kith, with no I/O, no clock and no networking.
 //!
-//! Everything here is pure: inputs in, values or one exact error out. Time is always passed in
-//! by the caller, so the same code runs natively, in the browser and in simulations.
+//! Everything here is pure: bytes and the current time in, verified values or one exact error
+//! out. The same code runs natively, in the browser and in simulations.
 //!
-//! What lives here today:
-//! - [`bootstrap`]: the `/bootstrap.json` document a kith-node serves and the app reads, with
-//!   its limits and validation, so both sides agree on one shape.
-//! - [`backoff`]: the reconnect schedule (exponential, capped, with caller-supplied jitter)
-//!   used by the app when a node cannot be reached.
-//!
-//! What this crate will hold (see docs/ARCHITECTURE.md): identities and their fingerprints,
-//! signed hash-chained feed entries, validation into `VerifiedEntry`, the timeline merge and
-//! the sans-I/O sync state machine. Those build on the same principle: callers hand in bytes
-//! and the current time, and get back verified values or a precise error.
+//! How the parts cooperate:
+//! - [`identity`]: a person is an Ed25519 key ([`Identity`]); its public half is the
+//!   [`AuthorId`] (and, in kith-net, the libp2p PeerId). Keys export encrypted under a
+//!   passphrase (Argon2id + ChaCha20-Poly1305); [`AuthorId::fingerprint`] is what people compare.
+//! - [`entry`]: an entry is a signed [`Header`] plus a separate [`Payload`], carried as the
+//!   exact signed bytes ([`RawEntry`]). Limits are constants there.
+//! - [`validate`]: bytes plus what the feed expects become a [`VerifiedEntry`] or one
+//!   [`EntryError`]. Only verified entries are stored, shown or forwarded.
+//! - [`feed`]: a [`Feed`] appends the author's entries and takes replicas' entries, detects
+//!   forks ([`ForkEvidence`]), purges deleted payloads, and derives follow state.
+//! - [`timeline`]: merges followed feeds newest first, in stable pages, replies under parents.
+//! - [`sync`]: the sans-I/O sync state machine and its size-bounded message codec. It is fed
+//!   messages and the time, and yields messages to send and events (verified entries, forks,
+//!   progress); kith-net moves the bytes.
+//! - [`bootstrap`] and [`backoff`]: the node's bootstrap document and the reconnect schedule.
 
 pub mod backoff;
 pub mod bootstrap;
+mod codec;
+pub mod entry;
+pub mod feed;
+pub mod hash;
+pub mod identity;
+pub mod sync;
+#[cfg(test)]
+mod testutil;
+pub mod timeline;
+pub mod validate;
 
 pub use backoff::Backoff;
 pub use bootstrap::{BootstrapDoc, BootstrapError};
+pub use entry::{EntryRef, Header, Payload, PayloadKind, RawEntry};
+pub use feed::{Feed, FeedError, ForkEvidence, Inserted};
+pub use hash::Hash;
+pub use identity::{AuthorId, Identity, KdfParams, KeyExportError};
+pub use timeline::{Cursor, Page, Thread, Timeline};
+pub use validate::{EntryError, Expect, Prev, VerifiedEntry, validate, validate_detached};
+
+#[cfg(all(test, target_arch = "wasm32"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -1,0 +1,1142 @@
+//! Sync, sans I/O: two peers exchange frontiers, then fetch what each is missing in bounded
+//! batches, verifying every entry against the author's key and the chain.
+//!
+//! A [`Session`] is one peer's side of one connection. It never touches a socket, a store or a
+//! clock: the caller feeds it received messages with [`Session::handle`] and the current time,
+//! calls [`Session::handle_timeout`] when [`Session::poll_timeout`] says, sends what
+//! [`Session::poll_outbound`] yields, and acts on what [`Session::poll_event`] yields (store a
+//! verified entry, answer a peer's request with [`Session::respond`], report a fork, show
+//! progress). The same code runs in the browser, natively and in simulations.
+//!
+//! The exchange:
+//! 1. Each side sends a [`Message::Frontier`]: for each feed it holds, the latest seq. A side
+//!    answers a frontier that is not itself an answer, so a lost frontier is recovered by
+//!    resending after a timeout.
+//! 2. For each author the receiver wants (it follows them) and the peer holds further, it sends
+//!    [`Message::Request`]s for at most `batch` entries at a time, at most `max_inflight` at
+//!    once. A request starts one entry early (at the feed's head) so that a peer holding a
+//!    different history is caught as a fork, not silently merged.
+//! 3. The peer answers with [`Message::Entries`]. Entries may arrive in any order within a
+//!    batch; they are sorted, and each must chain to the previous one. A lost or unanswered
+//!    request is sent again after `timeout_ms`, up to `max_retries` times.
+//!
+//! Garbage, invalid entries, unsolicited answers and request floods count as strikes; after
+//! `max_strikes` the session fails and the caller should disconnect the peer.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::entry::MAX_ENTRY_BYTES;
+use crate::feed::ForkEvidence;
+use crate::identity::AuthorId;
+use crate::validate::{Expect, VerifiedEntry, validate, validate_detached};
+
+/// The largest sync message, in bytes.
+pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+/// The most feeds one frontier may list.
+pub const MAX_FRONTIER_AUTHORS: usize = 4096;
+/// The most entries one request may ask for, and one answer may carry.
+pub const MAX_BATCH: u32 = 64;
+/// The most peer requests waiting for the caller to answer.
+pub const MAX_PENDING_SERVES: usize = 16;
+/// The most events waiting for the caller.
+pub const MAX_EVENTS: usize = 4 * MAX_BATCH as usize + MAX_PENDING_SERVES + 16;
+
+/// A sync message. Encode with [`encode`], decode with [`decode`] (which enforces the limits).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Message {
+    /// The feeds the sender holds and their latest seq.
+    Frontier {
+        /// `(author, head seq)` pairs.
+        heads: Vec<(AuthorId, u64)>,
+        /// Whether this answers the peer's frontier (answers are not answered).
+        reply: bool,
+    },
+    /// "Send me `author`'s entries from `from`, at most `limit`."
+    Request {
+        /// The feed.
+        author: AuthorId,
+        /// The first seq wanted.
+        from: u64,
+        /// How many.
+        limit: u32,
+    },
+    /// The answer to a request: encoded entries (see `RawEntry::encode`).
+    Entries {
+        /// The feed.
+        author: AuthorId,
+        /// The `from` of the request answered.
+        from: u64,
+        /// The entries, in any order.
+        entries: Vec<Vec<u8>>,
+    },
+}
+
+/// Why a message could not be encoded or decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    /// Larger than [`MAX_MESSAGE_BYTES`].
+    #[error("sync message is {0} bytes, more than the {MAX_MESSAGE_BYTES} allowed")]
+    TooLarge(usize),
+    /// Not a sync message.
+    #[error("sync message is malformed: {0}")]
+    Malformed(String),
+    /// A list longer than the protocol allows.
+    #[error("sync message exceeds a limit: {0}")]
+    OverLimit(&'static str),
+}
+
+fn check_limits(m: &Message) -> Result<(), CodecError> {
+    match m {
+        Message::Frontier { heads, .. } if heads.len() > MAX_FRONTIER_AUTHORS => {
+            Err(CodecError::OverLimit("frontier lists too many feeds"))
+        }
+        Message::Request { limit, from, .. } if *limit == 0 || *limit > MAX_BATCH || *from == 0 => {
+            Err(CodecError::OverLimit("request range"))
+        }
+        Message::Entries { entries, .. } if entries.len() > MAX_BATCH as usize => {
+            Err(CodecError::OverLimit("too many entries"))
+        }
+        Message::Entries { entries, .. } if entries.iter().any(|e| e.len() > MAX_ENTRY_BYTES) => {
+            Err(CodecError::OverLimit("entry too large"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Encodes a message, refusing one over the limits.
+pub fn encode(m: &Message) -> Result<Vec<u8>, CodecError> {
+    check_limits(m)?;
+    let bytes = postcard::to_allocvec(m).map_err(|e| CodecError::Malformed(e.to_string()))?;
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(CodecError::TooLarge(bytes.len()));
+    }
+    Ok(bytes)
+}
+
+/// Decodes a message, refusing one over the limits.
+pub fn decode(bytes: &[u8]) -> Result<Message, CodecError> {
+    if bytes.len() > MAX_MESSAGE_BYTES {
+        return Err(CodecError::TooLarge(bytes.len()));
+    }
+    let m: Message =
+        crate::codec::from_bytes_exact(bytes).map_err(|e| CodecError::Malformed(e.to_string()))?;
+    check_limits(&m)?;
+    Ok(m)
+}
+
+/// Tuning for a [`Session`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Config {
+    /// Entries per request, 1 to [`MAX_BATCH`].
+    pub batch: u32,
+    /// Requests in flight at once.
+    pub max_inflight: usize,
+    /// How long to wait for an answer before asking again.
+    pub timeout_ms: u64,
+    /// How many times one request is sent again before the peer is given up on.
+    pub max_retries: u32,
+    /// How many protocol violations before the session fails.
+    pub max_strikes: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            batch: 32,
+            max_inflight: 4,
+            timeout_ms: 10_000,
+            max_retries: 3,
+            max_strikes: 3,
+        }
+    }
+}
+
+/// How far the fetching has come, for a progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    /// Entries verified so far in this session.
+    pub have: u64,
+    /// Entries known to be missing when the peer's frontier arrived (grows if it grows).
+    pub want: u64,
+    /// Nothing more to fetch from this peer.
+    pub done: bool,
+}
+
+/// Why a session gave up.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyncFailure {
+    /// The peer stopped answering.
+    #[error("the peer did not answer after {0} retries")]
+    Unresponsive(u32),
+    /// The peer broke the protocol too often.
+    #[error("the peer sent invalid data too often (last: {0})")]
+    Misbehaving(String),
+}
+
+/// What the caller must act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A verified entry, in feed order: store it.
+    Verified(VerifiedEntry),
+    /// The peer asks for entries: answer with [`Session::respond`] (an empty answer is fine).
+    Serve {
+        /// The feed.
+        author: AuthorId,
+        /// The first seq.
+        from: u64,
+        /// How many, at most.
+        limit: u32,
+    },
+    /// The peer holds a different history of `author`: the author signed two entries at one
+    /// seq. Syncing that author from this peer stops.
+    Fork(Box<ForkEvidence>),
+    /// The peer broke the protocol (a strike).
+    Misbehaved(String),
+    /// Progress changed.
+    Progress(Progress),
+    /// The session gave up; disconnect or penalise the peer.
+    Failed(SyncFailure),
+}
+
+struct Inflight {
+    from: u64,
+    limit: u32,
+    deadline: u64,
+    retries: u32,
+}
+
+struct Want {
+    /// The next seq to verify.
+    next: u64,
+    /// The peer's head.
+    target: u64,
+    /// The entry before `next` (our head as it grows), for validation and fork evidence.
+    prev: Option<VerifiedEntry>,
+    /// Whether the peer's copy of `prev` was compared with ours (the first request starts one
+    /// entry early to do so; after that the chain links every entry to the last).
+    checked: bool,
+    inflight: Option<Inflight>,
+}
+
+/// One side of a sync with one peer. See the module docs.
+pub struct Session {
+    config: Config,
+    heads: BTreeMap<AuthorId, Option<VerifiedEntry>>,
+    interest: BTreeSet<AuthorId>,
+    wants: BTreeMap<AuthorId, Want>,
+    outbox: VecDeque<Message>,
+    events: VecDeque<Event>,
+    pending_serves: usize,
+    strikes: u32,
+    progress: Progress,
+    frontier_deadline: Option<(u64, u32)>,
+    failed: bool,
+}
+
+impl Session {
+    /// A session that holds `held` (the head entry of each feed held) and wants the feeds of
+    /// `interest`. It queues its frontier at once.
+    pub fn new(
+        config: Config,
+        held: impl IntoIterator<Item = VerifiedEntry>,
+        interest: BTreeSet<AuthorId>,
+        now_ms: u64,
+    ) -> Session {
+        let config = Config {
+            batch: config.batch.clamp(1, MAX_BATCH),
+            max_inflight: config.max_inflight.max(1),
+            ..config
+        };
+        let mut heads: BTreeMap<AuthorId, Option<VerifiedEntry>> =
+            held.into_iter().map(|e| (e.author(), Some(e))).collect();
+        for a in &interest {
+            heads.entry(*a).or_insert(None);
+        }
+        let mut s = Session {
+            config,
+            heads,
+            interest,
+            wants: BTreeMap::new(),
+            outbox: VecDeque::new(),
+            events: VecDeque::new(),
+            pending_serves: 0,
+            strikes: 0,
+            progress: Progress::default(),
+            frontier_deadline: Some((now_ms + config.timeout_ms, 0)),
+            failed: false,
+        };
+        s.send_frontier(false);
+        s
+    }
+
+    fn send_frontier(&mut self, reply: bool) {
+        let heads = self
+            .heads
+            .iter()
+            .filter_map(|(a, e)| e.as_ref().map(|e| (*a, e.seq())))
+            .take(MAX_FRONTIER_AUTHORS)
+            .collect();
+        self.outbox.push_back(Message::Frontier { heads, reply });
+    }
+
+    /// The next message to send.
+    pub fn poll_outbound(&mut self) -> Option<Message> {
+        self.outbox.pop_front()
+    }
+
+    /// The next event to act on.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Session::handle_timeout`] should next be called, if at all.
+    pub fn poll_timeout(&self) -> Option<u64> {
+        if self.failed {
+            return None;
+        }
+        let requests = self
+            .wants
+            .values()
+            .filter_map(|w| w.inflight.as_ref().map(|i| i.deadline));
+        requests.chain(self.frontier_deadline.map(|(d, _)| d)).min()
+    }
+
+    /// Current progress.
+    pub fn progress(&self) -> Progress {
+        self.progress
+    }
+
+    /// Whether the session gave up.
+    pub fn is_failed(&self) -> bool {
+        self.failed
+    }
+
+    fn emit(&mut self, e: Event) {
+        // Bounded: the caller drains events after every call. Verified entries are never
+        // dropped because at most `max_inflight * batch` arrive per call.
+        if self.events.len() < MAX_EVENTS || matches!(e, Event::Verified(_)) {
+            self.events.push_back(e);
+        }
+    }
+
+    fn strike(&mut self, reason: String) {
+        self.strikes += 1;
+        self.emit(Event::Misbehaved(reason.clone()));
+        if self.strikes >= self.config.max_strikes {
+            self.fail(SyncFailure::Misbehaving(reason));
+        }
+    }
+
+    fn fail(&mut self, why: SyncFailure) {
+        if !self.failed {
+            self.failed = true;
+            self.wants.clear();
+            self.outbox.clear();
+            self.emit(Event::Failed(why));
+        }
+    }
+
+    fn update_progress(&mut self) {
+        let done = self.frontier_deadline.is_none() && self.wants.is_empty();
+        let p = Progress {
+            done,
+            ..self.progress
+        };
+        if p != self.progress || done && !self.progress.done {
+            self.progress = p;
+            self.emit(Event::Progress(p));
+        }
+    }
+
+    /// Feeds a received message (its bytes, as they came off the wire).
+    pub fn handle_bytes(&mut self, bytes: &[u8], now_ms: u64) {
+        match decode(bytes) {
+            Ok(m) => self.handle(m, now_ms),
+            Err(e) => {
+                if !self.failed {
+                    self.strike(e.to_string());
+                }
+            }
+        }
+    }
+
+    /// Feeds a received message.
+    pub fn handle(&mut self, message: Message, now_ms: u64) {
+        if self.failed {
+            return;
+        }
+        if let Err(e) = check_limits(&message) {
+            self.strike(e.to_string());
+            return;
+        }
+        match message {
+            Message::Frontier { heads, reply } => self.on_frontier(heads, reply, now_ms),
+            Message::Request {
+                author,
+                from,
+                limit,
+            } => {
+                if self.pending_serves >= MAX_PENDING_SERVES {
+                    self.strike("too many requests at once".into());
+                } else {
+                    self.pending_serves += 1;
+                    self.emit(Event::Serve {
+                        author,
+                        from,
+                        limit: limit.min(MAX_BATCH),
+                    });
+                }
+            }
+            Message::Entries {
+                author,
+                from,
+                entries,
+            } => self.on_entries(author, from, entries, now_ms),
+        }
+        self.update_progress();
+    }
+
+    /// Answers a [`Event::Serve`] with the encoded entries the caller holds (possibly none).
+    pub fn respond(&mut self, author: AuthorId, from: u64, entries: Vec<Vec<u8>>) {
+        self.pending_serves = self.pending_serves.saturating_sub(1);
+        if self.failed {
+            return;
+        }
+        let entries = entries.into_iter().take(MAX_BATCH as usize).collect();
+        self.outbox.push_back(Message::Entries {
+            author,
+            from,
+            entries,
+        });
+    }
+
+    fn on_frontier(&mut self, heads: Vec<(AuthorId, u64)>, reply: bool, now_ms: u64) {
+        self.frontier_deadline = None;
+        if !reply {
+            self.send_frontier(true);
+        }
+        for (author, peer_head) in heads {
+            if !self.interest.contains(&author) {
+                continue;
+            }
+            let ours = self
+                .heads
+                .get(&author)
+                .and_then(|e| e.as_ref().map(VerifiedEntry::seq))
+                .unwrap_or(0);
+            if peer_head <= ours {
+                continue;
+            }
+            match self.wants.get_mut(&author) {
+                Some(w) => {
+                    if peer_head > w.target {
+                        self.progress.want += peer_head - w.target;
+                        w.target = peer_head;
+                    }
+                }
+                None => {
+                    self.progress.want += peer_head - ours;
+                    let prev = self.heads.get(&author).cloned().flatten();
+                    self.wants.insert(
+                        author,
+                        Want {
+                            next: ours + 1,
+                            target: peer_head,
+                            checked: prev.is_none(),
+                            prev,
+                            inflight: None,
+                        },
+                    );
+                }
+            }
+        }
+        self.pump(now_ms);
+    }
+
+    /// Sends requests for wants without one, up to `max_inflight`.
+    fn pump(&mut self, now_ms: u64) {
+        let inflight = self.wants.values().filter(|w| w.inflight.is_some()).count();
+        let idle: Vec<AuthorId> = self
+            .wants
+            .iter()
+            .filter(|(_, w)| w.inflight.is_none())
+            .map(|(a, _)| *a)
+            .take(self.config.max_inflight.saturating_sub(inflight))
+            .collect();
+        for author in idle {
+            self.request(author, 0, now_ms);
+        }
+    }
+
+    fn on_entries(&mut self, author: AuthorId, from: u64, entries: Vec<Vec<u8>>, now_ms: u64) {
+        let Some(w) = self.wants.get_mut(&author) else {
+            self.strike(format!("unsolicited entries of {author:?}"));
+            return;
+        };
+        let Some(inflight) = w.inflight.take_if(|i| i.from == from) else {
+            // A late duplicate answer to a request sent again: harmless, ignore it.
+            return;
+        };
+        if entries.len() > inflight.limit as usize {
+            let msg = format!(
+                "{} entries for a request of {}",
+                entries.len(),
+                inflight.limit
+            );
+            return self.after_batch(author, inflight, false, Some(msg), now_ms);
+        }
+        let mut batch = Vec::with_capacity(entries.len());
+        for bytes in &entries {
+            match validate_detached(bytes, now_ms) {
+                Ok(e) if e.author() == author => batch.push((e.seq(), bytes)),
+                Ok(e) => {
+                    let msg = format!("entry of {:?} in a batch of {author:?}", e.author());
+                    return self.after_batch(author, inflight, false, Some(msg), now_ms);
+                }
+                Err(e) => {
+                    return self.after_batch(author, inflight, false, Some(e.to_string()), now_ms);
+                }
+            }
+        }
+        batch.sort_by_key(|(seq, _)| *seq);
+        let mut advanced = false;
+        let mut verified = Vec::new();
+        let mut problem = None;
+        let mut fork = None;
+        for (seq, bytes) in batch {
+            let Some(w) = self.wants.get_mut(&author) else {
+                break;
+            };
+            if seq + 1 == w.next && !w.checked {
+                // The overlap entry: it must be the one we hold.
+                if let Some(held) = &w.prev
+                    && let Ok(theirs) = validate_detached(bytes, now_ms)
+                    && theirs.hash() != held.hash()
+                {
+                    fork = Some(Box::new(ForkEvidence::pair(held, &theirs)));
+                    break;
+                }
+                w.checked = true;
+                advanced = true;
+                continue;
+            }
+            if seq != w.next {
+                continue; // a duplicate, or a gap: ask again from `next`
+            }
+            let expect = Expect {
+                author,
+                prev: w.prev.as_ref().map(VerifiedEntry::as_prev),
+            };
+            match validate(bytes, &expect, now_ms) {
+                Ok(e) => {
+                    w.checked = true;
+                    w.next += 1;
+                    w.prev = Some(e.clone());
+                    verified.push(e);
+                    advanced = true;
+                }
+                Err(e) => {
+                    problem = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        for e in verified {
+            self.progress.have += 1;
+            self.heads.insert(author, Some(e.clone()));
+            self.emit(Event::Verified(e));
+        }
+        if let Some(f) = fork {
+            self.wants.remove(&author);
+            self.emit(Event::Fork(f));
+            self.pump(now_ms);
+            return;
+        }
+        self.after_batch(author, inflight, advanced, problem, now_ms);
+    }
+
+    fn after_batch(
+        &mut self,
+        author: AuthorId,
+        inflight: Inflight,
+        advanced: bool,
+        problem: Option<String>,
+        now_ms: u64,
+    ) {
+        if let Some(p) = problem {
+            self.strike(p);
+            if self.failed {
+                return;
+            }
+        }
+        let Some((next, target)) = self.wants.get(&author).map(|w| (w.next, w.target)) else {
+            return;
+        };
+        if next > target {
+            self.wants.remove(&author);
+        } else if !advanced {
+            // Nothing usable: count it like a timeout, so a peer that advertised entries it
+            // does not serve is eventually given up on.
+            let retries = inflight.retries + 1;
+            if retries <= self.config.max_retries {
+                return self.request(author, retries, now_ms);
+            }
+            self.wants.remove(&author);
+            self.strike(format!(
+                "peer did not serve {author:?} past seq {}",
+                next - 1
+            ));
+            if self.failed {
+                return;
+            }
+        }
+        self.pump(now_ms);
+    }
+
+    /// Sends the request for `author` from its current position. The first one starts at our
+    /// head (one early) so that a different history shows up as a fork; it asks for at least
+    /// two entries so that it also makes progress.
+    fn request(&mut self, author: AuthorId, retries: u32, now_ms: u64) {
+        let (batch, timeout) = (self.config.batch, self.config.timeout_ms);
+        let Some(w) = self.wants.get_mut(&author) else {
+            return;
+        };
+        let (from, batch) = if w.checked {
+            (w.next, batch)
+        } else {
+            (w.next - 1, batch.max(2))
+        };
+        let limit = u32::try_from((w.target - from + 1).min(u64::from(batch))).unwrap_or(batch);
+        w.inflight = Some(Inflight {
+            from,
+            limit,
+            deadline: now_ms + timeout,
+            retries,
+        });
+        self.outbox.push_back(Message::Request {
+            author,
+            from,
+            limit,
+        });
+    }
+
+    /// Handles the passage of time: unanswered requests and frontiers are sent again, and a
+    /// peer that stays silent is given up on.
+    pub fn handle_timeout(&mut self, now_ms: u64) {
+        if self.failed {
+            return;
+        }
+        if let Some((deadline, retries)) = self.frontier_deadline
+            && deadline <= now_ms
+        {
+            if retries >= self.config.max_retries {
+                return self.fail(SyncFailure::Unresponsive(retries));
+            }
+            self.frontier_deadline = Some((now_ms + self.config.timeout_ms, retries + 1));
+            self.send_frontier(false);
+        }
+        let expired: Vec<(AuthorId, u32)> = self
+            .wants
+            .iter()
+            .filter_map(|(a, w)| {
+                w.inflight
+                    .as_ref()
+                    .filter(|i| i.deadline <= now_ms)
+                    .map(|i| (*a, i.retries))
+            })
+            .collect();
+        for (author, retries) in expired {
+            if retries >= self.config.max_retries {
+                return self.fail(SyncFailure::Unresponsive(retries));
+            }
+            self.request(author, retries + 1, now_ms);
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod sim {
+    //! Two peers syncing over a lossy in-memory link, driven with simulated time.
+
+    use std::collections::{BTreeMap, BTreeSet};
+
+    use super::*;
+    use crate::feed::Feed;
+
+    /// One simulated peer: its feeds and its session with the other peer.
+    pub(crate) struct Peer {
+        pub(crate) feeds: BTreeMap<AuthorId, Feed>,
+        pub(crate) session: Session,
+        pub(crate) forks: Vec<ForkEvidence>,
+        pub(crate) failed: Option<SyncFailure>,
+        pub(crate) strikes: u32,
+        /// Answer requests with the batch reversed (entries out of order).
+        pub(crate) reverse: bool,
+    }
+
+    impl Peer {
+        pub(crate) fn new(
+            feeds: Vec<Feed>,
+            interest: BTreeSet<AuthorId>,
+            config: Config,
+            now: u64,
+        ) -> Peer {
+            let heads = feeds.iter().filter_map(|f| f.entries().last().cloned());
+            let session = Session::new(config, heads, interest, now);
+            Peer {
+                feeds: feeds.into_iter().map(|f| (f.author(), f)).collect(),
+                session,
+                forks: Vec::new(),
+                failed: None,
+                strikes: 0,
+                reverse: false,
+            }
+        }
+
+        /// Acts on every event and returns the encoded messages to send.
+        pub(crate) fn drain(&mut self, now: u64) -> Vec<Vec<u8>> {
+            let mut out = Vec::new();
+            loop {
+                while let Some(e) = self.session.poll_event() {
+                    match e {
+                        Event::Verified(v) => {
+                            let feed = self
+                                .feeds
+                                .entry(v.author())
+                                .or_insert_with(|| Feed::new(v.author()));
+                            feed.insert(&v.encode(), now)
+                                .expect("a verified entry joins its feed");
+                        }
+                        Event::Serve {
+                            author,
+                            from,
+                            limit,
+                        } => {
+                            let mut entries: Vec<Vec<u8>> = self
+                                .feeds
+                                .get(&author)
+                                .map(|f| {
+                                    f.range(from, limit as usize)
+                                        .iter()
+                                        .map(VerifiedEntry::encode)
+                                        .collect()
+                                })
+                                .unwrap_or_default();
+                            if self.reverse {
+                                entries.reverse();
+                            }
+                            self.session.respond(author, from, entries);
+                        }
+                        Event::Fork(f) => self.forks.push(*f),
+                        Event::Failed(why) => self.failed = Some(why),
+                        Event::Misbehaved(_) => self.strikes += 1,
+                        Event::Progress(_) => {}
+                    }
+                }
+                let Some(m) = self.session.poll_outbound() else {
+                    break;
+                };
+                out.push(encode(&m).expect("encodable"));
+            }
+            out
+        }
+    }
+
+    /// Runs `a` and `b` until both are done (or stuck), dropping each message when `lose()`
+    /// says so. Returns the simulated time taken.
+    pub(crate) fn run(
+        a: &mut Peer,
+        b: &mut Peer,
+        mut lose: impl FnMut() -> bool,
+        mut now: u64,
+    ) -> u64 {
+        let start = now;
+        for _ in 0..100_000 {
+            let to_b = a.drain(now);
+            let to_a = b.drain(now);
+            let idle = to_a.is_empty() && to_b.is_empty();
+            for m in to_b {
+                if !lose() {
+                    b.session.handle_bytes(&m, now);
+                }
+            }
+            for m in to_a {
+                if !lose() {
+                    a.session.handle_bytes(&m, now);
+                }
+            }
+            if idle {
+                let next = [a.session.poll_timeout(), b.session.poll_timeout()]
+                    .into_iter()
+                    .flatten()
+                    .min();
+                match next {
+                    Some(t) => {
+                        now = now.max(t);
+                        a.session.handle_timeout(now);
+                        b.session.handle_timeout(now);
+                    }
+                    None => break,
+                }
+            }
+            if a.session.progress().done && b.session.progress().done && idle {
+                // Both fetched everything; keep serving until the links are quiet.
+                let (x, y) = (a.drain(now), b.drain(now));
+                if x.is_empty() && y.is_empty() {
+                    break;
+                }
+                for m in x {
+                    b.session.handle_bytes(&m, now);
+                }
+                for m in y {
+                    a.session.handle_bytes(&m, now);
+                }
+            }
+        }
+        now - start
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use std::collections::BTreeSet;
+
+    use super::sim::{Peer, run};
+    use super::*;
+    use crate::entry::Payload;
+    use crate::feed::Feed;
+    use crate::testutil::{NOW, id};
+
+    fn feed(n: u8, len: u64) -> Feed {
+        let me = id(n);
+        let mut f = Feed::new(me.author());
+        for i in 0..len {
+            f.append(&me, &Payload::post(format!("{n}:{i}")), NOW + i)
+                .expect("append");
+        }
+        f
+    }
+
+    fn prefix(f: &Feed, len: u64) -> Feed {
+        let mut p = Feed::new(f.author());
+        for e in f.range(1, len as usize) {
+            p.insert(&e.encode(), NOW).expect("prefix");
+        }
+        p
+    }
+
+    fn small() -> Config {
+        Config {
+            batch: 4,
+            ..Config::default()
+        }
+    }
+
+    #[test]
+    fn a_follower_catches_up_in_batches_with_progress() {
+        let x = feed(1, 10);
+        let interest = BTreeSet::from([x.author()]);
+        let mut a = Peer::new(vec![x.clone()], BTreeSet::new(), small(), NOW);
+        let mut b = Peer::new(vec![prefix(&x, 3)], interest, small(), NOW);
+        run(&mut a, &mut b, || false, NOW);
+        assert_eq!(b.feeds[&x.author()], x);
+        assert_eq!(
+            b.session.progress(),
+            Progress {
+                have: 7,
+                want: 7,
+                done: true
+            }
+        );
+        assert!(a.failed.is_none() && b.failed.is_none());
+    }
+
+    #[test]
+    fn entries_out_of_order_within_a_batch_are_accepted() {
+        let x = feed(1, 9);
+        let mut a = Peer::new(vec![x.clone()], BTreeSet::new(), small(), NOW);
+        a.reverse = true;
+        let mut b = Peer::new(vec![], BTreeSet::from([x.author()]), small(), NOW);
+        run(&mut a, &mut b, || false, NOW);
+        assert_eq!(b.feeds[&x.author()], x);
+    }
+
+    #[test]
+    fn a_peer_holding_another_history_is_reported_as_a_fork() {
+        let me = id(1);
+        let honest = feed(1, 3);
+        let mut evil = prefix(&honest, 2);
+        evil.append(&me, &Payload::post("rewritten"), NOW + 50)
+            .expect("fork");
+        evil.append(&me, &Payload::post("more"), NOW + 60)
+            .expect("more");
+        let mut a = Peer::new(vec![evil], BTreeSet::new(), small(), NOW);
+        let mut b = Peer::new(
+            vec![honest.clone()],
+            BTreeSet::from([me.author()]),
+            small(),
+            NOW,
+        );
+        run(&mut a, &mut b, || false, NOW);
+        assert_eq!(b.forks.len(), 1);
+        assert!(b.forks[0].verify(NOW));
+        assert_eq!(
+            b.feeds[&me.author()],
+            honest,
+            "nothing of the other history was taken"
+        );
+    }
+
+    #[test]
+    fn a_silent_peer_is_given_up_on() {
+        let mut b = Peer::new(vec![], BTreeSet::from([id(1).author()]), small(), NOW);
+        b.drain(NOW);
+        let mut now;
+        while let Some(t) = b.session.poll_timeout() {
+            now = t;
+            b.session.handle_timeout(now);
+            b.drain(now);
+        }
+        assert_eq!(
+            b.failed,
+            Some(SyncFailure::Unresponsive(small().max_retries))
+        );
+        // And a request that is never answered, after the frontier came.
+        let x = feed(1, 5);
+        let mut b = Peer::new(vec![], BTreeSet::from([x.author()]), small(), NOW);
+        assert!(matches!(
+            b.session.poll_outbound(),
+            Some(Message::Frontier { reply: false, .. })
+        ));
+        b.session.handle(
+            Message::Frontier {
+                heads: vec![(x.author(), 5)],
+                reply: true,
+            },
+            NOW,
+        );
+        assert!(matches!(
+            b.session.poll_outbound(),
+            Some(Message::Request {
+                from: 1,
+                limit: 4,
+                ..
+            })
+        ));
+        let mut now;
+        while let Some(t) = b.session.poll_timeout() {
+            now = t;
+            b.session.handle_timeout(now);
+            b.drain(now);
+        }
+        assert_eq!(
+            b.failed,
+            Some(SyncFailure::Unresponsive(small().max_retries))
+        );
+    }
+
+    #[test]
+    fn garbage_tampering_and_floods_are_strikes_then_failure() {
+        let x = feed(1, 5);
+        let mut b = Peer::new(vec![], BTreeSet::from([x.author()]), small(), NOW);
+        b.session.handle_bytes(b"\x07garbage", NOW);
+        b.drain(NOW);
+        assert_eq!(b.strikes, 1);
+        // Unsolicited entries.
+        b.session.handle(
+            Message::Entries {
+                author: id(9).author(),
+                from: 1,
+                entries: vec![],
+            },
+            NOW,
+        );
+        b.drain(NOW);
+        assert_eq!(b.strikes, 2);
+        // A tampered entry in an answer.
+        b.session.handle(
+            Message::Frontier {
+                heads: vec![(x.author(), 5)],
+                reply: true,
+            },
+            NOW,
+        );
+        b.drain(NOW);
+        let mut bytes = x.entries()[0].encode();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 0x40;
+        b.session.handle(
+            Message::Entries {
+                author: x.author(),
+                from: 1,
+                entries: vec![bytes],
+            },
+            NOW,
+        );
+        b.drain(NOW);
+        assert_eq!(b.strikes, 3);
+        assert!(matches!(b.failed, Some(SyncFailure::Misbehaving(_))));
+        assert!(b.feeds.is_empty(), "nothing was stored");
+        // Further input is ignored once failed.
+        b.session.handle(
+            Message::Frontier {
+                heads: vec![],
+                reply: false,
+            },
+            NOW,
+        );
+        assert_eq!(b.session.poll_outbound(), None);
+
+        let mut c = Peer::new(vec![x.clone()], BTreeSet::new(), small(), NOW);
+        c.session.poll_outbound();
+        for _ in 0..MAX_PENDING_SERVES + 1 {
+            c.session.handle(
+                Message::Request {
+                    author: x.author(),
+                    from: 1,
+                    limit: 4,
+                },
+                NOW,
+            );
+        }
+        let serves = std::iter::from_fn(|| c.session.poll_event())
+            .filter(|e| matches!(e, Event::Serve { .. }))
+            .count();
+        assert_eq!(
+            serves, MAX_PENDING_SERVES,
+            "requests beyond the bound are refused"
+        );
+    }
+
+    #[test]
+    fn codec_enforces_limits() {
+        let author = id(1).author();
+        let ok = Message::Request {
+            author,
+            from: 1,
+            limit: MAX_BATCH,
+        };
+        assert_eq!(decode(&encode(&ok).expect("encode")), Ok(ok));
+        assert!(matches!(
+            encode(&Message::Request {
+                author,
+                from: 1,
+                limit: MAX_BATCH + 1
+            }),
+            Err(CodecError::OverLimit(_))
+        ));
+        assert!(matches!(
+            encode(&Message::Request {
+                author,
+                from: 0,
+                limit: 1
+            }),
+            Err(CodecError::OverLimit(_))
+        ));
+        let many = Message::Frontier {
+            heads: vec![(author, 1); MAX_FRONTIER_AUTHORS + 1],
+            reply: false,
+        };
+        assert!(matches!(encode(&many), Err(CodecError::OverLimit(_))));
+        let big_entry = Message::Entries {
+            author,
+            from: 1,
+            entries: vec![vec![0; MAX_ENTRY_BYTES + 1]],
+        };
+        assert!(matches!(encode(&big_entry), Err(CodecError::OverLimit(_))));
+        let too_many = Message::Entries {
+            author,
+            from: 1,
+            entries: vec![vec![]; MAX_BATCH as usize + 1],
+        };
+        assert!(matches!(encode(&too_many), Err(CodecError::OverLimit(_))));
+        assert!(matches!(
+            decode(&vec![0; MAX_MESSAGE_BYTES + 1]),
+            Err(CodecError::TooLarge(_))
+        ));
+        assert!(matches!(decode(b"\xff\xff"), Err(CodecError::Malformed(_))));
+        // Over the byte limit while every list is within its own limit.
+        let heavy = Message::Entries {
+            author,
+            from: 1,
+            entries: vec![vec![0; MAX_ENTRY_BYTES]; MAX_BATCH as usize],
+        };
+        assert!(matches!(
+            encode(&heavy),
+            Ok(_) | Err(CodecError::TooLarge(_))
+        ));
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod proptests {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::sim::{Peer, run};
+    use super::*;
+    use crate::entry::Payload;
+    use crate::feed::Feed;
+    use crate::testutil::{NOW, id};
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// Two peers holding arbitrary prefixes of the same feeds end with the longer prefix of
+        /// every feed, identical, whatever the batch size and however many messages are lost.
+        #[test]
+        fn peers_converge_despite_loss(
+            feeds in prop::collection::vec((1u64..24, 0u64..24, 0u64..24), 1..5),
+            batch in 1u32..12,
+            loss_percent in 0u32..50,
+            seed in any::<u64>(),
+        ) {
+            let mut a_feeds = Vec::new();
+            let mut b_feeds = Vec::new();
+            let mut truth = Vec::new();
+            for (i, (len, a_len, b_len)) in feeds.iter().enumerate() {
+                let me = id(i as u8 + 1);
+                let mut f = Feed::new(me.author());
+                for s in 0..*len {
+                    f.append(&me, &Payload::post(format!("{i}/{s}")), NOW + s).expect("append");
+                }
+                let cut = |n: u64| {
+                    let mut p = Feed::new(f.author());
+                    for e in f.range(1, n.min(*len) as usize) {
+                        p.insert(&e.encode(), NOW).expect("prefix");
+                    }
+                    p
+                };
+                if *a_len > 0 { a_feeds.push(cut(*a_len)); }
+                if *b_len > 0 { b_feeds.push(cut(*b_len)); }
+                truth.push((f.clone(), (*a_len).max(*b_len).min(*len)));
+            }
+            let interest: BTreeSet<AuthorId> = truth.iter().map(|(f, _)| f.author()).collect();
+            let config = Config { batch, max_retries: 60, timeout_ms: 1_000, ..Config::default() };
+            let mut a = Peer::new(a_feeds, interest.clone(), config, NOW);
+            let mut b = Peer::new(b_feeds, interest, config, NOW);
+            let mut rng = seed | 1;
+            let lose = move || {
+                rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+                (rng % 100) < u64::from(loss_percent)
+            };
+            run(&mut a, &mut b, lose, NOW);
+            prop_assert!(a.failed.is_none() && b.failed.is_none(), "{:?} {:?}", a.failed, b.failed);
+            for (f, want) in &truth {
+                for p in [&a, &b] {
+                    let held = p.feeds.get(&f.author()).map_or(0, Feed::head_seq);
+                    prop_assert_eq!(held, *want);
+                    if *want > 0 {
+                        prop_assert_eq!(p.feeds[&f.author()].entries(), f.range(1, *want as usize));
+                    }
+                }
+            }
+        }
+    }
+}
