@@ -159,7 +159,7 @@ fn wasm_tests(_: &Tools) -> Result<Duration> {
         )?;
         let _node = test_node(WASM_TEST_NODE_HTTP, "19090", "19091", &dist)?;
         let mut args = vec!["test", "--locked", "--target", "wasm32-unknown-unknown"];
-        for c in ["kith-net", "kith-web"] {
+        for c in WASM_CRATES {
             args.extend(["-p", c]);
         }
         run_cmd(
@@ -190,6 +190,52 @@ pub(crate) fn bench() -> Result<()> {
     let tools = Tools::for_everything()?;
     let dist = build_release(&tools)?;
     let mut figures = BTreeMap::new();
+    step("kith-core natively: sign, verify, timeline merge", || {
+        let out = cargo(&[
+            "run",
+            "--locked",
+            "--release",
+            "-q",
+            "-p",
+            "kith-core",
+            "--example",
+            "bench",
+        ])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("cannot run the kith-core bench")?;
+        if !out.status.success() {
+            bail!("kith-core bench failed ({})", out.status);
+        }
+        figures.extend(parse_figures(&out.stdout)?);
+        Ok(())
+    })?;
+    step("kith-core in headless Chromium: verify", || {
+        let (url, rx) = bench_sink()?;
+        run_cmd(
+            cargo(&[
+                "test",
+                "--locked",
+                "--release",
+                "--features",
+                "bench",
+                "--target",
+                "wasm32-unknown-unknown",
+                "-p",
+                "kith-core",
+                "--test",
+                "bench_wasm",
+            ])
+            .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "300")
+            .env("KITH_BENCH_SINK", url),
+        )?;
+        let body = rx
+            .recv_timeout(Duration::from_secs(5))
+            .context("the browser bench posted no figures")?;
+        figures.extend(parse_figures(body.as_bytes())?);
+        Ok(())
+    })?;
     step("browser: bundle size and page load to connected", || {
         let out = cmd("node", &["e2e/bench-connect.mjs"])
             .env("KITH_NODE_BIN", node_bin("release"))
@@ -200,14 +246,48 @@ pub(crate) fn bench() -> Result<()> {
         if !out.status.success() {
             bail!("e2e/bench-connect.mjs failed ({})", out.status);
         }
-        let text = String::from_utf8_lossy(&out.stdout);
-        let line = text.lines().last().unwrap_or_default();
-        let parsed: BTreeMap<String, serde_json::Value> =
-            serde_json::from_str(line).with_context(|| format!("bench output: {line}"))?;
-        figures.extend(parsed);
+        figures.extend(parse_figures(&out.stdout)?);
         Ok(())
     })?;
     write_report(&figures)
+}
+
+/// The flat JSON object on the last line of a bench's output.
+fn parse_figures(out: &[u8]) -> Result<BTreeMap<String, serde_json::Value>> {
+    let text = String::from_utf8_lossy(out);
+    let line = text.lines().last().unwrap_or_default();
+    serde_json::from_str(line).with_context(|| format!("bench output is not a JSON object: {line}"))
+}
+
+/// A one-shot HTTP endpoint on 127.0.0.1 that a browser bench posts its figures to
+/// (wasm-bindgen-test shows a passing test's console output to no one).
+fn bench_sink() -> Result<(String, std::sync::mpsc::Receiver<String>)> {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}/", listener.local_addr()?);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().map_while(Result::ok) {
+            let mut reader = BufReader::new(&stream);
+            let mut len = 0usize;
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0).min(64 * 1024);
+                }
+                line.clear();
+            }
+            let mut body = vec![0; len];
+            let ok = reader.read_exact(&mut body).is_ok();
+            let _ = (&stream).write_all(
+                b"HTTP/1.1 204 No Content\r\nAccess-Control-Allow-Origin: *\r\nConnection: close\r\n\r\n",
+            );
+            if ok && len > 0 {
+                let _ = tx.send(String::from_utf8_lossy(&body).into_owned());
+            }
+        }
+    });
+    Ok((url, rx))
 }
 
 fn write_report(figures: &BTreeMap<String, serde_json::Value>) -> Result<()> {

@@ -181,7 +181,12 @@ impl Feed {
 
     /// Takes a replica's entry: the next one, one already held, or a fork.
     pub fn insert(&mut self, bytes: &[u8], now_ms: u64) -> Result<Inserted, FeedError> {
-        let entry = validate_detached(bytes, now_ms)?;
+        self.insert_verified(validate_detached(bytes, now_ms)?)
+    }
+
+    /// [`Feed::insert`] for an entry whose signature and payload were already verified (by
+    /// [`validate_detached`] or a sync session); only its place in the chain is checked.
+    pub fn insert_verified(&mut self, entry: VerifiedEntry) -> Result<Inserted, FeedError> {
         if entry.author() != self.author {
             return Err(EntryError::WrongAuthor {
                 expected: self.author,
@@ -191,7 +196,7 @@ impl Feed {
         }
         let next = self.head_seq() + 1;
         if entry.seq() == next {
-            let entry = validate(bytes, &self.expect(), now_ms)?;
+            entry.check_chain(&self.expect())?;
             self.push(entry);
             return Ok(Inserted::Appended);
         }

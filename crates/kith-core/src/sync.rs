@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use crate::entry::MAX_ENTRY_BYTES;
 use crate::feed::ForkEvidence;
 use crate::identity::AuthorId;
-use crate::validate::{Expect, VerifiedEntry, validate, validate_detached};
+use crate::validate::{Expect, VerifiedEntry, validate_detached};
 
 /// The largest sync message, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
@@ -179,7 +179,7 @@ pub enum SyncFailure {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A verified entry, in feed order: store it.
-    Verified(VerifiedEntry),
+    Verified(Box<VerifiedEntry>),
     /// The peer asks for entries: answer with [`Session::respond`] (an empty answer is fine).
     Serve {
         /// The feed.
@@ -490,7 +490,7 @@ impl Session {
         let mut batch = Vec::with_capacity(entries.len());
         for bytes in &entries {
             match validate_detached(bytes, now_ms) {
-                Ok(e) if e.author() == author => batch.push((e.seq(), bytes)),
+                Ok(e) if e.author() == author => batch.push(e),
                 Ok(e) => {
                     let msg = format!("entry of {:?} in a batch of {author:?}", e.author());
                     return self.after_batch(author, inflight, false, Some(msg), now_ms);
@@ -500,22 +500,22 @@ impl Session {
                 }
             }
         }
-        batch.sort_by_key(|(seq, _)| *seq);
+        batch.sort_by_key(VerifiedEntry::seq);
         let mut advanced = false;
         let mut verified = Vec::new();
         let mut problem = None;
         let mut fork = None;
-        for (seq, bytes) in batch {
+        for e in batch {
+            let seq = e.seq();
             let Some(w) = self.wants.get_mut(&author) else {
                 break;
             };
             if seq + 1 == w.next && !w.checked {
                 // The overlap entry: it must be the one we hold.
                 if let Some(held) = &w.prev
-                    && let Ok(theirs) = validate_detached(bytes, now_ms)
-                    && theirs.hash() != held.hash()
+                    && e.hash() != held.hash()
                 {
-                    fork = Some(Box::new(ForkEvidence::pair(held, &theirs)));
+                    fork = Some(Box::new(ForkEvidence::pair(held, &e)));
                     break;
                 }
                 w.checked = true;
@@ -529,16 +529,16 @@ impl Session {
                 author,
                 prev: w.prev.as_ref().map(VerifiedEntry::as_prev),
             };
-            match validate(bytes, &expect, now_ms) {
-                Ok(e) => {
+            match e.check_chain(&expect) {
+                Ok(()) => {
                     w.checked = true;
                     w.next += 1;
                     w.prev = Some(e.clone());
                     verified.push(e);
                     advanced = true;
                 }
-                Err(e) => {
-                    problem = Some(e.to_string());
+                Err(err) => {
+                    problem = Some(err.to_string());
                     break;
                 }
             }
@@ -546,7 +546,7 @@ impl Session {
         for e in verified {
             self.progress.have += 1;
             self.heads.insert(author, Some(e.clone()));
-            self.emit(Event::Verified(e));
+            self.emit(Event::Verified(Box::new(e)));
         }
         if let Some(f) = fork {
             self.wants.remove(&author);

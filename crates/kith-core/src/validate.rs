@@ -88,6 +88,11 @@ impl VerifiedEntry {
             hash: self.hash,
         }
     }
+    /// Checks that this entry is the next of the feed `expect` describes: author, seq, the
+    /// previous hash and time. [`validate`] is [`validate_detached`] plus this.
+    pub fn check_chain(&self, expect: &Expect) -> Result<(), EntryError> {
+        check_chain(&self.header, expect)
+    }
     /// Drops the payload (after a delete); the header still verifies and chains.
     pub fn purge_payload(&mut self) {
         self.payload = None;
@@ -345,9 +350,7 @@ fn finish(raw: RawEntry, header: Header) -> Result<VerifiedEntry, EntryError> {
     })
 }
 
-/// Validates `bytes` as the next entry of the feed described by `expect`, at time `now_ms`.
-pub fn validate(bytes: &[u8], expect: &Expect, now_ms: u64) -> Result<VerifiedEntry, EntryError> {
-    let (raw, header) = check_common(bytes, now_ms)?;
+fn check_chain(header: &Header, expect: &Expect) -> Result<(), EntryError> {
     if header.author != expect.author {
         return Err(EntryError::WrongAuthor {
             expected: expect.author,
@@ -372,12 +375,19 @@ pub fn validate(bytes: &[u8], expect: &Expect, now_ms: u64) -> Result<VerifiedEn
             });
         }
     }
+    Ok(())
+}
+
+/// Validates `bytes` as the next entry of the feed described by `expect`, at time `now_ms`.
+pub fn validate(bytes: &[u8], expect: &Expect, now_ms: u64) -> Result<VerifiedEntry, EntryError> {
+    let (raw, header) = check_common(bytes, now_ms)?;
+    check_chain(&header, expect)?;
     finish(raw, header)
 }
 
 /// Validates everything but the chain position: for an entry seen out of order (a gossip
-/// message after a gap) before its predecessors arrive. It must be validated again with
-/// [`validate`] before it is stored.
+/// message after a gap) or a batch checked once and chained after. Before it is stored, its
+/// place must be checked with [`VerifiedEntry::check_chain`] (no second signature check).
 pub fn validate_detached(bytes: &[u8], now_ms: u64) -> Result<VerifiedEntry, EntryError> {
     let (raw, header) = check_common(bytes, now_ms)?;
     finish(raw, header)

@@ -24,6 +24,7 @@ pub mod behaviour;
 mod client;
 mod dial_plan;
 mod event_loop;
+pub mod identity;
 pub mod platform;
 mod transport_kind;
 
