@@ -14,7 +14,7 @@ use crate::identity::{AuthorId, Identity};
 use crate::validate::{EntryError, Expect, Prev, VerifiedEntry, validate, validate_detached};
 
 /// Two validly signed entries by the same author at the same position.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ForkEvidence {
     /// The author who signed both.
     pub author: AuthorId,

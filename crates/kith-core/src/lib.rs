@@ -39,7 +39,7 @@ pub use feed::{Feed, FeedError, ForkEvidence, Inserted};
 pub use hash::Hash;
 pub use identity::{AuthorId, Identity, KdfParams, KeyExportError};
 pub use timeline::{Cursor, Page, Thread, Timeline};
-pub use validate::{EntryError, Expect, Prev, VerifiedEntry, validate, validate_detached};
+pub use validate::{EntryError, Expect, Prev, VerifiedEntry, reload, validate, validate_detached};
 
 #[cfg(all(test, target_arch = "wasm32"))]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

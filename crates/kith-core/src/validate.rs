@@ -1,7 +1,7 @@
 //! Validation: raw bytes plus what the feed expects in, a [`VerifiedEntry`] or one exact
 //! [`EntryError`] out. Nothing else in Kith looks inside unverified bytes.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::entry::{
     FORMAT_VERSION, Header, MAX_AVATAR_BYTES, MAX_BIO_CHARS, MAX_ENTRY_BYTES, MAX_HEADER_BYTES,
@@ -15,7 +15,7 @@ use crate::identity::AuthorId;
 pub const MAX_CLOCK_SKEW_MS: u64 = 10 * 60 * 1000;
 
 /// What the previous entry of a feed contributes to validating the next.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prev {
     /// Its position.
     pub seq: u64,
@@ -382,6 +382,23 @@ fn check_chain(header: &Header, expect: &Expect) -> Result<(), EntryError> {
 pub fn validate(bytes: &[u8], expect: &Expect, now_ms: u64) -> Result<VerifiedEntry, EntryError> {
     let (raw, header) = check_common(bytes, now_ms)?;
     check_chain(&header, expect)?;
+    finish(raw, header)
+}
+
+/// Reads back an entry this device's own store wrote after verifying it: everything is
+/// checked again (decoding, limits, payload against header) except the signature, which is
+/// the expensive part and was checked before the entry was first written. Never use this for
+/// bytes from the network or from a file; use [`validate`] or [`validate_detached`].
+pub fn reload(bytes: &[u8]) -> Result<VerifiedEntry, EntryError> {
+    if bytes.len() > MAX_ENTRY_BYTES {
+        return Err(EntryError::TooLarge {
+            len: bytes.len(),
+            max: MAX_ENTRY_BYTES,
+        });
+    }
+    let raw: RawEntry =
+        crate::codec::from_bytes_exact(bytes).map_err(|e| EntryError::Malformed(e.to_string()))?;
+    let header = decode_header(&raw)?;
     finish(raw, header)
 }
 

@@ -1,28 +1,46 @@
-//! kith-store: where a person's Kith data lives.
+//! kith-store: where a person's Kith data lives, and how it survives.
 //!
-//! The [`Store`] trait is the one interface the rest of Kith uses to keep data. Its futures do
-//! not need `Send`, so a browser backend built on IndexedDB (whose handles are `!Send`) fits
-//! the same trait as a native one. Callers hold a store and `await` its methods; they never
-//! learn which backend is behind it.
+//! The [`Store`] trait is the one interface the rest of Kith uses to keep data. Its futures
+//! do not need `Send`, so the browser backend, built on IndexedDB (whose handles are `!Send`),
+//! fits the same trait as the native one. Backends:
+//! - [`MemoryStore`]: in memory, for native code and tests;
+//! - `IdbStore` (browser only, module `idb`): IndexedDB, versioned schema with migrations.
 //!
-//! Backends:
-//! - [`MemoryStore`]: in memory, for native code and tests.
-//! - The IndexedDB store (browser only) arrives with the feed data model.
+//! What is kept, per the data model in kith-core:
+//! - the identity, as the passphrase-free wrapped secret the app hands in (see `identity`);
+//! - every feed held (the person's own and the replicated feeds they follow), entry headers
+//!   and payloads kept apart, so a delete purges the payload and the header chain stays;
+//! - per-feed metadata ([`FeedMeta`]): head, followed, fork evidence, last synced, counts;
+//! - a time index of posts, for timeline pages across followed feeds;
+//! - settings.
 //!
-//! What the store holds today is the settings table (small named values such as the theme or
-//! the last node the app reached). It will hold the identity, the person's own feed, the
-//! replicated feeds of followed authors, payloads kept apart from headers so deletes can purge
-//! them, and per-feed metadata; one shared test suite will run against every backend.
+//! Both backends apply a batch through the same [`plan`](plan::plan): the batch is checked
+//! against the stored heads (every entry must chain; a delete purges its target), and then
+//! written in one transaction, all or nothing. [`backup`] writes and reads the one-file backup.
+//! [`suite`] is the test suite every backend runs.
 
-use std::cell::RefCell;
-use std::collections::BTreeMap;
+pub mod backup;
+mod memory;
+mod plan;
+pub mod suite;
+
+#[cfg(target_arch = "wasm32")]
+pub mod idb;
+
+use kith_core::{AuthorId, Cursor, ForkEvidence, Prev, VerifiedEntry};
+use serde::{Deserialize, Serialize};
+
+pub use memory::MemoryStore;
 
 /// The longest setting name accepted, in bytes.
 pub const MAX_SETTING_KEY: usize = 128;
 /// The largest setting value accepted, in bytes.
 pub const MAX_SETTING_VALUE: usize = 64 * 1024;
+/// The most entries one page or range read returns.
+pub const MAX_READ: usize = 1_000;
 
-/// Why a store operation failed.
+/// Why a store operation failed. Every message says what happened; none leaves data half
+/// written (each write is one transaction).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
     /// The key is empty or longer than [`MAX_SETTING_KEY`].
@@ -31,14 +49,97 @@ pub enum StoreError {
     /// The value is larger than [`MAX_SETTING_VALUE`].
     #[error("setting value is {0} bytes, more than the {MAX_SETTING_VALUE} allowed")]
     ValueTooLarge(usize),
+    /// An entry of the batch does not continue its feed as stored; nothing was written.
+    #[error("entry {seq} of {author:?} does not continue the stored feed: {reason}")]
+    DoesNotChain {
+        /// The feed.
+        author: AuthorId,
+        /// The entry's seq.
+        seq: u64,
+        /// Why.
+        reason: String,
+    },
+    /// The browser's storage quota is used up; nothing of the failed write was kept.
+    #[error("storage is full: free space or forget a feed in Settings (nothing was lost)")]
+    QuotaExceeded,
+    /// Stored bytes could not be read back (the storage was altered from outside).
+    #[error("stored data is damaged: {0}")]
+    Corrupt(String),
     /// The backend failed; the message says what it reported.
-    #[error("storage backend failed: {0}")]
+    #[error("storage failed: {0}")]
     Backend(String),
+}
+
+/// What the store knows about one feed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedMeta {
+    /// The feed's author.
+    pub author: AuthorId,
+    /// The latest entry held.
+    pub head: Option<Prev>,
+    /// Whether the person follows this feed (their own feed counts as followed).
+    pub followed: bool,
+    /// Proof that the author signed two histories, if seen.
+    pub fork: Option<ForkEvidence>,
+    /// When this feed was last synced from a peer (ms since the epoch).
+    pub last_synced_ms: Option<u64>,
+    /// Entries held.
+    pub entries: u64,
+    /// Bytes held (headers and payloads).
+    pub bytes: u64,
+}
+
+impl FeedMeta {
+    /// An empty feed.
+    pub fn new(author: AuthorId) -> FeedMeta {
+        FeedMeta {
+            author,
+            head: None,
+            followed: false,
+            fork: None,
+            last_synced_ms: None,
+            entries: 0,
+            bytes: 0,
+        }
+    }
+
+    /// The head seq (0 when empty).
+    pub fn head_seq(&self) -> u64 {
+        self.head.map_or(0, |h| h.seq)
+    }
 }
 
 /// The interface every backend implements. Futures are not `Send` (IndexedDB is not).
 #[allow(async_fn_in_trait)]
 pub trait Store {
+    /// The stored identity (the app's wrapped secret), if any.
+    async fn identity(&self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// Stores the identity, replacing any earlier one.
+    async fn set_identity(&self, wrapped: &[u8]) -> Result<(), StoreError>;
+
+    /// Writes a batch of verified entries, of any feeds, in one transaction: all or nothing.
+    /// Each must continue its feed (entries already held are skipped); a delete purges its
+    /// target's payload in the same transaction.
+    async fn insert(&self, entries: &[VerifiedEntry]) -> Result<(), StoreError>;
+    /// Entries of `author` from `from`, at most `limit` (capped at [`MAX_READ`]).
+    async fn range(&self, author: &AuthorId, from: u64, limit: usize) -> Result<Vec<VerifiedEntry>, StoreError>;
+    /// For every feed held, its head seq: what sync advertises.
+    async fn frontier(&self) -> Result<Vec<(AuthorId, u64)>, StoreError>;
+    /// Posts of followed feeds, newest first, after `cursor`, at most `limit` (capped at
+    /// [`MAX_READ`]). Deleted posts are not included.
+    async fn timeline(&self, cursor: Option<Cursor>, limit: usize) -> Result<Vec<VerifiedEntry>, StoreError>;
+    /// Drops the payload of one entry (the header stays).
+    async fn purge(&self, author: &AuthorId, seq: u64) -> Result<(), StoreError>;
+    /// Drops a whole feed and its metadata.
+    async fn forget(&self, author: &AuthorId) -> Result<(), StoreError>;
+
+    /// One feed's metadata.
+    async fn feed(&self, author: &AuthorId) -> Result<Option<FeedMeta>, StoreError>;
+    /// Every feed's metadata (for the storage view).
+    async fn feeds(&self) -> Result<Vec<FeedMeta>, StoreError>;
+    /// Updates one feed's metadata with `f` (creating it empty if missing).
+    async fn update_meta(&self, author: &AuthorId, f: &dyn Fn(&mut FeedMeta)) -> Result<(), StoreError>;
+
     /// Reads a setting, `None` if it was never written.
     async fn get_setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;
     /// Writes a setting, replacing any earlier value.
@@ -56,80 +157,4 @@ pub fn check_setting(key: &str, value: &[u8]) -> Result<(), StoreError> {
         return Err(StoreError::ValueTooLarge(value.len()));
     }
     Ok(())
-}
-
-/// A store that keeps everything in memory; gone when dropped.
-#[derive(Debug, Default)]
-pub struct MemoryStore {
-    settings: RefCell<BTreeMap<String, Vec<u8>>>,
-}
-
-impl MemoryStore {
-    /// An empty store.
-    pub fn new() -> Self {
-        Self::default()
-    }
-}
-
-impl Store for MemoryStore {
-    async fn get_setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
-        check_setting(key, &[])?;
-        Ok(self.settings.borrow().get(key).cloned())
-    }
-
-    async fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
-        check_setting(key, value)?;
-        self.settings
-            .borrow_mut()
-            .insert(key.to_owned(), value.to_vec());
-        Ok(())
-    }
-
-    async fn delete_setting(&self, key: &str) -> Result<(), StoreError> {
-        check_setting(key, &[])?;
-        self.settings.borrow_mut().remove(key);
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use futures::executor::block_on;
-
-    #[test]
-    fn settings_round_trip_replace_and_delete() {
-        block_on(async {
-            let s = MemoryStore::new();
-            assert_eq!(s.get_setting("theme").await, Ok(None));
-            s.put_setting("theme", b"dark").await.expect("put");
-            s.put_setting("theme", b"light").await.expect("replace");
-            assert_eq!(s.get_setting("theme").await, Ok(Some(b"light".to_vec())));
-            s.delete_setting("theme").await.expect("delete");
-            s.delete_setting("theme")
-                .await
-                .expect("delete twice is fine");
-            assert_eq!(s.get_setting("theme").await, Ok(None));
-        });
-    }
-
-    #[test]
-    fn limits_refuse_and_keep_old_value() {
-        block_on(async {
-            let s = MemoryStore::new();
-            s.put_setting("k", b"v").await.expect("put");
-            let big = vec![0u8; MAX_SETTING_VALUE + 1];
-            assert_eq!(
-                s.put_setting("k", &big).await,
-                Err(StoreError::ValueTooLarge(MAX_SETTING_VALUE + 1))
-            );
-            assert_eq!(s.get_setting("k").await, Ok(Some(b"v".to_vec())));
-            assert_eq!(s.get_setting("").await, Err(StoreError::BadKey(0)));
-            let long = "x".repeat(MAX_SETTING_KEY + 1);
-            assert!(matches!(
-                s.put_setting(&long, b"").await,
-                Err(StoreError::BadKey(_))
-            ));
-        });
-    }
 }

@@ -1,0 +1,190 @@
+//! The one-file backup: the encrypted identity plus every feed the person holds.
+//!
+//! Format, version 1 (postcard encoding of [`BackupFile`]):
+//!
+//! | field | type | meaning |
+//! |---|---|---|
+//! | `magic` | 8 bytes | `KITHBKUP` |
+//! | `version` | u16 | 1 |
+//! | `created_ms` | u64 | when it was written |
+//! | `author` | 32 bytes | the person's author id |
+//! | `identity` | bytes | `Identity::export` (Argon2id + ChaCha20-Poly1305 under the passphrase) |
+//! | `feeds` | list | per feed: author, followed, and every entry as its signed bytes |
+//!
+//! Import verifies everything before it writes anything: the passphrase opens the identity,
+//! the identity is the file's author, every entry of every feed verifies against its author's
+//! key and chains. Then all entries go into the store in one transaction. Entries already held
+//! are skipped, so importing the same file twice is harmless. A backup of another person than
+//! the one this browser already holds is refused.
+
+use kith_core::{AuthorId, Feed, Identity, KdfParams, KeyExportError};
+use serde::{Deserialize, Serialize};
+
+use crate::{Store, StoreError};
+
+/// The file's first bytes.
+pub const MAGIC: [u8; 8] = *b"KITHBKUP";
+/// The format version written.
+pub const VERSION: u16 = 1;
+/// The largest backup read, in bytes.
+pub const MAX_BACKUP_BYTES: usize = 512 * 1024 * 1024;
+
+/// The file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupFile {
+    /// [`MAGIC`].
+    pub magic: [u8; 8],
+    /// [`VERSION`].
+    pub version: u16,
+    /// When it was written (ms since the epoch).
+    pub created_ms: u64,
+    /// The person.
+    pub author: AuthorId,
+    /// The encrypted identity.
+    pub identity: Vec<u8>,
+    /// Every feed held.
+    pub feeds: Vec<BackupFeed>,
+}
+
+/// One feed in a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupFeed {
+    /// Its author.
+    pub author: AuthorId,
+    /// Whether the person follows it.
+    pub followed: bool,
+    /// Every entry, in order, as signed bytes.
+    pub entries: Vec<Vec<u8>>,
+}
+
+/// What an import restored.
+#[derive(Debug)]
+pub struct Restored {
+    /// The person's identity.
+    pub identity: Identity,
+    /// Feeds in the file.
+    pub feeds: usize,
+    /// Entries in the file.
+    pub entries: usize,
+}
+
+/// Why a backup could not be written or read. Nothing is written when reading fails.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BackupError {
+    /// Not a Kith backup.
+    #[error("this is not a Kith backup file")]
+    NotABackup,
+    /// Written by a newer Kith.
+    #[error("this backup has format version {0}; this Kith reads version {VERSION}")]
+    UnsupportedVersion(u16),
+    /// The identity could not be opened.
+    #[error("the identity in this backup could not be opened: {0}")]
+    Identity(#[from] KeyExportError),
+    /// The file names another person than the identity inside, or than this browser's.
+    #[error("this backup belongs to someone else; it cannot be restored as your own")]
+    NotYours,
+    /// An entry failed verification: the file was altered or damaged.
+    #[error("entry {seq} of feed {author:?} does not verify ({reason}); the file was altered or damaged, nothing was imported")]
+    Tampered {
+        /// The feed.
+        author: AuthorId,
+        /// The entry's position in the file, from 1.
+        seq: usize,
+        /// Why.
+        reason: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Writes a backup of everything `store` holds, with `identity` encrypted under `passphrase`.
+/// The salt and nonce come from the caller's CSPRNG.
+pub async fn export(
+    store: &impl Store,
+    identity: &Identity,
+    passphrase: &str,
+    kdf: KdfParams,
+    salt: [u8; 16],
+    nonce: [u8; 12],
+    now_ms: u64,
+) -> Result<Vec<u8>, BackupError> {
+    let encrypted = identity.export(passphrase, kdf, salt, nonce)?;
+    let mut feeds = Vec::new();
+    for meta in store.feeds().await? {
+        let mut entries = Vec::new();
+        let mut from = 1;
+        loop {
+            let batch = store.range(&meta.author, from, crate::MAX_READ).await?;
+            if batch.is_empty() {
+                break;
+            }
+            from += batch.len() as u64;
+            entries.extend(batch.iter().map(|e| e.encode()));
+        }
+        feeds.push(BackupFeed {
+            author: meta.author,
+            followed: meta.followed,
+            entries,
+        });
+    }
+    let file = BackupFile {
+        magic: MAGIC,
+        version: VERSION,
+        created_ms: now_ms,
+        author: identity.author(),
+        identity: encrypted,
+        feeds,
+    };
+    postcard::to_allocvec(&file).map_err(|e| BackupError::Store(StoreError::Backend(e.to_string())))
+}
+
+/// Reads a backup into `store`. `current` is the person this browser already holds, if any.
+pub async fn import(
+    store: &impl Store,
+    bytes: &[u8],
+    passphrase: &str,
+    current: Option<AuthorId>,
+    now_ms: u64,
+) -> Result<Restored, BackupError> {
+    if bytes.len() > MAX_BACKUP_BYTES || bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
+        return Err(BackupError::NotABackup);
+    }
+    let file: BackupFile = postcard::from_bytes(bytes).map_err(|_| BackupError::NotABackup)?;
+    if file.version != VERSION {
+        return Err(BackupError::UnsupportedVersion(file.version));
+    }
+    if current.is_some_and(|c| c != file.author) {
+        return Err(BackupError::NotYours);
+    }
+    let identity = Identity::import(&file.identity, passphrase)?;
+    if identity.author() != file.author {
+        return Err(BackupError::NotYours);
+    }
+    // Verify everything before writing anything.
+    let mut verified = Vec::new();
+    let mut count = 0;
+    for bf in &file.feeds {
+        let mut feed = Feed::new(bf.author);
+        for (i, e) in bf.entries.iter().enumerate() {
+            feed.insert(e, now_ms).map_err(|err| BackupError::Tampered {
+                author: bf.author,
+                seq: i + 1,
+                reason: err.to_string(),
+            })?;
+        }
+        count += feed.entries().len();
+        verified.extend(feed.entries().iter().cloned());
+    }
+    store.insert(&verified).await?;
+    for bf in &file.feeds {
+        let followed = bf.followed || bf.author == file.author;
+        store.update_meta(&bf.author, &|m| m.followed |= followed).await?;
+    }
+    store.set_identity(&identity.secret()).await?;
+    Ok(Restored {
+        identity,
+        feeds: file.feeds.len(),
+        entries: count,
+    })
+}

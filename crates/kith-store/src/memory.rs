@@ -1,0 +1,176 @@
+//! The in-memory backend: the same model as IndexedDB, in ordered maps.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+use kith_core::{AuthorId, Cursor, VerifiedEntry};
+
+use crate::plan::{join, plan, split, timeline_key};
+use crate::{FeedMeta, MAX_READ, Store, StoreError, check_setting};
+
+#[derive(Default)]
+struct Data {
+    identity: Option<Vec<u8>>,
+    headers: BTreeMap<(AuthorId, u64), Vec<u8>>,
+    payloads: BTreeMap<(AuthorId, u64), Vec<u8>>,
+    timeline: BTreeSet<(u64, AuthorId, u64)>,
+    feeds: BTreeMap<AuthorId, FeedMeta>,
+    settings: BTreeMap<String, Vec<u8>>,
+}
+
+impl Data {
+    fn read(&self, author: AuthorId, seq: u64) -> Result<Option<VerifiedEntry>, StoreError> {
+        let Some(h) = self.headers.get(&(author, seq)) else {
+            return Ok(None);
+        };
+        join(h, self.payloads.get(&(author, seq)).cloned()).map(Some)
+    }
+
+    fn purge(&mut self, author: AuthorId, seq: u64, hash: Option<kith_core::Hash>) -> Result<(), StoreError> {
+        let Some(e) = self.read(author, seq)? else { return Ok(()) };
+        if hash.is_some_and(|h| h != e.hash()) {
+            return Ok(());
+        }
+        if let Some(p) = self.payloads.remove(&(author, seq)) {
+            if let Some(m) = self.feeds.get_mut(&author) {
+                m.bytes = m.bytes.saturating_sub(p.len() as u64);
+            }
+        }
+        if let Some(k) = timeline_key(&e) {
+            self.timeline.remove(&k);
+        }
+        Ok(())
+    }
+}
+
+/// A store that keeps everything in memory. Clones share the data, like two handles on one
+/// database; [`MemoryStore::reopen`] models a page reload.
+#[derive(Clone, Default)]
+pub struct MemoryStore {
+    data: Rc<RefCell<Data>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A fresh handle on the same data, as after a reload.
+    pub fn reopen(&self) -> Self {
+        self.clone()
+    }
+}
+
+impl Store for MemoryStore {
+    async fn identity(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.data.borrow().identity.clone())
+    }
+
+    async fn set_identity(&self, wrapped: &[u8]) -> Result<(), StoreError> {
+        self.data.borrow_mut().identity = Some(wrapped.to_vec());
+        Ok(())
+    }
+
+    async fn insert(&self, entries: &[VerifiedEntry]) -> Result<(), StoreError> {
+        let mut d = self.data.borrow_mut();
+        let plan = plan(|a| d.feeds.get(a).cloned(), entries)?;
+        for e in &plan.writes {
+            let (header, payload) = split(e);
+            let key = (e.author(), e.seq());
+            d.headers.insert(key, header);
+            if let Some(p) = payload {
+                d.payloads.insert(key, p);
+            }
+            if let Some(k) = timeline_key(e) {
+                d.timeline.insert(k);
+            }
+        }
+        d.feeds.extend(plan.metas);
+        for t in plan.purges {
+            d.purge(t.author, t.seq, Some(t.hash))?;
+        }
+        Ok(())
+    }
+
+    async fn range(&self, author: &AuthorId, from: u64, limit: usize) -> Result<Vec<VerifiedEntry>, StoreError> {
+        let d = self.data.borrow();
+        let mut out = Vec::new();
+        for seq in from.max(1)..from.max(1).saturating_add(limit.min(MAX_READ) as u64) {
+            match d.read(*author, seq)? {
+                Some(e) => out.push(e),
+                None => break,
+            }
+        }
+        Ok(out)
+    }
+
+    async fn frontier(&self) -> Result<Vec<(AuthorId, u64)>, StoreError> {
+        let d = self.data.borrow();
+        Ok(d.feeds.values().filter(|m| m.head.is_some()).map(|m| (m.author, m.head_seq())).collect())
+    }
+
+    async fn timeline(&self, cursor: Option<Cursor>, limit: usize) -> Result<Vec<VerifiedEntry>, StoreError> {
+        let d = self.data.borrow();
+        let end = cursor.map(|c| (c.timestamp_ms, c.author, c.seq));
+        let mut out = Vec::new();
+        let keys = d.timeline.iter().rev().filter(|k| end.is_none_or(|e| **k < e));
+        for &(_, author, seq) in keys {
+            if out.len() >= limit.min(MAX_READ) {
+                break;
+            }
+            if d.feeds.get(&author).is_some_and(|m| m.followed) {
+                if let Some(e) = d.read(author, seq)? {
+                    out.push(e);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn purge(&self, author: &AuthorId, seq: u64) -> Result<(), StoreError> {
+        self.data.borrow_mut().purge(*author, seq, None)
+    }
+
+    async fn forget(&self, author: &AuthorId) -> Result<(), StoreError> {
+        let mut d = self.data.borrow_mut();
+        let a = *author;
+        d.headers.retain(|(x, _), _| *x != a);
+        d.payloads.retain(|(x, _), _| *x != a);
+        d.timeline.retain(|(_, x, _)| *x != a);
+        d.feeds.remove(author);
+        Ok(())
+    }
+
+    async fn feed(&self, author: &AuthorId) -> Result<Option<FeedMeta>, StoreError> {
+        Ok(self.data.borrow().feeds.get(author).cloned())
+    }
+
+    async fn feeds(&self) -> Result<Vec<FeedMeta>, StoreError> {
+        Ok(self.data.borrow().feeds.values().cloned().collect())
+    }
+
+    async fn update_meta(&self, author: &AuthorId, f: &dyn Fn(&mut FeedMeta)) -> Result<(), StoreError> {
+        let mut d = self.data.borrow_mut();
+        f(d.feeds.entry(*author).or_insert_with(|| FeedMeta::new(*author)));
+        Ok(())
+    }
+
+    async fn get_setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        check_setting(key, &[])?;
+        Ok(self.data.borrow().settings.get(key).cloned())
+    }
+
+    async fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        check_setting(key, value)?;
+        self.data.borrow_mut().settings.insert(key.to_owned(), value.to_vec());
+        Ok(())
+    }
+
+    async fn delete_setting(&self, key: &str) -> Result<(), StoreError> {
+        check_setting(key, &[])?;
+        self.data.borrow_mut().settings.remove(key);
+        Ok(())
+    }
+}

@@ -1,0 +1,278 @@
+//! The test suite every backend runs: the same async functions, run natively against
+//! [`MemoryStore`](crate::MemoryStore) and in headless Chromium against IndexedDB. A backend
+//! implements [`Backend`]; its test file lists the functions (see `tests/`).
+//!
+//! The functions panic on failure, like test bodies.
+
+use std::collections::BTreeSet;
+
+use kith_core::{AuthorId, Cursor, Feed, Identity, KdfParams, Payload, VerifiedEntry};
+
+use crate::backup::{self, BackupError};
+use crate::{MemoryStore, Store, StoreError};
+
+/// A backend under test.
+#[allow(async_fn_in_trait)]
+pub trait Backend: Store + Sized {
+    /// A fresh, empty store called `name`.
+    async fn fresh(name: &str) -> Self;
+    /// The same store after a page reload (handles closed, opened again).
+    async fn reopen(self) -> Self;
+}
+
+impl Backend for MemoryStore {
+    async fn fresh(_: &str) -> Self {
+        MemoryStore::new()
+    }
+    async fn reopen(self) -> Self {
+        MemoryStore::reopen(&self)
+    }
+}
+
+/// The suite's clock.
+pub const NOW: u64 = 1_767_225_600_000;
+/// Cheap key-derivation parameters: the suite checks the format, not the cost.
+pub const FAST_KDF: KdfParams = KdfParams {
+    memory_kib: 64,
+    iterations: 1,
+};
+
+/// A deterministic person.
+pub fn person(n: u8) -> Identity {
+    Identity::from_secret([n; 32])
+}
+
+/// A feed of `posts` posts by `id`, one every 10 ms from `start`.
+pub fn posts(id: &Identity, posts: u64, start: u64) -> Feed {
+    let mut f = Feed::new(id.author());
+    for i in 0..posts {
+        f.append(id, &Payload::post(format!("post {i}")), start + i * 10)
+            .expect("append");
+    }
+    f
+}
+
+async fn follow(s: &impl Store, a: AuthorId) {
+    s.update_meta(&a, &|m| m.followed = true).await.expect("follow");
+}
+
+fn seqs(es: &[VerifiedEntry]) -> Vec<u64> {
+    es.iter().map(VerifiedEntry::seq).collect()
+}
+
+/// A batch with one bad entry leaves nothing behind.
+pub async fn atomicity<B: Backend>() {
+    let s = B::fresh("atomicity").await;
+    let (a, b) = (person(1), person(2));
+    let fa = posts(&a, 3, NOW);
+    let fb = posts(&b, 3, NOW);
+    // b's entry 3 without its entry 2: does not chain.
+    let bad = vec![
+        fa.entries()[0].clone(),
+        fa.entries()[1].clone(),
+        fb.entries()[0].clone(),
+        fb.entries()[2].clone(),
+    ];
+    let err = s.insert(&bad).await.expect_err("must fail");
+    assert!(matches!(err, StoreError::DoesNotChain { seq: 3, .. }), "{err}");
+    assert_eq!(s.frontier().await.expect("frontier"), vec![]);
+    assert!(s.range(&a.author(), 1, 10).await.expect("range").is_empty());
+    assert!(s.feeds().await.expect("feeds").is_empty());
+    // The good part alone goes in; then the rest, and repeats are harmless.
+    s.insert(&fa.entries()[..2]).await.expect("insert");
+    s.insert(fa.entries()).await.expect("insert rest with overlap");
+    assert_eq!(seqs(&s.range(&a.author(), 1, 10).await.expect("range")), [1, 2, 3]);
+    // A different entry at the stored head is refused.
+    let other = posts(&a, 4, NOW + 5);
+    let err = s.insert(&other.entries()[2..3]).await.expect_err("fork at head");
+    assert!(matches!(err, StoreError::DoesNotChain { .. }), "{err}");
+}
+
+/// Range reads and timeline pages across followed feeds, with a stable cursor.
+pub async fn paging<B: Backend>() {
+    let s = B::fresh("paging").await;
+    let (a, b, c) = (person(1), person(2), person(3));
+    let (fa, fb, fc) = (posts(&a, 30, NOW), posts(&b, 30, NOW + 5), posts(&c, 30, NOW + 1));
+    for f in [&fa, &fb, &fc] {
+        s.insert(f.entries()).await.expect("insert");
+    }
+    follow(&s, a.author()).await;
+    follow(&s, b.author()).await;
+    assert_eq!(seqs(&s.range(&a.author(), 11, 5).await.expect("range")), [11, 12, 13, 14, 15]);
+    assert_eq!(seqs(&s.range(&a.author(), 28, 10).await.expect("range")), [28, 29, 30]);
+    let mut seen = Vec::new();
+    let mut cursor: Option<Cursor> = None;
+    loop {
+        let page = s.timeline(cursor, 7).await.expect("page");
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 7);
+        let last = page.last().expect("non-empty");
+        cursor = Some(Cursor {
+            timestamp_ms: last.header().timestamp_ms,
+            author: last.author(),
+            seq: last.seq(),
+        });
+        seen.extend(page.iter().map(|e| (e.header().timestamp_ms, e.author(), e.seq())));
+    }
+    assert_eq!(seen.len(), 60, "both followed feeds, nothing of the unfollowed one");
+    assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first, no repeats");
+    assert!(seen.iter().all(|(_, au, _)| *au != c.author()));
+}
+
+/// A delete purges its target's payload; the header chain stays and verifies.
+pub async fn purge<B: Backend>() {
+    let s = B::fresh("purge").await;
+    let a = person(1);
+    let mut f = posts(&a, 3, NOW);
+    let target = f.get(2).expect("2").entry_ref();
+    f.append(&a, &Payload::Delete { target }, NOW + 100).expect("delete");
+    s.insert(f.entries()).await.expect("insert");
+    follow(&s, a.author()).await;
+    let held = s.range(&a.author(), 1, 10).await.expect("range");
+    assert_eq!(held.len(), 4);
+    assert_eq!(held[1].payload(), None, "payload purged");
+    assert_eq!(held[1].hash(), target.hash, "header kept");
+    let page = s.timeline(None, 10).await.expect("page");
+    assert_eq!(seqs(&page), [3, 1], "deleted post gone from the timeline");
+    // Purge on request, and the size shrinks.
+    let before = s.feed(&a.author()).await.expect("meta").expect("meta").bytes;
+    s.purge(&a.author(), 1).await.expect("purge");
+    let after = s.feed(&a.author()).await.expect("meta").expect("meta").bytes;
+    assert!(after < before, "{after} < {before}");
+    assert_eq!(seqs(&s.timeline(None, 10).await.expect("page")), [3]);
+    // A fresh feed built from the purged entries still verifies end to end.
+    let mut replica = Feed::new(a.author());
+    for e in s.range(&a.author(), 1, 10).await.expect("range") {
+        replica.insert(&e.encode(), NOW).expect("verifies");
+    }
+}
+
+/// The frontier lists every feed's head; forgetting a feed drops it and its data.
+pub async fn frontier_and_forget<B: Backend>() {
+    let s = B::fresh("frontier").await;
+    let (a, b) = (person(1), person(2));
+    s.insert(posts(&a, 5, NOW).entries()).await.expect("a");
+    s.insert(posts(&b, 2, NOW).entries()).await.expect("b");
+    let mut f = s.frontier().await.expect("frontier");
+    f.sort();
+    let mut want = vec![(a.author(), 5), (b.author(), 2)];
+    want.sort();
+    assert_eq!(f, want);
+    let meta = s.feed(&a.author()).await.expect("meta").expect("a held");
+    assert_eq!(meta.entries, 5);
+    assert!(meta.bytes > 5 * 64, "{}", meta.bytes);
+    s.forget(&a.author()).await.expect("forget");
+    assert_eq!(s.frontier().await.expect("frontier"), vec![(b.author(), 2)]);
+    assert!(s.range(&a.author(), 1, 5).await.expect("range").is_empty());
+    assert_eq!(s.feed(&a.author()).await.expect("meta"), None);
+}
+
+/// Everything is still there after a reload.
+pub async fn survives_reopen<B: Backend>() {
+    let s = B::fresh("reopen").await;
+    let a = person(1);
+    let f = posts(&a, 4, NOW);
+    s.insert(f.entries()).await.expect("insert");
+    follow(&s, a.author()).await;
+    s.set_identity(b"wrapped secret").await.expect("identity");
+    s.put_setting("theme", b"dark").await.expect("setting");
+    s.update_meta(&a.author(), &|m| m.last_synced_ms = Some(NOW)).await.expect("synced");
+    let s = s.reopen().await;
+    assert_eq!(s.range(&a.author(), 1, 10).await.expect("range"), f.entries());
+    assert_eq!(s.identity().await.expect("identity"), Some(b"wrapped secret".to_vec()));
+    assert_eq!(s.get_setting("theme").await.expect("setting"), Some(b"dark".to_vec()));
+    let meta = s.feed(&a.author()).await.expect("meta").expect("held");
+    assert!(meta.followed);
+    assert_eq!(meta.last_synced_ms, Some(NOW));
+    assert_eq!(s.timeline(None, 10).await.expect("page").len(), 4);
+}
+
+/// Settings: round trip, replace, delete, limits.
+pub async fn settings<B: Backend>() {
+    let s = B::fresh("settings").await;
+    assert_eq!(s.get_setting("theme").await, Ok(None));
+    s.put_setting("theme", b"dark").await.expect("put");
+    s.put_setting("theme", b"light").await.expect("replace");
+    assert_eq!(s.get_setting("theme").await, Ok(Some(b"light".to_vec())));
+    s.delete_setting("theme").await.expect("delete");
+    s.delete_setting("theme").await.expect("delete twice");
+    assert_eq!(s.get_setting("theme").await, Ok(None));
+    let big = vec![0u8; crate::MAX_SETTING_VALUE + 1];
+    assert!(matches!(s.put_setting("k", &big).await, Err(StoreError::ValueTooLarge(_))));
+    assert!(matches!(s.get_setting("").await, Err(StoreError::BadKey(0))));
+}
+
+async fn filled<B: Backend>(name: &str) -> (B, Identity, Feed, Feed) {
+    let s = B::fresh(name).await;
+    let (me, friend) = (person(1), person(2));
+    let mut mine = Feed::new(me.author());
+    mine.append(&me, &Payload::Profile { name: "Me".into(), bio: String::new(), avatar: None }, NOW)
+        .expect("profile");
+    mine.append(&me, &Payload::Follow { author: friend.author() }, NOW).expect("follow");
+    mine.append(&me, &Payload::post("hello"), NOW + 1).expect("post");
+    let theirs = posts(&friend, 5, NOW);
+    s.insert(mine.entries()).await.expect("mine");
+    s.insert(theirs.entries()).await.expect("theirs");
+    follow(&s, me.author()).await;
+    follow(&s, friend.author()).await;
+    (s, me, mine, theirs)
+}
+
+/// A backup restores the same identity, posts and follows into an empty store; twice is fine.
+pub async fn backup_round_trip<B: Backend>() {
+    let (s, me, mine, theirs) = filled::<B>("backup-src").await;
+    let file = backup::export(&s, &me, "pass phrase", FAST_KDF, [1; 16], [2; 12], NOW)
+        .await
+        .expect("export");
+    let fresh = B::fresh("backup-dst").await;
+    let restored = backup::import(&fresh, &file, "pass phrase", None, NOW).await.expect("import");
+    assert_eq!(restored.identity.author(), me.author());
+    assert_eq!((restored.feeds, restored.entries), (2, 8));
+    assert_eq!(fresh.identity().await.expect("id"), Some(me.secret().to_vec()));
+    assert_eq!(fresh.range(&me.author(), 1, 10).await.expect("mine"), mine.entries());
+    assert_eq!(fresh.range(&theirs.author(), 1, 10).await.expect("theirs"), theirs.entries());
+    let followed: BTreeSet<AuthorId> = fresh
+        .feeds()
+        .await
+        .expect("feeds")
+        .into_iter()
+        .filter(|m| m.followed)
+        .map(|m| m.author)
+        .collect();
+    assert_eq!(followed, BTreeSet::from([me.author(), theirs.author()]));
+    // Importing the same file again changes nothing.
+    backup::import(&fresh, &file, "pass phrase", Some(me.author()), NOW).await.expect("again");
+    assert_eq!(fresh.range(&me.author(), 1, 10).await.expect("mine").len(), 3);
+    // Someone else's backup cannot become this browser's identity.
+    let err = backup::import(&fresh, &file, "pass phrase", Some(person(9).author()), NOW)
+        .await
+        .expect_err("not yours");
+    assert_eq!(err, BackupError::NotYours);
+}
+
+/// A tampered backup is refused with a clear error and nothing is written.
+pub async fn tampered_backup_refused<B: Backend>() {
+    let (s, me, _, theirs) = filled::<B>("tamper-src").await;
+    let file = backup::export(&s, &me, "pw", FAST_KDF, [1; 16], [2; 12], NOW).await.expect("export");
+    let fresh = B::fresh("tamper-dst").await;
+    // Flip one bit inside the last entry's bytes (the friend's post text, near the end).
+    let mut bad = file.clone();
+    let at = bad.len() - 3;
+    bad[at] ^= 0x01;
+    let err = backup::import(&fresh, &bad, "pw", None, NOW).await.expect_err("tampered");
+    assert!(matches!(err, BackupError::Tampered { .. }), "{err}");
+    assert!(err.to_string().contains("nothing was imported"), "{err}");
+    assert_eq!(
+        backup::import(&fresh, &file, "wrong", None, NOW).await.expect_err("passphrase"),
+        BackupError::Identity(kith_core::KeyExportError::WrongPassphrase)
+    );
+    assert_eq!(
+        backup::import(&fresh, b"hello", "pw", None, NOW).await.expect_err("junk"),
+        BackupError::NotABackup
+    );
+    assert!(fresh.feeds().await.expect("feeds").is_empty(), "nothing written");
+    assert_eq!(fresh.identity().await.expect("id"), None);
+    assert!(fresh.range(&theirs.author(), 1, 10).await.expect("range").is_empty());
+}
