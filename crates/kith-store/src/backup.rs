@@ -84,7 +84,9 @@ pub enum BackupError {
     #[error("this backup belongs to someone else; it cannot be restored as your own")]
     NotYours,
     /// An entry failed verification: the file was altered or damaged.
-    #[error("entry {seq} of feed {author:?} does not verify ({reason}); the file was altered or damaged, nothing was imported")]
+    #[error(
+        "entry {seq} of feed {author:?} does not verify ({reason}); the file was altered or damaged, nothing was imported"
+    )]
     Tampered {
         /// The feed.
         author: AuthorId,
@@ -147,7 +149,8 @@ pub async fn import(
     current: Option<AuthorId>,
     now_ms: u64,
 ) -> Result<Restored, BackupError> {
-    if bytes.len() > MAX_BACKUP_BYTES || bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC {
+    if bytes.len() > MAX_BACKUP_BYTES || bytes.len() < MAGIC.len() || bytes[..MAGIC.len()] != MAGIC
+    {
         return Err(BackupError::NotABackup);
     }
     let file: BackupFile = postcard::from_bytes(bytes).map_err(|_| BackupError::NotABackup)?;
@@ -167,11 +170,12 @@ pub async fn import(
     for bf in &file.feeds {
         let mut feed = Feed::new(bf.author);
         for (i, e) in bf.entries.iter().enumerate() {
-            feed.insert(e, now_ms).map_err(|err| BackupError::Tampered {
-                author: bf.author,
-                seq: i + 1,
-                reason: err.to_string(),
-            })?;
+            feed.insert(e, now_ms)
+                .map_err(|err| BackupError::Tampered {
+                    author: bf.author,
+                    seq: i + 1,
+                    reason: err.to_string(),
+                })?;
         }
         count += feed.entries().len();
         verified.extend(feed.entries().iter().cloned());
@@ -179,7 +183,9 @@ pub async fn import(
     store.insert(&verified).await?;
     for bf in &file.feeds {
         let followed = bf.followed || bf.author == file.author;
-        store.update_meta(&bf.author, &|m| m.followed |= followed).await?;
+        store
+            .update_meta(&bf.author, &|m| m.followed |= followed)
+            .await?;
     }
     store.set_identity(&identity.secret()).await?;
     Ok(Restored {

@@ -122,12 +122,21 @@ pub trait Store {
     /// target's payload in the same transaction.
     async fn insert(&self, entries: &[VerifiedEntry]) -> Result<(), StoreError>;
     /// Entries of `author` from `from`, at most `limit` (capped at [`MAX_READ`]).
-    async fn range(&self, author: &AuthorId, from: u64, limit: usize) -> Result<Vec<VerifiedEntry>, StoreError>;
+    async fn range(
+        &self,
+        author: &AuthorId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<VerifiedEntry>, StoreError>;
     /// For every feed held, its head seq: what sync advertises.
     async fn frontier(&self) -> Result<Vec<(AuthorId, u64)>, StoreError>;
     /// Posts of followed feeds, newest first, after `cursor`, at most `limit` (capped at
     /// [`MAX_READ`]). Deleted posts are not included.
-    async fn timeline(&self, cursor: Option<Cursor>, limit: usize) -> Result<Vec<VerifiedEntry>, StoreError>;
+    async fn timeline(
+        &self,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Vec<VerifiedEntry>, StoreError>;
     /// Drops the payload of one entry (the header stays).
     async fn purge(&self, author: &AuthorId, seq: u64) -> Result<(), StoreError>;
     /// Drops a whole feed and its metadata.
@@ -138,7 +147,11 @@ pub trait Store {
     /// Every feed's metadata (for the storage view).
     async fn feeds(&self) -> Result<Vec<FeedMeta>, StoreError>;
     /// Updates one feed's metadata with `f` (creating it empty if missing).
-    async fn update_meta(&self, author: &AuthorId, f: &dyn Fn(&mut FeedMeta)) -> Result<(), StoreError>;
+    async fn update_meta(
+        &self,
+        author: &AuthorId,
+        f: &dyn Fn(&mut FeedMeta),
+    ) -> Result<(), StoreError>;
 
     /// Reads a setting, `None` if it was never written.
     async fn get_setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError>;

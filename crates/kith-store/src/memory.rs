@@ -27,8 +27,15 @@ impl Data {
         join(h, self.payloads.get(&(author, seq)).cloned()).map(Some)
     }
 
-    fn purge(&mut self, author: AuthorId, seq: u64, hash: Option<kith_core::Hash>) -> Result<(), StoreError> {
-        let Some(e) = self.read(author, seq)? else { return Ok(()) };
+    fn purge(
+        &mut self,
+        author: AuthorId,
+        seq: u64,
+        hash: Option<kith_core::Hash>,
+    ) -> Result<(), StoreError> {
+        let Some(e) = self.read(author, seq)? else {
+            return Ok(());
+        };
         if hash.is_some_and(|h| h != e.hash()) {
             return Ok(());
         }
@@ -94,7 +101,12 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn range(&self, author: &AuthorId, from: u64, limit: usize) -> Result<Vec<VerifiedEntry>, StoreError> {
+    async fn range(
+        &self,
+        author: &AuthorId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<VerifiedEntry>, StoreError> {
         let d = self.data.borrow();
         let mut out = Vec::new();
         for seq in from.max(1)..from.max(1).saturating_add(limit.min(MAX_READ) as u64) {
@@ -108,14 +120,26 @@ impl Store for MemoryStore {
 
     async fn frontier(&self) -> Result<Vec<(AuthorId, u64)>, StoreError> {
         let d = self.data.borrow();
-        Ok(d.feeds.values().filter(|m| m.head.is_some()).map(|m| (m.author, m.head_seq())).collect())
+        Ok(d.feeds
+            .values()
+            .filter(|m| m.head.is_some())
+            .map(|m| (m.author, m.head_seq()))
+            .collect())
     }
 
-    async fn timeline(&self, cursor: Option<Cursor>, limit: usize) -> Result<Vec<VerifiedEntry>, StoreError> {
+    async fn timeline(
+        &self,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Vec<VerifiedEntry>, StoreError> {
         let d = self.data.borrow();
         let end = cursor.map(|c| (c.timestamp_ms, c.author, c.seq));
         let mut out = Vec::new();
-        let keys = d.timeline.iter().rev().filter(|k| end.is_none_or(|e| **k < e));
+        let keys = d
+            .timeline
+            .iter()
+            .rev()
+            .filter(|k| end.is_none_or(|e| **k < e));
         for &(_, author, seq) in keys {
             if out.len() >= limit.min(MAX_READ) {
                 break;
@@ -151,9 +175,15 @@ impl Store for MemoryStore {
         Ok(self.data.borrow().feeds.values().cloned().collect())
     }
 
-    async fn update_meta(&self, author: &AuthorId, f: &dyn Fn(&mut FeedMeta)) -> Result<(), StoreError> {
+    async fn update_meta(
+        &self,
+        author: &AuthorId,
+        f: &dyn Fn(&mut FeedMeta),
+    ) -> Result<(), StoreError> {
         let mut d = self.data.borrow_mut();
-        f(d.feeds.entry(*author).or_insert_with(|| FeedMeta::new(*author)));
+        f(d.feeds
+            .entry(*author)
+            .or_insert_with(|| FeedMeta::new(*author)));
         Ok(())
     }
 
@@ -164,7 +194,10 @@ impl Store for MemoryStore {
 
     async fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         check_setting(key, value)?;
-        self.data.borrow_mut().settings.insert(key.to_owned(), value.to_vec());
+        self.data
+            .borrow_mut()
+            .settings
+            .insert(key.to_owned(), value.to_vec());
         Ok(())
     }
 

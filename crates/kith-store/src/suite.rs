@@ -53,7 +53,9 @@ pub fn posts(id: &Identity, posts: u64, start: u64) -> Feed {
 }
 
 async fn follow(s: &impl Store, a: AuthorId) {
-    s.update_meta(&a, &|m| m.followed = true).await.expect("follow");
+    s.update_meta(&a, &|m| m.followed = true)
+        .await
+        .expect("follow");
 }
 
 fn seqs(es: &[VerifiedEntry]) -> Vec<u64> {
@@ -74,17 +76,28 @@ pub async fn atomicity<B: Backend>() {
         fb.entries()[2].clone(),
     ];
     let err = s.insert(&bad).await.expect_err("must fail");
-    assert!(matches!(err, StoreError::DoesNotChain { seq: 3, .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::DoesNotChain { seq: 3, .. }),
+        "{err}"
+    );
     assert_eq!(s.frontier().await.expect("frontier"), vec![]);
     assert!(s.range(&a.author(), 1, 10).await.expect("range").is_empty());
     assert!(s.feeds().await.expect("feeds").is_empty());
     // The good part alone goes in; then the rest, and repeats are harmless.
     s.insert(&fa.entries()[..2]).await.expect("insert");
-    s.insert(fa.entries()).await.expect("insert rest with overlap");
-    assert_eq!(seqs(&s.range(&a.author(), 1, 10).await.expect("range")), [1, 2, 3]);
+    s.insert(fa.entries())
+        .await
+        .expect("insert rest with overlap");
+    assert_eq!(
+        seqs(&s.range(&a.author(), 1, 10).await.expect("range")),
+        [1, 2, 3]
+    );
     // A different entry at the stored head is refused.
     let other = posts(&a, 4, NOW + 5);
-    let err = s.insert(&other.entries()[2..3]).await.expect_err("fork at head");
+    let err = s
+        .insert(&other.entries()[2..3])
+        .await
+        .expect_err("fork at head");
     assert!(matches!(err, StoreError::DoesNotChain { .. }), "{err}");
 }
 
@@ -92,14 +105,24 @@ pub async fn atomicity<B: Backend>() {
 pub async fn paging<B: Backend>() {
     let s = B::fresh("paging").await;
     let (a, b, c) = (person(1), person(2), person(3));
-    let (fa, fb, fc) = (posts(&a, 30, NOW), posts(&b, 30, NOW + 5), posts(&c, 30, NOW + 1));
+    let (fa, fb, fc) = (
+        posts(&a, 30, NOW),
+        posts(&b, 30, NOW + 5),
+        posts(&c, 30, NOW + 1),
+    );
     for f in [&fa, &fb, &fc] {
         s.insert(f.entries()).await.expect("insert");
     }
     follow(&s, a.author()).await;
     follow(&s, b.author()).await;
-    assert_eq!(seqs(&s.range(&a.author(), 11, 5).await.expect("range")), [11, 12, 13, 14, 15]);
-    assert_eq!(seqs(&s.range(&a.author(), 28, 10).await.expect("range")), [28, 29, 30]);
+    assert_eq!(
+        seqs(&s.range(&a.author(), 11, 5).await.expect("range")),
+        [11, 12, 13, 14, 15]
+    );
+    assert_eq!(
+        seqs(&s.range(&a.author(), 28, 10).await.expect("range")),
+        [28, 29, 30]
+    );
     let mut seen = Vec::new();
     let mut cursor: Option<Cursor> = None;
     loop {
@@ -114,10 +137,20 @@ pub async fn paging<B: Backend>() {
             author: last.author(),
             seq: last.seq(),
         });
-        seen.extend(page.iter().map(|e| (e.header().timestamp_ms, e.author(), e.seq())));
+        seen.extend(
+            page.iter()
+                .map(|e| (e.header().timestamp_ms, e.author(), e.seq())),
+        );
     }
-    assert_eq!(seen.len(), 60, "both followed feeds, nothing of the unfollowed one");
-    assert!(seen.windows(2).all(|w| w[0] > w[1]), "newest first, no repeats");
+    assert_eq!(
+        seen.len(),
+        60,
+        "both followed feeds, nothing of the unfollowed one"
+    );
+    assert!(
+        seen.windows(2).all(|w| w[0] > w[1]),
+        "newest first, no repeats"
+    );
     assert!(seen.iter().all(|(_, au, _)| *au != c.author()));
 }
 
@@ -127,7 +160,8 @@ pub async fn purge<B: Backend>() {
     let a = person(1);
     let mut f = posts(&a, 3, NOW);
     let target = f.get(2).expect("2").entry_ref();
-    f.append(&a, &Payload::Delete { target }, NOW + 100).expect("delete");
+    f.append(&a, &Payload::Delete { target }, NOW + 100)
+        .expect("delete");
     s.insert(f.entries()).await.expect("insert");
     follow(&s, a.author()).await;
     let held = s.range(&a.author(), 1, 10).await.expect("range");
@@ -137,9 +171,19 @@ pub async fn purge<B: Backend>() {
     let page = s.timeline(None, 10).await.expect("page");
     assert_eq!(seqs(&page), [3, 1], "deleted post gone from the timeline");
     // Purge on request, and the size shrinks.
-    let before = s.feed(&a.author()).await.expect("meta").expect("meta").bytes;
+    let before = s
+        .feed(&a.author())
+        .await
+        .expect("meta")
+        .expect("meta")
+        .bytes;
     s.purge(&a.author(), 1).await.expect("purge");
-    let after = s.feed(&a.author()).await.expect("meta").expect("meta").bytes;
+    let after = s
+        .feed(&a.author())
+        .await
+        .expect("meta")
+        .expect("meta")
+        .bytes;
     assert!(after < before, "{after} < {before}");
     assert_eq!(seqs(&s.timeline(None, 10).await.expect("page")), [3]);
     // A fresh feed built from the purged entries still verifies end to end.
@@ -178,11 +222,22 @@ pub async fn survives_reopen<B: Backend>() {
     follow(&s, a.author()).await;
     s.set_identity(b"wrapped secret").await.expect("identity");
     s.put_setting("theme", b"dark").await.expect("setting");
-    s.update_meta(&a.author(), &|m| m.last_synced_ms = Some(NOW)).await.expect("synced");
+    s.update_meta(&a.author(), &|m| m.last_synced_ms = Some(NOW))
+        .await
+        .expect("synced");
     let s = s.reopen().await;
-    assert_eq!(s.range(&a.author(), 1, 10).await.expect("range"), f.entries());
-    assert_eq!(s.identity().await.expect("identity"), Some(b"wrapped secret".to_vec()));
-    assert_eq!(s.get_setting("theme").await.expect("setting"), Some(b"dark".to_vec()));
+    assert_eq!(
+        s.range(&a.author(), 1, 10).await.expect("range"),
+        f.entries()
+    );
+    assert_eq!(
+        s.identity().await.expect("identity"),
+        Some(b"wrapped secret".to_vec())
+    );
+    assert_eq!(
+        s.get_setting("theme").await.expect("setting"),
+        Some(b"dark".to_vec())
+    );
     let meta = s.feed(&a.author()).await.expect("meta").expect("held");
     assert!(meta.followed);
     assert_eq!(meta.last_synced_ms, Some(NOW));
@@ -200,18 +255,40 @@ pub async fn settings<B: Backend>() {
     s.delete_setting("theme").await.expect("delete twice");
     assert_eq!(s.get_setting("theme").await, Ok(None));
     let big = vec![0u8; crate::MAX_SETTING_VALUE + 1];
-    assert!(matches!(s.put_setting("k", &big).await, Err(StoreError::ValueTooLarge(_))));
-    assert!(matches!(s.get_setting("").await, Err(StoreError::BadKey(0))));
+    assert!(matches!(
+        s.put_setting("k", &big).await,
+        Err(StoreError::ValueTooLarge(_))
+    ));
+    assert!(matches!(
+        s.get_setting("").await,
+        Err(StoreError::BadKey(0))
+    ));
 }
 
 async fn filled<B: Backend>(name: &str) -> (B, Identity, Feed, Feed) {
     let s = B::fresh(name).await;
     let (me, friend) = (person(1), person(2));
     let mut mine = Feed::new(me.author());
-    mine.append(&me, &Payload::Profile { name: "Me".into(), bio: String::new(), avatar: None }, NOW)
-        .expect("profile");
-    mine.append(&me, &Payload::Follow { author: friend.author() }, NOW).expect("follow");
-    mine.append(&me, &Payload::post("hello"), NOW + 1).expect("post");
+    mine.append(
+        &me,
+        &Payload::Profile {
+            name: "Me".into(),
+            bio: String::new(),
+            avatar: None,
+        },
+        NOW,
+    )
+    .expect("profile");
+    mine.append(
+        &me,
+        &Payload::Follow {
+            author: friend.author(),
+        },
+        NOW,
+    )
+    .expect("follow");
+    mine.append(&me, &Payload::post("hello"), NOW + 1)
+        .expect("post");
     let theirs = posts(&friend, 5, NOW);
     s.insert(mine.entries()).await.expect("mine");
     s.insert(theirs.entries()).await.expect("theirs");
@@ -227,12 +304,23 @@ pub async fn backup_round_trip<B: Backend>() {
         .await
         .expect("export");
     let fresh = B::fresh("backup-dst").await;
-    let restored = backup::import(&fresh, &file, "pass phrase", None, NOW).await.expect("import");
+    let restored = backup::import(&fresh, &file, "pass phrase", None, NOW)
+        .await
+        .expect("import");
     assert_eq!(restored.identity.author(), me.author());
     assert_eq!((restored.feeds, restored.entries), (2, 8));
-    assert_eq!(fresh.identity().await.expect("id"), Some(me.secret().to_vec()));
-    assert_eq!(fresh.range(&me.author(), 1, 10).await.expect("mine"), mine.entries());
-    assert_eq!(fresh.range(&theirs.author(), 1, 10).await.expect("theirs"), theirs.entries());
+    assert_eq!(
+        fresh.identity().await.expect("id"),
+        Some(me.secret().to_vec())
+    );
+    assert_eq!(
+        fresh.range(&me.author(), 1, 10).await.expect("mine"),
+        mine.entries()
+    );
+    assert_eq!(
+        fresh.range(&theirs.author(), 1, 10).await.expect("theirs"),
+        theirs.entries()
+    );
     let followed: BTreeSet<AuthorId> = fresh
         .feeds()
         .await
@@ -243,8 +331,13 @@ pub async fn backup_round_trip<B: Backend>() {
         .collect();
     assert_eq!(followed, BTreeSet::from([me.author(), theirs.author()]));
     // Importing the same file again changes nothing.
-    backup::import(&fresh, &file, "pass phrase", Some(me.author()), NOW).await.expect("again");
-    assert_eq!(fresh.range(&me.author(), 1, 10).await.expect("mine").len(), 3);
+    backup::import(&fresh, &file, "pass phrase", Some(me.author()), NOW)
+        .await
+        .expect("again");
+    assert_eq!(
+        fresh.range(&me.author(), 1, 10).await.expect("mine").len(),
+        3
+    );
     // Someone else's backup cannot become this browser's identity.
     let err = backup::import(&fresh, &file, "pass phrase", Some(person(9).author()), NOW)
         .await
@@ -255,24 +348,41 @@ pub async fn backup_round_trip<B: Backend>() {
 /// A tampered backup is refused with a clear error and nothing is written.
 pub async fn tampered_backup_refused<B: Backend>() {
     let (s, me, _, theirs) = filled::<B>("tamper-src").await;
-    let file = backup::export(&s, &me, "pw", FAST_KDF, [1; 16], [2; 12], NOW).await.expect("export");
+    let file = backup::export(&s, &me, "pw", FAST_KDF, [1; 16], [2; 12], NOW)
+        .await
+        .expect("export");
     let fresh = B::fresh("tamper-dst").await;
     // Flip one bit inside the last entry's bytes (the friend's post text, near the end).
     let mut bad = file.clone();
     let at = bad.len() - 3;
     bad[at] ^= 0x01;
-    let err = backup::import(&fresh, &bad, "pw", None, NOW).await.expect_err("tampered");
+    let err = backup::import(&fresh, &bad, "pw", None, NOW)
+        .await
+        .expect_err("tampered");
     assert!(matches!(err, BackupError::Tampered { .. }), "{err}");
     assert!(err.to_string().contains("nothing was imported"), "{err}");
     assert_eq!(
-        backup::import(&fresh, &file, "wrong", None, NOW).await.expect_err("passphrase"),
+        backup::import(&fresh, &file, "wrong", None, NOW)
+            .await
+            .expect_err("passphrase"),
         BackupError::Identity(kith_core::KeyExportError::WrongPassphrase)
     );
     assert_eq!(
-        backup::import(&fresh, b"hello", "pw", None, NOW).await.expect_err("junk"),
+        backup::import(&fresh, b"hello", "pw", None, NOW)
+            .await
+            .expect_err("junk"),
         BackupError::NotABackup
     );
-    assert!(fresh.feeds().await.expect("feeds").is_empty(), "nothing written");
+    assert!(
+        fresh.feeds().await.expect("feeds").is_empty(),
+        "nothing written"
+    );
     assert_eq!(fresh.identity().await.expect("id"), None);
-    assert!(fresh.range(&theirs.author(), 1, 10).await.expect("range").is_empty());
+    assert!(
+        fresh
+            .range(&theirs.author(), 1, 10)
+            .await
+            .expect("range")
+            .is_empty()
+    );
 }

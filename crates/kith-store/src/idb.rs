@@ -1,0 +1,834 @@
+//! The browser backend: IndexedDB through the `idb` crate.
+//!
+//! Schema, version 2 (values are postcard bytes in `Uint8Array`s):
+//!
+//! | object store | key | value |
+//! |---|---|---|
+//! | `headers` | `[author hex, seq]` | header and signature (`RawEntry` without payload) |
+//! | `payloads` | `[author hex, seq]` | payload bytes; absent once purged |
+//! | `timeline` | `[timestamp, author hex, seq]` | `0`: one row per post that has its payload |
+//! | `feeds` | author hex | [`FeedMeta`] |
+//! | `settings` | name | bytes |
+//! | `identity` | `"self"` | the wrapped identity |
+//!
+//! Version 1 kept whole entries (payload inline) in `entries`. Opening a version 1 database
+//! creates the version 2 stores in the upgrade, then moves every entry into them in one
+//! read-write transaction (so a reload mid-way leaves version 1 data intact and the move is
+//! retried); `entries` stays, empty, until a later version drops it.
+//!
+//! Every write is one transaction: a failure (including the quota running out) aborts it and
+//! leaves the database as it was.
+
+use std::collections::BTreeMap;
+
+use idb::{CursorDirection, Database, Factory, KeyRange, ObjectStore, Query, TransactionMode};
+use js_sys::{Array, Uint8Array};
+use kith_core::{AuthorId, Cursor, PayloadKind, VerifiedEntry};
+use wasm_bindgen::{JsCast, JsValue};
+
+use crate::plan::{join, plan, sizes, split};
+use crate::{FeedMeta, MAX_READ, Store, StoreError, check_setting};
+
+/// The schema version this code writes.
+pub const DB_VERSION: u32 = 2;
+
+const HEADERS: &str = "headers";
+const PAYLOADS: &str = "payloads";
+const TIMELINE: &str = "timeline";
+const FEEDS: &str = "feeds";
+const SETTINGS: &str = "settings";
+const IDENTITY: &str = "identity";
+const V1_ENTRIES: &str = "entries";
+
+fn backend(e: impl std::fmt::Debug) -> StoreError {
+    let text = format!("{e:?}");
+    if text.contains("QuotaExceeded") {
+        StoreError::QuotaExceeded
+    } else {
+        StoreError::Backend(text)
+    }
+}
+
+fn hex(a: &AuthorId) -> JsValue {
+    JsValue::from_str(&a.to_hex())
+}
+
+fn entry_key(a: &AuthorId, seq: u64) -> JsValue {
+    Array::of2(&hex(a), &JsValue::from_f64(seq as f64)).into()
+}
+
+fn time_key(ts: u64, a: &AuthorId, seq: u64) -> JsValue {
+    Array::of3(
+        &JsValue::from_f64(ts as f64),
+        &hex(a),
+        &JsValue::from_f64(seq as f64),
+    )
+    .into()
+}
+
+fn bytes(v: &[u8]) -> JsValue {
+    Uint8Array::from(v).into()
+}
+
+fn to_bytes(v: JsValue) -> Result<Vec<u8>, StoreError> {
+    v.dyn_into::<Uint8Array>()
+        .map(|a| a.to_vec())
+        .map_err(|_| StoreError::Corrupt("a stored value is not bytes".into()))
+}
+
+fn decode_meta(v: JsValue) -> Result<FeedMeta, StoreError> {
+    postcard::from_bytes(&to_bytes(v)?).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn encode_meta(m: &FeedMeta) -> JsValue {
+    bytes(&postcard::to_allocvec(m).unwrap_or_default())
+}
+
+/// The range of every entry key of `a` from `from` to `to` inclusive.
+fn feed_range(a: &AuthorId, from: u64, to: u64) -> Result<Query, StoreError> {
+    KeyRange::bound(
+        &entry_key(a, from),
+        &entry_key(a, to),
+        Some(false),
+        Some(false),
+    )
+    .map(Query::KeyRange)
+    .map_err(backend)
+}
+
+fn parse_time_key(k: &JsValue) -> Option<(u64, AuthorId, u64)> {
+    let a: &Array = k.dyn_ref()?;
+    let ts = a.get(0).as_f64()? as u64;
+    let author = AuthorId::from_hex(&a.get(1).as_string()?)?;
+    let seq = a.get(2).as_f64()? as u64;
+    Some((ts, author, seq))
+}
+
+/// Asks the browser to keep this origin's storage under pressure (`navigator.storage.persist()`).
+/// Returns whether it was granted.
+pub async fn request_persistence() -> Result<bool, StoreError> {
+    let storage = web_sys::window()
+        .ok_or_else(|| StoreError::Backend("no window".into()))?
+        .navigator()
+        .storage();
+    let promise = storage.persist().map_err(backend)?;
+    let granted = wasm_bindgen_futures::JsFuture::from(promise)
+        .await
+        .map_err(backend)?;
+    Ok(granted.as_bool().unwrap_or(false))
+}
+
+/// A store in one IndexedDB database.
+pub struct IdbStore {
+    db: Database,
+    name: String,
+}
+
+async fn open_raw(
+    name: &str,
+    version: u32,
+    upgrade: fn(&Database, u32),
+) -> Result<Database, StoreError> {
+    let factory = Factory::new()
+        .map_err(|_| StoreError::Backend("IndexedDB is not available in this browser".into()))?;
+    let mut req = factory.open(name, Some(version)).map_err(backend)?;
+    req.on_upgrade_needed(move |event| {
+        let old = event.old_version().unwrap_or(0);
+        if let Ok(target) = idb::Event::target(&event)
+            && let Ok(db) = target.database()
+        {
+            upgrade(&db, old);
+        }
+    });
+    req.await.map_err(backend)
+}
+
+fn create(db: &Database, name: &str) {
+    if !db.store_names().iter().any(|n| n == name) {
+        let _ = db.create_object_store(name, idb::ObjectStoreParams::new());
+    }
+}
+
+fn upgrade_to_current(db: &Database, old: u32) {
+    if old < 1 {
+        for s in [FEEDS, SETTINGS, IDENTITY] {
+            create(db, s);
+        }
+    }
+    if old < 2 {
+        for s in [HEADERS, PAYLOADS, TIMELINE] {
+            create(db, s);
+        }
+    }
+}
+
+fn upgrade_to_v1(db: &Database, _old: u32) {
+    for s in [V1_ENTRIES, FEEDS, SETTINGS, IDENTITY] {
+        create(db, s);
+    }
+}
+
+impl IdbStore {
+    /// Opens (creating or upgrading) the database called `name`.
+    pub async fn open(name: &str) -> Result<IdbStore, StoreError> {
+        let db = open_raw(name, DB_VERSION, upgrade_to_current).await?;
+        let store = IdbStore {
+            db,
+            name: name.to_owned(),
+        };
+        store.migrate_v1_entries().await?;
+        Ok(store)
+    }
+
+    /// Deletes the database called `name` (after closing every handle on it).
+    pub async fn delete(name: &str) -> Result<(), StoreError> {
+        let factory = Factory::new().map_err(backend)?;
+        factory
+            .delete(name)
+            .map_err(backend)?
+            .await
+            .map_err(backend)
+    }
+
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Closes the handle.
+    pub fn close(self) {
+        self.db.close();
+    }
+
+    /// Creates a version 1 database holding `entries` (each feed's entries in order), as the
+    /// first release of the schema did; for the migration test.
+    #[doc(hidden)]
+    pub async fn create_v1(name: &str, entries: &[VerifiedEntry]) -> Result<(), StoreError> {
+        let db = open_raw(name, 1, upgrade_to_v1).await?;
+        let tx = db
+            .transaction(&[V1_ENTRIES, FEEDS], TransactionMode::ReadWrite)
+            .map_err(backend)?;
+        let store = tx.object_store(V1_ENTRIES).map_err(backend)?;
+        let feeds = tx.object_store(FEEDS).map_err(backend)?;
+        let mut metas: BTreeMap<AuthorId, FeedMeta> = BTreeMap::new();
+        for e in entries {
+            store
+                .put(&bytes(&e.encode()), Some(&entry_key(&e.author(), e.seq())))
+                .map_err(backend)?
+                .await
+                .map_err(backend)?;
+            let m = metas
+                .entry(e.author())
+                .or_insert_with(|| FeedMeta::new(e.author()));
+            let (h, p) = sizes(e);
+            m.head = Some(e.as_prev());
+            m.entries += 1;
+            m.bytes += h + p;
+            m.followed = true;
+        }
+        for m in metas.values() {
+            feeds
+                .put(&encode_meta(m), Some(&hex(&m.author)))
+                .map_err(backend)?
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().map_err(backend)?.await.map_err(backend)?;
+        db.close();
+        Ok(())
+    }
+
+    /// Moves version 1 entries into the version 2 stores, in one transaction.
+    async fn migrate_v1_entries(&self) -> Result<(), StoreError> {
+        if !self.db.store_names().iter().any(|n| n == V1_ENTRIES) {
+            return Ok(());
+        }
+        let tx = self
+            .db
+            .transaction(
+                &[V1_ENTRIES, HEADERS, PAYLOADS, TIMELINE],
+                TransactionMode::ReadWrite,
+            )
+            .map_err(backend)?;
+        let old = tx.object_store(V1_ENTRIES).map_err(backend)?;
+        let values = old
+            .get_all(None, None)
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        if values.is_empty() {
+            return tx
+                .commit()
+                .map_err(backend)?
+                .await
+                .map(|_| ())
+                .map_err(backend);
+        }
+        let (headers, payloads, timeline) = (
+            tx.object_store(HEADERS).map_err(backend)?,
+            tx.object_store(PAYLOADS).map_err(backend)?,
+            tx.object_store(TIMELINE).map_err(backend)?,
+        );
+        for v in values {
+            let e =
+                kith_core::reload(&to_bytes(v)?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            write_entry(&headers, &payloads, &timeline, &e).await?;
+        }
+        old.clear().map_err(backend)?.await.map_err(backend)?;
+        tx.commit()
+            .map_err(backend)?
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    async fn read_range(
+        headers: &ObjectStore,
+        payloads: &ObjectStore,
+        author: &AuthorId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<VerifiedEntry>, StoreError> {
+        let from = from.max(1);
+        let to = from
+            .saturating_add(limit.min(MAX_READ) as u64)
+            .saturating_sub(1);
+        let hs = headers
+            .get_all(Some(feed_range(author, from, to)?), None)
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        let pkeys = payloads
+            .get_all_keys(Some(feed_range(author, from, to)?), None)
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        let pvals = payloads
+            .get_all(Some(feed_range(author, from, to)?), None)
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        let mut by_seq: BTreeMap<u64, Vec<u8>> = BTreeMap::new();
+        for (k, v) in pkeys.into_iter().zip(pvals) {
+            let seq = k
+                .dyn_ref::<Array>()
+                .and_then(|a| a.get(1).as_f64())
+                .unwrap_or(0.0) as u64;
+            by_seq.insert(seq, to_bytes(v)?);
+        }
+        let mut out = Vec::with_capacity(hs.len());
+        for (i, h) in hs.into_iter().enumerate() {
+            let seq = from + i as u64;
+            out.push(join(&to_bytes(h)?, by_seq.remove(&seq))?);
+        }
+        Ok(out)
+    }
+}
+
+async fn write_entry(
+    headers: &ObjectStore,
+    payloads: &ObjectStore,
+    timeline: &ObjectStore,
+    e: &VerifiedEntry,
+) -> Result<(), StoreError> {
+    let (header, payload) = split(e);
+    let key = entry_key(&e.author(), e.seq());
+    headers
+        .put(&bytes(&header), Some(&key))
+        .map_err(backend)?
+        .await
+        .map_err(backend)?;
+    if let Some(p) = payload {
+        payloads
+            .put(&bytes(&p), Some(&key))
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        if e.header().kind == PayloadKind::Post {
+            let tk = time_key(e.header().timestamp_ms, &e.author(), e.seq());
+            timeline
+                .put(&JsValue::from_f64(0.0), Some(&tk))
+                .map_err(backend)?
+                .await
+                .map_err(backend)?;
+        }
+    }
+    Ok(())
+}
+
+/// Drops the payload of `author`/`seq` (if `hash` matches, when given) inside a transaction;
+/// returns the bytes freed.
+async fn purge_in(
+    headers: &ObjectStore,
+    payloads: &ObjectStore,
+    timeline: &ObjectStore,
+    author: &AuthorId,
+    seq: u64,
+    hash: Option<kith_core::Hash>,
+) -> Result<u64, StoreError> {
+    let key = entry_key(author, seq);
+    let Some(h) = headers
+        .get(Query::Key(key.clone()))
+        .map_err(backend)?
+        .await
+        .map_err(backend)?
+    else {
+        return Ok(0);
+    };
+    let e = join(&to_bytes(h)?, None)?;
+    if hash.is_some_and(|h| h != e.hash()) {
+        return Ok(0);
+    }
+    let freed = match payloads
+        .get(Query::Key(key.clone()))
+        .map_err(backend)?
+        .await
+        .map_err(backend)?
+    {
+        Some(p) => to_bytes(p)?.len() as u64,
+        None => 0,
+    };
+    payloads
+        .delete(Query::Key(key))
+        .map_err(backend)?
+        .await
+        .map_err(backend)?;
+    let tk = time_key(e.header().timestamp_ms, author, seq);
+    timeline
+        .delete(Query::Key(tk))
+        .map_err(backend)?
+        .await
+        .map_err(backend)?;
+    Ok(freed)
+}
+
+impl Store for IdbStore {
+    async fn identity(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[IDENTITY], TransactionMode::ReadOnly)
+            .map_err(backend)?;
+        let v = tx
+            .object_store(IDENTITY)
+            .map_err(backend)?
+            .get(Query::Key("self".into()))
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        v.map(to_bytes).transpose()
+    }
+
+    async fn set_identity(&self, wrapped: &[u8]) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(&[IDENTITY], TransactionMode::ReadWrite)
+            .map_err(backend)?;
+        tx.object_store(IDENTITY)
+            .map_err(backend)?
+            .put(&bytes(wrapped), Some(&"self".into()))
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        tx.commit()
+            .map_err(backend)?
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    async fn insert(&self, entries: &[VerifiedEntry]) -> Result<(), StoreError> {
+        if entries.is_empty() {
+            return Ok(());
+        }
+        let tx = self
+            .db
+            .transaction(
+                &[HEADERS, PAYLOADS, TIMELINE, FEEDS],
+                TransactionMode::ReadWrite,
+            )
+            .map_err(backend)?;
+        let (headers, payloads, timeline, feeds) = (
+            tx.object_store(HEADERS).map_err(backend)?,
+            tx.object_store(PAYLOADS).map_err(backend)?,
+            tx.object_store(TIMELINE).map_err(backend)?,
+            tx.object_store(FEEDS).map_err(backend)?,
+        );
+        let mut stored: BTreeMap<AuthorId, FeedMeta> = BTreeMap::new();
+        for e in entries {
+            let a = e.author();
+            if !stored.contains_key(&a) {
+                if let Some(v) = feeds
+                    .get(Query::Key(hex(&a)))
+                    .map_err(backend)?
+                    .await
+                    .map_err(backend)?
+                {
+                    stored.insert(a, decode_meta(v)?);
+                }
+            }
+        }
+        let mut plan = match plan(|a| stored.get(a).cloned(), entries) {
+            Ok(p) => p,
+            Err(e) => {
+                let _ = tx.abort();
+                return Err(e);
+            }
+        };
+        for e in &plan.writes {
+            write_entry(&headers, &payloads, &timeline, e).await?;
+        }
+        for t in &plan.purges {
+            let freed = purge_in(
+                &headers,
+                &payloads,
+                &timeline,
+                &t.author,
+                t.seq,
+                Some(t.hash),
+            )
+            .await?;
+            if let Some(m) = plan.metas.get_mut(&t.author) {
+                m.bytes = m.bytes.saturating_sub(freed);
+            }
+        }
+        for m in plan.metas.values() {
+            feeds
+                .put(&encode_meta(m), Some(&hex(&m.author)))
+                .map_err(backend)?
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit()
+            .map_err(backend)?
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    async fn range(
+        &self,
+        author: &AuthorId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<VerifiedEntry>, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[HEADERS, PAYLOADS], TransactionMode::ReadOnly)
+            .map_err(backend)?;
+        let (h, p) = (
+            tx.object_store(HEADERS).map_err(backend)?,
+            tx.object_store(PAYLOADS).map_err(backend)?,
+        );
+        IdbStore::read_range(&h, &p, author, from, limit).await
+    }
+
+    async fn frontier(&self) -> Result<Vec<(AuthorId, u64)>, StoreError> {
+        Ok(self
+            .feeds()
+            .await?
+            .into_iter()
+            .filter(|m| m.head.is_some())
+            .map(|m| (m.author, m.head_seq()))
+            .collect())
+    }
+
+    async fn timeline(
+        &self,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Vec<VerifiedEntry>, StoreError> {
+        let limit = limit.min(MAX_READ);
+        let tx = self
+            .db
+            .transaction(
+                &[TIMELINE, HEADERS, PAYLOADS, FEEDS],
+                TransactionMode::ReadOnly,
+            )
+            .map_err(backend)?;
+        let metas = tx
+            .object_store(FEEDS)
+            .map_err(backend)?
+            .get_all(None, None)
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        let mut followed = std::collections::BTreeSet::new();
+        for v in metas {
+            let m = decode_meta(v)?;
+            if m.followed {
+                followed.insert(m.author);
+            }
+        }
+        let timeline = tx.object_store(TIMELINE).map_err(backend)?;
+        let query = match cursor {
+            Some(c) => Some(Query::KeyRange(
+                KeyRange::upper_bound(&time_key(c.timestamp_ms, &c.author, c.seq), Some(true))
+                    .map_err(backend)?,
+            )),
+            None => None,
+        };
+        let mut keys = Vec::new();
+        let opened = timeline
+            .open_cursor(query, Some(CursorDirection::Prev))
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        if let Some(c) = opened {
+            let mut c = c.into_managed();
+            while keys.len() < limit {
+                let Some(k) = c.key().map_err(backend)? else {
+                    break;
+                };
+                if let Some((_, author, seq)) = parse_time_key(&k)
+                    && followed.contains(&author)
+                {
+                    keys.push((author, seq));
+                }
+                c.next(None).await.map_err(backend)?;
+            }
+        }
+        let (headers, payloads) = (
+            tx.object_store(HEADERS).map_err(backend)?,
+            tx.object_store(PAYLOADS).map_err(backend)?,
+        );
+        let mut out = Vec::with_capacity(keys.len());
+        for (author, seq) in keys {
+            let key = entry_key(&author, seq);
+            let h = headers
+                .get(Query::Key(key.clone()))
+                .map_err(backend)?
+                .await
+                .map_err(backend)?;
+            let p = payloads
+                .get(Query::Key(key))
+                .map_err(backend)?
+                .await
+                .map_err(backend)?;
+            if let Some(h) = h {
+                out.push(join(&to_bytes(h)?, p.map(to_bytes).transpose()?)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn purge(&self, author: &AuthorId, seq: u64) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(
+                &[HEADERS, PAYLOADS, TIMELINE, FEEDS],
+                TransactionMode::ReadWrite,
+            )
+            .map_err(backend)?;
+        let (headers, payloads, timeline, feeds) = (
+            tx.object_store(HEADERS).map_err(backend)?,
+            tx.object_store(PAYLOADS).map_err(backend)?,
+            tx.object_store(TIMELINE).map_err(backend)?,
+            tx.object_store(FEEDS).map_err(backend)?,
+        );
+        let freed = purge_in(&headers, &payloads, &timeline, author, seq, None).await?;
+        if let Some(v) = feeds
+            .get(Query::Key(hex(author)))
+            .map_err(backend)?
+            .await
+            .map_err(backend)?
+        {
+            let mut m = decode_meta(v)?;
+            m.bytes = m.bytes.saturating_sub(freed);
+            feeds
+                .put(&encode_meta(&m), Some(&hex(author)))
+                .map_err(backend)?
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit()
+            .map_err(backend)?
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    async fn forget(&self, author: &AuthorId) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(
+                &[HEADERS, PAYLOADS, TIMELINE, FEEDS],
+                TransactionMode::ReadWrite,
+            )
+            .map_err(backend)?;
+        let (headers, payloads, timeline, feeds) = (
+            tx.object_store(HEADERS).map_err(backend)?,
+            tx.object_store(PAYLOADS).map_err(backend)?,
+            tx.object_store(TIMELINE).map_err(backend)?,
+            tx.object_store(FEEDS).map_err(backend)?,
+        );
+        let all = feed_range(author, 1, u64::from(u32::MAX))?;
+        let hs = headers
+            .get_all(Some(all.clone()), None)
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        for h in hs {
+            let e = join(&to_bytes(h)?, None)?;
+            if e.header().kind == PayloadKind::Post {
+                let tk = time_key(e.header().timestamp_ms, author, e.seq());
+                timeline
+                    .delete(Query::Key(tk))
+                    .map_err(backend)?
+                    .await
+                    .map_err(backend)?;
+            }
+        }
+        headers
+            .delete(all.clone())
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        payloads
+            .delete(all)
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        feeds
+            .delete(Query::Key(hex(author)))
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        tx.commit()
+            .map_err(backend)?
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    async fn feed(&self, author: &AuthorId) -> Result<Option<FeedMeta>, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[FEEDS], TransactionMode::ReadOnly)
+            .map_err(backend)?;
+        let v = tx
+            .object_store(FEEDS)
+            .map_err(backend)?
+            .get(Query::Key(hex(author)))
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        v.map(decode_meta).transpose()
+    }
+
+    async fn feeds(&self) -> Result<Vec<FeedMeta>, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[FEEDS], TransactionMode::ReadOnly)
+            .map_err(backend)?;
+        let vs = tx
+            .object_store(FEEDS)
+            .map_err(backend)?
+            .get_all(None, None)
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        vs.into_iter().map(decode_meta).collect()
+    }
+
+    async fn update_meta(
+        &self,
+        author: &AuthorId,
+        f: &dyn Fn(&mut FeedMeta),
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(&[FEEDS], TransactionMode::ReadWrite)
+            .map_err(backend)?;
+        let feeds = tx.object_store(FEEDS).map_err(backend)?;
+        let mut m = match feeds
+            .get(Query::Key(hex(author)))
+            .map_err(backend)?
+            .await
+            .map_err(backend)?
+        {
+            Some(v) => decode_meta(v)?,
+            None => FeedMeta::new(*author),
+        };
+        f(&mut m);
+        feeds
+            .put(&encode_meta(&m), Some(&hex(author)))
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        tx.commit()
+            .map_err(backend)?
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    async fn get_setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        check_setting(key, &[])?;
+        let tx = self
+            .db
+            .transaction(&[SETTINGS], TransactionMode::ReadOnly)
+            .map_err(backend)?;
+        let v = tx
+            .object_store(SETTINGS)
+            .map_err(backend)?
+            .get(Query::Key(key.into()))
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        v.map(to_bytes).transpose()
+    }
+
+    async fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        check_setting(key, value)?;
+        let tx = self
+            .db
+            .transaction(&[SETTINGS], TransactionMode::ReadWrite)
+            .map_err(backend)?;
+        tx.object_store(SETTINGS)
+            .map_err(backend)?
+            .put(&bytes(value), Some(&key.into()))
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        tx.commit()
+            .map_err(backend)?
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+
+    async fn delete_setting(&self, key: &str) -> Result<(), StoreError> {
+        check_setting(key, &[])?;
+        let tx = self
+            .db
+            .transaction(&[SETTINGS], TransactionMode::ReadWrite)
+            .map_err(backend)?;
+        tx.object_store(SETTINGS)
+            .map_err(backend)?
+            .delete(Query::Key(key.into()))
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        tx.commit()
+            .map_err(backend)?
+            .await
+            .map(|_| ())
+            .map_err(backend)
+    }
+}
+
+impl crate::suite::Backend for IdbStore {
+    async fn fresh(name: &str) -> Self {
+        let name = format!("kith-test-{name}");
+        IdbStore::delete(&name)
+            .await
+            .expect("delete the old test database");
+        IdbStore::open(&name).await.expect("open")
+    }
+
+    async fn reopen(self) -> Self {
+        let name = self.name.clone();
+        self.close();
+        IdbStore::open(&name).await.expect("reopen")
+    }
+}

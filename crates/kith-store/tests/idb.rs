@@ -1,0 +1,89 @@
+//! The shared store suite against IndexedDB, in headless Chromium; plus what only IndexedDB
+//! has: the schema migration and the persistence request.
+#![cfg(target_arch = "wasm32")]
+
+use kith_store::idb::IdbStore;
+use kith_store::suite::{self, NOW, person, posts};
+use kith_store::{Store, StoreError};
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {$(
+        #[wasm_bindgen_test]
+        async fn $name() {
+            suite::$name::<IdbStore>().await;
+        }
+    )*};
+}
+
+suite!(
+    atomicity,
+    paging,
+    purge,
+    frontier_and_forget,
+    survives_reopen,
+    settings,
+    backup_round_trip,
+    tampered_backup_refused,
+);
+
+#[wasm_bindgen_test]
+async fn a_version_1_database_opens_with_version_2_code() {
+    let name = "kith-test-migration";
+    IdbStore::delete(name).await.expect("clean");
+    let a = person(1);
+    let mut f = posts(&a, 5, NOW);
+    let target = f.get(2).expect("2").entry_ref();
+    f.append(&a, &kith_core::Payload::Delete { target }, NOW + 100)
+        .expect("delete");
+    // Version 1 kept whole entries, payload inline (the deleted post's is already gone).
+    IdbStore::create_v1(name, f.entries())
+        .await
+        .expect("v1 database");
+    let store = IdbStore::open(name).await.expect("open with v2 code");
+    let held = store.range(&a.author(), 1, 10).await.expect("range");
+    assert_eq!(held.len(), 6);
+    assert_eq!(held[0], f.entries()[0]);
+    assert_eq!(
+        store.frontier().await.expect("frontier"),
+        vec![(a.author(), 6)]
+    );
+    let page = store
+        .timeline(None, 10)
+        .await
+        .expect("timeline from the migrated index");
+    assert_eq!(page.len(), 5);
+    // New writes continue the migrated feed.
+    f.append(&a, &kith_core::Payload::post("after migration"), NOW + 200)
+        .expect("append");
+    store.insert(&f.entries()[6..]).await.expect("insert");
+    // And the migration does not run twice.
+    let store = suite::Backend::reopen(store).await;
+    assert_eq!(
+        store.range(&a.author(), 1, 10).await.expect("range").len(),
+        7
+    );
+}
+
+#[wasm_bindgen_test]
+async fn persistence_request_answers() {
+    // Headless Chromium decides by its own heuristics; what matters is a clear answer.
+    let granted = kith_store::idb::request_persistence().await;
+    assert!(matches!(granted, Ok(_)), "{granted:?}");
+}
+
+#[wasm_bindgen_test]
+async fn a_bad_batch_aborts_the_transaction() {
+    let s = <IdbStore as suite::Backend>::fresh("abort").await;
+    let a = person(1);
+    let f = posts(&a, 3, NOW);
+    s.insert(&f.entries()[..1]).await.expect("first");
+    let err = s.insert(&f.entries()[2..]).await.expect_err("gap");
+    assert!(matches!(err, StoreError::DoesNotChain { .. }));
+    assert_eq!(s.frontier().await.expect("frontier"), vec![(a.author(), 1)]);
+    // The database is still usable after the aborted transaction.
+    s.insert(&f.entries()[1..]).await.expect("rest");
+    assert_eq!(s.frontier().await.expect("frontier"), vec![(a.author(), 3)]);
+}
