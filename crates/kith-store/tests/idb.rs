@@ -50,11 +50,13 @@ async fn a_version_1_database_opens_with_version_2_code() {
         store.frontier().await.expect("frontier"),
         vec![(a.author(), 6)]
     );
+    assert_eq!(held[1].payload(), None, "the deleted post stays purged");
     let page = store
         .timeline(None, 10)
         .await
         .expect("timeline from the migrated index");
-    assert_eq!(page.len(), 5);
+    let seqs: Vec<u64> = page.iter().map(kith_core::VerifiedEntry::seq).collect();
+    assert_eq!(seqs, [5, 4, 3, 1]);
     // New writes continue the migrated feed.
     f.append(&a, &kith_core::Payload::post("after migration"), NOW + 200)
         .expect("append");
