@@ -211,29 +211,11 @@ pub(crate) fn bench() -> Result<()> {
         Ok(())
     })?;
     step("kith-core in headless Chromium: verify", || {
-        let (url, rx) = bench_sink()?;
-        run_cmd(
-            cargo(&[
-                "test",
-                "--locked",
-                "--release",
-                "--features",
-                "bench",
-                "--target",
-                "wasm32-unknown-unknown",
-                "-p",
-                "kith-core",
-                "--test",
-                "bench_wasm",
-            ])
-            .env("CHROMEDRIVER", "/usr/bin/chromedriver")
-            .env("WASM_BINDGEN_TEST_TIMEOUT", "300")
-            .env("KITH_BENCH_SINK", url),
-        )?;
-        let body = rx
-            .recv_timeout(Duration::from_secs(5))
-            .context("the browser bench posted no figures")?;
-        figures.extend(parse_figures(body.as_bytes())?);
+        figures.extend(browser_bench("kith-core", "bench_wasm")?);
+        Ok(())
+    })?;
+    step("kith-store in headless Chromium: IndexedDB", || {
+        figures.extend(browser_bench("kith-store", "bench_idb")?);
         Ok(())
     })?;
     step("browser: bundle size and page load to connected", || {
@@ -250,6 +232,34 @@ pub(crate) fn bench() -> Result<()> {
         Ok(())
     })?;
     write_report(&figures)
+}
+
+/// Runs a browser benchmark (a wasm-bindgen test behind the crate's `bench` feature, release
+/// build) and returns the figures it posts.
+fn browser_bench(package: &str, test: &str) -> Result<BTreeMap<String, serde_json::Value>> {
+    let (url, rx) = bench_sink()?;
+    run_cmd(
+        cargo(&[
+            "test",
+            "--locked",
+            "--release",
+            "--features",
+            "bench",
+            "--target",
+            "wasm32-unknown-unknown",
+            "-p",
+            package,
+            "--test",
+            test,
+        ])
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "300")
+        .env("KITH_BENCH_SINK", url),
+    )?;
+    let body = rx
+        .recv_timeout(Duration::from_secs(5))
+        .with_context(|| format!("{package}/{test} posted no figures"))?;
+    parse_figures(body.as_bytes())
 }
 
 /// The flat JSON object on the last line of a bench's output.

@@ -9,7 +9,13 @@
 //! | `timeline` | `[timestamp, author hex, seq]` | `0`: one row per post that has its payload |
 //! | `feeds` | author hex | [`FeedMeta`] |
 //! | `settings` | name | bytes |
-//! | `identity` | `"self"` | the wrapped identity |
+//! | `identity` | `"self"` | the identity secret, AES-GCM encrypted: 12-byte IV, then ciphertext |
+//! | `identity` | `"wrap-key"` | the AES-GCM `CryptoKey`, created non-extractable |
+//!
+//! The identity is wrapped with a WebCrypto key the browser creates as non-extractable and
+//! stores by structured clone: script can ask the browser to use it, never to read it, so the
+//! secret never sits in storage as plain bytes. This is best effort within the browser's model
+//! (code running on this origin can still ask for decryption).
 //!
 //! Version 1 kept whole entries (payload inline) in `entries`. Opening a version 1 database
 //! creates the version 2 stores in the upgrade, then moves every entry into them in one
@@ -20,8 +26,9 @@
 //! leaves the database as it was.
 
 use std::collections::BTreeMap;
+use std::future::IntoFuture;
 
-use idb::{CursorDirection, Database, Factory, KeyRange, ObjectStore, Query, TransactionMode};
+use idb::{Database, Factory, KeyRange, ObjectStore, Query, TransactionMode};
 use js_sys::{Array, Uint8Array};
 use kith_core::{AuthorId, Cursor, PayloadKind, VerifiedEntry};
 use wasm_bindgen::{JsCast, JsValue};
@@ -39,6 +46,29 @@ const FEEDS: &str = "feeds";
 const SETTINGS: &str = "settings";
 const IDENTITY: &str = "identity";
 const V1_ENTRIES: &str = "entries";
+const SECRET_KEY: &str = "self";
+const WRAP_KEY: &str = "wrap-key";
+
+fn subtle() -> Result<web_sys::SubtleCrypto, StoreError> {
+    let window = web_sys::window().ok_or_else(|| StoreError::Backend("no window".into()))?;
+    Ok(window.crypto().map_err(backend)?.subtle())
+}
+
+async fn promise(p: Result<js_sys::Promise, JsValue>) -> Result<JsValue, StoreError> {
+    wasm_bindgen_futures::JsFuture::from(p.map_err(backend)?)
+        .await
+        .map_err(backend)
+}
+
+fn gcm(iv: &[u8]) -> web_sys::AesGcmParams {
+    web_sys::AesGcmParams::new("AES-GCM", &Uint8Array::from(iv))
+}
+
+/// How a browser error becomes a [`StoreError`]: the quota running out is its own case.
+#[doc(hidden)]
+pub fn map_error(e: impl std::fmt::Debug) -> StoreError {
+    backend(e)
+}
 
 fn backend(e: impl std::fmt::Debug) -> StoreError {
     let text = format!("{e:?}");
@@ -57,13 +87,25 @@ fn entry_key(a: &AuthorId, seq: u64) -> JsValue {
     Array::of2(&hex(a), &JsValue::from_f64(seq as f64)).into()
 }
 
+/// The time-index key: ascending key order is newest first, so one `getAllKeys` reads a page.
+/// Timestamp and seq are negated; the author's hex digits are complemented (`0`↔`f`).
 fn time_key(ts: u64, a: &AuthorId, seq: u64) -> JsValue {
     Array::of3(
-        &JsValue::from_f64(ts as f64),
-        &hex(a),
-        &JsValue::from_f64(seq as f64),
+        &JsValue::from_f64(-(ts as f64)),
+        &JsValue::from_str(&complement_hex(&a.to_hex())),
+        &JsValue::from_f64(-(seq as f64)),
     )
     .into()
+}
+
+fn complement_hex(h: &str) -> String {
+    h.chars()
+        .map(|c| {
+            c.to_digit(16)
+                .and_then(|d| char::from_digit(15 - d, 16))
+                .unwrap_or(c)
+        })
+        .collect()
 }
 
 fn bytes(v: &[u8]) -> JsValue {
@@ -98,10 +140,10 @@ fn feed_range(a: &AuthorId, from: u64, to: u64) -> Result<Query, StoreError> {
 
 fn parse_time_key(k: &JsValue) -> Option<(u64, AuthorId, u64)> {
     let a: &Array = k.dyn_ref()?;
-    let ts = a.get(0).as_f64()? as u64;
-    let author = AuthorId::from_hex(&a.get(1).as_string()?)?;
-    let seq = a.get(2).as_f64()? as u64;
-    Some((ts, author, seq))
+    let ts = -a.get(0).as_f64()?;
+    let author = AuthorId::from_hex(&complement_hex(&a.get(1).as_string()?))?;
+    let seq = -a.get(2).as_f64()?;
+    Some((ts as u64, author, seq as u64))
 }
 
 /// Asks the browser to keep this origin's storage under pressure (`navigator.storage.persist()`).
@@ -272,7 +314,7 @@ impl IdbStore {
         for v in values {
             let e =
                 kith_core::reload(&to_bytes(v)?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            write_entry(&headers, &payloads, &timeline, &e).await?;
+            write_entry(&headers, &payloads, &timeline, &e)?;
         }
         old.clear().map_err(backend)?.await.map_err(backend)?;
         tx.commit()
@@ -325,7 +367,10 @@ impl IdbStore {
     }
 }
 
-async fn write_entry(
+/// Queues the writes of one entry in the transaction. The requests are not awaited one by one:
+/// IndexedDB runs them in order, and any failure aborts the transaction, which the commit
+/// reports.
+fn write_entry(
     headers: &ObjectStore,
     payloads: &ObjectStore,
     timeline: &ObjectStore,
@@ -333,23 +378,13 @@ async fn write_entry(
 ) -> Result<(), StoreError> {
     let (header, payload) = split(e);
     let key = entry_key(&e.author(), e.seq());
-    headers
-        .put(&bytes(&header), Some(&key))
-        .map_err(backend)?
-        .await
-        .map_err(backend)?;
+    headers.put(&bytes(&header), Some(&key)).map_err(backend)?;
     if let Some(p) = payload {
-        payloads
-            .put(&bytes(&p), Some(&key))
-            .map_err(backend)?
-            .await
-            .map_err(backend)?;
+        payloads.put(&bytes(&p), Some(&key)).map_err(backend)?;
         if e.header().kind == PayloadKind::Post {
             let tk = time_key(e.header().timestamp_ms, &e.author(), e.seq());
             timeline
                 .put(&JsValue::from_f64(0.0), Some(&tk))
-                .map_err(backend)?
-                .await
                 .map_err(backend)?;
         }
     }
@@ -402,30 +437,104 @@ async fn purge_in(
     Ok(freed)
 }
 
-impl Store for IdbStore {
-    async fn identity(&self) -> Result<Option<Vec<u8>>, StoreError> {
+impl IdbStore {
+    async fn identity_record(&self, key: &str) -> Result<Option<JsValue>, StoreError> {
         let tx = self
             .db
             .transaction(&[IDENTITY], TransactionMode::ReadOnly)
             .map_err(backend)?;
-        let v = tx
-            .object_store(IDENTITY)
-            .map_err(backend)?
-            .get(Query::Key("self".into()))
+        let store = tx.object_store(IDENTITY).map_err(backend)?;
+        store
+            .get(Query::Key(key.into()))
             .map_err(backend)?
             .await
-            .map_err(backend)?;
-        v.map(to_bytes).transpose()
+            .map_err(backend)
     }
 
-    async fn set_identity(&self, wrapped: &[u8]) -> Result<(), StoreError> {
+    /// The stored (wrapped) identity record, as bytes; for tests.
+    #[doc(hidden)]
+    pub async fn raw_identity_record(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        self.identity_record(SECRET_KEY)
+            .await?
+            .map(to_bytes)
+            .transpose()
+    }
+
+    /// The wrapping key, created (non-extractable) on first use. Created outside any
+    /// transaction (WebCrypto promises would end it), then added only if no other tab added
+    /// one first, and read back.
+    async fn wrapping_key(&self) -> Result<web_sys::CryptoKey, StoreError> {
+        let not_a_key = |_| StoreError::Corrupt("the wrapping key is not a key".into());
+        if let Some(k) = self.identity_record(WRAP_KEY).await? {
+            return k.dyn_into().map_err(not_a_key);
+        }
+        let usages = Array::of2(&"encrypt".into(), &"decrypt".into());
+        let params = web_sys::AesKeyGenParams::new("AES-GCM", 256);
+        let key = promise(subtle()?.generate_key_with_object(&params, false, &usages)).await?;
         let tx = self
             .db
             .transaction(&[IDENTITY], TransactionMode::ReadWrite)
             .map_err(backend)?;
-        tx.object_store(IDENTITY)
+        let store = tx.object_store(IDENTITY).map_err(backend)?;
+        let existing = store
+            .get(Query::Key(WRAP_KEY.into()))
             .map_err(backend)?
-            .put(&bytes(wrapped), Some(&"self".into()))
+            .await
+            .map_err(backend)?;
+        if existing.is_none() {
+            store
+                .add(&key, Some(&WRAP_KEY.into()))
+                .map_err(backend)?
+                .await
+                .map_err(backend)?;
+        }
+        tx.commit().map_err(backend)?.await.map_err(backend)?;
+        self.identity_record(WRAP_KEY)
+            .await?
+            .ok_or_else(|| StoreError::Backend("the wrapping key was not kept".into()))?
+            .dyn_into()
+            .map_err(not_a_key)
+    }
+}
+
+impl Store for IdbStore {
+    async fn identity(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        let Some(record) = self.raw_identity_record().await? else {
+            return Ok(None);
+        };
+        if record.len() < 12 {
+            return Err(StoreError::Corrupt(
+                "the stored identity is truncated".into(),
+            ));
+        }
+        let key = self.wrapping_key().await?;
+        let (iv, ciphertext) = record.split_at(12);
+        let plain = promise(subtle()?.decrypt_with_object_and_u8_array(&gcm(iv), &key, ciphertext))
+            .await
+            .map_err(|_| StoreError::Corrupt("the stored identity cannot be unwrapped".into()))?;
+        Ok(Some(Uint8Array::new(&plain).to_vec()))
+    }
+
+    async fn set_identity(&self, secret: &[u8]) -> Result<(), StoreError> {
+        let key = self.wrapping_key().await?;
+        let mut iv = [0u8; 12];
+        web_sys::window()
+            .ok_or_else(|| StoreError::Backend("no window".into()))?
+            .crypto()
+            .map_err(backend)?
+            .get_random_values_with_u8_array(&mut iv)
+            .map_err(backend)?;
+        let ct =
+            promise(subtle()?.encrypt_with_object_and_u8_array(&gcm(&iv), &key, secret)).await?;
+        let mut record = iv.to_vec();
+        record.extend(Uint8Array::new(&ct).to_vec());
+        let tx = self
+            .db
+            .transaction(&[IDENTITY], TransactionMode::ReadWrite)
+            .map_err(backend)?;
+        let store = tx.object_store(IDENTITY).map_err(backend)?;
+        store
+            .put(&bytes(&record), Some(&SECRET_KEY.into()))
             .map_err(backend)?
             .await
             .map_err(backend)?;
@@ -475,7 +584,7 @@ impl Store for IdbStore {
             }
         };
         for e in &plan.writes {
-            write_entry(&headers, &payloads, &timeline, e).await?;
+            write_entry(&headers, &payloads, &timeline, e)?;
         }
         for t in &plan.purges {
             let freed = purge_in(
@@ -560,50 +669,56 @@ impl Store for IdbStore {
             }
         }
         let timeline = tx.object_store(TIMELINE).map_err(backend)?;
-        let query = match cursor {
-            Some(c) => Some(Query::KeyRange(
-                KeyRange::upper_bound(&time_key(c.timestamp_ms, &c.author, c.seq), Some(true))
-                    .map_err(backend)?,
-            )),
-            None => None,
-        };
-        let mut keys = Vec::new();
-        let opened = timeline
-            .open_cursor(query, Some(CursorDirection::Prev))
-            .map_err(backend)?
-            .await
-            .map_err(backend)?;
-        if let Some(c) = opened {
-            let mut c = c.into_managed();
-            while keys.len() < limit {
-                let Some(k) = c.key().map_err(backend)? else {
-                    break;
-                };
-                if let Some((_, author, seq)) = parse_time_key(&k)
+        let mut after = cursor.map(|c| time_key(c.timestamp_ms, &c.author, c.seq));
+        let mut picked = Vec::new();
+        // Keys come newest first; unfollowed feeds' posts are skipped, reading on as needed.
+        while picked.len() < limit {
+            let query = match &after {
+                Some(k) => Some(Query::KeyRange(
+                    KeyRange::lower_bound(k, Some(true)).map_err(backend)?,
+                )),
+                None => None,
+            };
+            let want = u32::try_from(limit - picked.len()).unwrap_or(u32::MAX);
+            let keys = timeline
+                .get_all_keys(query, Some(want))
+                .map_err(backend)?
+                .await
+                .map_err(backend)?;
+            let done = keys.len() < want as usize;
+            for k in &keys {
+                if let Some((_, author, seq)) = parse_time_key(k)
                     && followed.contains(&author)
                 {
-                    keys.push((author, seq));
+                    picked.push((author, seq));
                 }
-                c.next(None).await.map_err(backend)?;
+            }
+            after = keys.last().cloned();
+            if done || after.is_none() {
+                break;
             }
         }
         let (headers, payloads) = (
             tx.object_store(HEADERS).map_err(backend)?,
             tx.object_store(PAYLOADS).map_err(backend)?,
         );
-        let mut out = Vec::with_capacity(keys.len());
-        for (author, seq) in keys {
-            let key = entry_key(&author, seq);
+        // Issue every read, then collect: the requests run together.
+        let mut pending = Vec::with_capacity(picked.len());
+        for (author, seq) in &picked {
+            let key = entry_key(author, *seq);
             let h = headers
                 .get(Query::Key(key.clone()))
                 .map_err(backend)?
-                .await
-                .map_err(backend)?;
+                .into_future();
             let p = payloads
                 .get(Query::Key(key))
                 .map_err(backend)?
-                .await
-                .map_err(backend)?;
+                .into_future();
+            pending.push((h, p));
+        }
+        let mut out = Vec::with_capacity(pending.len());
+        for (h, p) in pending {
+            let (h, p) = (h.await.map_err(backend)?, p.await.map_err(backend)?);
             if let Some(h) = h {
                 out.push(join(&to_bytes(h)?, p.map(to_bytes).transpose()?)?);
             }

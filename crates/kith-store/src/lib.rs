@@ -7,7 +7,7 @@
 //! - `IdbStore` (browser only, module `idb`): IndexedDB, versioned schema with migrations.
 //!
 //! What is kept, per the data model in kith-core:
-//! - the identity, as the passphrase-free wrapped secret the app hands in (see `identity`);
+//! - the identity secret (wrapped by the IndexedDB backend under a non-extractable key);
 //! - every feed held (the person's own and the replicated feeds they follow), entry headers
 //!   and payloads kept apart, so a delete purges the payload and the header chain stays;
 //! - per-feed metadata ([`FeedMeta`]): head, followed, fork evidence, last synced, counts;
@@ -112,10 +112,11 @@ impl FeedMeta {
 /// The interface every backend implements. Futures are not `Send` (IndexedDB is not).
 #[allow(async_fn_in_trait)]
 pub trait Store {
-    /// The stored identity (the app's wrapped secret), if any.
+    /// The person's identity secret, if one is stored.
     async fn identity(&self) -> Result<Option<Vec<u8>>, StoreError>;
-    /// Stores the identity, replacing any earlier one.
-    async fn set_identity(&self, wrapped: &[u8]) -> Result<(), StoreError>;
+    /// Stores the identity secret, replacing any earlier one. Backends keep it wrapped where
+    /// the platform allows (IndexedDB: under a non-extractable WebCrypto key).
+    async fn set_identity(&self, secret: &[u8]) -> Result<(), StoreError>;
 
     /// Writes a batch of verified entries, of any feeds, in one transaction: all or nothing.
     /// Each must continue its feed (entries already held are skipped); a delete purges its

@@ -75,8 +75,8 @@ impl Store for MemoryStore {
         Ok(self.data.borrow().identity.clone())
     }
 
-    async fn set_identity(&self, wrapped: &[u8]) -> Result<(), StoreError> {
-        self.data.borrow_mut().identity = Some(wrapped.to_vec());
+    async fn set_identity(&self, secret: &[u8]) -> Result<(), StoreError> {
+        self.data.borrow_mut().identity = Some(secret.to_vec());
         Ok(())
     }
 

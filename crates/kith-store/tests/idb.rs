@@ -89,3 +89,28 @@ async fn a_bad_batch_aborts_the_transaction() {
     s.insert(&f.entries()[1..]).await.expect("rest");
     assert_eq!(s.frontier().await.expect("frontier"), vec![(a.author(), 3)]);
 }
+
+#[wasm_bindgen_test]
+async fn the_identity_is_never_stored_as_plain_bytes() {
+    let s = <IdbStore as suite::Backend>::fresh("wrap").await;
+    let secret = person(7).secret();
+    s.set_identity(&secret).await.expect("store");
+    let raw = s.raw_identity_record().await.expect("raw").expect("stored");
+    assert!(
+        !raw.windows(32).any(|w| w == secret),
+        "the secret is visible in storage"
+    );
+    assert_eq!(s.identity().await.expect("unwrap"), Some(secret.to_vec()));
+    let s = suite::Backend::reopen(s).await;
+    assert_eq!(
+        s.identity().await.expect("unwrap after reload"),
+        Some(secret.to_vec())
+    );
+}
+
+#[wasm_bindgen_test]
+fn a_quota_error_is_reported_as_such() {
+    let e = web_sys::DomException::new_with_message_and_name("full", "QuotaExceededError")
+        .expect("exception");
+    assert_eq!(kith_store::idb::map_error(e), StoreError::QuotaExceeded);
+}
