@@ -562,18 +562,18 @@ impl Store for IdbStore {
             tx.object_store(TIMELINE).map_err(backend)?,
             tx.object_store(FEEDS).map_err(backend)?,
         );
+        // The stored metadata of every feed in the batch (read once per feed).
+        let authors: std::collections::BTreeSet<AuthorId> =
+            entries.iter().map(VerifiedEntry::author).collect();
         let mut stored: BTreeMap<AuthorId, FeedMeta> = BTreeMap::new();
-        for e in entries {
-            let a = e.author();
-            if !stored.contains_key(&a) {
-                if let Some(v) = feeds
-                    .get(Query::Key(hex(&a)))
-                    .map_err(backend)?
-                    .await
-                    .map_err(backend)?
-                {
-                    stored.insert(a, decode_meta(v)?);
-                }
+        for a in authors {
+            let found = feeds
+                .get(Query::Key(hex(&a)))
+                .map_err(backend)?
+                .await
+                .map_err(backend)?;
+            if let Some(v) = found {
+                stored.insert(a, decode_meta(v)?);
             }
         }
         let mut plan = match plan(|a| stored.get(a).cloned(), entries) {

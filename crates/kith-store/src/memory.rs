@@ -39,10 +39,10 @@ impl Data {
         if hash.is_some_and(|h| h != e.hash()) {
             return Ok(());
         }
-        if let Some(p) = self.payloads.remove(&(author, seq)) {
-            if let Some(m) = self.feeds.get_mut(&author) {
-                m.bytes = m.bytes.saturating_sub(p.len() as u64);
-            }
+        if let Some(p) = self.payloads.remove(&(author, seq))
+            && let Some(m) = self.feeds.get_mut(&author)
+        {
+            m.bytes = m.bytes.saturating_sub(p.len() as u64);
         }
         if let Some(k) = timeline_key(&e) {
             self.timeline.remove(&k);
@@ -144,10 +144,10 @@ impl Store for MemoryStore {
             if out.len() >= limit.min(MAX_READ) {
                 break;
             }
-            if d.feeds.get(&author).is_some_and(|m| m.followed) {
-                if let Some(e) = d.read(author, seq)? {
-                    out.push(e);
-                }
+            if d.feeds.get(&author).is_some_and(|m| m.followed)
+                && let Some(e) = d.read(author, seq)?
+            {
+                out.push(e);
             }
         }
         Ok(out)
