@@ -157,6 +157,7 @@ fn wasm_tests(_: &Tools) -> Result<Duration> {
             dist.join("index.html"),
             "<!doctype html><title>kith test node</title>",
         )?;
+        ensure_free(WASM_TEST_NODE_HTTP, "wasm tests")?;
         let _node = test_node(WASM_TEST_NODE_HTTP, "19090", "19091", &dist)?;
         let mut args = vec!["test", "--locked", "--target", "wasm32-unknown-unknown"];
         for c in WASM_CRATES {
@@ -171,8 +172,21 @@ fn wasm_tests(_: &Tools) -> Result<Duration> {
     })
 }
 
+/// Fails with a plain message when a port the tests need is taken.
+fn ensure_free(addr: &str, what: &str) -> Result<()> {
+    if std::net::TcpListener::bind(addr).is_err() {
+        bail!(
+            "{addr} is in use, and the {what} need it: stop whatever holds it (a running `cargo xtask run`?)"
+        );
+    }
+    Ok(())
+}
+
 fn e2e(tools: &Tools) -> Result<Duration> {
     step("end-to-end tests in headless Chromium", || {
+        let http = std::env::var("KITH_E2E_HTTP").unwrap_or_else(|_| "127.0.0.1:8080".into());
+        ensure_free(&http, "end-to-end tests")?;
+        ensure_free("127.0.0.1:9090", "end-to-end tests")?;
         build_node_debug()?;
         let dist = target_dir().join("e2e-dist");
         build_app(tools, &dist, false)?;
