@@ -5,7 +5,7 @@
 //! reservation would otherwise confirm an external address and flip them to server mode.
 
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{StreamProtocol, identify, identity, kad, ping, relay};
+use libp2p::{StreamProtocol, gossipsub, identify, identity, kad, ping, relay};
 
 use crate::Config;
 
@@ -72,6 +72,8 @@ mod derived {
         pub ping: ping::Behaviour,
         /// Discovery, in client mode.
         pub kad: kad::Behaviour<kad::store::MemoryStore>,
+        /// Live delivery of new entries.
+        pub gossipsub: gossipsub::Behaviour,
     }
 }
 
@@ -85,6 +87,16 @@ impl Behaviour {
             kad_config(),
         );
         kad.set_mode(Some(kad::Mode::Client));
+        let gossip_config =
+            crate::gossip::config(crate::gossip::Role::Client, config.gossip_heartbeat);
+        let gossipsub = match gossipsub::Behaviour::new(
+            gossipsub::MessageAuthenticity::Signed(key.clone()),
+            gossip_config,
+        ) {
+            Ok(g) => g,
+            // Fails only for anonymous authenticity with a signing config; not our case.
+            Err(e) => unreachable!("gossipsub with a signing key: {e}"),
+        };
         Behaviour {
             relay,
             identify: identify::Behaviour::new(identify_config(
@@ -93,6 +105,7 @@ impl Behaviour {
             )),
             ping: ping::Behaviour::new(ping_config(config)),
             kad,
+            gossipsub,
         }
     }
 }

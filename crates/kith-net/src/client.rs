@@ -4,6 +4,8 @@ use futures::SinkExt;
 use futures::channel::{mpsc, oneshot};
 use libp2p::{Multiaddr, PeerId};
 
+use kith_core::{AuthorId, VerifiedEntry};
+
 use crate::{NetError, TransportKind};
 
 /// A command for the event loop, with the channel its answer goes back on.
@@ -25,6 +27,15 @@ pub(crate) enum Command {
     Disconnect {
         peer: PeerId,
         reply: oneshot::Sender<bool>,
+    },
+    Follow {
+        author: AuthorId,
+        reply: oneshot::Sender<Result<(), NetError>>,
+    },
+    Publish {
+        author: AuthorId,
+        bytes: Vec<u8>,
+        reply: oneshot::Sender<Result<(), NetError>>,
     },
 }
 
@@ -96,6 +107,28 @@ impl Client {
     /// The peers in the Kademlia routing table.
     pub async fn routing_table(&self) -> Result<Vec<PeerId>, NetError> {
         self.ask(|reply| Command::RoutingTable { reply }).await
+    }
+
+    /// Receives `author`'s new entries live (subscribes to their feed's shard).
+    pub async fn follow_live(&self, author: AuthorId) -> Result<(), NetError> {
+        self.ask(|reply| Command::Follow { author, reply }).await?
+    }
+
+    /// Publishes a verified entry to everyone following its author live.
+    pub async fn publish(&self, entry: &VerifiedEntry) -> Result<(), NetError> {
+        self.publish_bytes(entry.author(), entry.encode()).await
+    }
+
+    /// Publishes raw bytes on `author`'s topic without checking them: what a broken or hostile
+    /// peer can do. For tests of the receivers' defences only.
+    #[doc(hidden)]
+    pub async fn publish_bytes(&self, author: AuthorId, bytes: Vec<u8>) -> Result<(), NetError> {
+        self.ask(|reply| Command::Publish {
+            author,
+            bytes,
+            reply,
+        })
+        .await?
     }
 
     /// Closes every connection to `peer`; `false` if there was none.

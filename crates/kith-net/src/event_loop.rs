@@ -7,7 +7,7 @@ use futures::channel::{mpsc, oneshot};
 use futures::{SinkExt, StreamExt};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
-use libp2p::{PeerId, Swarm, identify, kad, ping};
+use libp2p::{PeerId, Swarm, gossipsub, identify, kad, ping};
 
 use crate::behaviour::{BehaviourEvent, learn_dht_peer};
 use crate::client::{Command, Connected};
@@ -99,6 +99,20 @@ impl EventLoop {
             Command::Disconnect { peer, reply } => {
                 let _ = reply.send(self.swarm.disconnect_peer_id(peer).is_ok());
             }
+            Command::Follow { author, reply } => {
+                let topic = crate::gossip::topic_for(&author);
+                let r = self.swarm.behaviour_mut().gossipsub.subscribe(&topic);
+                let _ = reply.send(r.map(|_| ()).map_err(|e| NetError::Publish(e.to_string())));
+            }
+            Command::Publish {
+                author,
+                bytes,
+                reply,
+            } => {
+                let topic = crate::gossip::topic_for(&author);
+                let r = self.swarm.behaviour_mut().gossipsub.publish(topic, bytes);
+                let _ = reply.send(r.map(|_| ()).map_err(|e| NetError::Publish(e.to_string())));
+            }
         }
     }
 
@@ -178,6 +192,40 @@ impl EventLoop {
                 learn_dht_peer(&mut self.swarm.behaviour_mut().kad, &peer_id, info);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event).await,
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source: from,
+                message_id,
+                message,
+            })) => {
+                let verdict = kith_core::validate_detached(&message.data, crate::now_ms());
+                let acceptance = match &verdict {
+                    Ok(e) if crate::gossip::topic_for(&e.author()).hash() == message.topic => {
+                        gossipsub::MessageAcceptance::Accept
+                    }
+                    _ => gossipsub::MessageAcceptance::Reject,
+                };
+                self.swarm
+                    .behaviour_mut()
+                    .gossipsub
+                    .report_message_validation_result(&message_id, &from, acceptance);
+                match verdict {
+                    Ok(entry) if acceptance == gossipsub::MessageAcceptance::Accept => {
+                        self.emit(Event::Entry {
+                            from,
+                            entry: Box::new(entry),
+                        })
+                        .await;
+                    }
+                    Ok(_) => {
+                        let reason = "entry published on another author's topic".to_owned();
+                        self.emit(Event::InvalidEntry { from, reason }).await;
+                    }
+                    Err(e) => {
+                        let reason = e.to_string();
+                        self.emit(Event::InvalidEntry { from, reason }).await;
+                    }
+                }
+            }
             _ => {}
         }
     }

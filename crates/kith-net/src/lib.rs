@@ -24,6 +24,7 @@ pub mod behaviour;
 mod client;
 mod dial_plan;
 mod event_loop;
+pub mod gossip;
 pub mod identity;
 pub mod platform;
 mod transport_kind;
@@ -85,6 +86,29 @@ pub enum Event {
         /// The peer added or updated.
         peer: PeerId,
     },
+    /// A new entry arrived live and verified (signature, payload, limits; not yet its place in
+    /// the feed, which the store checks).
+    Entry {
+        /// The peer it came through.
+        from: PeerId,
+        /// The entry.
+        entry: Box<kith_core::VerifiedEntry>,
+    },
+    /// A peer forwarded an entry that does not verify; it was rejected (and the peer penalised).
+    InvalidEntry {
+        /// The peer it came through.
+        from: PeerId,
+        /// Why it was refused.
+        reason: String,
+    },
+}
+
+/// Milliseconds since the Unix epoch, by this device's clock (works in the browser too).
+pub fn now_ms() -> u64 {
+    web_time::SystemTime::now()
+        .duration_since(web_time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
 }
 
 /// Why a network operation failed. Each message says what happened.
@@ -110,6 +134,9 @@ pub enum NetError {
     /// The Kademlia bootstrap query failed.
     #[error("DHT bootstrap failed: {0}")]
     Bootstrap(String),
+    /// An entry could not be published.
+    #[error("could not publish: {0}")]
+    Publish(String),
 }
 
 /// What a node needs to know when it is built.
@@ -123,6 +150,8 @@ pub struct Config {
     pub ping_timeout: Duration,
     /// How long a connection with nothing to do stays open.
     pub idle_timeout: Duration,
+    /// Gossipsub's heartbeat.
+    pub gossip_heartbeat: Duration,
 }
 
 impl Default for Config {
@@ -132,6 +161,7 @@ impl Default for Config {
             ping_interval: Duration::from_secs(5),
             ping_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(3600),
+            gossip_heartbeat: Duration::from_secs(1),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use libp2p::swarm::NetworkBehaviour;
-use libp2p::{connection_limits, identify, identity, kad, ping, relay};
+use libp2p::{connection_limits, gossipsub, identify, identity, kad, ping, relay};
 
 use crate::config::Cli;
 
@@ -29,6 +29,8 @@ mod derived {
         pub ping: ping::Behaviour,
         /// The DHT, in server mode.
         pub kad: kad::Behaviour<kad::store::MemoryStore>,
+        /// Routes new entries between the peers following their authors (keeps none).
+        pub gossipsub: gossipsub::Behaviour,
     }
 }
 
@@ -72,6 +74,17 @@ impl Behaviour {
             .with_max_established(Some(cli.max_connections))
             .with_max_established_per_peer(Some(cli.max_connections_per_peer))
             .with_max_pending_incoming(Some(cli.max_connections.min(1024)));
+        let mut gossipsub = match gossipsub::Behaviour::new(
+            gossipsub::MessageAuthenticity::Signed(key.clone()),
+            kith_net::gossip::config(kith_net::gossip::Role::Hub, Duration::from_secs(1)),
+        ) {
+            Ok(g) => g,
+            Err(e) => unreachable!("gossipsub with a signing key: {e}"),
+        };
+        for topic in kith_net::gossip::all_topics() {
+            // Subscribing to a valid topic on a fresh behaviour cannot fail.
+            let _ = gossipsub.subscribe(&topic);
+        }
         Behaviour {
             limits: connection_limits::Behaviour::new(limits),
             relay,
@@ -81,6 +94,7 @@ impl Behaviour {
             )),
             ping: ping::Behaviour::default(),
             kad,
+            gossipsub,
         }
     }
 }

@@ -5,7 +5,7 @@
 //! error instead of a half-started node. Then one task owns the swarm and one serves HTTP;
 //! [`NodeControl`] asks the swarm task for figures, and [`Node::shutdown`] stops both.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -18,7 +18,7 @@ use kith_net::TransportKind;
 use libp2p::core::transport::ListenerId;
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::SwarmEvent;
-use libp2p::{Multiaddr, PeerId, Swarm, identify, kad, noise, yamux};
+use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, kad, noise, yamux};
 use serde::Serialize;
 
 use crate::behaviour::{Behaviour, BehaviourEvent};
@@ -120,6 +120,7 @@ impl Node {
         let (shutdown_tx, shutdown_rx) = oneshot::channel();
         let swarm_loop = SwarmLoop {
             swarm,
+            strikes: HashMap::new(),
             commands: cmd_rx,
             bootstrap: bootstrap.clone(),
             announce: cli.announce.clone(),
@@ -314,8 +315,13 @@ fn join_bootstrap_peers(swarm: &mut Swarm<Behaviour>, peers: &[Multiaddr]) {
     }
 }
 
+/// How many invalid entries a peer may forward before it is disconnected.
+const MAX_INVALID_ENTRIES: u32 = 3;
+
 struct SwarmLoop {
     swarm: Swarm<Behaviour>,
+    /// Invalid entries forwarded per connected peer (entries leave with the peer).
+    strikes: HashMap<PeerId, u32>,
     commands: mpsc::Receiver<Command>,
     bootstrap: Arc<RwLock<BootstrapDoc>>,
     announce: Vec<Multiaddr>,
@@ -372,9 +378,22 @@ impl SwarmLoop {
             } => {
                 tracing::debug!(%peer_id, addr = %endpoint.get_remote_address(), "connection up");
             }
-            SwarmEvent::ConnectionClosed { peer_id, cause, .. } => {
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                cause,
+                num_established,
+                ..
+            } => {
                 tracing::debug!(%peer_id, ?cause, "connection closed");
+                if num_established == 0 {
+                    self.strikes.remove(&peer_id);
+                }
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source: from,
+                message_id,
+                message,
+            })) => self.route(from, &message_id, &message),
             SwarmEvent::OutgoingConnectionError { peer_id, error, .. } => {
                 tracing::warn!(?peer_id, "dial failed: {error}");
             }
@@ -395,6 +414,32 @@ impl SwarmLoop {
                 tracing::info!(%peer, "DHT peer joined the routing table");
             }
             _ => {}
+        }
+    }
+
+    /// Forwards an entry only if it verifies and is on its author's topic; a peer that keeps
+    /// sending invalid entries is disconnected. Nothing is stored.
+    fn route(&mut self, from: PeerId, id: &gossipsub::MessageId, message: &gossipsub::Message) {
+        let now = kith_net::now_ms();
+        let valid = kith_core::validate_detached(&message.data, now)
+            .is_ok_and(|e| kith_net::gossip::topic_for(&e.author()).hash() == message.topic);
+        let acceptance = if valid {
+            gossipsub::MessageAcceptance::Accept
+        } else {
+            gossipsub::MessageAcceptance::Reject
+        };
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(id, &from, acceptance);
+        if !valid {
+            let strikes = self.strikes.entry(from).or_default();
+            *strikes += 1;
+            tracing::warn!(%from, strikes = *strikes, "rejected an invalid entry");
+            if *strikes >= MAX_INVALID_ENTRIES {
+                tracing::warn!(%from, "disconnecting a peer that keeps sending invalid entries");
+                let _ = self.swarm.disconnect_peer_id(from);
+            }
         }
     }
 

@@ -1,0 +1,89 @@
+//! Live delivery: new entries travel over gossipsub, on topics sharded by author.
+//!
+//! A peer subscribes to the shards of the authors it follows; kith-node subscribes to every
+//! shard and routes. [`FEED_SHARDS`] (64) stays under gossipsub's default cap of 100 topics a
+//! remote peer may announce, however many authors a person follows. Every message is one
+//! encoded entry; receivers validate it with kith-core before gossipsub forwards it
+//! (`validate_messages`), and reject what does not verify, which costs the sender its score.
+
+use std::time::Duration;
+
+use kith_core::{AuthorId, Hash};
+use libp2p::gossipsub::{self, IdentTopic, MessageId, ValidationMode};
+
+/// How many topics feeds are spread over.
+pub const FEED_SHARDS: u8 = 64;
+/// The largest gossip message: one entry with room for framing.
+pub const MAX_GOSSIP_BYTES: usize = kith_core::entry::MAX_ENTRY_BYTES + 1024;
+
+/// The shard of an author's feed.
+pub fn shard_of(author: &AuthorId) -> u8 {
+    Hash::of(&[b"kith-shard", &author.0]).0[0] % FEED_SHARDS
+}
+
+/// The topic an author's new entries are published on.
+pub fn topic_for(author: &AuthorId) -> IdentTopic {
+    shard_topic(shard_of(author))
+}
+
+/// The topic of shard `n`.
+pub fn shard_topic(n: u8) -> IdentTopic {
+    IdentTopic::new(format!("/kith/feed/1/{n:02}"))
+}
+
+/// Every shard topic, for kith-node.
+pub fn all_topics() -> impl Iterator<Item = IdentTopic> {
+    (0..FEED_SHARDS).map(shard_topic)
+}
+
+/// Who runs the gossipsub instance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// A browser or native client: few peers, outbound connections only.
+    Client,
+    /// kith-node: the hub every client's messages pass through; it meshes with every
+    /// subscriber of a topic so delivery is one hop, not a heartbeat away.
+    Hub,
+}
+
+/// The gossipsub configuration for `role`.
+pub fn config(role: Role, heartbeat: Duration) -> gossipsub::Config {
+    let mut b = gossipsub::ConfigBuilder::default();
+    b.validation_mode(ValidationMode::Strict)
+        .validate_messages()
+        .max_transmit_size(MAX_GOSSIP_BYTES)
+        .heartbeat_interval(heartbeat)
+        // One entry is one message however many peers republish it.
+        .message_id_fn(|m: &gossipsub::Message| MessageId::from(Hash::of(&[&m.data]).0.to_vec()))
+        // Browsers only dial out, and usually only to kith-node.
+        .mesh_outbound_min(0);
+    match role {
+        Role::Client => b.mesh_n_low(1).mesh_n(2).mesh_n_high(4),
+        Role::Hub => b.mesh_n_low(1).mesh_n(4_000).mesh_n_high(10_000),
+    };
+    match b.build() {
+        Ok(c) => c,
+        // The values above are a valid combination; this is a programming error.
+        Err(e) => unreachable!("invalid gossipsub configuration: {e}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shards_are_stable_and_bounded() {
+        let a = AuthorId([1; 32]);
+        assert_eq!(shard_of(&a), shard_of(&a));
+        assert!((0..=255u8).all(|i| shard_of(&AuthorId([i; 32])) < FEED_SHARDS));
+        assert_eq!(all_topics().count(), FEED_SHARDS as usize);
+        assert_eq!(
+            topic_for(&a).to_string(),
+            format!("/kith/feed/1/{:02}", shard_of(&a))
+        );
+        // Both configurations build.
+        let _ = config(Role::Client, Duration::from_secs(1));
+        let _ = config(Role::Hub, Duration::from_secs(1));
+    }
+}

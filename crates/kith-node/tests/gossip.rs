@@ -1,0 +1,196 @@
+//! Live delivery through kith-node: native kith-net clients publish and receive new entries
+//! over gossipsub; an invalid entry is refused at the node and its sender cut off.
+
+mod common;
+
+use std::time::Duration;
+
+use kith_core::{Feed, Identity, Payload, VerifiedEntry};
+use kith_net::{Client, Config, Event, Keypair, TransportKind, dial_plan};
+use kith_node::Node;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::{Instant, timeout};
+
+/// A client connected to `node` over WebSocket, with its events drained into a channel.
+async fn client(node: &Node) -> (Client, UnboundedReceiver<Event>) {
+    let config = Config {
+        gossip_heartbeat: Duration::from_millis(200),
+        ..Config::default()
+    };
+    let (c, mut events, event_loop) =
+        kith_net::new(Keypair::generate_ed25519(), config).expect("client builds");
+    tokio::spawn(event_loop.run());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        use futures::StreamExt;
+        while let Some(e) = events.next().await {
+            if tx.send(e).is_err() {
+                break;
+            }
+        }
+    });
+    let doc = node.bootstrap.read().expect("doc").clone();
+    let (peer, addrs) = dial_plan(&doc, Some(TransportKind::WebSocket)).expect("ws address");
+    c.dial(peer, addrs).await.expect("dial the node");
+    (c, rx)
+}
+
+/// Waits up to `d` for an entry with `hash` on `rx`.
+async fn receive(rx: &mut UnboundedReceiver<Event>, want: &VerifiedEntry, d: Duration) -> bool {
+    let deadline = Instant::now() + d;
+    while let Ok(Some(e)) = timeout(
+        deadline.saturating_duration_since(Instant::now()),
+        rx.recv(),
+    )
+    .await
+    {
+        if let Event::Entry { entry, .. } = e
+            && entry.hash() == want.hash()
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Posts until one arrives at `rx` (the mesh forms within a few heartbeats); returns the feed.
+async fn post_until_delivered(
+    author: &Identity,
+    a: &Client,
+    rx: &mut UnboundedReceiver<Event>,
+) -> Feed {
+    let mut feed = Feed::new(author.author());
+    let start = Instant::now();
+    loop {
+        let i = feed.head_seq();
+        let e = feed
+            .append(
+                author,
+                &Payload::post(format!("live {i}")),
+                kith_net::now_ms(),
+            )
+            .expect("append")
+            .clone();
+        // Until the node's subscriptions are known, publishing has no peers: try again.
+        let _ = a.publish(&e).await;
+        if receive(rx, &e, Duration::from_millis(400)).await {
+            return feed;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no entry delivered within 20 s"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_reaches_a_follower_live() {
+    let dir = common::workdir();
+    let node = Node::start(common::cli(dir.path(), &[]))
+        .await
+        .expect("node");
+    let alice = Identity::from_secret([1; 32]);
+    let (a, _a_events) = client(&node).await;
+    let (b, mut b_events) = client(&node).await;
+    b.follow_live(alice.author()).await.expect("follow");
+    let mut feed = post_until_delivered(&alice, &a, &mut b_events).await;
+    // Once the mesh stands, every post arrives, promptly.
+    for i in 0..5 {
+        let e = feed
+            .append(
+                &alice,
+                &Payload::post(format!("steady {i}")),
+                kith_net::now_ms(),
+            )
+            .expect("append")
+            .clone();
+        a.publish(&e).await.expect("publish");
+        assert!(
+            receive(&mut b_events, &e, Duration::from_secs(2)).await,
+            "post {i} not delivered"
+        );
+    }
+    node.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_entry_is_refused_and_its_sender_cut_off() {
+    let dir = common::workdir();
+    let node = Node::start(common::cli(dir.path(), &[]))
+        .await
+        .expect("node");
+    let alice = Identity::from_secret([1; 32]);
+    let (a, _a_events) = client(&node).await;
+    let (b, mut b_events) = client(&node).await;
+    let (mallory, mut m_events) = client(&node).await;
+    b.follow_live(alice.author()).await.expect("follow");
+    let mut feed = post_until_delivered(&alice, &a, &mut b_events).await;
+
+    // Mallory republishes Alice's entries with the text altered.
+    let mut sent = 0;
+    let start = Instant::now();
+    while sent < 3 {
+        let e = feed
+            .append(
+                &alice,
+                &Payload::post(format!("original {sent}")),
+                kith_net::now_ms(),
+            )
+            .expect("append")
+            .clone();
+        let mut raw = e.raw().clone();
+        if let Some(p) = raw.payload.as_mut() {
+            let last = p.len() - 1;
+            p[last] ^= 0x20;
+        }
+        if mallory
+            .publish_bytes(alice.author(), raw.encode())
+            .await
+            .is_ok()
+        {
+            sent += 1;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "mallory could not publish"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // The node cuts Mallory off.
+    let node_id = node.peer_id;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut cut_off = false;
+    while let Ok(Some(e)) = timeout(
+        deadline.saturating_duration_since(Instant::now()),
+        m_events.recv(),
+    )
+    .await
+    {
+        if matches!(e, Event::Disconnected { peer, remaining: 0, .. } if peer == node_id) {
+            cut_off = true;
+            break;
+        }
+    }
+    assert!(cut_off, "the node kept the peer that sent invalid entries");
+    // Nothing invalid reached Bob, and Alice's real posts still do.
+    while let Ok(e) = b_events.try_recv() {
+        assert!(
+            !matches!(e, Event::InvalidEntry { .. }),
+            "an invalid entry was forwarded: {e:?}"
+        );
+        if let Event::Entry { entry, .. } = e {
+            let altered = matches!(entry.payload(), Some(Payload::Post { text, .. }) if text.starts_with("original"));
+            assert!(
+                !altered,
+                "an entry Alice never published reached Bob: {entry:?}"
+            );
+        }
+    }
+    let e = feed
+        .append(&alice, &Payload::post("still here"), kith_net::now_ms())
+        .expect("append")
+        .clone();
+    a.publish(&e).await.expect("publish");
+    assert!(receive(&mut b_events, &e, Duration::from_secs(3)).await);
+    node.shutdown().await;
+}
