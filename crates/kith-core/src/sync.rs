@@ -231,6 +231,8 @@ pub struct Session {
     pending_serves: usize,
     strikes: u32,
     progress: Progress,
+    /// The progress last reported with an event.
+    reported: Progress,
     frontier_deadline: Option<(u64, u32)>,
     failed: bool,
 }
@@ -264,6 +266,7 @@ impl Session {
             pending_serves: 0,
             strikes: 0,
             progress: Progress::default(),
+            reported: Progress::default(),
             frontier_deadline: Some((now_ms + config.timeout_ms, 0)),
             failed: false,
         };
@@ -339,14 +342,10 @@ impl Session {
     }
 
     fn update_progress(&mut self) {
-        let done = self.frontier_deadline.is_none() && self.wants.is_empty();
-        let p = Progress {
-            done,
-            ..self.progress
-        };
-        if p != self.progress || done && !self.progress.done {
-            self.progress = p;
-            self.emit(Event::Progress(p));
+        self.progress.done = self.frontier_deadline.is_none() && self.wants.is_empty();
+        if self.progress != self.reported {
+            self.reported = self.progress;
+            self.emit(Event::Progress(self.progress));
         }
     }
 
@@ -672,6 +671,7 @@ pub(crate) mod sim {
         pub(crate) forks: Vec<ForkEvidence>,
         pub(crate) failed: Option<SyncFailure>,
         pub(crate) strikes: u32,
+        pub(crate) progress_seen: Vec<Progress>,
         /// Answer requests with the batch reversed (entries out of order).
         pub(crate) reverse: bool,
     }
@@ -691,6 +691,7 @@ pub(crate) mod sim {
                 forks: Vec::new(),
                 failed: None,
                 strikes: 0,
+                progress_seen: Vec::new(),
                 reverse: false,
             }
         }
@@ -732,7 +733,7 @@ pub(crate) mod sim {
                         Event::Fork(f) => self.forks.push(*f),
                         Event::Failed(why) => self.failed = Some(why),
                         Event::Misbehaved(_) => self.strikes += 1,
-                        Event::Progress(_) => {}
+                        Event::Progress(p) => self.progress_seen.push(p),
                     }
                 }
                 let Some(m) = self.session.poll_outbound() else {

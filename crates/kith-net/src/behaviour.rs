@@ -27,6 +27,11 @@ pub fn identify_config(key: &identity::PublicKey, agent_version: &str) -> identi
         .with_agent_version(agent_version.to_owned())
 }
 
+/// The DHT key under which the holders of `author`'s feed announce themselves (as providers).
+pub fn feed_key(author: &kith_core::AuthorId) -> kad::RecordKey {
+    kad::RecordKey::new(&kith_core::Hash::of(&[b"kith-feed", &author.0]).0)
+}
+
 /// How many of a peer's self-reported listen addresses are taken into the routing table.
 pub const MAX_LISTEN_ADDRS: usize = 16;
 
@@ -74,6 +79,8 @@ mod derived {
         pub kad: kad::Behaviour<kad::store::MemoryStore>,
         /// Live delivery of new entries.
         pub gossipsub: gossipsub::Behaviour,
+        /// Feed sync and backfill.
+        pub sync: libp2p::request_response::Behaviour<crate::sync_protocol::SyncCodec>,
     }
 }
 
@@ -106,6 +113,7 @@ impl Behaviour {
             ping: ping::Behaviour::new(ping_config(config)),
             kad,
             gossipsub,
+            sync: crate::sync_protocol::behaviour(),
         }
     }
 }

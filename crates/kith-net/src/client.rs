@@ -4,6 +4,7 @@ use futures::SinkExt;
 use futures::channel::{mpsc, oneshot};
 use libp2p::{Multiaddr, PeerId};
 
+use kith_core::sync::Message;
 use kith_core::{AuthorId, VerifiedEntry};
 
 use crate::{NetError, TransportKind};
@@ -36,6 +37,27 @@ pub(crate) enum Command {
         author: AuthorId,
         bytes: Vec<u8>,
         reply: oneshot::Sender<Result<(), NetError>>,
+    },
+    Request {
+        peer: PeerId,
+        message: Message,
+        reply: oneshot::Sender<Result<Message, NetError>>,
+    },
+    Respond {
+        id: u64,
+        message: Message,
+    },
+    ListenViaRelay {
+        relay: Multiaddr,
+        reply: oneshot::Sender<Result<Multiaddr, NetError>>,
+    },
+    Provide {
+        author: AuthorId,
+        reply: oneshot::Sender<Result<(), NetError>>,
+    },
+    FindProviders {
+        author: AuthorId,
+        reply: oneshot::Sender<Result<Vec<PeerId>, NetError>>,
     },
 }
 
@@ -129,6 +151,43 @@ impl Client {
             reply,
         })
         .await?
+    }
+
+    /// Sends a sync message to `peer` and waits for its answer.
+    pub async fn request(&self, peer: PeerId, message: Message) -> Result<Message, NetError> {
+        self.ask(|reply| Command::Request {
+            peer,
+            message,
+            reply,
+        })
+        .await?
+    }
+
+    /// Answers the inbound sync request `id` (from [`Event::SyncRequest`](crate::Event)).
+    pub async fn respond(&self, id: u64, message: Message) -> Result<(), NetError> {
+        self.commands
+            .clone()
+            .send(Command::Respond { id, message })
+            .await
+            .map_err(|_| NetError::Stopped)
+    }
+
+    /// Reserves a slot on the relay at `relay` (a kith-node address ending in `/p2p/<id>`)
+    /// and listens there; returns the relayed address others can dial.
+    pub async fn listen_via_relay(&self, relay: Multiaddr) -> Result<Multiaddr, NetError> {
+        self.ask(|reply| Command::ListenViaRelay { relay, reply })
+            .await?
+    }
+
+    /// Announces in the DHT that this node holds `author`'s feed.
+    pub async fn provide(&self, author: AuthorId) -> Result<(), NetError> {
+        self.ask(|reply| Command::Provide { author, reply }).await?
+    }
+
+    /// Asks the DHT who holds `author`'s feed.
+    pub async fn find_providers(&self, author: AuthorId) -> Result<Vec<PeerId>, NetError> {
+        self.ask(|reply| Command::FindProviders { author, reply })
+            .await?
     }
 
     /// Closes every connection to `peer`; `false` if there was none.

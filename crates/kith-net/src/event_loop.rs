@@ -5,13 +5,20 @@ use std::collections::HashMap;
 
 use futures::channel::{mpsc, oneshot};
 use futures::{SinkExt, StreamExt};
+use kith_core::sync::Message;
+use libp2p::core::transport::ListenerId;
+use libp2p::multiaddr::Protocol;
+use libp2p::request_response::{self, OutboundRequestId, ResponseChannel};
 use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
-use libp2p::{PeerId, Swarm, gossipsub, identify, kad, ping};
+use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, kad, ping};
 
 use crate::behaviour::{BehaviourEvent, learn_dht_peer};
 use crate::client::{Command, Connected};
 use crate::{Behaviour, Event, NetError, TransportKind};
+
+/// Where the answer to a command goes.
+type Reply<T> = oneshot::Sender<Result<T, NetError>>;
 
 /// The node's event loop. Spawn [`EventLoop::run`]; it ends when every `Client` is dropped.
 pub struct EventLoop {
@@ -20,6 +27,12 @@ pub struct EventLoop {
     events: mpsc::Sender<Event>,
     pending_dials: HashMap<ConnectionId, (PeerId, oneshot::Sender<Result<Connected, NetError>>)>,
     pending_bootstrap: HashMap<kad::QueryId, oneshot::Sender<Result<(), NetError>>>,
+    pending_requests: HashMap<OutboundRequestId, (PeerId, Reply<Message>)>,
+    pending_responses: HashMap<u64, (PeerId, ResponseChannel<Vec<u8>>)>,
+    next_response_id: u64,
+    pending_listens: HashMap<ListenerId, oneshot::Sender<Result<Multiaddr, NetError>>>,
+    pending_provides: HashMap<kad::QueryId, oneshot::Sender<Result<(), NetError>>>,
+    pending_lookups: HashMap<kad::QueryId, (Vec<PeerId>, Reply<Vec<PeerId>>)>,
 }
 
 impl EventLoop {
@@ -34,6 +47,12 @@ impl EventLoop {
             events,
             pending_dials: HashMap::new(),
             pending_bootstrap: HashMap::new(),
+            pending_requests: HashMap::new(),
+            pending_responses: HashMap::new(),
+            next_response_id: 0,
+            pending_listens: HashMap::new(),
+            pending_provides: HashMap::new(),
+            pending_lookups: HashMap::new(),
         }
     }
 
@@ -103,6 +122,58 @@ impl EventLoop {
                 let topic = crate::gossip::topic_for(&author);
                 let r = self.swarm.behaviour_mut().gossipsub.subscribe(&topic);
                 let _ = reply.send(r.map(|_| ()).map_err(|e| NetError::Publish(e.to_string())));
+            }
+            Command::Request {
+                peer,
+                message,
+                reply,
+            } => match kith_core::sync::encode(&message) {
+                Ok(bytes) => {
+                    let id = self.swarm.behaviour_mut().sync.send_request(&peer, bytes);
+                    self.pending_requests.insert(id, (peer, reply));
+                }
+                Err(e) => {
+                    let reason = e.to_string();
+                    let _ = reply.send(Err(NetError::Sync { peer, reason }));
+                }
+            },
+            Command::Respond { id, message } => {
+                if let Some((_, channel)) = self.pending_responses.remove(&id)
+                    && let Ok(bytes) = kith_core::sync::encode(&message)
+                {
+                    // The requester may have gone; nothing to do then.
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_response(channel, bytes);
+                }
+            }
+            Command::ListenViaRelay { relay, reply } => {
+                match self.swarm.listen_on(relay.with(Protocol::P2pCircuit)) {
+                    Ok(id) => {
+                        self.pending_listens.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(NetError::Relay(e.to_string())));
+                    }
+                }
+            }
+            Command::Provide { author, reply } => {
+                let key = crate::behaviour::feed_key(&author);
+                match self.swarm.behaviour_mut().kad.start_providing(key) {
+                    Ok(id) => {
+                        self.pending_provides.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(NetError::Dht(e.to_string())));
+                    }
+                }
+            }
+            Command::FindProviders { author, reply } => {
+                let key = crate::behaviour::feed_key(&author);
+                let id = self.swarm.behaviour_mut().kad.get_providers(key);
+                self.pending_lookups.insert(id, (Vec::new(), reply));
             }
             Command::Publish {
                 author,
@@ -192,6 +263,28 @@ impl EventLoop {
                 learn_dht_peer(&mut self.swarm.behaviour_mut().kad, &peer_id, info);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event).await,
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event).await,
+            SwarmEvent::NewListenAddr {
+                listener_id,
+                address,
+            } => {
+                if let Some(reply) = self.pending_listens.remove(&listener_id) {
+                    let _ = reply.send(Ok(address));
+                }
+            }
+            SwarmEvent::ListenerClosed {
+                listener_id,
+                reason: Err(e),
+                ..
+            }
+            | SwarmEvent::ListenerError {
+                listener_id,
+                error: e,
+            } => {
+                if let Some(reply) = self.pending_listens.remove(&listener_id) {
+                    let _ = reply.send(Err(NetError::Relay(e.to_string())));
+                }
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
                 propagation_source: from,
                 message_id,
@@ -230,6 +323,73 @@ impl EventLoop {
         }
     }
 
+    async fn on_sync_event(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+        use request_response::{Event as Rr, Message as RrMessage};
+        match event {
+            Rr::Message {
+                peer,
+                message:
+                    RrMessage::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let waiting_from_peer = self
+                    .pending_responses
+                    .values()
+                    .filter(|(p, _)| *p == peer)
+                    .count();
+                if self.pending_responses.len() >= crate::MAX_PENDING_RESPONSES
+                    || waiting_from_peer >= crate::MAX_PENDING_RESPONSES_PER_PEER
+                {
+                    // Over the bound: drop the request; the peer sees it fail.
+                    return;
+                }
+                match kith_core::sync::decode(&request) {
+                    Ok(message) => {
+                        let id = self.next_response_id;
+                        self.next_response_id += 1;
+                        self.pending_responses.insert(id, (peer, channel));
+                        self.emit(Event::SyncRequest { id, peer, message }).await;
+                    }
+                    Err(e) => {
+                        let reason = format!("sync request: {e}");
+                        self.emit(Event::InvalidEntry { from: peer, reason }).await;
+                    }
+                }
+            }
+            Rr::Message {
+                peer,
+                message:
+                    RrMessage::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some((_, reply)) = self.pending_requests.remove(&request_id) {
+                    let answer = kith_core::sync::decode(&response).map_err(|e| NetError::Sync {
+                        peer,
+                        reason: e.to_string(),
+                    });
+                    let _ = reply.send(answer);
+                }
+            }
+            Rr::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let Some((_, reply)) = self.pending_requests.remove(&request_id) {
+                    let reason = error.to_string();
+                    let _ = reply.send(Err(NetError::Sync { peer, reason }));
+                }
+            }
+            _ => {}
+        }
+    }
+
     async fn on_kad_event(&mut self, event: kad::Event) {
         match event {
             kad::Event::RoutingUpdated { peer, .. } => {
@@ -250,6 +410,55 @@ impl EventLoop {
                     && let Some(reply) = self.pending_bootstrap.remove(&id)
                 {
                     let _ = reply.send(answer);
+                }
+            }
+            kad::Event::OutboundQueryProgressed {
+                id,
+                result: kad::QueryResult::StartProviding(result),
+                ..
+            } => {
+                if let Some(reply) = self.pending_provides.remove(&id) {
+                    let _ =
+                        reply.send(result.map(|_| ()).map_err(|e| NetError::Dht(e.to_string())));
+                }
+            }
+            kad::Event::OutboundQueryProgressed {
+                id,
+                result: kad::QueryResult::GetProviders(result),
+                step,
+                ..
+            } => {
+                if let Some((found, _)) = self.pending_lookups.get_mut(&id)
+                    && let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = &result
+                {
+                    for p in providers {
+                        if !found.contains(p) {
+                            found.push(*p);
+                        }
+                    }
+                }
+                let finished = step.last || result.is_err();
+                if finished && let Some((found, reply)) = self.pending_lookups.remove(&id) {
+                    let answer = if found.is_empty() {
+                        result
+                            .map(|_| found)
+                            .map_err(|e| NetError::Dht(e.to_string()))
+                    } else {
+                        Ok(found)
+                    };
+                    let _ = reply.send(answer);
+                } else if !finished
+                    && self
+                        .pending_lookups
+                        .get(&id)
+                        .is_some_and(|(f, _)| !f.is_empty())
+                    && let Some((found, reply)) = self.pending_lookups.remove(&id)
+                {
+                    // Providers found: answer now rather than wait for the whole query.
+                    let _ = reply.send(Ok(found));
+                    if let Some(mut q) = self.swarm.behaviour_mut().kad.query_mut(&id) {
+                        q.finish();
+                    }
                 }
             }
             _ => {}

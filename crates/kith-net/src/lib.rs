@@ -27,6 +27,8 @@ mod event_loop;
 pub mod gossip;
 pub mod identity;
 pub mod platform;
+pub mod replica;
+pub mod sync_protocol;
 mod transport_kind;
 
 pub use behaviour::Behaviour;
@@ -43,6 +45,10 @@ use std::time::Duration;
 pub const COMMAND_QUEUE: usize = 64;
 /// How many events may wait for the consumer before the event loop waits in turn.
 pub const EVENT_QUEUE: usize = 256;
+/// How many inbound sync requests may wait for an answer at once (all peers).
+pub const MAX_PENDING_RESPONSES: usize = 64;
+/// How many inbound sync requests one peer may have waiting at once.
+pub const MAX_PENDING_RESPONSES_PER_PEER: usize = 8;
 
 /// Something the node observed that the application may want to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,6 +100,15 @@ pub enum Event {
         /// The entry.
         entry: Box<kith_core::VerifiedEntry>,
     },
+    /// A peer asks for sync data: answer with [`Client::respond`] (see `replica`).
+    SyncRequest {
+        /// Pass back to [`Client::respond`].
+        id: u64,
+        /// Who asks.
+        peer: PeerId,
+        /// What it asks.
+        message: kith_core::sync::Message,
+    },
     /// A peer forwarded an entry that does not verify; it was rejected (and the peer penalised).
     InvalidEntry {
         /// The peer it came through.
@@ -134,6 +149,20 @@ pub enum NetError {
     /// The Kademlia bootstrap query failed.
     #[error("DHT bootstrap failed: {0}")]
     Bootstrap(String),
+    /// A sync request failed (unreachable peer, timeout, garbage answer).
+    #[error("sync with {peer} failed: {reason}")]
+    Sync {
+        /// The peer.
+        peer: PeerId,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A DHT operation failed.
+    #[error("DHT: {0}")]
+    Dht(String),
+    /// Listening through a relay failed.
+    #[error("could not listen through the relay: {0}")]
+    Relay(String),
     /// An entry could not be published.
     #[error("could not publish: {0}")]
     Publish(String),

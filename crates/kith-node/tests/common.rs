@@ -45,3 +45,45 @@ pub fn cli(dir: &Path, extra: &[&str]) -> Cli {
     Cli::try_parse_from(std::iter::once("kith-node".to_owned()).chain(args(dir, extra)))
         .expect("valid flags")
 }
+
+use std::time::Duration;
+
+use kith_net::{Client, Config, Event, Keypair, TransportKind, dial_plan};
+use kith_node::Node;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+/// A client (with a fresh key) connected to `node` over WebSocket, events drained into a channel.
+pub async fn client(node: &Node) -> (Client, UnboundedReceiver<Event>) {
+    client_with(node, Keypair::generate_ed25519()).await
+}
+
+/// [`client`] with a given key.
+pub async fn client_with(node: &Node, key: Keypair) -> (Client, UnboundedReceiver<Event>) {
+    let config = Config {
+        gossip_heartbeat: Duration::from_millis(200),
+        ..Config::default()
+    };
+    let (c, mut events, event_loop) = kith_net::new(key, config).expect("client builds");
+    tokio::spawn(event_loop.run());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        use futures::StreamExt;
+        while let Some(e) = events.next().await {
+            if tx.send(e).is_err() {
+                break;
+            }
+        }
+    });
+    let doc = node.bootstrap.read().expect("doc").clone();
+    let (peer, addrs) = dial_plan(&doc, Some(TransportKind::WebSocket)).expect("ws address");
+    c.dial(peer, addrs).await.expect("dial the node");
+    (c, rx)
+}
+
+/// The node's WebSocket address, ending in `/p2p/<node id>`.
+pub fn node_ws(node: &Node) -> String {
+    node.addrs()
+        .into_iter()
+        .find(|a| a.contains("/ws/"))
+        .expect("a websocket address")
+}

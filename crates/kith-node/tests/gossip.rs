@@ -5,35 +5,12 @@ mod common;
 
 use std::time::Duration;
 
+use common::client;
 use kith_core::{Feed, Identity, Payload, VerifiedEntry};
-use kith_net::{Client, Config, Event, Keypair, TransportKind, dial_plan};
+use kith_net::{Client, Event};
 use kith_node::Node;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{Instant, timeout};
-
-/// A client connected to `node` over WebSocket, with its events drained into a channel.
-async fn client(node: &Node) -> (Client, UnboundedReceiver<Event>) {
-    let config = Config {
-        gossip_heartbeat: Duration::from_millis(200),
-        ..Config::default()
-    };
-    let (c, mut events, event_loop) =
-        kith_net::new(Keypair::generate_ed25519(), config).expect("client builds");
-    tokio::spawn(event_loop.run());
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        use futures::StreamExt;
-        while let Some(e) = events.next().await {
-            if tx.send(e).is_err() {
-                break;
-            }
-        }
-    });
-    let doc = node.bootstrap.read().expect("doc").clone();
-    let (peer, addrs) = dial_plan(&doc, Some(TransportKind::WebSocket)).expect("ws address");
-    c.dial(peer, addrs).await.expect("dial the node");
-    (c, rx)
-}
 
 /// Waits up to `d` for an entry with `hash` on `rx`.
 async fn receive(rx: &mut UnboundedReceiver<Event>, want: &VerifiedEntry, d: Duration) -> bool {

@@ -1,0 +1,203 @@
+//! The replica: a person's store, served to peers and filled from them.
+//!
+//! [`Replica`] joins a [`Client`] to a [`Store`]. It answers peers' sync requests from the
+//! store ([`Replica::serve`]), fetches what the feeds followed here are missing from a peer
+//! with kith-core's sync session ([`Replica::sync_with`]; every entry verified against its
+//! author's key and chain before it is written), stores live entries of followed feeds
+//! ([`Replica::take_live`]), and announces every feed it holds in the DHT
+//! ([`Replica::provide_all`]), so that when an author is offline, followers serve their posts.
+//!
+//! Store futures are not `Send` (IndexedDB), so a replica runs on the page's event loop, or
+//! natively on a tokio `LocalSet`.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use kith_core::sync::{
+    Config, Event as SyncEvent, MAX_FRONTIER_AUTHORS, Message, Progress, Session,
+};
+use kith_core::{AuthorId, VerifiedEntry};
+use kith_store::{Store, StoreError};
+use libp2p::PeerId;
+
+use crate::{Client, NetError, platform};
+
+/// Why a sync did not complete.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReplicaError {
+    /// The network failed.
+    #[error(transparent)]
+    Net(#[from] NetError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The peer broke the protocol or stopped answering.
+    #[error("sync with {peer} gave up: {reason}")]
+    Failed {
+        /// The peer.
+        peer: PeerId,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// A store served to peers and filled from them.
+pub struct Replica<S> {
+    client: Client,
+    store: S,
+    config: Config,
+}
+
+impl<S: Store> Replica<S> {
+    /// A replica of `store` on the network through `client`.
+    pub fn new(client: Client, store: S) -> Self {
+        Replica {
+            client,
+            store,
+            config: Config::default(),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// Answers one inbound sync request (an [`Event::SyncRequest`](crate::Event)) from the store.
+    pub async fn serve(&self, id: u64, message: Message) -> Result<(), ReplicaError> {
+        let answer = match message {
+            Message::Frontier { .. } => {
+                let mut heads = self.store.frontier().await?;
+                heads.truncate(MAX_FRONTIER_AUTHORS);
+                Message::Frontier { heads, reply: true }
+            }
+            Message::Request {
+                author,
+                from,
+                limit,
+            } => {
+                let entries = self.store.range(&author, from, limit as usize).await?;
+                Message::Entries {
+                    author,
+                    from,
+                    entries: entries.iter().map(VerifiedEntry::encode).collect(),
+                }
+            }
+            // Not a request; an empty answer keeps the exchange well-formed.
+            Message::Entries { author, from, .. } => Message::Entries {
+                author,
+                from,
+                entries: Vec::new(),
+            },
+        };
+        Ok(self.client.respond(id, answer).await?)
+    }
+
+    async fn followed(&self) -> Result<(Vec<VerifiedEntry>, BTreeSet<AuthorId>), StoreError> {
+        let mut heads = Vec::new();
+        let mut interest = BTreeSet::new();
+        for m in self.store.feeds().await? {
+            if m.followed {
+                interest.insert(m.author);
+            }
+            if m.head.is_some()
+                && let Some(e) = self.store.range(&m.author, m.head_seq(), 1).await?.pop()
+            {
+                heads.push(e);
+            }
+        }
+        Ok((heads, interest))
+    }
+
+    /// Fetches from `peer` everything it holds beyond this store of the feeds followed here.
+    /// `progress` is called as it goes (for a progress bar).
+    pub async fn sync_with(
+        &self,
+        peer: PeerId,
+        progress: impl Fn(Progress),
+    ) -> Result<Progress, ReplicaError> {
+        let (heads, interest) = self.followed().await?;
+        let mut session = Session::new(self.config, heads, interest, crate::now_ms());
+        loop {
+            let mut batch = Vec::new();
+            while let Some(event) = session.poll_event() {
+                match event {
+                    SyncEvent::Verified(e) => batch.push(*e),
+                    SyncEvent::Fork(evidence) => {
+                        let evidence = *evidence;
+                        let author = evidence.author;
+                        self.store
+                            .update_meta(&author, &|m| m.fork = Some(evidence.clone()))
+                            .await?;
+                    }
+                    SyncEvent::Progress(p) => progress(p),
+                    SyncEvent::Failed(why) => {
+                        let reason = why.to_string();
+                        return Err(ReplicaError::Failed { peer, reason });
+                    }
+                    // In this request-response mapping the peer's requests arrive as
+                    // `Event::SyncRequest`, never through the requester's session.
+                    SyncEvent::Serve { .. } | SyncEvent::Misbehaved(_) => {}
+                }
+            }
+            if !batch.is_empty() {
+                self.store.insert(&batch).await?;
+                let now = crate::now_ms();
+                for author in batch
+                    .iter()
+                    .map(VerifiedEntry::author)
+                    .collect::<BTreeSet<_>>()
+                {
+                    self.store
+                        .update_meta(&author, &|m| m.last_synced_ms = Some(now))
+                        .await?;
+                }
+            }
+            if session.progress().done {
+                return Ok(session.progress());
+            }
+            match session.poll_outbound() {
+                // We asked first; our frontier travelled with the request.
+                Some(Message::Frontier { reply: true, .. }) => {}
+                Some(message) => {
+                    let answer = self.client.request(peer, message).await?;
+                    session.handle(answer, crate::now_ms());
+                }
+                None => match session.poll_timeout() {
+                    Some(at) => {
+                        let wait = at.saturating_sub(crate::now_ms());
+                        platform::sleep(Duration::from_millis(wait)).await;
+                        session.handle_timeout(crate::now_ms());
+                    }
+                    None => {
+                        let reason = "nothing to send and nothing to wait for".to_owned();
+                        return Err(ReplicaError::Failed { peer, reason });
+                    }
+                },
+            }
+        }
+    }
+
+    /// Stores a live entry if its feed is followed and it continues the stored feed. Returns
+    /// `Ok(false)` for an entry that leaves a gap (fetch the range with [`Replica::sync_with`])
+    /// or belongs to a feed not followed.
+    pub async fn take_live(&self, entry: VerifiedEntry) -> Result<bool, ReplicaError> {
+        let Some(meta) = self.store.feed(&entry.author()).await? else {
+            return Ok(false);
+        };
+        if !meta.followed || entry.seq() > meta.head_seq() + 1 {
+            return Ok(false);
+        }
+        self.store.insert(&[entry]).await?;
+        Ok(true)
+    }
+
+    /// Announces in the DHT every feed this store holds.
+    pub async fn provide_all(&self) -> Result<usize, ReplicaError> {
+        let feeds = self.store.frontier().await?;
+        for (author, _) in &feeds {
+            self.client.provide(*author).await?;
+        }
+        Ok(feeds.len())
+    }
+}
