@@ -132,6 +132,8 @@ impl<S: Store> Replica<S> {
                     }
                     SyncEvent::Progress(p) => progress(p),
                     SyncEvent::Failed(why) => {
+                        // A peer that breaks the protocol or goes silent is cut off.
+                        let _ = self.client.disconnect(peer).await;
                         let reason = why.to_string();
                         return Err(ReplicaError::Failed { peer, reason });
                     }

@@ -204,3 +204,135 @@ async fn with_the_author_offline_a_follower_found_in_the_dht_serves_the_posts() 
         }))
         .await;
 }
+
+#[tokio::test]
+async fn a_peer_serving_another_history_is_reported_as_a_fork() {
+    LocalSet::new()
+        .run_until(Box::pin(async {
+            let dir = common::workdir();
+            let node = Node::start(common::cli(dir.path(), &[]))
+                .await
+                .expect("node");
+            let alice = Identity::from_secret([1; 32]);
+            let honest = alice_feed(&alice);
+            // The same author signed a second history from entry 100 on.
+            let mut other = Feed::new(alice.author());
+            for e in &honest.entries()[..99] {
+                other
+                    .insert(&e.encode(), kith_net::now_ms())
+                    .expect("prefix");
+            }
+            for i in 0..60 {
+                other
+                    .append(
+                        &alice,
+                        &Payload::post(format!("rewritten {i}")),
+                        kith_net::now_ms(),
+                    )
+                    .expect("fork");
+            }
+            let m_store = MemoryStore::new();
+            m_store
+                .insert(other.entries())
+                .await
+                .expect("the other history");
+            let (_m, _m_replica, m_peer) =
+                relayed_peer(&node, kith_net::Keypair::generate_ed25519(), m_store).await;
+
+            let (c, c_replica) = follower(&node, &alice).await;
+            c_replica
+                .store()
+                .insert(honest.entries())
+                .await
+                .expect("honest copy");
+            dial_via_relay(&node, &c, m_peer).await;
+            let _ = c_replica.sync_with(m_peer, |_| {}).await;
+            let meta = c_replica
+                .store()
+                .feed(&alice.author())
+                .await
+                .expect("meta")
+                .expect("held");
+            let evidence = meta.fork.expect("the fork is recorded");
+            assert_eq!(evidence.seq, POSTS);
+            assert!(evidence.verify(kith_net::now_ms()));
+            let held = c_replica
+                .store()
+                .range(&alice.author(), 1, 1000)
+                .await
+                .expect("range");
+            assert_eq!(
+                held,
+                honest.entries(),
+                "nothing of the other history was taken"
+            );
+            node.shutdown().await;
+        }))
+        .await;
+}
+
+#[tokio::test]
+async fn a_flood_of_requests_from_one_peer_leaves_the_others_served() {
+    LocalSet::new()
+        .run_until(Box::pin(async {
+            let dir = common::workdir();
+            let node = Node::start(common::cli(dir.path(), &[]))
+                .await
+                .expect("node");
+            let alice = Identity::from_secret([1; 32]);
+            let feed = alice_feed(&alice);
+            let store = MemoryStore::new();
+            store.insert(feed.entries()).await.expect("feed");
+            let (_a, _a_replica, a_peer) = relayed_peer(&node, keypair_of(&alice), store).await;
+
+            // Mallory fires 10,000 requests at Alice, 200 at a time, as fast as they go.
+            let (m, _m_events) = common::client(&node).await;
+            dial_via_relay(&node, &m, a_peer).await;
+            let target = alice.author();
+            let flood = tokio::task::spawn_local(async move {
+                let (mut answered, mut refused) = (0u32, 0u32);
+                for _ in 0..50 {
+                    let batch = (0..200).map(|_| {
+                        m.request(
+                            a_peer,
+                            kith_core::sync::Message::Request {
+                                author: target,
+                                from: 1,
+                                limit: 64,
+                            },
+                        )
+                    });
+                    for r in futures::future::join_all(batch).await {
+                        if r.is_ok() {
+                            answered += 1
+                        } else {
+                            refused += 1
+                        }
+                    }
+                }
+                (answered, refused)
+            });
+            // Meanwhile Carol backfills from Alice.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let (c, c_replica) = follower(&node, &alice).await;
+            dial_via_relay(&node, &c, a_peer).await;
+            let started = tokio::time::Instant::now();
+            let done = c_replica
+                .sync_with(a_peer, |_| {})
+                .await
+                .expect("carol is served");
+            let took = started.elapsed();
+            assert_eq!(done.have, POSTS);
+            let (answered, refused) = flood.await.expect("flood task");
+            assert_eq!(answered + refused, 10_000);
+            assert!(
+                refused > 0,
+                "the flood was not bounded: all {answered} answered"
+            );
+            eprintln!(
+                "carol served in {took:?} during a flood: {answered} answered, {refused} refused"
+            );
+            node.shutdown().await;
+        }))
+        .await;
+}
