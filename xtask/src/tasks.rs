@@ -224,6 +224,31 @@ pub(crate) fn bench() -> Result<()> {
         figures.extend(parse_figures(&out.stdout)?);
         Ok(())
     })?;
+    step(
+        "network through kith-node: delivery, backfill, lookup, memory",
+        || {
+            ensure_free("127.0.0.1:28080", "network bench")?;
+            let out = cargo(&[
+                "run",
+                "--locked",
+                "--release",
+                "-q",
+                "-p",
+                "kith-node",
+                "--example",
+                "bench_net",
+            ])
+            .env("KITH_NODE_BIN", node_bin("release"))
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .context("cannot run the network bench")?;
+            if !out.status.success() {
+                bail!("network bench failed ({})", out.status);
+            }
+            figures.extend(parse_figures(&out.stdout)?);
+            Ok(())
+        },
+    )?;
     step("kith-core in headless Chromium: verify", || {
         figures.extend(browser_bench("kith-core", "bench_wasm")?);
         Ok(())

@@ -1,0 +1,266 @@
+//! Network figures for `cargo xtask bench`: post-to-follower delivery through kith-node,
+//! backfill throughput, provider lookup latency, and kith-node's memory per connected client.
+//! Starts the kith-node binary named by `KITH_NODE_BIN` on 127.0.0.1 (ports 28080, 29090,
+//! 29091) and native kith-net clients in this process. Prints one JSON object.
+
+use std::process::{Child, Command, Stdio};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use kith_core::{BootstrapDoc, Feed, Identity, Payload};
+use kith_net::identity::keypair_of;
+use kith_net::replica::Replica;
+use kith_net::{Client, Config, Event, Keypair, Multiaddr, TransportKind, dial_plan};
+use kith_store::{MemoryStore, Store};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+const HTTP: &str = "127.0.0.1:28080";
+const CLIENTS: usize = 200;
+
+struct NodeProc(Child);
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let _ = self.0.wait();
+    }
+}
+
+fn rss_kb(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+async fn bootstrap_doc() -> BootstrapDoc {
+    for _ in 0..100 {
+        if let Ok(mut s) = tokio::net::TcpStream::connect(HTTP).await {
+            let req = format!(
+                "GET /bootstrap.json HTTP/1.1\r\nHost: {HTTP}\r\nConnection: close\r\n\r\n"
+            );
+            let _ = s.write_all(req.as_bytes()).await;
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out).await;
+            if let Some(body) = out.split("\r\n\r\n").nth(1)
+                && let Ok(doc) = BootstrapDoc::parse(body.as_bytes())
+            {
+                return doc;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("kith-node did not come up at {HTTP}");
+}
+
+async fn client(doc: &BootstrapDoc, key: Keypair) -> (Client, UnboundedReceiver<Event>) {
+    let config = Config {
+        gossip_heartbeat: Duration::from_millis(200),
+        ..Config::default()
+    };
+    let (c, mut events, event_loop) = kith_net::new(key, config).expect("client");
+    tokio::spawn(event_loop.run());
+    let (tx, rx) = unbounded_channel();
+    tokio::spawn(async move {
+        while let Some(e) = events.next().await {
+            if tx.send(e).is_err() {
+                break;
+            }
+        }
+    });
+    let (peer, addrs) = dial_plan(doc, Some(TransportKind::WebSocket)).expect("plan");
+    c.dial(peer, addrs).await.expect("dial");
+    (c, rx)
+}
+
+fn percentile(xs: &mut [f64], p: f64) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[((xs.len() - 1) as f64 * p).round() as usize]
+}
+
+#[allow(clippy::print_stdout)] // the JSON line on stdout is this program's output
+fn main() {
+    let bin = std::env::var("KITH_NODE_BIN").expect("KITH_NODE_BIN: the kith-node binary");
+    let dir = std::env::temp_dir().join(format!("kith-bench-net-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("dist")).expect("dir");
+    std::fs::write(dir.join("dist/index.html"), "<!doctype html>").expect("index");
+    let node = NodeProc(
+        Command::new(bin)
+            .args([
+                "--http",
+                HTTP,
+                "--ws-port",
+                "29090",
+                "--webrtc-port",
+                "29091",
+            ])
+            .arg("--key-file")
+            .arg(dir.join("key"))
+            .arg("--cert-file")
+            .arg(dir.join("cert.pem"))
+            .arg("--dist")
+            .arg(dir.join("dist"))
+            .env("KITH_LOG", "error")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start kith-node"),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let local = tokio::task::LocalSet::new();
+    let out = local.block_on(&rt, run(node.0.id()));
+    println!("{out}");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+async fn run(node_pid: u32) -> serde_json::Value {
+    let doc = bootstrap_doc().await;
+    let ws: Multiaddr = doc
+        .addrs
+        .iter()
+        .find(|a| a.contains("/ws/"))
+        .expect("ws")
+        .parse()
+        .expect("addr");
+
+    // Delivery: Alice posts, Bob (following her shard) receives through the node.
+    let alice = Identity::from_secret([1; 32]);
+    let (a, _a_events) = client(&doc, keypair_of(&alice)).await;
+    let (b, mut b_events) = client(&doc, Keypair::generate_ed25519()).await;
+    b.follow_live(alice.author()).await.expect("follow");
+    let mut feed = Feed::new(alice.author());
+    let mut lat = Vec::new();
+    let mut warm = true;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while lat.len() < 200 {
+        assert!(Instant::now() < deadline, "delivery stalled");
+        let e = feed
+            .append(&alice, &Payload::post("bench"), kith_net::now_ms())
+            .expect("append")
+            .clone();
+        let sent = Instant::now();
+        if a.publish(&e).await.is_err() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            continue;
+        }
+        let got = tokio::time::timeout(
+            Duration::from_millis(if warm { 500 } else { 5000 }),
+            async {
+                while let Some(ev) = b_events.recv().await {
+                    if let Event::Entry { entry, .. } = ev
+                        && entry.hash() == e.hash()
+                    {
+                        return true;
+                    }
+                }
+                false
+            },
+        )
+        .await
+        .unwrap_or(false);
+        if got {
+            if warm {
+                warm = false; // the first delivery only proves the mesh is up
+            } else {
+                lat.push(sent.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+    }
+    let p50 = percentile(&mut lat, 0.5);
+    let p99 = percentile(&mut lat, 0.99);
+
+    // Backfill: Carol fetches 10,000 of Alice's entries from Alice over a relayed circuit.
+    let big = {
+        let id = Identity::from_secret([2; 32]);
+        let mut f = Feed::new(id.author());
+        let start = kith_net::now_ms() - 100_000_000;
+        for i in 0..10_000u64 {
+            f.append(&id, &Payload::post(format!("backfill {i}")), start + i)
+                .expect("append");
+        }
+        (id, f)
+    };
+    let (author, big_feed) = big;
+    let a_store = MemoryStore::new();
+    a_store.insert(big_feed.entries()).await.expect("insert");
+    let (src, mut src_events) = client(&doc, keypair_of(&author)).await;
+    src.listen_via_relay(ws.clone()).await.expect("relay");
+    let src_replica = Rc::new(Replica::new(src.clone(), a_store));
+    let serving = src_replica.clone();
+    tokio::task::spawn_local(async move {
+        while let Some(e) = src_events.recv().await {
+            if let Event::SyncRequest { id, message, .. } = e {
+                let _ = serving.serve(id, message).await;
+            }
+        }
+    });
+    let c_store = MemoryStore::new();
+    c_store
+        .update_meta(&author.author(), &|m| m.followed = true)
+        .await
+        .expect("follow");
+    let (c, _c_events) = client(&doc, Keypair::generate_ed25519()).await;
+    let src_peer = keypair_of(&author).public().to_peer_id();
+    let circuit: Multiaddr = format!("{ws}/p2p-circuit/p2p/{src_peer}")
+        .parse()
+        .expect("addr");
+    c.dial(src_peer, vec![circuit]).await.expect("circuit");
+    let c_replica = Replica::new(c.clone(), c_store);
+    let t = Instant::now();
+    let done = c_replica
+        .sync_with(src_peer, |_| {})
+        .await
+        .expect("backfill");
+    let backfill_per_s = done.have as f64 / t.elapsed().as_secs_f64();
+    assert_eq!(done.have, 10_000);
+
+    // Lookup: the source provides its feed; another client asks who holds it.
+    for _ in 0..100 {
+        if src_replica.provide_all().await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (d, _d_events) = client(&doc, Keypair::generate_ed25519()).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut lookups = Vec::new();
+    for _ in 0..21 {
+        let t = Instant::now();
+        let found = d.find_providers(author.author()).await.unwrap_or_default();
+        if found.contains(&src_peer) {
+            lookups.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+    }
+    assert!(!lookups.is_empty(), "the provider was never found");
+    let lookup_p50 = percentile(&mut lookups, 0.5);
+
+    // Memory: the node's RSS before and after CLIENTS more clients connect.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = rss_kb(node_pid);
+    let mut crowd = Vec::new();
+    for _ in 0..CLIENTS {
+        crowd.push(client(&doc, Keypair::generate_ed25519()).await);
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after = rss_kb(node_pid);
+    let per_client = (after.saturating_sub(before)) as f64 / CLIENTS as f64;
+    drop(crowd);
+
+    serde_json::json!({
+        "delivery_ms_p50": (p50 * 100.0).round() / 100.0,
+        "delivery_ms_p99": (p99 * 100.0).round() / 100.0,
+        "backfill_per_s": backfill_per_s.round(),
+        "lookup_ms_p50": (lookup_p50 * 100.0).round() / 100.0,
+        "node_rss_kb_per_client": per_client.round(),
+        "node_rss_clients": CLIENTS,
+        "node_rss_kb_idle": before,
+    })
+}
