@@ -17,6 +17,8 @@
 //! - [`sync`]: the sans-I/O sync state machine and its size-bounded message codec. It is fed
 //!   messages and the time, and yields messages to send and events (verified entries, forks,
 //!   progress); kith-net moves the bytes.
+//! - [`social`]: follow links (and QR text) and friends-of-friends suggestions; [`name`]:
+//!   signed handle claims (names are not unique: lookups show every claimant).
 //! - [`bootstrap`] and [`backoff`]: the node's bootstrap document and the reconnect schedule.
 
 pub mod backoff;
@@ -26,6 +28,8 @@ pub mod entry;
 pub mod feed;
 pub mod hash;
 pub mod identity;
+pub mod name;
+pub mod social;
 pub mod sync;
 #[cfg(test)]
 mod testutil;
@@ -38,6 +42,8 @@ pub use entry::{EntryRef, Header, Payload, PayloadKind, RawEntry};
 pub use feed::{Feed, FeedError, ForkEvidence, Inserted};
 pub use hash::Hash;
 pub use identity::{AuthorId, Identity, KdfParams, KeyExportError};
+pub use name::{NameClaim, NameError};
+pub use social::{FollowLink, LinkError, friends_of_friends};
 pub use timeline::{Cursor, Page, Thread, Timeline};
 pub use validate::{EntryError, Expect, Prev, VerifiedEntry, reload, validate, validate_detached};
 

@@ -2,6 +2,7 @@
 
 use futures::SinkExt;
 use futures::channel::{mpsc, oneshot};
+use libp2p::kad::RecordKey;
 use libp2p::{Multiaddr, PeerId};
 
 use kith_core::sync::Message;
@@ -52,12 +53,21 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<Multiaddr, NetError>>,
     },
     Provide {
-        author: AuthorId,
+        key: RecordKey,
         reply: oneshot::Sender<Result<(), NetError>>,
     },
     FindProviders {
-        author: AuthorId,
+        key: RecordKey,
         reply: oneshot::Sender<Result<Vec<PeerId>, NetError>>,
+    },
+    PutRecord {
+        key: RecordKey,
+        value: Vec<u8>,
+        reply: oneshot::Sender<Result<(), NetError>>,
+    },
+    GetRecord {
+        key: RecordKey,
+        reply: oneshot::Sender<Result<Option<Vec<u8>>, NetError>>,
     },
 }
 
@@ -181,13 +191,31 @@ impl Client {
 
     /// Announces in the DHT that this node holds `author`'s feed.
     pub async fn provide(&self, author: AuthorId) -> Result<(), NetError> {
-        self.ask(|reply| Command::Provide { author, reply }).await?
+        self.provide_key(crate::behaviour::feed_key(&author)).await
     }
 
     /// Asks the DHT who holds `author`'s feed.
     pub async fn find_providers(&self, author: AuthorId) -> Result<Vec<PeerId>, NetError> {
-        self.ask(|reply| Command::FindProviders { author, reply })
+        self.find_providers_of(crate::behaviour::feed_key(&author))
+            .await
+    }
+
+    pub(crate) async fn provide_key(&self, key: RecordKey) -> Result<(), NetError> {
+        self.ask(|reply| Command::Provide { key, reply }).await?
+    }
+
+    pub(crate) async fn find_providers_of(&self, key: RecordKey) -> Result<Vec<PeerId>, NetError> {
+        self.ask(|reply| Command::FindProviders { key, reply })
             .await?
+    }
+
+    pub(crate) async fn put_record(&self, key: RecordKey, value: Vec<u8>) -> Result<(), NetError> {
+        self.ask(|reply| Command::PutRecord { key, value, reply })
+            .await?
+    }
+
+    pub(crate) async fn get_record(&self, key: RecordKey) -> Result<Option<Vec<u8>>, NetError> {
+        self.ask(|reply| Command::GetRecord { key, reply }).await?
     }
 
     /// Closes every connection to `peer`; `false` if there was none.

@@ -31,7 +31,9 @@ pub struct EventLoop {
     pending_responses: HashMap<u64, (PeerId, ResponseChannel<Vec<u8>>)>,
     next_response_id: u64,
     pending_listens: HashMap<ListenerId, oneshot::Sender<Result<Multiaddr, NetError>>>,
-    pending_provides: HashMap<kad::QueryId, oneshot::Sender<Result<(), NetError>>>,
+    pending_provides: HashMap<kad::QueryId, Reply<()>>,
+    pending_puts: HashMap<kad::QueryId, Reply<()>>,
+    pending_gets: HashMap<kad::QueryId, Reply<Option<Vec<u8>>>>,
     pending_lookups: HashMap<kad::QueryId, (Vec<PeerId>, Reply<Vec<PeerId>>)>,
 }
 
@@ -52,6 +54,8 @@ impl EventLoop {
             next_response_id: 0,
             pending_listens: HashMap::new(),
             pending_provides: HashMap::new(),
+            pending_puts: HashMap::new(),
+            pending_gets: HashMap::new(),
             pending_lookups: HashMap::new(),
         }
     }
@@ -159,8 +163,7 @@ impl EventLoop {
                     }
                 }
             }
-            Command::Provide { author, reply } => {
-                let key = crate::behaviour::feed_key(&author);
+            Command::Provide { key, reply } => {
                 match self.swarm.behaviour_mut().kad.start_providing(key) {
                     Ok(id) => {
                         self.pending_provides.insert(id, reply);
@@ -170,8 +173,27 @@ impl EventLoop {
                     }
                 }
             }
-            Command::FindProviders { author, reply } => {
-                let key = crate::behaviour::feed_key(&author);
+            Command::PutRecord { key, value, reply } => {
+                let record = kad::Record::new(key, value);
+                match self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .put_record(record, kad::Quorum::One)
+                {
+                    Ok(id) => {
+                        self.pending_puts.insert(id, reply);
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(NetError::Dht(e.to_string())));
+                    }
+                }
+            }
+            Command::GetRecord { key, reply } => {
+                let id = self.swarm.behaviour_mut().kad.get_record(key);
+                self.pending_gets.insert(id, reply);
+            }
+            Command::FindProviders { key, reply } => {
                 let id = self.swarm.behaviour_mut().kad.get_providers(key);
                 self.pending_lookups.insert(id, (Vec::new(), reply));
             }
@@ -422,6 +444,42 @@ impl EventLoop {
                         reply.send(result.map(|_| ()).map_err(|e| NetError::Dht(e.to_string())));
                 }
             }
+            kad::Event::OutboundQueryProgressed {
+                id,
+                result: kad::QueryResult::PutRecord(result),
+                ..
+            } => {
+                if let Some(reply) = self.pending_puts.remove(&id) {
+                    let _ =
+                        reply.send(result.map(|_| ()).map_err(|e| NetError::Dht(e.to_string())));
+                }
+            }
+            kad::Event::OutboundQueryProgressed {
+                id,
+                result: kad::QueryResult::GetRecord(result),
+                step,
+                ..
+            } => match result {
+                Ok(kad::GetRecordOk::FoundRecord(peer_record)) => {
+                    if let Some(reply) = self.pending_gets.remove(&id) {
+                        let _ = reply.send(Ok(Some(peer_record.record.value)));
+                        if let Some(mut q) = self.swarm.behaviour_mut().kad.query_mut(&id) {
+                            q.finish();
+                        }
+                    }
+                }
+                Ok(_) if !step.last => {}
+                Ok(_) | Err(kad::GetRecordError::NotFound { .. }) => {
+                    if let Some(reply) = self.pending_gets.remove(&id) {
+                        let _ = reply.send(Ok(None));
+                    }
+                }
+                Err(e) => {
+                    if let Some(reply) = self.pending_gets.remove(&id) {
+                        let _ = reply.send(Err(NetError::Dht(e.to_string())));
+                    }
+                }
+            },
             kad::Event::OutboundQueryProgressed {
                 id,
                 result: kad::QueryResult::GetProviders(result),

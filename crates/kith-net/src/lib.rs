@@ -26,6 +26,7 @@ mod dial_plan;
 mod event_loop;
 pub mod gossip;
 pub mod identity;
+pub mod names;
 pub mod platform;
 pub mod replica;
 pub mod sync_protocol;

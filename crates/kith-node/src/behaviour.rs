@@ -62,11 +62,11 @@ impl Behaviour {
     /// Builds the node's behaviour for `key` with the limits in `cli`.
     pub fn new(key: &identity::Keypair, cli: &Cli) -> Self {
         let peer_id = key.public().to_peer_id();
-        let mut kad = kad::Behaviour::with_config(
-            peer_id,
-            kad::store::MemoryStore::new(peer_id),
-            kith_net::behaviour::kad_config(),
-        );
+        // Every record and provider record is checked by the node before it is stored.
+        let mut kad_config = kith_net::behaviour::kad_config();
+        kad_config.set_record_filtering(kad::StoreInserts::FilterBoth);
+        let mut kad =
+            kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config);
         kad.set_mode(Some(kad::Mode::Server));
         let mut relay = relay::Behaviour::new(peer_id, relay_config(cli));
         relay.set_status(Some(relay::Status::Enable));

@@ -39,6 +39,8 @@ pub struct Status {
     pub connected_peers: Vec<String>,
     /// Peers in the Kademlia routing table (other kith-nodes).
     pub routing_table: Vec<String>,
+    /// Verified records (name claims) this node holds in the DHT.
+    pub dht_records: usize,
 }
 
 enum Command {
@@ -346,7 +348,12 @@ impl SwarmLoop {
                 for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
                     routing_table.extend(bucket.iter().map(|e| e.node.key.preimage().to_string()));
                 }
+                let dht_records = {
+                    use kad::store::RecordStore;
+                    self.swarm.behaviour_mut().kad.store_mut().records().count()
+                };
                 let _ = reply.send(Status {
+                    dht_records,
                     peer_id: self.swarm.local_peer_id().to_string(),
                     version: env!("CARGO_PKG_VERSION").to_owned(),
                     connected_peers: self
@@ -408,10 +415,51 @@ impl SwarmLoop {
                     info,
                 );
             }
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::InboundRequest { request })) => {
+                self.filter_inbound(request)
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::RoutingUpdated {
                 peer, ..
             })) => {
                 tracing::info!(%peer, "DHT peer joined the routing table");
+            }
+            _ => {}
+        }
+    }
+
+    /// Stores only what verifies: a record must be a signed name claim stored under its own key
+    /// (anything else is dropped); a provider record is kept within the store's bounds
+    /// (Kademlia has already checked that it names the peer that sent it).
+    fn filter_inbound(&mut self, request: kad::InboundRequest) {
+        use kad::store::RecordStore;
+        match request {
+            kad::InboundRequest::PutRecord {
+                source,
+                record: Some(record),
+                ..
+            } => {
+                let valid = kith_core::NameClaim::decode(&record.value)
+                    .is_ok_and(|c| c.stored_under(record.key.as_ref()));
+                if !valid {
+                    tracing::warn!(%source, "refused a DHT record that does not verify");
+                    return;
+                }
+                if let Err(e) = self.swarm.behaviour_mut().kad.store_mut().put(record) {
+                    tracing::warn!("DHT record not stored: {e}");
+                }
+            }
+            kad::InboundRequest::AddProvider {
+                record: Some(provider),
+            } => {
+                if let Err(e) = self
+                    .swarm
+                    .behaviour_mut()
+                    .kad
+                    .store_mut()
+                    .add_provider(provider)
+                {
+                    tracing::warn!("provider record not stored: {e}");
+                }
             }
             _ => {}
         }

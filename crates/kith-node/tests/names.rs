@@ -1,0 +1,78 @@
+//! Handles through kith-node's DHT: every claimant is found, with its fingerprint; a forged
+//! record is refused by the node.
+
+mod common;
+
+use std::time::Duration;
+
+use kith_core::{Identity, NameClaim};
+use kith_net::Client;
+use kith_net::identity::keypair_of;
+use kith_node::Node;
+
+async fn claim(c: &Client, who: &Identity, handle: &str) {
+    let claim = NameClaim::sign(who, handle, kith_net::now_ms()).expect("claim");
+    for _ in 0..50 {
+        if c.claim_name(&claim).await.is_ok() {
+            return;
+        }
+        // Until the node is in the routing table, there is no one to store it.
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("could not publish the claim");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_claimant_of_a_handle_is_found_and_forgeries_are_refused() {
+    let dir = common::workdir();
+    let node = Node::start(common::cli(dir.path(), &[]))
+        .await
+        .expect("node");
+    let (alice, mallory) = (
+        Identity::from_secret([1; 32]),
+        Identity::from_secret([2; 32]),
+    );
+    let (a, _) = common::client_with(&node, keypair_of(&alice)).await;
+    let (m, _) = common::client_with(&node, keypair_of(&mallory)).await;
+    // Claimants are reachable through the relay, so their provider records carry an address.
+    let relay: kith_net::Multiaddr = common::node_ws(&node).parse().expect("addr");
+    a.listen_via_relay(relay.clone())
+        .await
+        .expect("reservation");
+    m.listen_via_relay(relay).await.expect("reservation");
+    claim(&a, &alice, "alice").await;
+    claim(&m, &mallory, "alice").await;
+
+    let (c, _) = common::client(&node).await;
+    let mut found = Vec::new();
+    for _ in 0..50 {
+        found = c.lookup_name("@Alice").await.expect("lookup");
+        if found.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let mut who: Vec<_> = found
+        .iter()
+        .map(|c| (c.author, c.author.fingerprint()))
+        .collect();
+    who.sort();
+    let mut want = vec![
+        (alice.author(), alice.author().fingerprint()),
+        (mallory.author(), mallory.author().fingerprint()),
+    ];
+    want.sort();
+    assert_eq!(who, want, "both claimants, each with a fingerprint");
+    assert_ne!(want[0].1, want[1].1);
+
+    // Mallory stores a claim of "bob" in Alice's name, signed with his own key, and announces
+    // the handle. The node refuses the record, so the lookup finds no claimant at all.
+    let mut forged = NameClaim::sign(&mallory, "bob", kith_net::now_ms()).expect("claim");
+    forged.author = alice.author();
+    let _ = m.claim_name(&forged).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(c.lookup_name("bob").await.expect("lookup"), vec![]);
+    let status = node.control.status().await.expect("status");
+    assert_eq!(status.dht_records, 2, "the node stored the forged record");
+    node.shutdown().await;
+}
