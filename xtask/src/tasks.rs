@@ -159,6 +159,18 @@ fn wasm_tests(_: &Tools) -> Result<Duration> {
         )?;
         ensure_free(WASM_TEST_NODE_HTTP, "wasm tests")?;
         let _node = test_node(WASM_TEST_NODE_HTTP, "19090", "19091", &dist)?;
+        // A native peer for the browser-to-native delivery test.
+        run_cmd(&mut cargo(&[
+            "build",
+            "--locked",
+            "-p",
+            "kith-node",
+            "--example",
+            "echo_peer",
+        ]))?;
+        let mut echo = Command::new(target_dir().join("debug/examples/echo_peer"));
+        echo.arg(WASM_TEST_NODE_HTTP).env("KITH_LOG", "warn");
+        let _echo = Background::start(echo, "echo peer", "ready", Duration::from_secs(30))?;
         let mut args = vec!["test", "--locked", "--target", "wasm32-unknown-unknown"];
         for c in WASM_CRATES {
             args.extend(["-p", c]);

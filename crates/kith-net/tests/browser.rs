@@ -110,3 +110,50 @@ async fn unreachable_node_is_a_clear_dial_error() {
     let err = client.dial(node, vec![dead]).await.expect_err("must fail");
     assert!(matches!(err, kith_net::NetError::Dial { .. }), "{err}");
 }
+
+#[wasm_bindgen_test]
+async fn posts_travel_between_the_browser_and_a_native_peer() {
+    use kith_core::{Feed, Identity, Payload};
+    // The native echo peer `cargo xtask test wasm` runs follows `asker` and answers each post
+    // as `echo` (crates/kith-node/examples/echo_peer.rs).
+    let asker = Identity::from_secret([0x42; 32]);
+    let echo = Identity::from_secret([0x43; 32]);
+    let doc = bootstrap_doc().await;
+    let (node, addrs) = dial_plan(&doc, None).expect("plan");
+    let (client, mut events) = start_node();
+    client.dial(node, addrs).await.expect("dial");
+    client.follow_live(echo.author()).await.expect("follow");
+    let mut feed = Feed::new(asker.author());
+    for attempt in 0..40 {
+        let text = format!(
+            "hello from the browser #{attempt} at {}",
+            kith_net::now_ms()
+        );
+        let post = feed
+            .append(&asker, &Payload::post(text.clone()), kith_net::now_ms())
+            .expect("append")
+            .clone();
+        // Until the mesh forms, publishing may find no peer yet.
+        let _ = client.publish(&post).await;
+        let want = format!("echo: {text}");
+        let answered = async {
+            while let Some(e) = events.next().await {
+                if let Event::Entry { entry, .. } = e
+                    && entry.author() == echo.author()
+                    && matches!(entry.payload(), Some(Payload::Post { text, .. }) if *text == want)
+                {
+                    return true;
+                }
+            }
+            false
+        };
+        let got = futures::select! {
+            ok = answered.fuse() => ok,
+            () = platform::sleep(Duration::from_millis(500)).fuse() => false,
+        };
+        if got {
+            return; // browser → native peer → browser, each entry verified on arrival
+        }
+    }
+    panic!("the native peer's answer never reached the browser");
+}
