@@ -20,6 +20,7 @@
 //! WebRTC-direct or WebSocket, and keeps Kademlia in client mode. Natively the node dials TCP
 //! or WebSocket.
 
+pub mod agent;
 pub mod behaviour;
 mod client;
 mod dial_plan;

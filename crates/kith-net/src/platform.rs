@@ -1,5 +1,5 @@
 //! Everything that differs between the browser and native targets, behind one API:
-//! [`build_swarm`], [`spawn`] and [`sleep`].
+//! [`build_swarm`], [`spawn`], [`spawn_local`] and [`sleep`].
 //!
 //! - Browser (`wasm32`): WebSocket (`websocket-websys`) and WebRTC-direct (`webrtc-websys`)
 //!   to reach kith-node, the circuit-relay client to reach other browsers through it, and
@@ -100,6 +100,20 @@ pub fn spawn(fut: impl Future<Output = ()> + 'static) {
 #[cfg(not(target_arch = "wasm32"))]
 pub fn spawn(fut: impl Future<Output = ()> + Send + 'static) {
     tokio::spawn(fut);
+}
+
+/// Runs a future that is not `Send` in the background: on the page's event loop, or natively
+/// on the current tokio `LocalSet` (which the caller must be running in).
+#[cfg(target_arch = "wasm32")]
+pub fn spawn_local(fut: impl Future<Output = ()> + 'static) {
+    wasm_bindgen_futures::spawn_local(fut);
+}
+
+/// Runs a future that is not `Send` in the background: on the page's event loop, or natively
+/// on the current tokio `LocalSet` (which the caller must be running in).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn spawn_local(fut: impl Future<Output = ()> + 'static) {
+    tokio::task::spawn_local(fut);
 }
 
 /// Waits for `d` without blocking the thread.
