@@ -171,3 +171,23 @@ async fn a_tampered_entry_is_refused_and_its_sender_cut_off() {
     assert!(receive(&mut b_events, &e, Duration::from_secs(3)).await);
     node.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_post_crosses_from_one_node_to_another() {
+    let (d1, d2) = (common::workdir(), common::workdir());
+    let first = Node::start(common::cli(d1.path(), &[]))
+        .await
+        .expect("node 1");
+    let ws = common::node_ws(&first);
+    let second = Node::start(common::cli(d2.path(), &["--bootstrap", &ws]))
+        .await
+        .expect("node 2");
+    let alice = Identity::from_secret([1; 32]);
+    // Alice uses the first node, Bob the second.
+    let (a, _a_events) = client(&first).await;
+    let (b, mut b_events) = common::client(&second).await;
+    b.follow_live(alice.author()).await.expect("follow");
+    post_until_delivered(&alice, &a, &mut b_events).await;
+    second.shutdown().await;
+    first.shutdown().await;
+}

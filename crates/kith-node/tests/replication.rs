@@ -92,7 +92,7 @@ async fn a_late_follower_backfills_the_authors_history_from_the_author() {
                 .insert(feed.entries())
                 .await
                 .expect("alice's own feed");
-            let (_a, _a_replica, a_peer) = relayed_peer(&node, keypair_of(&alice), store).await;
+            let (_a, a_replica, a_peer) = relayed_peer(&node, keypair_of(&alice), store).await;
 
             let (c, c_replica) = follower(&node, &alice).await;
             dial_via_relay(&node, &c, a_peer).await;
