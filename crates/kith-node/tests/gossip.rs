@@ -185,7 +185,7 @@ async fn a_post_crosses_from_one_node_to_another() {
     let alice = Identity::from_secret([1; 32]);
     // Alice uses the first node, Bob the second.
     let (a, _a_events) = client(&first).await;
-    let (b, mut b_events) = common::client(&second).await;
+    let (b, mut b_events) = client(&second).await;
     b.follow_live(alice.author()).await.expect("follow");
     post_until_delivered(&alice, &a, &mut b_events).await;
     second.shutdown().await;

@@ -122,6 +122,37 @@ async fn a_late_follower_backfills_the_authors_history_from_the_author() {
                 .await
                 .expect("sync again");
             assert_eq!((again.have, again.want), (0, 0));
+            // Alice deletes a post; the delete reaches Carol's copy and purges the payload there.
+            let target = feed.get(10).expect("post 10").entry_ref();
+            let mut feed = feed;
+            let delete = feed
+                .append(&alice, &Payload::Delete { target }, kith_net::now_ms())
+                .expect("delete")
+                .clone();
+            a_replica
+                .store()
+                .insert(&[delete])
+                .await
+                .expect("alice stores her delete");
+            c_replica
+                .sync_with(a_peer, |_| {})
+                .await
+                .expect("sync the delete");
+            let copy = c_replica
+                .store()
+                .range(&alice.author(), 10, 1)
+                .await
+                .expect("range");
+            assert_eq!(
+                copy[0].payload(),
+                None,
+                "the deleted post's payload is gone from the replica"
+            );
+            assert_eq!(
+                copy[0].hash(),
+                target.hash,
+                "its header stays, so the chain verifies"
+            );
             node.shutdown().await;
         }))
         .await;
