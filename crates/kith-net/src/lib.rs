@@ -16,9 +16,22 @@
 //! [`behaviour`] holds the protocol names and configurations that kith-node shares, so the
 //! browser and the node always speak the same Kademlia protocol.
 //!
+//! On top of the swarm:
+//! - [`gossip`]: live delivery, topics sharded by author, every message validated with
+//!   kith-core before it is accepted or forwarded ([`Event::Entry`]).
+//! - [`sync_protocol`]: kith-core's sync messages over request-response (bounded frames,
+//!   bounded streams, bounded pending answers per peer).
+//! - [`replica`]: a kith-store [`Store`](kith_store::Store) served to peers and filled from
+//!   them through a kith-core sync session, every entry verified; feed providers in the DHT.
+//! - [`names`]: signed handle claims in the DHT, every claimant returned.
+//! - [`agent`]: what a person's node does on its own: stay connected (backoff), reserve a
+//!   relay slot, follow, announce, re-sync on every connection, serve, fill gaps.
+//! - [`identity`]: one key, two names (author id and peer id).
+//!
 //! Browsers cannot accept connections: in the browser the node dials kith-node over
-//! WebRTC-direct or WebSocket, and keeps Kademlia in client mode. Natively the node dials TCP
-//! or WebSocket.
+//! WebRTC-direct or WebSocket, keeps Kademlia in client mode, and is reached by other peers
+//! through kith-node's circuit relay (end-to-end encrypted). Natively the node dials TCP or
+//! WebSocket.
 
 pub mod agent;
 pub mod behaviour;
