@@ -60,6 +60,21 @@ test('connects, shows the node going away, and reconnects by itself', async () =
   await page.close();
 });
 
+// A WebRTC link to a node that vanished gives no close event; the app notices by the pings
+// it no longer gets back (12 s), says so, and reconnects once the node is back.
+test('over webrtc-direct too, a vanished node is noticed and the app reconnects', async () => {
+  const page = await browser.newPage();
+  await page.goto(`${baseUrl}/?transport=webrtc-direct`);
+  await waitState(page, 'connected', 30_000);
+  assert.equal(await page.getAttribute(status, 'data-transport'), 'webrtc-direct');
+  await node.stop();
+  await waitState(page, 'disconnected', 30_000);
+  await node.start();
+  await waitState(page, 'connected', 40_000);
+  assert.equal(await page.getAttribute(status, 'data-transport'), 'webrtc-direct');
+  await page.close();
+});
+
 for (const transport of ['websocket', 'webrtc-direct']) {
   test(`connects over ${transport} alone when asked to`, async () => {
     const page = await browser.newPage();

@@ -40,6 +40,20 @@ enum Step {
     Up(Connected),
     Failed(String),
     Retry,
+    /// Time to check that the node still answers pings.
+    Check,
+}
+
+/// How long the node may go without answering a ping before the connection is given up.
+/// Pings run every 5 s; a WebRTC link to a vanished node can otherwise stay "open" for long.
+pub const LIVENESS_TIMEOUT_MS: f64 = 12_000.0;
+/// How often liveness is checked while connected.
+const LIVENESS_CHECK: Duration = Duration::from_secs(2);
+
+fn check_later() -> LocalBoxFuture<'static, Step> {
+    gloo_timers::future::sleep(LIVENESS_CHECK)
+        .map(|()| Step::Check)
+        .boxed_local()
 }
 
 async fn fetch_bootstrap() -> Result<BootstrapDoc, String> {
@@ -103,6 +117,8 @@ pub async fn run(
     let mut backoff = Backoff::APP_DEFAULT;
     let mut node: Option<PeerId> = None;
     let mut waiting = false;
+    // When the node last answered (a ping or the connection coming up), in ms.
+    let mut last_heard = now_ms();
     let mut events = events.fuse();
     let mut retry_now = retry_now.fuse();
     dispatch(Action::Connecting { attempt: 1 });
@@ -113,6 +129,9 @@ pub async fn run(
                 let Some(event) = event else { return };
                 let from_node = |p: &PeerId| Some(*p) == node;
                 let lost = matches!(&event, Event::Disconnected { peer, remaining: 0, .. } if from_node(peer));
+                if matches!(&event, Event::Ping { peer, .. } if from_node(peer)) {
+                    last_heard = now_ms();
+                }
                 if matches!(&event, Event::RoutingUpdated { peer } if from_node(peer)) {
                     // The node is in the routing table: join the DHT through it.
                     let (client, dispatch) = (client.clone(), dispatch.clone());
@@ -138,13 +157,25 @@ pub async fn run(
                     Step::Up(c) => {
                         backoff.reset();
                         node = Some(c.peer);
+                        last_heard = now_ms();
                         dispatch(Action::Connected {
                             node: c.peer.to_string(),
                             transport: c.transport,
-                            at_ms: now_ms(),
+                            at_ms: last_heard,
                         });
-                        futures::future::pending().boxed_local().fuse()
+                        check_later().fuse()
                     }
+                    Step::Check => match node {
+                        Some(peer) if now_ms() - last_heard > LIVENESS_TIMEOUT_MS => {
+                            // Silent: close what is left of the connection and start over.
+                            let _ = client.disconnect(peer).await;
+                            node = None;
+                            waiting = true;
+                            let reason = "kith-node stopped answering".to_owned();
+                            wait(&mut backoff, reason, &dispatch).fuse()
+                        }
+                        _ => check_later().fuse(),
+                    },
                     Step::Failed(reason) => {
                         waiting = true;
                         wait(&mut backoff, reason, &dispatch).fuse()
