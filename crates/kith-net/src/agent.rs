@@ -49,6 +49,15 @@ pub enum AgentEvent {
         /// Entries fetched.
         fetched: u64,
     },
+    /// A sync of `author`'s feed is under way (for a progress bar).
+    SyncProgress {
+        /// The feed.
+        author: AuthorId,
+        /// Entries fetched so far.
+        have: u64,
+        /// Entries known to be missing.
+        want: u64,
+    },
     /// A live entry was stored.
     Stored {
         /// Its feed.
@@ -209,7 +218,14 @@ impl<S: Store + 'static> Agent<S> {
             if self.client.dial(peer, vec![circuit]).await.is_err() {
                 continue;
             }
-            if let Ok(p) = self.replica.sync_with(peer, |_| {}).await {
+            let progress = |p: kith_core::sync::Progress| {
+                report(AgentEvent::SyncProgress {
+                    author,
+                    have: p.have,
+                    want: p.want,
+                });
+            };
+            if let Ok(p) = self.replica.sync_with(peer, progress).await {
                 report(AgentEvent::Synced {
                     author,
                     peer,

@@ -174,3 +174,71 @@ async fn clients_recover_from_a_node_restart_with_nothing_lost() {
         }))
         .await;
 }
+
+#[tokio::test]
+async fn a_gap_seen_in_gossip_is_filled_by_a_sync() {
+    LocalSet::new()
+        .run_until(Box::pin(async {
+            let dir = common::workdir();
+            let node = Node::start(common::cli(dir.path(), &[]))
+                .await
+                .expect("node");
+            let alice = Identity::from_secret([1; 32]);
+            let a_store = MemoryStore::new();
+            a_store
+                .update_meta(&alice.author(), &|m| m.followed = true)
+                .await
+                .expect("own");
+            let b_store = MemoryStore::new();
+            b_store
+                .update_meta(&alice.author(), &|m| m.followed = true)
+                .await
+                .expect("follow");
+            let (a, a_log) = agent(&node, keypair_of(&alice), a_store.clone());
+            let (_b, b_log) = agent(&node, Keypair::generate_ed25519(), b_store.clone());
+            wait_for(&a_log, "alice online", |e| onlines(e) >= 1).await;
+            wait_for(&b_log, "bob online", |e| onlines(e) >= 1).await;
+
+            // Alice writes three posts but only the third goes out live.
+            let mut feed = Feed::new(alice.author());
+            for i in 0..3 {
+                feed.append(
+                    &alice,
+                    &Payload::post(format!("post {i}")),
+                    kith_net::now_ms(),
+                )
+                .expect("append");
+            }
+            a_store.insert(feed.entries()).await.expect("store");
+            let third = feed.entries()[2].clone();
+            let mut filled = false;
+            for _ in 0..50 {
+                let _ = a.publish(&third).await;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                if b_store.frontier().await.expect("frontier") == vec![(alice.author(), 3)] {
+                    filled = true;
+                    break;
+                }
+            }
+            assert!(filled, "the gap was not filled: {:?}", b_log.borrow());
+            assert_eq!(
+                b_store.range(&alice.author(), 1, 10).await.expect("range"),
+                feed.entries()
+            );
+            let log = b_log.borrow();
+            assert!(
+                log.iter().any(|e| matches!(
+                    e,
+                    AgentEvent::SyncProgress {
+                        have: 3,
+                        want: 3,
+                        ..
+                    }
+                )),
+                "progress reported: {log:?}"
+            );
+            drop(log);
+            node.shutdown().await;
+        }))
+        .await;
+}
