@@ -85,6 +85,18 @@ pub struct Cli {
     /// Most connections from one peer.
     #[arg(long, default_value_t = 8)]
     pub max_connections_per_peer: u32,
+
+    /// Invalid entries a peer may forward before it is disconnected.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_invalid_entries: u32,
+
+    /// Most DHT records (signed name claims) held.
+    #[arg(long, default_value_t = 65_536)]
+    pub dht_max_records: usize,
+
+    /// Most peers remembered as holders of one key (feed or handle).
+    #[arg(long, default_value_t = 20)]
+    pub dht_max_providers_per_key: usize,
 }
 
 fn parse_addr(s: &str) -> Result<Multiaddr, String> {

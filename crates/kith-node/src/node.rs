@@ -123,6 +123,7 @@ impl Node {
         let swarm_loop = SwarmLoop {
             swarm,
             strikes: HashMap::new(),
+            max_invalid_entries: cli.max_invalid_entries,
             commands: cmd_rx,
             bootstrap: bootstrap.clone(),
             announce: cli.announce.clone(),
@@ -317,13 +318,12 @@ fn join_bootstrap_peers(swarm: &mut Swarm<Behaviour>, peers: &[Multiaddr]) {
     }
 }
 
-/// How many invalid entries a peer may forward before it is disconnected.
-const MAX_INVALID_ENTRIES: u32 = 3;
-
 struct SwarmLoop {
     swarm: Swarm<Behaviour>,
     /// Invalid entries forwarded per connected peer (entries leave with the peer).
     strikes: HashMap<PeerId, u32>,
+    /// How many invalid entries a peer may forward before it is disconnected.
+    max_invalid_entries: u32,
     commands: mpsc::Receiver<Command>,
     bootstrap: Arc<RwLock<BootstrapDoc>>,
     announce: Vec<Multiaddr>,
@@ -484,7 +484,7 @@ impl SwarmLoop {
             let strikes = self.strikes.entry(from).or_default();
             *strikes += 1;
             tracing::warn!(%from, strikes = *strikes, "rejected an invalid entry");
-            if *strikes >= MAX_INVALID_ENTRIES {
+            if *strikes >= self.max_invalid_entries {
                 tracing::warn!(%from, "disconnecting a peer that keeps sending invalid entries");
                 let _ = self.swarm.disconnect_peer_id(from);
             }
