@@ -438,6 +438,23 @@ async fn purge_in(
 }
 
 impl IdbStore {
+    /// A read-write transaction over the entry stores, and those stores.
+    fn entry_tx(&self) -> Result<(idb::Transaction, [ObjectStore; 4]), StoreError> {
+        let names = [HEADERS, PAYLOADS, TIMELINE, FEEDS];
+        let tx = self
+            .db
+            .transaction(&names, TransactionMode::ReadWrite)
+            .map_err(backend)?;
+        let store = |n| tx.object_store(n).map_err(backend);
+        let stores = [
+            store(HEADERS)?,
+            store(PAYLOADS)?,
+            store(TIMELINE)?,
+            store(FEEDS)?,
+        ];
+        Ok((tx, stores))
+    }
+
     async fn identity_record(&self, key: &str) -> Result<Option<JsValue>, StoreError> {
         let tx = self
             .db
@@ -549,19 +566,7 @@ impl Store for IdbStore {
         if entries.is_empty() {
             return Ok(());
         }
-        let tx = self
-            .db
-            .transaction(
-                &[HEADERS, PAYLOADS, TIMELINE, FEEDS],
-                TransactionMode::ReadWrite,
-            )
-            .map_err(backend)?;
-        let (headers, payloads, timeline, feeds) = (
-            tx.object_store(HEADERS).map_err(backend)?,
-            tx.object_store(PAYLOADS).map_err(backend)?,
-            tx.object_store(TIMELINE).map_err(backend)?,
-            tx.object_store(FEEDS).map_err(backend)?,
-        );
+        let (tx, [headers, payloads, timeline, feeds]) = self.entry_tx()?;
         // The stored metadata of every feed in the batch (read once per feed).
         let authors: std::collections::BTreeSet<AuthorId> =
             entries.iter().map(VerifiedEntry::author).collect();
@@ -727,19 +732,7 @@ impl Store for IdbStore {
     }
 
     async fn purge(&self, author: &AuthorId, seq: u64) -> Result<(), StoreError> {
-        let tx = self
-            .db
-            .transaction(
-                &[HEADERS, PAYLOADS, TIMELINE, FEEDS],
-                TransactionMode::ReadWrite,
-            )
-            .map_err(backend)?;
-        let (headers, payloads, timeline, feeds) = (
-            tx.object_store(HEADERS).map_err(backend)?,
-            tx.object_store(PAYLOADS).map_err(backend)?,
-            tx.object_store(TIMELINE).map_err(backend)?,
-            tx.object_store(FEEDS).map_err(backend)?,
-        );
+        let (tx, [headers, payloads, timeline, feeds]) = self.entry_tx()?;
         let freed = purge_in(&headers, &payloads, &timeline, author, seq, None).await?;
         if let Some(v) = feeds
             .get(Query::Key(hex(author)))
@@ -763,19 +756,7 @@ impl Store for IdbStore {
     }
 
     async fn forget(&self, author: &AuthorId) -> Result<(), StoreError> {
-        let tx = self
-            .db
-            .transaction(
-                &[HEADERS, PAYLOADS, TIMELINE, FEEDS],
-                TransactionMode::ReadWrite,
-            )
-            .map_err(backend)?;
-        let (headers, payloads, timeline, feeds) = (
-            tx.object_store(HEADERS).map_err(backend)?,
-            tx.object_store(PAYLOADS).map_err(backend)?,
-            tx.object_store(TIMELINE).map_err(backend)?,
-            tx.object_store(FEEDS).map_err(backend)?,
-        );
+        let (tx, [headers, payloads, timeline, feeds]) = self.entry_tx()?;
         let all = feed_range(author, 1, u64::from(u32::MAX))?;
         let hs = headers
             .get_all(Some(all.clone()), None)
