@@ -216,48 +216,33 @@ pub(crate) fn bench() -> Result<()> {
     let tools = Tools::for_everything()?;
     let dist = build_release(&tools)?;
     let mut figures = BTreeMap::new();
-    step("kith-core natively: sign, verify, timeline merge", || {
-        let out = cargo(&[
+    let release_example = |package: &str, example: &str| {
+        let args = [
             "run",
             "--locked",
             "--release",
             "-q",
             "-p",
-            "kith-core",
+            package,
             "--example",
-            "bench",
-        ])
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .context("cannot run the kith-core bench")?;
-        if !out.status.success() {
-            bail!("kith-core bench failed ({})", out.status);
-        }
-        figures.extend(parse_figures(&out.stdout)?);
+            example,
+        ];
+        cargo(&args)
+    };
+    step("kith-core natively: sign, verify, timeline merge", || {
+        figures.extend(figures_from(
+            release_example("kith-core", "bench"),
+            "kith-core bench",
+        )?);
         Ok(())
     })?;
     step(
         "network through kith-node: delivery, backfill, lookup, memory",
         || {
             ensure_free("127.0.0.1:28080", "network bench")?;
-            let out = cargo(&[
-                "run",
-                "--locked",
-                "--release",
-                "-q",
-                "-p",
-                "kith-node",
-                "--example",
-                "bench_net",
-            ])
-            .env("KITH_NODE_BIN", node_bin("release"))
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .context("cannot run the network bench")?;
-            if !out.status.success() {
-                bail!("network bench failed ({})", out.status);
-            }
-            figures.extend(parse_figures(&out.stdout)?);
+            let mut c = release_example("kith-node", "bench_net");
+            c.env("KITH_NODE_BIN", node_bin("release"));
+            figures.extend(figures_from(c, "network bench")?);
             Ok(())
         },
     )?;
@@ -270,19 +255,25 @@ pub(crate) fn bench() -> Result<()> {
         Ok(())
     })?;
     step("browser: bundle size and page load to connected", || {
-        let out = cmd("node", &["e2e/bench-connect.mjs"])
-            .env("KITH_NODE_BIN", node_bin("release"))
-            .env("KITH_DIST", &dist)
-            .stderr(std::process::Stdio::inherit())
-            .output()
-            .context("cannot run node")?;
-        if !out.status.success() {
-            bail!("e2e/bench-connect.mjs failed ({})", out.status);
-        }
-        figures.extend(parse_figures(&out.stdout)?);
+        let mut c = cmd("node", &["e2e/bench-connect.mjs"]);
+        c.env("KITH_NODE_BIN", node_bin("release"))
+            .env("KITH_DIST", &dist);
+        figures.extend(figures_from(c, "browser bench (e2e/bench-connect.mjs)")?);
         Ok(())
     })?;
     write_report(&figures)
+}
+
+/// Runs a bench program that prints its figures as a JSON object on its last line.
+fn figures_from(mut c: Command, what: &str) -> Result<BTreeMap<String, serde_json::Value>> {
+    let out = c
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .with_context(|| format!("cannot run the {what}"))?;
+    if !out.status.success() {
+        bail!("the {what} failed ({})", out.status);
+    }
+    parse_figures(&out.stdout)
 }
 
 /// Runs a browser benchmark (a wasm-bindgen test behind the crate's `bench` feature, release

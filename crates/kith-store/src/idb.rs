@@ -49,6 +49,15 @@ const V1_ENTRIES: &str = "entries";
 const SECRET_KEY: &str = "self";
 const WRAP_KEY: &str = "wrap-key";
 
+/// Commits `tx` and waits until it is done.
+async fn commit(tx: idb::Transaction) -> Result<(), StoreError> {
+    tx.commit()
+        .map_err(backend)?
+        .await
+        .map(|_| ())
+        .map_err(backend)
+}
+
 fn subtle() -> Result<web_sys::SubtleCrypto, StoreError> {
     let window = web_sys::window().ok_or_else(|| StoreError::Backend("no window".into()))?;
     Ok(window.crypto().map_err(backend)?.subtle())
@@ -317,11 +326,7 @@ impl IdbStore {
             write_entry(&headers, &payloads, &timeline, &e)?;
         }
         old.clear().map_err(backend)?.await.map_err(backend)?;
-        tx.commit()
-            .map_err(backend)?
-            .await
-            .map(|_| ())
-            .map_err(backend)
+        commit(tx).await
     }
 
     async fn read_range(
@@ -456,16 +461,49 @@ impl IdbStore {
     }
 
     async fn identity_record(&self, key: &str) -> Result<Option<JsValue>, StoreError> {
+        self.read_one(IDENTITY, key.into()).await
+    }
+
+    /// Reads one value from `store`.
+    async fn read_one(&self, store: &str, key: JsValue) -> Result<Option<JsValue>, StoreError> {
         let tx = self
             .db
-            .transaction(&[IDENTITY], TransactionMode::ReadOnly)
+            .transaction(&[store], TransactionMode::ReadOnly)
             .map_err(backend)?;
-        let store = tx.object_store(IDENTITY).map_err(backend)?;
+        let store = tx.object_store(store).map_err(backend)?;
         store
-            .get(Query::Key(key.into()))
+            .get(Query::Key(key))
             .map_err(backend)?
             .await
             .map_err(backend)
+    }
+
+    /// Writes (or, with `None`, deletes) one value in `store`, in a committed transaction.
+    async fn write_one(
+        &self,
+        store: &str,
+        key: JsValue,
+        value: Option<JsValue>,
+    ) -> Result<(), StoreError> {
+        let tx = self
+            .db
+            .transaction(&[store], TransactionMode::ReadWrite)
+            .map_err(backend)?;
+        let s = tx.object_store(store).map_err(backend)?;
+        match value {
+            Some(v) => {
+                s.put(&v, Some(&key))
+                    .map_err(backend)?
+                    .await
+                    .map_err(backend)?;
+            }
+            None => s
+                .delete(Query::Key(key))
+                .map_err(backend)?
+                .await
+                .map_err(backend)?,
+        }
+        commit(tx).await
     }
 
     /// The stored (wrapped) identity record, as bytes; for tests.
@@ -545,21 +583,8 @@ impl Store for IdbStore {
             promise(subtle()?.encrypt_with_object_and_u8_array(&gcm(&iv), &key, secret)).await?;
         let mut record = iv.to_vec();
         record.extend(Uint8Array::new(&ct).to_vec());
-        let tx = self
-            .db
-            .transaction(&[IDENTITY], TransactionMode::ReadWrite)
-            .map_err(backend)?;
-        let store = tx.object_store(IDENTITY).map_err(backend)?;
-        store
-            .put(&bytes(&record), Some(&SECRET_KEY.into()))
-            .map_err(backend)?
+        self.write_one(IDENTITY, SECRET_KEY.into(), Some(bytes(&record)))
             .await
-            .map_err(backend)?;
-        tx.commit()
-            .map_err(backend)?
-            .await
-            .map(|_| ())
-            .map_err(backend)
     }
 
     async fn insert(&self, entries: &[VerifiedEntry]) -> Result<(), StoreError> {
@@ -612,11 +637,7 @@ impl Store for IdbStore {
                 .await
                 .map_err(backend)?;
         }
-        tx.commit()
-            .map_err(backend)?
-            .await
-            .map(|_| ())
-            .map_err(backend)
+        commit(tx).await
     }
 
     async fn range(
@@ -748,11 +769,7 @@ impl Store for IdbStore {
                 .await
                 .map_err(backend)?;
         }
-        tx.commit()
-            .map_err(backend)?
-            .await
-            .map(|_| ())
-            .map_err(backend)
+        commit(tx).await
     }
 
     async fn forget(&self, author: &AuthorId) -> Result<(), StoreError> {
@@ -789,26 +806,14 @@ impl Store for IdbStore {
             .map_err(backend)?
             .await
             .map_err(backend)?;
-        tx.commit()
-            .map_err(backend)?
-            .await
-            .map(|_| ())
-            .map_err(backend)
+        commit(tx).await
     }
 
     async fn feed(&self, author: &AuthorId) -> Result<Option<FeedMeta>, StoreError> {
-        let tx = self
-            .db
-            .transaction(&[FEEDS], TransactionMode::ReadOnly)
-            .map_err(backend)?;
-        let v = tx
-            .object_store(FEEDS)
-            .map_err(backend)?
-            .get(Query::Key(hex(author)))
-            .map_err(backend)?
-            .await
-            .map_err(backend)?;
-        v.map(decode_meta).transpose()
+        self.read_one(FEEDS, hex(author))
+            .await?
+            .map(decode_meta)
+            .transpose()
     }
 
     async fn feeds(&self) -> Result<Vec<FeedMeta>, StoreError> {
@@ -851,65 +856,26 @@ impl Store for IdbStore {
             .map_err(backend)?
             .await
             .map_err(backend)?;
-        tx.commit()
-            .map_err(backend)?
-            .await
-            .map(|_| ())
-            .map_err(backend)
+        commit(tx).await
     }
 
     async fn get_setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         check_setting(key, &[])?;
-        let tx = self
-            .db
-            .transaction(&[SETTINGS], TransactionMode::ReadOnly)
-            .map_err(backend)?;
-        let v = tx
-            .object_store(SETTINGS)
-            .map_err(backend)?
-            .get(Query::Key(key.into()))
-            .map_err(backend)?
-            .await
-            .map_err(backend)?;
-        v.map(to_bytes).transpose()
+        self.read_one(SETTINGS, key.into())
+            .await?
+            .map(to_bytes)
+            .transpose()
     }
 
     async fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
         check_setting(key, value)?;
-        let tx = self
-            .db
-            .transaction(&[SETTINGS], TransactionMode::ReadWrite)
-            .map_err(backend)?;
-        tx.object_store(SETTINGS)
-            .map_err(backend)?
-            .put(&bytes(value), Some(&key.into()))
-            .map_err(backend)?
+        self.write_one(SETTINGS, key.into(), Some(bytes(value)))
             .await
-            .map_err(backend)?;
-        tx.commit()
-            .map_err(backend)?
-            .await
-            .map(|_| ())
-            .map_err(backend)
     }
 
     async fn delete_setting(&self, key: &str) -> Result<(), StoreError> {
         check_setting(key, &[])?;
-        let tx = self
-            .db
-            .transaction(&[SETTINGS], TransactionMode::ReadWrite)
-            .map_err(backend)?;
-        tx.object_store(SETTINGS)
-            .map_err(backend)?
-            .delete(Query::Key(key.into()))
-            .map_err(backend)?
-            .await
-            .map_err(backend)?;
-        tx.commit()
-            .map_err(backend)?
-            .await
-            .map(|_| ())
-            .map_err(backend)
+        self.write_one(SETTINGS, key.into(), None).await
     }
 }
 
