@@ -303,7 +303,8 @@ fn check_payload(header: &Header, bytes: &[u8]) -> Result<Payload, EntryError> {
     Ok(payload)
 }
 
-fn check_common(bytes: &[u8], now_ms: u64) -> Result<(RawEntry, Header), EntryError> {
+/// Size limit, strict decoding of the entry and its header, and the format version.
+fn decode_entry(bytes: &[u8]) -> Result<(RawEntry, Header), EntryError> {
     if bytes.len() > MAX_ENTRY_BYTES {
         return Err(EntryError::TooLarge {
             len: bytes.len(),
@@ -313,6 +314,11 @@ fn check_common(bytes: &[u8], now_ms: u64) -> Result<(RawEntry, Header), EntryEr
     let raw: RawEntry =
         crate::codec::from_bytes_exact(bytes).map_err(|e| EntryError::Malformed(e.to_string()))?;
     let header = decode_header(&raw)?;
+    Ok((raw, header))
+}
+
+fn check_common(bytes: &[u8], now_ms: u64) -> Result<(RawEntry, Header), EntryError> {
+    let (raw, header) = decode_entry(bytes)?;
     check_signature(&raw, &header)?;
     if header.seq == 0 {
         return Err(EntryError::SeqNotNext {
@@ -390,15 +396,7 @@ pub fn validate(bytes: &[u8], expect: &Expect, now_ms: u64) -> Result<VerifiedEn
 /// the expensive part and was checked before the entry was first written. Never use this for
 /// bytes from the network or from a file; use [`validate`] or [`validate_detached`].
 pub fn reload(bytes: &[u8]) -> Result<VerifiedEntry, EntryError> {
-    if bytes.len() > MAX_ENTRY_BYTES {
-        return Err(EntryError::TooLarge {
-            len: bytes.len(),
-            max: MAX_ENTRY_BYTES,
-        });
-    }
-    let raw: RawEntry =
-        crate::codec::from_bytes_exact(bytes).map_err(|e| EntryError::Malformed(e.to_string()))?;
-    let header = decode_header(&raw)?;
+    let (raw, header) = decode_entry(bytes)?;
     finish(raw, header)
 }
 
