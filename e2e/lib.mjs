@@ -101,3 +101,26 @@ export function watchPage(page) {
   });
   return problems;
 }
+
+/** Onboards a fresh profile through the welcome screen and waits for the app. */
+export async function onboard(page, { name, handle, bio = '' }) {
+  await page.waitForSelector('#onboarding', { timeout: 30_000 });
+  await page.fill('#name', name);
+  if (handle) await page.fill('#handle', handle);
+  if (bio) await page.fill('#bio', bio);
+  await page.click('#create');
+  await page.waitForSelector('#my-fingerprint', { timeout: 30_000 });
+}
+
+/** Waits until the status bar says `state` ("connected", "disconnected", "connecting"). */
+export async function waitState(page, state, timeout = 30_000) {
+  await page.waitForSelector(`#status[data-state="${state}"]`, { timeout });
+}
+
+/** The rust-libp2p browser-transport error tolerated in page errors (issues #5490, #5636). */
+export const UPSTREAM_CLOSURE_ERROR = /closure invoked recursively or after being dropped/;
+
+/** Page errors other than the tolerated upstream one. */
+export function seriousProblems(problems) {
+  return problems.filter((p) => p.startsWith('pageerror') && !UPSTREAM_CLOSURE_ERROR.test(p));
+}

@@ -8,6 +8,14 @@
 //! entry that leaves a gap triggers a sync of that feed. What it does is reported as
 //! [`AgentEvent`]s.
 //!
+//! The node counts as gone when its last connection closes, or when it has not answered a
+//! ping for [`LIVENESS_TIMEOUT`] (a WebRTC link to a vanished node can stay "open" long after
+//! the node is gone). A message on the `retry_now` stream of [`Agent::run_with`] (a "Retry now"
+//! button, the browser's `online` event) cuts a backoff wait short.
+//!
+//! An `Agent` is a cheap handle: clones share the replica, so the app can ask for a sync of
+//! one feed ([`Agent::sync_feed`], after a follow) while [`Agent::run`] goes on.
+//!
 //! It needs a [`Store`], whose futures are not `Send`: run it on the page's event loop, or
 //! natively inside a tokio `LocalSet`.
 
@@ -16,7 +24,8 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use futures::{SinkExt, StreamExt};
+use futures::stream::FusedStream;
+use futures::{FutureExt, SinkExt, Stream, StreamExt};
 use kith_core::{AuthorId, Backoff};
 use kith_store::Store;
 use libp2p::multiaddr::Protocol;
@@ -28,6 +37,11 @@ use crate::{Client, Event, platform};
 /// What the agent reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AgentEvent {
+    /// Dialing kith-node (1 for the first attempt, counting up while it stays unreachable).
+    Connecting {
+        /// The attempt number.
+        attempt: u32,
+    },
     /// Connected to kith-node, relay slot reserved, feeds announced.
     Online {
         /// The address peers reach this node at, through the relay.
@@ -58,6 +72,11 @@ pub enum AgentEvent {
         /// Entries known to be missing.
         want: u64,
     },
+    /// Nobody holding `author`'s feed answered (the author and every provider found).
+    Unreachable {
+        /// The feed.
+        author: AuthorId,
+    },
     /// A live entry was stored.
     Stored {
         /// Its feed.
@@ -67,12 +86,38 @@ pub enum AgentEvent {
     },
 }
 
+/// How long kith-node may go without answering a ping before the connection is given up
+/// (pings run every 5 s).
+pub const LIVENESS_TIMEOUT: Duration = Duration::from_secs(12);
+/// How often liveness is checked while online.
+const LIVENESS_CHECK: Duration = Duration::from_secs(2);
+
 /// A person's node at work. See the module docs.
 pub struct Agent<S> {
     client: Client,
     replica: Rc<Replica<S>>,
     node: PeerId,
     node_addrs: Vec<Multiaddr>,
+}
+
+impl<S> Clone for Agent<S> {
+    fn clone(&self) -> Self {
+        Agent {
+            client: self.client.clone(),
+            replica: self.replica.clone(),
+            node: self.node,
+            node_addrs: self.node_addrs.clone(),
+        }
+    }
+}
+
+/// Waits `delay`, or less if `retry_now` yields first.
+async fn pause(delay: Duration, retry_now: &mut (impl FusedStream<Item = ()> + Unpin)) {
+    let mut sleep = Box::pin(platform::sleep(delay).fuse());
+    futures::select! {
+        () = sleep => {}
+        _ = retry_now.next() => {}
+    }
 }
 
 impl<S: Store + 'static> Agent<S> {
@@ -94,11 +139,19 @@ impl<S: Store + 'static> Agent<S> {
 
     /// Runs until the node's event stream ends. Sync requests are served as they come, in a
     /// task of their own, so two agents syncing from each other never wait on each other.
-    pub async fn run(
+    pub async fn run(self, events: mpsc::Receiver<Event>, report: impl Fn(AgentEvent) + 'static) {
+        self.run_with(events, futures::stream::pending(), report)
+            .await;
+    }
+
+    /// [`Agent::run`], with a stream whose every item ends a reconnect wait early.
+    pub async fn run_with(
         self,
         mut events: mpsc::Receiver<Event>,
+        retry_now: impl Stream<Item = ()> + Unpin,
         report: impl Fn(AgentEvent) + 'static,
     ) {
+        let mut retry_now = retry_now.fuse();
         let (mut to_agent, mut agent_events) = mpsc::channel::<Event>(crate::EVENT_QUEUE);
         let serving = self.replica.clone();
         platform::spawn_local(async move {
@@ -117,42 +170,72 @@ impl<S: Store + 'static> Agent<S> {
         });
         let mut backoff = Backoff::APP_DEFAULT;
         loop {
+            report(AgentEvent::Connecting {
+                attempt: backoff.attempt() + 1,
+            });
             match self.go_online(&report).await {
                 Ok(()) => backoff.reset(),
                 Err(reason) => {
                     let retry_in = backoff.next_delay(jitter());
                     report(AgentEvent::Offline { reason, retry_in });
-                    platform::sleep(retry_in).await;
+                    pause(retry_in, &mut retry_now).await;
                     continue;
                 }
             }
             // Online: store live entries, sync feeds with gaps, until the node goes away.
-            loop {
-                let Some(event) = agent_events.next().await else {
+            let mut last_heard = web_time::Instant::now();
+            let mut check = Box::pin(platform::sleep(LIVENESS_CHECK).fuse());
+            let reason = loop {
+                let event = futures::select! {
+                    event = agent_events.next() => event,
+                    () = check => {
+                        if last_heard.elapsed() > LIVENESS_TIMEOUT {
+                            // Silent: close what is left of the connection and start over.
+                            let _ = self.client.disconnect(self.node).await;
+                            break "kith-node stopped answering".to_owned();
+                        }
+                        check = Box::pin(platform::sleep(LIVENESS_CHECK).fuse());
+                        continue;
+                    }
+                };
+                let Some(event) = event else {
                     return;
                 };
                 match event {
                     Event::Disconnected {
                         peer, remaining: 0, ..
                     } if peer == self.node => {
-                        let retry_in = backoff.next_delay(jitter());
-                        let reason = "lost the connection to kith-node".to_owned();
-                        report(AgentEvent::Offline { reason, retry_in });
-                        platform::sleep(retry_in).await;
-                        break;
+                        break "lost the connection to kith-node".to_owned();
+                    }
+                    Event::Ping { peer, .. } | Event::Connected { peer, .. }
+                        if peer == self.node =>
+                    {
+                        last_heard = web_time::Instant::now();
                     }
                     Event::Entry { entry, .. } => {
                         let (author, seq) = (entry.author(), entry.seq());
                         match self.replica.take_live(*entry).await {
                             Ok(true) => report(AgentEvent::Stored { author, seq }),
-                            Ok(false) => self.sync_feed(author, &report).await,
+                            // Not stored: a gap in a followed feed is filled by a sync;
+                            // feeds not followed here (sharing the topic) are ignored.
+                            Ok(false) if self.is_followed(&author).await => {
+                                self.sync_feed(author, &report).await;
+                            }
+                            Ok(false) => {}
                             Err(_) => {}
                         }
                     }
                     _ => {}
                 }
-            }
+            };
+            let retry_in = backoff.next_delay(jitter());
+            report(AgentEvent::Offline { reason, retry_in });
+            pause(retry_in, &mut retry_now).await;
         }
+    }
+
+    async fn is_followed(&self, author: &AuthorId) -> bool {
+        matches!(self.replica.store().feed(author).await, Ok(Some(m)) if m.followed)
     }
 
     async fn followed(&self) -> BTreeSet<AuthorId> {
@@ -194,8 +277,9 @@ impl<S: Store + 'static> Agent<S> {
         Ok(())
     }
 
-    /// Brings `author`'s feed up to date from the author or any provider that answers.
-    async fn sync_feed(&self, author: AuthorId, report: &impl Fn(AgentEvent)) {
+    /// Brings `author`'s feed up to date from the author or any provider that answers (the
+    /// feed must be marked followed in the store). Reports progress and the outcome.
+    pub async fn sync_feed(&self, author: AuthorId, report: &impl Fn(AgentEvent)) {
         let me = self.client.local_peer_id();
         let mut candidates: Vec<PeerId> =
             crate::identity::peer_id_of(&author).into_iter().collect();
@@ -234,6 +318,7 @@ impl<S: Store + 'static> Agent<S> {
                 return;
             }
         }
+        report(AgentEvent::Unreachable { author });
     }
 }
 

@@ -172,3 +172,63 @@ pub fn check_setting(key: &str, value: &[u8]) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// A shared store is a store: the app reads the same IndexedDB database the network agent
+/// writes, on one event loop, without a second connection.
+impl<S: Store> Store for std::rc::Rc<S> {
+    async fn identity(&self) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).identity().await
+    }
+    async fn set_identity(&self, secret: &[u8]) -> Result<(), StoreError> {
+        (**self).set_identity(secret).await
+    }
+    async fn insert(&self, entries: &[VerifiedEntry]) -> Result<(), StoreError> {
+        (**self).insert(entries).await
+    }
+    async fn range(
+        &self,
+        author: &AuthorId,
+        from: u64,
+        limit: usize,
+    ) -> Result<Vec<VerifiedEntry>, StoreError> {
+        (**self).range(author, from, limit).await
+    }
+    async fn frontier(&self) -> Result<Vec<(AuthorId, u64)>, StoreError> {
+        (**self).frontier().await
+    }
+    async fn timeline(
+        &self,
+        cursor: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Vec<VerifiedEntry>, StoreError> {
+        (**self).timeline(cursor, limit).await
+    }
+    async fn purge(&self, author: &AuthorId, seq: u64) -> Result<(), StoreError> {
+        (**self).purge(author, seq).await
+    }
+    async fn forget(&self, author: &AuthorId) -> Result<(), StoreError> {
+        (**self).forget(author).await
+    }
+    async fn feed(&self, author: &AuthorId) -> Result<Option<FeedMeta>, StoreError> {
+        (**self).feed(author).await
+    }
+    async fn feeds(&self) -> Result<Vec<FeedMeta>, StoreError> {
+        (**self).feeds().await
+    }
+    async fn update_meta(
+        &self,
+        author: &AuthorId,
+        f: &dyn Fn(&mut FeedMeta),
+    ) -> Result<(), StoreError> {
+        (**self).update_meta(author, f).await
+    }
+    async fn get_setting(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).get_setting(key).await
+    }
+    async fn put_setting(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        (**self).put_setting(key, value).await
+    }
+    async fn delete_setting(&self, key: &str) -> Result<(), StoreError> {
+        (**self).delete_setting(key).await
+    }
+}

@@ -1,81 +1,184 @@
-//! The root component: owns the reducer, starts the node once, lays out the page.
+//! The root component: owns the reducer, provides the runtime handle, starts the runtime once,
+//! and lays out the screens.
 
 use std::rc::Rc;
 
-use futures::channel::mpsc;
 use gloo_events::EventListener;
-use kith_net::{Config, Keypair};
 use yew::prelude::*;
 
-use crate::components::status::StatusPanel;
-use crate::state::{Action, Model};
-use crate::supervisor;
+use crate::browser;
+use crate::components::discover::DiscoverPage;
+use crate::components::nav::Nav;
+use crate::components::notices::Notices;
+use crate::components::onboarding::Onboarding;
+use crate::components::profile::ProfilePage;
+use crate::components::settings::SettingsPage;
+use crate::components::status::{NetworkPanel, StatusBar, SyncBar};
+use crate::components::timeline::HomeTimeline;
+use crate::routes::Route;
+use crate::runtime::{self, Command, Handle};
+use crate::state::{Action, Model, Phase};
+
+/// How long a notice stays on screen.
+const NOTICE_MS: u32 = 6_000;
 
 /// The app.
 #[function_component(App)]
 pub fn app() -> Html {
-    // The tab's network identity. It lives as long as the tab for now; the person's own
-    // identity, kept in IndexedDB, arrives with kith-store.
-    let keypair = use_memo((), |()| Keypair::generate_ed25519());
-    let model = {
-        let peer = keypair.public().to_peer_id().to_string();
-        use_reducer(move || Model::new(peer))
-    };
-    let startup_error = use_state(|| None::<String>);
-    // Cuts a reconnect wait short: the "Retry now" button and the browser's `online` event.
-    let retry_now = use_state(|| None::<mpsc::Sender<()>>);
-
+    let model = use_reducer(Model::new);
+    // The command channel, made once: the handle goes into the context, the receiving end
+    // to the runtime.
+    let channel = use_mut_ref(|| {
+        let (handle, rx) = Handle::new();
+        (handle, Some(rx))
+    });
+    let handle = channel.borrow().0.clone();
+    let now = use_state(kith_net::now_ms);
     {
-        // The one effect that turns node events into actions.
+        // The one effect that starts the runtime; it turns node events into actions.
         let dispatcher = model.dispatcher();
-        let startup_error = startup_error.clone();
-        let retry_now = retry_now.clone();
-        let keypair = (*keypair).clone();
+        let handle = handle.clone();
         use_effect_with((), move |()| {
-            let (retry_tx, retry_rx) = mpsc::channel(1);
-            match kith_net::new(keypair, Config::default()) {
-                Ok((client, events, event_loop)) => {
-                    kith_net::platform::spawn(event_loop.run());
-                    let dispatch: supervisor::Dispatch =
-                        Rc::new(move |a: Action| dispatcher.dispatch(a));
-                    let only = supervisor::transport_from_url();
-                    wasm_bindgen_futures::spawn_local(supervisor::run(
-                        client, events, retry_rx, only, dispatch,
-                    ));
-                }
-                Err(e) => startup_error.set(Some(e.to_string())),
+            let dispatch: runtime::Dispatch = Rc::new(move |a: Action| dispatcher.dispatch(a));
+            if let Some(rx) = channel.borrow_mut().1.take() {
+                wasm_bindgen_futures::spawn_local(runtime::run(rx, dispatch));
             }
-            let online = web_sys::window().map(|window| {
-                let tx = retry_tx.clone();
-                EventListener::new(&window, "online", move |_| {
-                    let _ = tx.clone().try_send(());
-                })
+            let listeners = web_sys::window().map(|w| {
+                let h = handle.clone();
+                let on_hash = EventListener::new(&w, "hashchange", move |_| {
+                    h.send(Command::Open(Route::parse(&browser::fragment())));
+                    browser::scroll_to_top();
+                });
+                let h = handle.clone();
+                let on_online =
+                    EventListener::new(&w, "online", move |_| h.send(Command::RetryNow));
+                (on_hash, on_online)
             });
-            retry_now.set(Some(retry_tx));
-            move || drop(online)
+            move || drop(listeners)
         });
     }
-    let on_retry = Callback::from(move |()| {
-        if let Some(tx) = &*retry_now {
-            // A full queue means a retry is already on its way.
-            let _ = tx.clone().try_send(());
-        }
-    });
-
+    {
+        // A clock for "3 min ago", and notices that leave after a while.
+        let now = now.clone();
+        use_effect_with((), move |()| {
+            let interval =
+                gloo_timers::callback::Interval::new(15_000, move || now.set(kith_net::now_ms()));
+            move || drop(interval)
+        });
+    }
+    {
+        let dispatcher = model.dispatcher();
+        let ids: Vec<u32> = model.notices.iter().map(|n| n.id).collect();
+        use_effect_with(ids, move |ids| {
+            let timers: Vec<_> = ids
+                .iter()
+                .map(|&id| {
+                    let d = dispatcher.clone();
+                    gloo_timers::callback::Timeout::new(NOTICE_MS, move || {
+                        d.dispatch(Action::Dismiss(id))
+                    })
+                })
+                .collect();
+            move || drop(timers)
+        });
+    }
+    let on_dismiss = {
+        let d = model.dispatcher();
+        Callback::from(move |id| d.dispatch(Action::Dismiss(id)))
+    };
+    let send = {
+        let h = handle.clone();
+        Callback::from(move |c: Command| h.send(c))
+    };
+    let notices = html! { <Notices notices={model.notices.clone()} on_dismiss={on_dismiss} /> };
+    let body = match &model.phase {
+        Phase::Loading => html! {
+            <main class="welcome"><section class="card" aria-busy="true"><p class="muted">{ "Opening your data…" }</p></section></main>
+        },
+        Phase::Failed(e) => html! {
+            <main class="welcome"><section class="card"><h1>{ "Kith cannot start here" }</h1><p class="error" role="alert" id="fatal">{ e }</p></section></main>
+        },
+        Phase::Onboarding { busy, error } => html! {
+            <Onboarding busy={*busy} error={error.clone()}
+                on_create={send.reform(|(name, handle, bio)| Command::CreateIdentity { name, handle, bio })}
+                on_restore={send.reform(|(file, passphrase)| Command::Restore { file, passphrase })} />
+        },
+        Phase::Ready => ready(&model, &send, *now),
+    };
     html! {
-        <div class="app">
-            <header class="topbar">
-                <h1 class="brand">{ "Kith" }</h1>
-                <p class="tagline">{ "Your posts live in your browser. Your friends keep copies." }</p>
-            </header>
-            <main>
-                if let Some(err) = &*startup_error {
-                    <div class="error" role="alert">
-                        { format!("The network could not start in this browser: {err}") }
-                    </div>
-                }
-                <StatusPanel model={(*model).clone()} on_retry={on_retry} />
-            </main>
+        <ContextProvider<Handle> context={handle.clone()}>
+            <div class="app">
+                <a class="skip" href="#main">{ "Skip to content" }</a>
+                <header class="topbar">
+                    <a class="brand" href="#/">{ "Kith" }</a>
+                    if model.phase == Phase::Ready {
+                        <StatusBar conn={model.conn.clone()} peers={model.peers.len()}
+                            syncing={syncing(&model)} on_retry={send.reform(|()| Command::RetryNow)} />
+                    }
+                </header>
+                { body }
+                { notices }
+            </div>
+        </ContextProvider<Handle>>
+    }
+}
+
+fn syncing(model: &Model) -> Vec<SyncBar> {
+    model
+        .syncing
+        .iter()
+        .filter(|(_, (have, want))| have + want > 0)
+        .map(|(a, (have, want))| SyncBar {
+            name: a.fingerprint()[..9].to_owned(),
+            have: *have,
+            want: *want,
+        })
+        .collect()
+}
+
+fn ready(model: &UseReducerHandle<Model>, send: &Callback<Command>, now: u64) -> Html {
+    let Some(me) = model.me.clone() else {
+        return html! {};
+    };
+    let page = match model.route {
+        Route::Home => {
+            let d = model.dispatcher();
+            let on_show_new = Callback::from(move |()| {
+                d.dispatch(Action::ShowNew);
+                browser::scroll_to_top();
+            });
+            let on_more = send.reform(|()| Command::LoadMore);
+            html! {
+                <HomeTimeline threads={model.home_shown().cloned().collect::<Vec<_>>()}
+                    new_posts={model.home_new()} more={model.home_more} now_ms={now}
+                    on_post={send.reform(|text| Command::Post { text, reply_to: None })}
+                    {on_show_new} {on_more} />
+            }
+        }
+        Route::Discover => html! {
+            <DiscoverPage search={model.search.clone()} suggestions={model.suggestions.clone()}
+                following={model.following.iter().copied().collect::<Vec<_>>()} />
+        },
+        Route::Profile(author) => {
+            let peer = kith_net::identity::peer_id_of(&author)
+                .map(|p| p.to_string())
+                .unwrap_or_default();
+            html! {
+                <ProfilePage profile={model.profile.clone().filter(|p| p.person.author == author)}
+                    me={me.clone()} online={model.peers.contains_key(&peer)} now_ms={now} />
+            }
+        }
+        Route::Network => html! {
+            <NetworkPanel model={(**model).clone()} on_find_holders={send.reform(|()| Command::FindHolders)} />
+        },
+        Route::Settings => html! {
+            <SettingsPage usage={model.usage.clone()} persisted={model.persisted} theme={model.theme} me={me.person.author} />
+        },
+    };
+    html! {
+        <div class="layout">
+            <Nav route={model.route} me={me} />
+            <main id="main" tabindex="-1">{ page }</main>
         </div>
     }
 }

@@ -1,19 +1,29 @@
 //! kith-web: the Kith app, a Yew front end with a libp2p node in the tab.
 //!
 //! How the parts cooperate:
-//! - [`state`] holds the view state and its reducer. Everything the screen shows is derived
-//!   from [`state::Model`], and the only way it changes is an [`state::Action`].
-//! - [`supervisor`] runs the node: it fetches `/bootstrap.json` from the page's own origin,
-//!   dials kith-node, keeps the connection alive with backoff, and turns node events into
-//!   actions. It is started once, by one effect in [`app`].
-//! - [`components`] are plain: they take data and callbacks, and know nothing of the node.
-//!
-//! The node is reached only through `kith_net::Client` and its event stream.
+//! - [`runtime`] is the one long-running task. It opens the IndexedDB store, holds the
+//!   person's identity, runs kith-net's agent (connection, relay, live delivery, sync,
+//!   serving followers), executes the person's [`runtime::Command`]s, and dispatches
+//!   [`state::Action`]s. It is started once, by one effect in [`app`].
+//! - [`library`] is the runtime's in-memory read model of the held feeds (kith-core `Feed`s
+//!   and `Timeline`), from which it computes the owned view types in [`state`].
+//! - [`state`] holds the view state and its reducer: everything on screen is derived from
+//!   [`state::Model`], which changes only through an action.
+//! - [`components`] are plain: data and callbacks in, HTML out; those that act send commands
+//!   through the [`runtime::Handle`] the app provides as a context.
+//! - [`routes`] maps URL fragments to screens (follow links included); [`text`] splits post
+//!   text into plain text and safe links; [`identicon`] draws people's keys; [`browser`] is
+//!   the one module that talks to browser APIs outside the DOM.
 
 pub mod app;
+pub mod browser;
 pub mod components;
+pub mod identicon;
+pub mod library;
+pub mod routes;
+pub mod runtime;
 pub mod state;
-pub mod supervisor;
+pub mod text;
 
 /// Starts the app in the page: panic hook, browser logging, then the Yew renderer.
 pub fn start() {
@@ -29,7 +39,7 @@ fn init_tracing() {
         .without_time()
         .with_writer(tracing_web::MakeWebConsoleWriter::new())
         .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
-    tracing_subscriber::registry().with(layer).init();
+    let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
 #[cfg(test)]

@@ -1,10 +1,18 @@
 //! View state and the reducer: pure, so it is tested without a node or a DOM.
+//!
+//! The [`runtime`](crate::runtime) computes what the screens show (timelines, profiles,
+//! search results) as the owned view types below and dispatches them as [`Action`]s; the
+//! reducer only decides how they combine with what the person is doing (the "N new posts"
+//! pill, which screen is open, notices).
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
+use kith_core::{AuthorId, Cursor, EntryRef};
 use kith_net::{Event, TransportKind};
 use yew::Reducible;
+
+use crate::routes::Route;
 
 /// The connection to kith-node, as the person sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -32,10 +40,214 @@ pub enum Conn {
     },
 }
 
-/// Everything the status view shows.
+/// Someone, as the screens show them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// Their key.
+    pub author: AuthorId,
+    /// Display name from their latest profile entry (empty if none is held).
+    pub name: String,
+    /// Their bio.
+    pub bio: String,
+    /// `xxxx-xxxx-xxxx-xxxx-xxxx`: what tells two people with one name apart.
+    pub fingerprint: String,
+    /// A handle, when one is known (claimed in the DHT).
+    pub handle: Option<String>,
+}
+
+impl Person {
+    /// The name to show: the display name, or a neutral label with the fingerprint's start.
+    pub fn display_name(&self) -> String {
+        if self.name.trim().is_empty() {
+            format!(
+                "Kith user {}",
+                &self.fingerprint[..4.min(self.fingerprint.len())]
+            )
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
+/// One post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostView {
+    /// Which entry it is.
+    pub id: EntryRef,
+    /// Who wrote it.
+    pub author: Person,
+    /// When, by the author's clock (ms since the epoch).
+    pub ts_ms: u64,
+    /// The text, shown as text.
+    pub text: String,
+    /// The post it answers, if any.
+    pub reply_to: Option<EntryRef>,
+    /// Reactions: emoji, how many, whether one of them is mine.
+    pub reactions: Vec<(String, usize, bool)>,
+    /// Whether I wrote it (so I may delete it).
+    pub mine: bool,
+}
+
+impl PostView {
+    /// The timeline order key of this post.
+    pub fn key(&self) -> Cursor {
+        Cursor {
+            timestamp_ms: self.ts_ms,
+            author: self.id.author,
+            seq: self.id.seq,
+        }
+    }
+}
+
+/// A post and the replies under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadView {
+    /// The post.
+    pub post: PostView,
+    /// Replies, oldest first, each with its own replies.
+    pub replies: Vec<ThreadView>,
+}
+
+/// Someone's profile screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileView {
+    /// Who.
+    pub person: Person,
+    /// Whether it is me.
+    pub is_me: bool,
+    /// Whether I follow them.
+    pub followed: bool,
+    /// Whether any of their feed is held here.
+    pub held: bool,
+    /// Their posts, newest first.
+    pub posts: Vec<ThreadView>,
+    /// Who they follow.
+    pub follows: Vec<Person>,
+    /// When their feed was last brought up to date here (ms since the epoch).
+    pub last_synced_ms: Option<u64>,
+    /// Who it was last synced from, when that was not the author.
+    pub synced_from: Option<String>,
+    /// Whether the author was caught signing two different entries at one position.
+    pub forked: bool,
+}
+
+/// Me, once an identity exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Me {
+    /// My profile.
+    pub person: Person,
+    /// My follow link, as a web address that opens this app on my profile.
+    pub web_link: String,
+    /// My follow link, as a `kith://follow/…` URI.
+    pub uri: String,
+}
+
+/// A handle search.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Search {
+    /// Nothing searched yet.
+    #[default]
+    Idle,
+    /// Looking up this handle.
+    Searching(String),
+    /// What the DHT returned for a handle.
+    Done {
+        /// The handle searched.
+        handle: String,
+        /// Every claimant, verified.
+        hits: Vec<Person>,
+    },
+    /// The search failed.
+    Failed(String),
+}
+
+/// One feed's storage use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedUsage {
+    /// Whose.
+    pub person: Person,
+    /// Entries held.
+    pub entries: u64,
+    /// Bytes held.
+    pub bytes: u64,
+    /// Followed?
+    pub followed: bool,
+}
+
+/// The light/dark setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Theme {
+    /// Follow the system.
+    #[default]
+    System,
+    /// Always light.
+    Light,
+    /// Always dark.
+    Dark,
+}
+
+impl Theme {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::System => "system",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+
+    /// Parses a stored name; anything unknown is `System`.
+    pub fn parse(s: &str) -> Theme {
+        match s {
+            "light" => Theme::Light,
+            "dark" => Theme::Dark,
+            _ => Theme::System,
+        }
+    }
+}
+
+/// Where the app is in its life.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    /// Opening the store.
+    Loading,
+    /// No identity yet: the welcome screen.
+    Onboarding {
+        /// Creating or restoring is under way.
+        busy: bool,
+        /// Why the last attempt failed.
+        error: Option<String>,
+    },
+    /// Ready.
+    Ready,
+    /// The app cannot run in this browser (no IndexedDB, say).
+    Failed(String),
+}
+
+/// A message shown for a while (a toast).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// For dismissing.
+    pub id: u32,
+    /// The words.
+    pub text: String,
+    /// An error, rather than news.
+    pub error: bool,
+}
+
+/// How many notices are kept at once.
+pub const MAX_NOTICES: usize = 4;
+
+/// Everything the screens show.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
-    /// This tab's peer id.
+    /// Where the app is in its life.
+    pub phase: Phase,
+    /// Me, once known.
+    pub me: Option<Me>,
+    /// The screen open.
+    pub route: Route,
+    /// This tab's peer id (empty until the identity is known).
     pub local_peer: String,
     /// The connection to kith-node.
     pub conn: Conn,
@@ -43,26 +255,114 @@ pub struct Model {
     pub peers: BTreeMap<String, TransportKind>,
     /// The latest ping round trip to the node, in milliseconds.
     pub rtt_ms: Option<f64>,
-    /// Whether the DHT bootstrap through the node succeeded.
-    pub dht: Option<Result<(), String>>,
+    /// Feeds being synced: (fetched, known missing).
+    pub syncing: BTreeMap<AuthorId, (u64, u64)>,
+    /// Who I follow.
+    pub following: std::collections::BTreeSet<AuthorId>,
+    /// The home timeline as computed, including posts not shown yet.
+    pub home: Vec<ThreadView>,
+    /// Whether older posts exist beyond `home`.
+    pub home_more: bool,
+    /// The newest post shown on the home timeline: newer ones wait behind the pill.
+    pub home_cutoff: Option<Cursor>,
+    /// The profile on screen.
+    pub profile: Option<ProfileView>,
+    /// The handle search.
+    pub search: Search,
+    /// People followed by people I follow, with how many of them follow each.
+    pub suggestions: Vec<(Person, usize)>,
+    /// Who currently announces my feed in the DHT; `None` while asking.
+    pub holders: Option<Result<Vec<Person>, String>>,
+    /// Storage per feed.
+    pub usage: Vec<FeedUsage>,
+    /// Whether the browser granted persistent storage.
+    pub persisted: Option<bool>,
+    /// The theme.
+    pub theme: Theme,
+    /// Messages on screen.
+    pub notices: Vec<Notice>,
+    /// Counter for notice ids.
+    pub next_notice: u32,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Model::new()
+    }
 }
 
 impl Model {
     /// The state at page load.
-    pub fn new(local_peer: String) -> Self {
+    pub fn new() -> Self {
         Model {
-            local_peer,
+            phase: Phase::Loading,
+            me: None,
+            route: Route::Home,
+            local_peer: String::new(),
             conn: Conn::Connecting { attempt: 1 },
             peers: BTreeMap::new(),
             rtt_ms: None,
-            dht: None,
+            syncing: BTreeMap::new(),
+            following: Default::default(),
+            home: Vec::new(),
+            home_more: false,
+            home_cutoff: None,
+            profile: None,
+            search: Search::Idle,
+            suggestions: Vec::new(),
+            holders: None,
+            usage: Vec::new(),
+            persisted: None,
+            theme: Theme::System,
+            notices: Vec::new(),
+            next_notice: 1,
         }
+    }
+
+    /// The home threads on screen: those not newer than the cutoff.
+    pub fn home_shown(&self) -> impl Iterator<Item = &ThreadView> {
+        let cutoff = self.home_cutoff;
+        self.home
+            .iter()
+            .filter(move |t| cutoff.is_none_or(|c| t.post.key() <= c))
+    }
+
+    /// How many new top-level posts wait behind the pill.
+    pub fn home_new(&self) -> usize {
+        match self.home_cutoff {
+            None => 0,
+            Some(c) => self.home.iter().filter(|t| t.post.key() > c).count(),
+        }
+    }
+
+    fn newest_home(&self) -> Option<Cursor> {
+        self.home.iter().map(|t| t.post.key()).max()
     }
 }
 
 /// Everything that can change the view state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
+    /// The app cannot run (the store did not open).
+    Failed(String),
+    /// No identity: show the welcome screen (with the last attempt's error, if any).
+    Onboarding {
+        /// Creating or restoring is under way.
+        busy: bool,
+        /// What went wrong.
+        error: Option<String>,
+    },
+    /// The identity is known.
+    Ready {
+        /// Me.
+        me: Me,
+        /// The tab's peer id.
+        local_peer: String,
+    },
+    /// My profile changed.
+    Me(Me),
+    /// Open a screen.
+    Route(Route),
     /// A new attempt to reach the node started.
     Connecting {
         /// The attempt number.
@@ -84,10 +384,53 @@ pub enum Action {
         /// When the next try is.
         retry_in_ms: u64,
     },
-    /// The DHT bootstrap finished.
-    Dht(Result<(), String>),
     /// Something the node reported.
     Net(Event),
+    /// A feed sync is under way.
+    SyncProgress {
+        /// The feed.
+        author: AuthorId,
+        /// Fetched so far.
+        have: u64,
+        /// Known missing.
+        want: u64,
+    },
+    /// A feed sync ended.
+    SyncDone(AuthorId),
+    /// The home timeline, recomputed.
+    Home {
+        /// Threads, newest first.
+        threads: Vec<ThreadView>,
+        /// Whether older ones exist.
+        more: bool,
+    },
+    /// Who I follow changed.
+    Following(std::collections::BTreeSet<AuthorId>),
+    /// Show the posts behind the pill (the pill was clicked, or I posted).
+    ShowNew,
+    /// The profile on screen, recomputed.
+    Profile(Box<ProfileView>),
+    /// The handle search changed.
+    Search(Search),
+    /// Friends-of-friends suggestions.
+    Suggestions(Vec<(Person, usize)>),
+    /// Who holds my feed (`None`: asking).
+    Holders(Option<Result<Vec<Person>, String>>),
+    /// Storage per feed.
+    Usage(Vec<FeedUsage>),
+    /// Whether storage is persistent.
+    Persisted(bool),
+    /// The theme changed.
+    Theme(Theme),
+    /// Show a message.
+    Notice {
+        /// The words.
+        text: String,
+        /// An error?
+        error: bool,
+    },
+    /// Dismiss a message.
+    Dismiss(u32),
 }
 
 impl Reducible for Model {
@@ -96,6 +439,20 @@ impl Reducible for Model {
     fn reduce(self: Rc<Self>, action: Action) -> Rc<Self> {
         let mut next = (*self).clone();
         match action {
+            Action::Failed(e) => next.phase = Phase::Failed(e),
+            Action::Onboarding { busy, error } => next.phase = Phase::Onboarding { busy, error },
+            Action::Ready { me, local_peer } => {
+                next.phase = Phase::Ready;
+                next.me = Some(me);
+                next.local_peer = local_peer;
+            }
+            Action::Me(me) => next.me = Some(me),
+            Action::Route(route) => {
+                if route != next.route {
+                    next.profile = None;
+                }
+                next.route = route;
+            }
             Action::Connecting { attempt } => next.conn = Conn::Connecting { attempt },
             Action::Connected {
                 node,
@@ -118,9 +475,8 @@ impl Reducible for Model {
                     retry_in_ms,
                 };
                 next.rtt_ms = None;
-                next.dht = None;
+                next.syncing.clear();
             }
-            Action::Dht(result) => next.dht = Some(result),
             Action::Net(Event::Connected {
                 peer, transport, ..
             }) => {
@@ -137,84 +493,42 @@ impl Reducible for Model {
                 }
             }
             Action::Net(_) => return self,
+            Action::SyncProgress { author, have, want } => {
+                next.syncing.insert(author, (have, want));
+            }
+            Action::SyncDone(author) => {
+                next.syncing.remove(&author);
+            }
+            Action::Home { threads, more } => {
+                let first = next.home_cutoff.is_none();
+                next.home = threads;
+                next.home_more = more;
+                if first {
+                    next.home_cutoff = next.newest_home();
+                }
+            }
+            Action::Following(f) => next.following = f,
+            Action::ShowNew => {
+                if let Some(newest) = next.newest_home() {
+                    next.home_cutoff = Some(newest);
+                }
+            }
+            Action::Profile(p) => next.profile = Some(*p),
+            Action::Search(s) => next.search = s,
+            Action::Suggestions(s) => next.suggestions = s,
+            Action::Holders(h) => next.holders = h,
+            Action::Usage(u) => next.usage = u,
+            Action::Persisted(p) => next.persisted = Some(p),
+            Action::Theme(t) => next.theme = t,
+            Action::Notice { text, error } => {
+                let id = next.next_notice;
+                next.next_notice += 1;
+                next.notices.push(Notice { id, text, error });
+                let excess = next.notices.len().saturating_sub(MAX_NOTICES);
+                next.notices.drain(..excess);
+            }
+            Action::Dismiss(id) => next.notices.retain(|n| n.id != id),
         }
         if next == *self { self } else { Rc::new(next) }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use kith_net::PeerId;
-    use std::time::Duration;
-    use wasm_bindgen_test::wasm_bindgen_test;
-
-    fn reduce(model: Model, actions: Vec<Action>) -> Model {
-        let mut m = Rc::new(model);
-        for a in actions {
-            m = m.reduce(a);
-        }
-        (*m).clone()
-    }
-
-    #[wasm_bindgen_test]
-    fn connect_ping_and_lose_the_node() {
-        let node = PeerId::random();
-        let m = reduce(
-            Model::new("me".into()),
-            vec![
-                Action::Connected {
-                    node: node.to_string(),
-                    transport: TransportKind::WebSocket,
-                    at_ms: 12.0,
-                },
-                Action::Net(Event::Ping {
-                    peer: node,
-                    rtt: Duration::from_micros(1500),
-                }),
-                Action::Dht(Ok(())),
-            ],
-        );
-        assert_eq!(m.rtt_ms, Some(1.5));
-        assert_eq!(
-            m.peers.get(&node.to_string()),
-            Some(&TransportKind::WebSocket)
-        );
-        let m = reduce(
-            m,
-            vec![
-                Action::Net(Event::Disconnected {
-                    peer: node,
-                    remaining: 0,
-                    cause: None,
-                }),
-                Action::Disconnected {
-                    reason: "connection lost".into(),
-                    retry_in_ms: 500,
-                },
-            ],
-        );
-        assert!(m.peers.is_empty());
-        assert_eq!(m.rtt_ms, None);
-        assert_eq!(m.dht, None);
-        assert!(matches!(
-            m.conn,
-            Conn::Disconnected {
-                retry_in_ms: 500,
-                ..
-            }
-        ));
-    }
-
-    #[wasm_bindgen_test]
-    fn pings_from_other_peers_do_not_count_and_unchanged_state_is_reused() {
-        let m = Rc::new(Model::new("me".into()));
-        let same = m.clone().reduce(Action::Net(Event::Ping {
-            peer: PeerId::random(),
-            rtt: Duration::from_millis(3),
-        }));
-        assert!(Rc::ptr_eq(&m, &same));
-        let same = same.reduce(Action::Connecting { attempt: 1 });
-        assert!(Rc::ptr_eq(&m, &same));
     }
 }

@@ -1,20 +1,12 @@
-//! The connection status card.
+//! Connection status: a compact bar on every screen, and the details on the network screen.
 
 use yew::prelude::*;
 
-use crate::state::{Conn, Model};
+use super::avatar::Avatar;
+use crate::state::{Conn, Model, Person};
 
-/// Props for [`StatusPanel`].
-#[derive(Properties, PartialEq)]
-pub struct StatusProps {
-    /// The view state to show.
-    pub model: Model,
-    /// Called when the person asks to retry now instead of waiting.
-    #[prop_or_default]
-    pub on_retry: Callback<()>,
-}
-
-fn transport_label(t: kith_net::TransportKind) -> &'static str {
+/// How a transport is named on screen.
+pub fn transport_label(t: kith_net::TransportKind) -> &'static str {
     match t {
         kith_net::TransportKind::WebRtcDirect => "WebRTC-direct",
         kith_net::TransportKind::WebSocket => "WebSocket",
@@ -32,11 +24,37 @@ fn short(id: &str) -> String {
     }
 }
 
-/// Shows whether the tab reaches the network, how, and who it is connected to.
-#[function_component(StatusPanel)]
-pub fn status_panel(props: &StatusProps) -> Html {
-    let m = &props.model;
-    let (state, transport, headline, detail, connected_at) = match &m.conn {
+/// A sync under way, as the status bar shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyncBar {
+    /// Whose feed.
+    pub name: String,
+    /// Fetched.
+    pub have: u64,
+    /// Known missing.
+    pub want: u64,
+}
+
+/// Props for [`StatusBar`].
+#[derive(Properties, PartialEq)]
+pub struct StatusBarProps {
+    /// The connection.
+    pub conn: Conn,
+    /// How many peers are connected.
+    pub peers: usize,
+    /// Syncs under way.
+    #[prop_or_default]
+    pub syncing: Vec<SyncBar>,
+    /// "Retry now".
+    #[prop_or_default]
+    pub on_retry: Callback<()>,
+}
+
+/// Always visible: connecting / connected via which transport / offline with retry, the
+/// peer count, and sync progress.
+#[function_component(StatusBar)]
+pub fn status_bar(props: &StatusBarProps) -> Html {
+    let (state, transport, headline, detail, at) = match &props.conn {
         Conn::Connecting { attempt } => (
             "connecting",
             String::new(),
@@ -54,9 +72,11 @@ pub fn status_panel(props: &StatusProps) -> Html {
             "connected",
             transport.as_str().to_owned(),
             format!("Connected via {}", transport_label(*transport)),
-            m.rtt_ms
-                .map(|r| format!("Round trip {r:.1} ms"))
-                .unwrap_or_else(|| "Measuring round trip…".into()),
+            format!(
+                "{} peer{}",
+                props.peers,
+                if props.peers == 1 { "" } else { "s" }
+            ),
             format!("{at_ms:.1}"),
         ),
         Conn::Disconnected {
@@ -65,7 +85,7 @@ pub fn status_panel(props: &StatusProps) -> Html {
         } => (
             "disconnected",
             String::new(),
-            "Disconnected".to_owned(),
+            "Offline".to_owned(),
             format!(
                 "{reason}. Retrying in {:.1} s.",
                 *retry_in_ms as f64 / 1000.0
@@ -73,31 +93,73 @@ pub fn status_panel(props: &StatusProps) -> Html {
             String::new(),
         ),
     };
-    let dht = match &m.dht {
-        None => "not joined yet".to_owned(),
-        Some(Ok(())) => "joined".to_owned(),
-        Some(Err(e)) => format!("failed: {e}"),
-    };
     html! {
-        <section id="status" class={classes!("card", "status", state)}
-            data-state={state} data-transport={transport} data-connected-at-ms={connected_at}
-            aria-live="polite">
-            <div class="status-head">
-                <span class="dot" aria-hidden="true"></span>
-                <h2 id="status-headline">{ headline }</h2>
-            </div>
-            <p id="status-detail" class="detail">{ detail }</p>
+        <section id="status" class={classes!("statusbar", state)} data-state={state}
+            data-transport={transport} data-connected-at-ms={at} data-peers={props.peers.to_string()}
+            aria-live="polite" aria-label="Network status">
+            <span class="dot" aria-hidden="true"></span>
+            <strong id="status-headline">{ headline }</strong>
+            <span id="status-detail" class="detail">{ detail }</span>
             if state == "disconnected" {
-                <button id="retry" class="button" type="button"
+                <button id="retry" class="button small" type="button"
                     onclick={props.on_retry.reform(|_: MouseEvent| ())}>{ "Retry now" }</button>
             }
+            { for props.syncing.iter().map(|s| html! {
+                <label class="sync">
+                    <span>{ format!("Syncing {}: {} of {}", s.name, s.have, s.have + s.want) }</span>
+                    <progress class="sync-progress" max={(s.have + s.want).max(1).to_string()}
+                        value={s.have.to_string()}></progress>
+                </label>
+            }) }
+        </section>
+    }
+}
+
+/// Props for [`NetworkPanel`].
+#[derive(Properties, PartialEq)]
+pub struct NetworkProps {
+    /// The view state.
+    pub model: Model,
+    /// Ask the DHT again who holds my feed.
+    #[prop_or_default]
+    pub on_find_holders: Callback<()>,
+}
+
+/// The network screen: this node, the round trip, peers, and who holds my posts.
+#[function_component(NetworkPanel)]
+pub fn network_panel(props: &NetworkProps) -> Html {
+    let m = &props.model;
+    let holders = match &m.holders {
+        None => html! { <p class="muted">{ "Asking the DHT…" }</p> },
+        Some(Err(e)) => html! { <p class="error" role="alert">{ e }</p> },
+        Some(Ok(list)) if list.is_empty() => html! {
+            <p class="muted" id="holders-empty">{ "Nobody else announces your feed yet. Followers who have synced it will appear here." }</p>
+        },
+        Some(Ok(list)) => html! {
+            <ul id="holders" class="people">
+                { for list.iter().map(|p: &Person| {
+                    let peer = kith_net::identity::peer_id_of(&p.author).map(|x| x.to_string()).unwrap_or_default();
+                    let online = m.peers.contains_key(&peer);
+                    html! {
+                        <li>
+                            <Avatar author={p.author} size={28} />
+                            <a href={crate::routes::Route::Profile(p.author).to_fragment()}>{ p.display_name() }</a>
+                            <code class="fp">{ super::short_fp(&p.fingerprint) }</code>
+                            <span class={classes!("badge", online.then_some("online"))}>{ if online { "connected" } else { "announced" } }</span>
+                        </li>
+                    }
+                }) }
+            </ul>
+        },
+    };
+    html! {
+        <section class="card" aria-labelledby="network-title">
+            <h2 id="network-title">{ "Network" }</h2>
             <dl class="facts">
                 <dt>{ "Your node" }</dt>
                 <dd><code id="local-peer" title={m.local_peer.clone()}>{ short(&m.local_peer) }</code></dd>
-                <dt>{ "Round trip" }</dt>
+                <dt>{ "Round trip to kith-node" }</dt>
                 <dd id="rtt">{ m.rtt_ms.map(|r| format!("{r:.1} ms")).unwrap_or_else(|| "—".into()) }</dd>
-                <dt>{ "DHT" }</dt>
-                <dd id="dht">{ dht }</dd>
                 <dt>{ format!("Connected peers ({})", m.peers.len()) }</dt>
                 <dd>
                     <ul id="peers" class="peers">
@@ -107,6 +169,11 @@ pub fn status_panel(props: &StatusProps) -> Html {
                     </ul>
                 </dd>
             </dl>
+            <h3>{ "Who holds my posts" }</h3>
+            <p class="muted">{ "Peers that announce your feed in the DHT: they serve your posts while you are offline." }</p>
+            { holders }
+            <button type="button" class="button secondary" id="find-holders"
+                onclick={props.on_find_holders.reform(|_: MouseEvent| ())}>{ "Ask again" }</button>
         </section>
     }
 }

@@ -1,0 +1,161 @@
+//! Everything kith-web asks of the browser beyond the DOM Yew manages: randomness, the clock,
+//! files in and out, the theme attribute, the URL fragment, storage persistence. One module,
+//! so the rest of the app reads as plain Rust.
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+fn window() -> Option<web_sys::Window> {
+    web_sys::window()
+}
+
+/// `N` bytes from the browser's CSPRNG (`crypto.getRandomValues`).
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
+    let mut out = [0u8; N];
+    window()
+        .ok_or("no window")?
+        .crypto()
+        .map_err(|_| "this browser has no Web Crypto".to_owned())?
+        .get_random_values_with_u8_array(&mut out)
+        .map_err(|_| "the browser refused to give random bytes".to_owned())?;
+    Ok(out)
+}
+
+/// `performance.now()`: milliseconds since the page started loading.
+pub fn perf_now() -> f64 {
+    window()
+        .and_then(|w| w.performance())
+        .map(|p| p.now())
+        .unwrap_or_default()
+}
+
+/// Records a `performance.mark` (read by the benchmarks), once per name.
+pub fn mark_once(name: &str) {
+    if let Some(p) = window().and_then(|w| w.performance())
+        && p.get_entries_by_name(name).length() == 0
+    {
+        let _ = p.mark(name);
+    }
+}
+
+/// The page's origin, `http://127.0.0.1:8080`.
+pub fn origin() -> String {
+    window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default()
+}
+
+/// The URL fragment, with its `#`.
+pub fn fragment() -> String {
+    window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default()
+}
+
+/// Sets the URL fragment (which fires `hashchange`).
+pub fn set_fragment(fragment: &str) {
+    if let Some(w) = window() {
+        let _ = w.location().set_hash(fragment);
+    }
+}
+
+/// Scrolls to the top of the page.
+pub fn scroll_to_top() {
+    if let Some(w) = window() {
+        w.scroll_to_with_x_and_y(0.0, 0.0);
+    }
+}
+
+/// Whether the page is scrolled to within `margin` pixels of its end.
+pub fn near_bottom(margin: f64) -> bool {
+    let Some(w) = window() else { return false };
+    let Some(doc) = w.document().and_then(|d| d.document_element()) else {
+        return false;
+    };
+    let inner = w
+        .inner_height()
+        .ok()
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0);
+    let y = w.scroll_y().unwrap_or(0.0);
+    y + inner + margin >= f64::from(doc.scroll_height())
+}
+
+/// Offers `bytes` to the person as a download called `name`.
+pub fn download(bytes: &[u8], name: &str) -> Result<(), String> {
+    let fail = |_| "the browser could not create the download".to_owned();
+    let array = js_sys::Uint8Array::from(bytes);
+    let parts = js_sys::Array::of1(&array);
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type("application/octet-stream");
+    let blob =
+        web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts).map_err(fail)?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(fail)?;
+    let doc = window().and_then(|w| w.document()).ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement = doc
+        .create_element("a")
+        .map_err(fail)?
+        .dyn_into()
+        .map_err(|_| "no anchor".to_owned())?;
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
+/// The bytes of the first file chosen in `input`.
+pub async fn read_chosen_file(input: &web_sys::HtmlInputElement) -> Result<Vec<u8>, String> {
+    let file = input
+        .files()
+        .and_then(|f| f.get(0))
+        .ok_or("choose a backup file first")?;
+    let buf = JsFuture::from(file.array_buffer())
+        .await
+        .map_err(|_| "the file could not be read".to_owned())?;
+    Ok(js_sys::Uint8Array::new(&buf).to_vec())
+}
+
+const THEME_KEY: &str = "kith-theme";
+
+/// Applies the theme to the page (`<html data-theme>`) and remembers it for the next load
+/// (index.html reads it before the app starts, so there is no flash).
+pub fn apply_theme(theme: &str) {
+    let Some(w) = window() else { return };
+    if let Some(root) = w.document().and_then(|d| d.document_element()) {
+        let _ = match theme {
+            "light" | "dark" => root.set_attribute("data-theme", theme),
+            _ => root.remove_attribute("data-theme"),
+        };
+    }
+    if let Ok(Some(storage)) = w.local_storage() {
+        let _ = storage.set_item(THEME_KEY, theme);
+    }
+}
+
+/// Whether the browser already granted persistent storage (`navigator.storage.persisted()`).
+pub async fn persisted() -> bool {
+    let Some(w) = window() else { return false };
+    let Ok(promise) = w.navigator().storage().persisted() else {
+        return false;
+    };
+    JsFuture::from(promise)
+        .await
+        .ok()
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+}
+
+/// Asks the person to confirm something destructive; `false` when they decline.
+pub fn confirm(question: &str) -> bool {
+    window()
+        .and_then(|w| w.confirm_with_message(question).ok())
+        .unwrap_or(false)
+}
+
+/// Copies `text` to the clipboard (best effort).
+pub fn copy(text: &str) {
+    if let Some(w) = window() {
+        let _ = w.navigator().clipboard().write_text(text);
+    }
+}

@@ -1,0 +1,48 @@
+//! The top bar: brand, navigation, and my own card.
+
+use yew::prelude::*;
+
+use super::avatar::Avatar;
+use crate::routes::Route;
+use crate::state::Me;
+
+/// Props for [`Nav`].
+#[derive(Properties, PartialEq)]
+pub struct NavProps {
+    /// The open screen.
+    pub route: Route,
+    /// Me.
+    pub me: Me,
+}
+
+/// Navigation links; the open one is marked for assistive technology.
+#[function_component(Nav)]
+pub fn nav(props: &NavProps) -> Html {
+    let me = props.me.person.author;
+    let link = |route: Route, label: &'static str, id: &'static str| {
+        let current = props.route == route;
+        html! {
+            <li><a id={id} href={route.to_fragment()} aria-current={current.then_some("page")}
+                class={classes!(current.then_some("current"))}>{ label }</a></li>
+        }
+    };
+    html! {
+        <nav class="nav" aria-label="Main">
+            <ul>
+                { link(Route::Home, "Home", "nav-home") }
+                { link(Route::Discover, "Discover", "nav-discover") }
+                { link(Route::Profile(me), "Profile", "nav-profile") }
+                { link(Route::Network, "Network", "nav-network") }
+                { link(Route::Settings, "Settings", "nav-settings") }
+            </ul>
+            <div class="me-card">
+                <Avatar author={me} size={36} />
+                <div>
+                    <strong id="my-name">{ props.me.person.display_name() }</strong>
+                    if let Some(h) = &props.me.person.handle { <span class="handle">{ format!("@{h}") }</span> }
+                    <span class="fp">{ "Fingerprint " }<code id="my-fingerprint">{ &props.me.person.fingerprint }</code></span>
+                </div>
+            </div>
+        </nav>
+    }
+}

@@ -1,0 +1,185 @@
+//! A profile: name, bio, identicon, fingerprint, posts, who they follow, follow/unfollow;
+//! for me also my follow link, its QR code and the profile editor.
+
+use web_sys::{HtmlInputElement, HtmlTextAreaElement};
+use yew::prelude::*;
+
+use super::avatar::Avatar;
+use super::post::PostCard;
+use super::qr::Qr;
+use super::use_send;
+use crate::browser;
+use crate::routes::Route;
+use crate::runtime::Command;
+use crate::state::{Me, ProfileView};
+use crate::text::ago;
+
+/// Props for [`ProfilePage`].
+#[derive(Properties, PartialEq)]
+pub struct ProfileProps {
+    /// The profile (None while it loads).
+    pub profile: Option<ProfileView>,
+    /// Me.
+    pub me: Me,
+    /// Whether the author is connected right now.
+    pub online: bool,
+    /// Now (ms since the epoch).
+    pub now_ms: u64,
+}
+
+/// Someone's profile screen.
+#[function_component(ProfilePage)]
+pub fn profile_page(props: &ProfileProps) -> Html {
+    let send = use_send();
+    let Some(p) = &props.profile else {
+        return html! { <section class="card"><p class="muted">{ "Loading profile…" }</p></section> };
+    };
+    let author = p.person.author;
+    let follow_button = if p.is_me {
+        html! {}
+    } else if p.followed {
+        html! { <button id="unfollow" type="button" class="button secondary"
+        onclick={send.reform(move |_: MouseEvent| Command::Unfollow(author))}>{ "Unfollow" }</button> }
+    } else {
+        html! { <button id="follow" type="button" class="button"
+        onclick={send.reform(move |_: MouseEvent| Command::Follow(author))}>{ "Follow" }</button> }
+    };
+    let sync_line = if p.is_me {
+        html! {}
+    } else if props.online {
+        html! { <p class="sync-line" id="last-synced"><span class="badge online">{ "online" }</span>{ " Receiving posts live." }</p> }
+    } else {
+        let when = p
+            .last_synced_ms
+            .map(|t| format!("last synced {}", ago(t, props.now_ms)))
+            .unwrap_or_else(|| "not synced yet".into());
+        let from = p
+            .synced_from
+            .as_ref()
+            .map(|f| format!(", served by {f}"))
+            .unwrap_or_default();
+        html! { <p class="sync-line" id="last-synced"><span class="badge">{ "author offline" }</span>{ format!(" {when}{from}.") }</p> }
+    };
+    html! {
+        <>
+        <section class="card profile" aria-labelledby="profile-name" data-author={author.to_hex()}>
+            <div class="profile-head">
+                <Avatar author={author} size={72} />
+                <div class="who">
+                    <h2 id="profile-name">{ p.person.display_name() }</h2>
+                    if let Some(h) = &p.person.handle {
+                        <p class="handle">{ format!("@{h}") }</p>
+                    }
+                    <p class="fp">{ "Fingerprint " }<code id="profile-fingerprint">{ &p.person.fingerprint }</code></p>
+                </div>
+                { follow_button }
+            </div>
+            if !p.person.bio.is_empty() {
+                <p class="bio">{ &p.person.bio }</p>
+            }
+            { sync_line }
+            if p.forked {
+                <p class="error" role="alert">{ "Warning: this author signed two different versions of their feed. Kith kept the first and the evidence." }</p>
+            }
+            if p.is_me {
+                <MyLink me={props.me.clone()} />
+                <EditProfile name={p.person.name.clone()} bio={p.person.bio.clone()} />
+            }
+        </section>
+        if !p.follows.is_empty() {
+            <section class="card" aria-labelledby="follows-title">
+                <h3 id="follows-title">{ format!("Follows {}", p.follows.len()) }</h3>
+                <ul class="people" id="follows">
+                    { for p.follows.iter().map(|f| html! {
+                        <li>
+                            <Avatar author={f.author} size={28} />
+                            <a href={Route::Profile(f.author).to_fragment()}>{ f.display_name() }</a>
+                            <code class="fp">{ super::short_fp(&f.fingerprint) }</code>
+                        </li>
+                    }) }
+                </ul>
+            </section>
+        }
+        <section class="posts" id="profile-posts" aria-label="Posts">
+            if p.posts.is_empty() {
+                <div class="card empty"><p>{
+                    if p.followed || p.is_me { "No posts yet." } else { "Follow to fetch their posts from them or their followers." }
+                }</p></div>
+            }
+            { for p.posts.iter().map(|t| html! {
+                <PostCard key={format!("{}:{}", t.post.id.author, t.post.id.seq)} thread={t.clone()} now_ms={props.now_ms} />
+            }) }
+        </section>
+        </>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct MyLinkProps {
+    me: Me,
+}
+
+#[function_component(MyLink)]
+fn my_link(props: &MyLinkProps) -> Html {
+    let link = props.me.web_link.clone();
+    let copied = use_state(|| false);
+    let onclick = {
+        let link = link.clone();
+        let copied = copied.clone();
+        Callback::from(move |_: MouseEvent| {
+            browser::copy(&link);
+            copied.set(true);
+        })
+    };
+    html! {
+        <div class="my-link">
+            <h3>{ "Your follow link" }</h3>
+            <p class="muted">{ "Anyone who opens it lands on your profile with a Follow button." }</p>
+            <div class="row">
+                <input id="my-link" type="text" readonly=true value={link.clone()} aria-label="Your follow link" />
+                <button type="button" class="button secondary" {onclick}>{ if *copied { "Copied" } else { "Copy" } }</button>
+            </div>
+            <Qr text={link} label="QR code of your follow link" />
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+struct EditProps {
+    name: String,
+    bio: String,
+}
+
+#[function_component(EditProfile)]
+fn edit_profile(props: &EditProps) -> Html {
+    let send = use_send();
+    let name = use_node_ref();
+    let bio = use_node_ref();
+    let onsubmit = {
+        let (name, bio) = (name.clone(), bio.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let n = name
+                .cast::<HtmlInputElement>()
+                .map(|i| i.value())
+                .unwrap_or_default();
+            let b = bio
+                .cast::<HtmlTextAreaElement>()
+                .map(|i| i.value())
+                .unwrap_or_default();
+            send.emit(Command::UpdateProfile { name: n, bio: b });
+        })
+    };
+    html! {
+        <details class="edit-profile">
+            <summary>{ "Edit profile" }</summary>
+            <form {onsubmit}>
+                <label for="edit-name">{ "Display name" }</label>
+                <input id="edit-name" ref={name} type="text" maxlength="64" value={props.name.clone()} />
+                <label for="edit-bio">{ "Bio" }</label>
+                <textarea id="edit-bio" ref={bio} maxlength="500" rows="3" value={props.bio.clone()} />
+                <button type="submit" class="button">{ "Save" }</button>
+            </form>
+        </details>
+    }
+}

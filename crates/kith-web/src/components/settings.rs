@@ -1,0 +1,164 @@
+//! Settings: backup and restore, storage per feed, persistence, forget a feed, theme.
+
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use super::avatar::Avatar;
+use super::use_send;
+use crate::runtime::{Command, MIN_PASSPHRASE};
+use crate::state::{FeedUsage, Theme};
+use crate::text::bytes;
+
+/// Props for [`SettingsPage`].
+#[derive(Properties, PartialEq)]
+pub struct SettingsProps {
+    /// Storage per feed.
+    pub usage: Vec<FeedUsage>,
+    /// Persistent storage granted?
+    pub persisted: Option<bool>,
+    /// The theme.
+    pub theme: Theme,
+    /// My key (my feed cannot be forgotten).
+    pub me: kith_core::AuthorId,
+}
+
+/// A passphrase field and a file field that send a restore command.
+#[derive(Properties, PartialEq)]
+pub struct RestoreProps {
+    /// Called with the file's bytes and the passphrase.
+    pub on_restore: Callback<(Vec<u8>, String)>,
+    /// Disabled while busy.
+    #[prop_or_default]
+    pub busy: bool,
+}
+
+/// Restore from a backup file.
+#[function_component(RestoreForm)]
+pub fn restore_form(props: &RestoreProps) -> Html {
+    let file = use_node_ref();
+    let pass = use_node_ref();
+    let error = use_state(|| None::<String>);
+    let onsubmit = {
+        let (file, pass, error) = (file.clone(), pass.clone(), error.clone());
+        let on_restore = props.on_restore.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let (Some(f), Some(p)) = (
+                file.cast::<HtmlInputElement>(),
+                pass.cast::<HtmlInputElement>(),
+            ) else {
+                return;
+            };
+            let (on_restore, error) = (on_restore.clone(), error.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match crate::browser::read_chosen_file(&f).await {
+                    Ok(bytes) => {
+                        error.set(None);
+                        on_restore.emit((bytes, p.value()));
+                    }
+                    Err(e) => error.set(Some(e)),
+                }
+            });
+        })
+    };
+    html! {
+        <form class="stack" {onsubmit}>
+            <label for="restore-file">{ "Backup file" }</label>
+            <input id="restore-file" ref={file} type="file" accept=".kith,application/octet-stream" />
+            <label for="restore-pass">{ "Its passphrase" }</label>
+            <input id="restore-pass" ref={pass} type="password" autocomplete="current-password" />
+            if let Some(e) = &*error { <p class="error" role="alert">{ e }</p> }
+            <button id="restore-button" type="submit" class="button secondary" disabled={props.busy}>{ "Restore" }</button>
+        </form>
+    }
+}
+
+/// The settings screen.
+#[function_component(SettingsPage)]
+pub fn settings_page(props: &SettingsProps) -> Html {
+    let send = use_send();
+    let pass = use_node_ref();
+    let on_backup = {
+        let (send, pass) = (send.clone(), pass.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            if let Some(p) = pass.cast::<HtmlInputElement>() {
+                send.emit(Command::Backup {
+                    passphrase: p.value(),
+                });
+                p.set_value("");
+            }
+        })
+    };
+    let on_restore = send.reform(|(file, passphrase)| Command::Restore { file, passphrase });
+    let theme_radio = |t: Theme, label: &'static str| {
+        let send = send.clone();
+        let id = format!("theme-{}", t.as_str());
+        html! {
+            <label for={id.clone()} class="radio">
+                <input type="radio" name="theme" id={id} checked={props.theme == t}
+                    onchange={Callback::from(move |_: Event| send.emit(Command::SetTheme(t)))} />
+                { label }
+            </label>
+        }
+    };
+    let total: u64 = props.usage.iter().map(|u| u.bytes).sum();
+    html! {
+        <>
+        <section class="card" aria-labelledby="backup-title">
+            <h2 id="backup-title">{ "Backup" }</h2>
+            <p class="muted">{ "One file with your key (encrypted with your passphrase) and every post this browser holds. Restore it here or in another browser." }</p>
+            <form class="stack" onsubmit={on_backup}>
+                <label for="backup-pass">{ format!("Passphrase (at least {MIN_PASSPHRASE} characters)") }</label>
+                <input id="backup-pass" ref={pass} type="password" autocomplete="new-password" minlength={MIN_PASSPHRASE.to_string()} />
+                <button id="backup-button" type="submit" class="button">{ "Download backup" }</button>
+            </form>
+            <h3>{ "Restore" }</h3>
+            <RestoreForm {on_restore} />
+        </section>
+        <section class="card" aria-labelledby="storage-title">
+            <h2 id="storage-title">{ "Storage" }</h2>
+            <p id="persisted">{ match props.persisted {
+                Some(true) => "Persistent storage: granted. The browser will not clear Kith's data on its own.",
+                Some(false) => "Persistent storage: not granted. Under storage pressure the browser may clear Kith's data; keep a backup.",
+                None => "Persistent storage: checking…",
+            } }</p>
+            if props.persisted == Some(false) {
+                <button type="button" class="button secondary" onclick={send.reform(|_: MouseEvent| Command::RequestPersistence)}>{ "Ask for persistent storage" }</button>
+            }
+            <table id="storage" class="storage">
+                <caption>{ format!("{} in {} feeds", bytes(total), props.usage.len()) }</caption>
+                <thead><tr><th scope="col">{ "Feed" }</th><th scope="col">{ "Entries" }</th><th scope="col">{ "Size" }</th><th scope="col"><span class="sr-only">{ "Actions" }</span></th></tr></thead>
+                <tbody>
+                { for props.usage.iter().map(|u| {
+                    let author = u.person.author;
+                    let name = u.person.display_name();
+                    html! {
+                        <tr data-author={author.to_hex()}>
+                            <td><Avatar author={author} size={24} />{ " " }{ name.clone() }{ if u.followed || author == props.me { "" } else { " (not followed)" } }</td>
+                            <td>{ u.entries }</td>
+                            <td>{ bytes(u.bytes) }</td>
+                            <td>
+                                if author != props.me {
+                                    <button type="button" class="button danger small forget" aria-label={format!("Forget {name}'s feed")}
+                                        onclick={send.reform(move |_: MouseEvent| Command::Forget(author))}>{ "Forget" }</button>
+                                }
+                            </td>
+                        </tr>
+                    }
+                }) }
+                </tbody>
+            </table>
+        </section>
+        <section class="card" aria-labelledby="theme-title">
+            <h2 id="theme-title">{ "Theme" }</h2>
+            <fieldset class="row">
+                <legend class="sr-only">{ "Theme" }</legend>
+                { theme_radio(Theme::System, "Follow the system") }
+                { theme_radio(Theme::Light, "Light") }
+                { theme_radio(Theme::Dark, "Dark") }
+            </fieldset>
+        </section>
+        </>
+    }
+}

@@ -1,0 +1,331 @@
+//! The feeds held in this browser, in memory, turned into what the screens show.
+//!
+//! IndexedDB is the record; the library is a read model built from it at start and kept up
+//! to date entry by entry (the runtime reads every entry the agent stores). It holds each
+//! feed as a kith-core [`Feed`] (so deletes purge, forks are caught and the chain is checked
+//! again), plus an index of reactions. Timelines come from kith-core's [`Timeline`]: merged
+//! newest first, replies under their parents, deleted and unfollowed posts gone.
+//!
+//! Its size is what this browser holds: the person's own feed and the feeds they follow.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use kith_core::{
+    AuthorId, EntryRef, Feed, FeedError, Inserted, Payload, Thread, Timeline, VerifiedEntry,
+    friends_of_friends,
+};
+
+use crate::state::{Person, PostView, ThreadView};
+
+/// The feeds held here, indexed for the screens.
+pub struct Library {
+    me: AuthorId,
+    feeds: BTreeMap<AuthorId, Feed>,
+    followed: BTreeSet<AuthorId>,
+    handles: BTreeMap<AuthorId, String>,
+    /// Reactions by target: emoji → who.
+    reactions: HashMap<EntryRef, BTreeMap<String, BTreeSet<AuthorId>>>,
+}
+
+impl Library {
+    /// An empty library for `me`.
+    pub fn new(me: AuthorId) -> Library {
+        Library {
+            me,
+            feeds: BTreeMap::new(),
+            followed: BTreeSet::new(),
+            handles: BTreeMap::new(),
+            reactions: HashMap::new(),
+        }
+    }
+
+    /// Whose library it is.
+    pub fn me(&self) -> AuthorId {
+        self.me
+    }
+
+    /// Adds entries (each feed's in order). Returns the authors whose feeds changed.
+    /// An entry that does not continue its feed is skipped (the store is the authority; the
+    /// runtime re-reads from the library's head).
+    pub fn add(&mut self, entries: impl IntoIterator<Item = VerifiedEntry>) -> BTreeSet<AuthorId> {
+        let mut changed = BTreeSet::new();
+        for e in entries {
+            let author = e.author();
+            let feed = self
+                .feeds
+                .entry(author)
+                .or_insert_with(|| Feed::new(author));
+            // A delete of a reaction takes the reaction back.
+            if let Some(Payload::Delete { target }) = e.payload()
+                && let Some(Payload::Reaction { target: t, emoji }) =
+                    feed.get(target.seq).and_then(VerifiedEntry::payload)
+                && let Some(who) = self.reactions.get_mut(t).and_then(|m| m.get_mut(emoji))
+            {
+                who.remove(&author);
+            }
+            let reaction = match e.payload() {
+                Some(Payload::Reaction { target, emoji }) => Some((*target, emoji.clone())),
+                _ => None,
+            };
+            match feed.insert_verified(e) {
+                Ok(Inserted::Appended | Inserted::PayloadFilled) => {
+                    if let Some((target, emoji)) = reaction {
+                        self.reactions
+                            .entry(target)
+                            .or_default()
+                            .entry(emoji)
+                            .or_default()
+                            .insert(author);
+                    }
+                    changed.insert(author);
+                }
+                Ok(Inserted::Duplicate) | Err(FeedError::Gap { .. }) => {}
+                Err(e) => tracing::warn!("library: {author}: {e}"),
+            }
+        }
+        changed
+    }
+
+    /// The next seq the library lacks for `author`.
+    pub fn next_seq(&self, author: &AuthorId) -> u64 {
+        self.feeds.get(author).map_or(1, |f| f.head_seq() + 1)
+    }
+
+    /// My feed (for appending).
+    pub fn feed_mut(&mut self, author: AuthorId) -> &mut Feed {
+        self.feeds
+            .entry(author)
+            .or_insert_with(|| Feed::new(author))
+    }
+
+    /// A feed.
+    pub fn feed(&self, author: &AuthorId) -> Option<&Feed> {
+        self.feeds.get(author)
+    }
+
+    /// Sets whether `author` is followed here (from the store's feed metadata).
+    pub fn set_followed(&mut self, author: AuthorId, followed: bool) {
+        if followed {
+            self.followed.insert(author);
+        } else {
+            self.followed.remove(&author);
+        }
+    }
+
+    /// Everyone I follow.
+    pub fn followed(&self) -> BTreeSet<AuthorId> {
+        self.followed.clone()
+    }
+
+    /// Whether I follow `author`.
+    pub fn is_followed(&self, author: &AuthorId) -> bool {
+        self.followed.contains(author)
+    }
+
+    /// Remembers a handle someone claimed (a verified claim).
+    pub fn learn_handle(&mut self, author: AuthorId, handle: String) {
+        self.handles.insert(author, handle);
+    }
+
+    /// Drops a feed from memory (after the store forgot it).
+    pub fn forget(&mut self, author: &AuthorId) {
+        self.feeds.remove(author);
+        self.followed.remove(author);
+        self.reactions.retain(|target, _| target.author != *author);
+        for by_emoji in self.reactions.values_mut() {
+            for who in by_emoji.values_mut() {
+                who.remove(author);
+            }
+        }
+    }
+
+    /// Someone, as the screens show them.
+    pub fn person(&self, author: &AuthorId) -> Person {
+        let (name, bio) = match self.feeds.get(author).and_then(Feed::profile) {
+            Some(Payload::Profile { name, bio, .. }) => (name.clone(), bio.clone()),
+            _ => (String::new(), String::new()),
+        };
+        Person {
+            author: *author,
+            name,
+            bio,
+            fingerprint: author.fingerprint(),
+            handle: self.handles.get(author).cloned(),
+        }
+    }
+
+    fn post_view(&self, t: &kith_core::timeline::PostView<'_>) -> PostView {
+        let id = t.entry.entry_ref();
+        let reactions = self
+            .reactions
+            .get(&id)
+            .map(|m| {
+                m.iter()
+                    .filter(|(_, who)| !who.is_empty())
+                    .map(|(emoji, who)| (emoji.clone(), who.len(), who.contains(&self.me)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        PostView {
+            id,
+            author: self.person(&id.author),
+            ts_ms: t.entry.header().timestamp_ms,
+            text: t.text.to_owned(),
+            reply_to: t.reply_to,
+            reactions,
+            mine: id.author == self.me,
+        }
+    }
+
+    fn thread_view(&self, t: &Thread<'_>) -> ThreadView {
+        ThreadView {
+            post: self.post_view(&t.post),
+            replies: t.replies.iter().map(|r| self.thread_view(r)).collect(),
+        }
+    }
+
+    fn page(&self, following: &BTreeSet<AuthorId>, limit: usize) -> (Vec<ThreadView>, bool) {
+        let tl = Timeline::new(self.feeds.values(), following);
+        let page = tl.page(None, limit);
+        let threads = page.threads.iter().map(|t| self.thread_view(t)).collect();
+        (threads, page.next.is_some())
+    }
+
+    /// The home timeline: me and everyone I follow, newest first, `limit` threads; and
+    /// whether there are more.
+    pub fn home(&self, limit: usize) -> (Vec<ThreadView>, bool) {
+        let mut following = self.followed.clone();
+        following.insert(self.me);
+        self.page(&following, limit)
+    }
+
+    /// `author`'s posts (with replies held here), newest first.
+    pub fn posts_of(&self, author: &AuthorId, limit: usize) -> (Vec<ThreadView>, bool) {
+        let mut following = self.followed.clone();
+        following.insert(self.me);
+        following.insert(*author);
+        let (threads, more) = self.page(&following, usize::MAX);
+        let mine: Vec<ThreadView> = threads
+            .into_iter()
+            .filter(|t| t.post.id.author == *author)
+            .collect();
+        let more = more || mine.len() > limit;
+        (mine.into_iter().take(limit).collect(), more)
+    }
+
+    /// Who `author` follows, by their feed.
+    pub fn follows_of(&self, author: &AuthorId) -> Vec<Person> {
+        self.feeds
+            .get(author)
+            .map(|f| f.follows().iter().map(|a| self.person(a)).collect())
+            .unwrap_or_default()
+    }
+
+    /// People followed by people I follow, that I do not follow.
+    pub fn suggestions(&self) -> Vec<(Person, usize)> {
+        let Some(me) = self.feeds.get(&self.me) else {
+            return Vec::new();
+        };
+        friends_of_friends(me, self.feeds.values())
+            .into_iter()
+            .filter(|(a, _)| !self.followed.contains(a))
+            .map(|(a, n)| (self.person(&a), n))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kith_core::Identity;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    const NOW: u64 = 1_700_000_000_000;
+
+    fn post(
+        feed: &mut Feed,
+        id: &Identity,
+        text: &str,
+        reply_to: Option<EntryRef>,
+        t: u64,
+    ) -> VerifiedEntry {
+        let p = Payload::Post {
+            text: text.into(),
+            reply_to,
+            mentions: Vec::new(),
+        };
+        feed.append(id, &p, NOW + t).cloned().unwrap()
+    }
+
+    #[wasm_bindgen_test]
+    fn home_threads_reacts_and_deletes() {
+        let (a, b) = (
+            Identity::from_secret([1; 32]),
+            Identity::from_secret([2; 32]),
+        );
+        let (mut fa, mut fb) = (Feed::new(a.author()), Feed::new(b.author()));
+        let mut lib = Library::new(b.author());
+        let profile = Payload::Profile {
+            name: "Alice".into(),
+            bio: "hi".into(),
+            avatar: None,
+        };
+        let p0 = fa.append(&a, &profile, NOW).cloned().unwrap();
+        let p1 = post(&mut fa, &a, "first", None, 1);
+        let r1 = post(&mut fb, &b, "reply", Some(p1.entry_ref()), 2);
+        let react = Payload::Reaction {
+            target: p1.entry_ref(),
+            emoji: "❤️".into(),
+        };
+        let x = fb.append(&b, &react, NOW + 3).cloned().unwrap();
+        // Not followed yet: only my reply shows, as its own thread.
+        assert_eq!(
+            lib.add([p0.clone(), p1.clone(), r1.clone(), x.clone()])
+                .len(),
+            2
+        );
+        let (home, _) = lib.home(10);
+        assert_eq!(home.len(), 1);
+        assert_eq!(home[0].post.text, "reply");
+        lib.set_followed(a.author(), true);
+        let (home, more) = lib.home(10);
+        assert!(!more);
+        assert_eq!(home.len(), 1);
+        assert_eq!(home[0].post.author.name, "Alice");
+        assert_eq!(home[0].post.reactions, vec![("❤️".into(), 1, true)]);
+        assert_eq!(home[0].replies[0].post.text, "reply");
+        assert!(home[0].replies[0].post.mine);
+        // Alice deletes her post: it and the thread under it leave the timeline.
+        let del = fa
+            .append(
+                &a,
+                &Payload::Delete {
+                    target: p1.entry_ref(),
+                },
+                NOW + 4,
+            )
+            .cloned()
+            .unwrap();
+        lib.add([del]);
+        let (home, _) = lib.home(10);
+        assert_eq!(home.len(), 1);
+        assert_eq!(home[0].post.text, "reply");
+        // Taking the reaction back.
+        let undo = fb
+            .append(
+                &b,
+                &Payload::Delete {
+                    target: x.entry_ref(),
+                },
+                NOW + 5,
+            )
+            .cloned()
+            .unwrap();
+        lib.add([undo]);
+        assert!(lib.reactions.get(&p1.entry_ref()).unwrap()["❤️"].is_empty());
+        // Gaps are skipped, not applied.
+        let p5 = post(&mut fa, &a, "later", None, 6);
+        let mut lib2 = Library::new(b.author());
+        assert!(lib2.add([p5]).is_empty());
+    }
+}
