@@ -277,8 +277,9 @@ impl<S: Store + 'static> Agent<S> {
         Ok(())
     }
 
-    /// Brings `author`'s feed up to date from the author or any provider that answers (the
-    /// feed must be marked followed in the store). Reports progress and the outcome.
+    /// Brings `author`'s feed up to date from the author or any provider that answers, with
+    /// every followed feed that peer holds. `author` need not be followed (a profile preview).
+    /// Reports progress and the outcome.
     pub async fn sync_feed(&self, author: AuthorId, report: &impl Fn(AgentEvent)) {
         let me = self.client.local_peer_id();
         let mut candidates: Vec<PeerId> =
@@ -309,7 +310,7 @@ impl<S: Store + 'static> Agent<S> {
                     want: p.want,
                 });
             };
-            if let Ok(p) = self.replica.sync_with(peer, progress).await {
+            if let Ok(p) = self.replica.sync_with_also(peer, Some(author), progress).await {
                 report(AgentEvent::Synced {
                     author,
                     peer,

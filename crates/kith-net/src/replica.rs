@@ -116,7 +116,19 @@ impl<S: Store> Replica<S> {
         peer: PeerId,
         progress: impl Fn(Progress),
     ) -> Result<Progress, ReplicaError> {
-        let (heads, interest) = self.followed().await?;
+        self.sync_with_also(peer, None, progress).await
+    }
+
+    /// [`Replica::sync_with`], also fetching `also`'s feed when it is not followed here (to
+    /// show a profile before following it; later live entries of that feed are not kept).
+    pub async fn sync_with_also(
+        &self,
+        peer: PeerId,
+        also: Option<AuthorId>,
+        progress: impl Fn(Progress),
+    ) -> Result<Progress, ReplicaError> {
+        let (heads, mut interest) = self.followed().await?;
+        interest.extend(also);
         let mut session = Session::new(self.config, heads, interest, crate::now_ms());
         loop {
             let mut batch = Vec::new();

@@ -457,7 +457,15 @@ impl Runtime {
             synced_from: synced_from
                 .filter(|p| Some(*p) != kith_net::identity::peer_id_of(&author))
                 .map(|p| match kith_net::identity::author_of(&p) {
-                    Some(a) => lib.person(&a).display_name(),
+                    Some(a) => {
+                        let who = lib.person(&a);
+                        let fp = &who.fingerprint[..9];
+                        if who.name.is_empty() {
+                            format!("a follower ({fp})")
+                        } else {
+                            format!("{} ({fp})", who.name)
+                        }
+                    }
                     None => p.to_string(),
                 }),
             forked: meta.is_some_and(|m| m.fork.is_some()),
@@ -492,6 +500,12 @@ impl Runtime {
         self.route.set(route);
         self.dispatch.as_ref()(Action::Route(route));
         match route {
+            Route::Profile(author)
+                if author != self.me() && !self.library.borrow().is_followed(&author) =>
+            {
+                // A preview: fetch their feed as it is now, so the profile shows who they are.
+                self.sync_now(author);
+            }
             Route::Network => self.find_holders(),
             Route::Settings => {
                 self.dispatch.as_ref()(Action::Persisted(browser::persisted().await));
@@ -775,6 +789,12 @@ impl Runtime {
             return;
         };
         let _ = net.client.follow_live(author).await;
+        self.sync_now(author);
+    }
+
+    /// Starts a sync of `author`'s feed (reported through the agent's events).
+    fn sync_now(&self, author: AuthorId) {
+        let Some(net) = self.net() else { return };
         let (agent, reports) = (net.agent.clone(), net.reports.clone());
         platform::spawn_local(async move {
             agent
@@ -972,8 +992,12 @@ impl Runtime {
                         }
                     });
                 }
-                if self.route.get() == Route::Network {
-                    self.find_holders();
+                match self.route.get() {
+                    Route::Network => self.find_holders(),
+                    Route::Profile(a) if a != self.me() && !self.library.borrow().is_followed(&a) => {
+                        self.sync_now(a);
+                    }
+                    _ => {}
                 }
             }
             AgentEvent::Offline { reason, retry_in } => d(Action::Disconnected {
@@ -993,6 +1017,7 @@ impl Runtime {
                 self.following_now.borrow_mut().remove(&author);
                 self.read_feed(author).await;
                 if fetched > 0
+                    && self.library.borrow().is_followed(&author)
                     && let Some(net) = self.net()
                 {
                     // Now a holder of this feed: say so, so others can fetch it from here.
