@@ -310,7 +310,11 @@ impl<S: Store + 'static> Agent<S> {
                     want: p.want,
                 });
             };
-            if let Ok(p) = self.replica.sync_with_also(peer, Some(author), progress).await {
+            if let Ok(p) = self
+                .replica
+                .sync_with_also(peer, Some(author), progress)
+                .await
+            {
                 report(AgentEvent::Synced {
                     author,
                     peer,

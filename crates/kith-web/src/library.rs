@@ -254,7 +254,7 @@ mod tests {
             reply_to,
             mentions: Vec::new(),
         };
-        feed.append(id, &p, NOW + t).cloned().unwrap()
+        feed.append(id, &p, NOW + t).cloned().expect("appends")
     }
 
     #[wasm_bindgen_test]
@@ -270,14 +270,14 @@ mod tests {
             bio: "hi".into(),
             avatar: None,
         };
-        let p0 = fa.append(&a, &profile, NOW).cloned().unwrap();
+        let p0 = fa.append(&a, &profile, NOW).cloned().expect("appends");
         let p1 = post(&mut fa, &a, "first", None, 1);
         let r1 = post(&mut fb, &b, "reply", Some(p1.entry_ref()), 2);
         let react = Payload::Reaction {
             target: p1.entry_ref(),
             emoji: "❤️".into(),
         };
-        let x = fb.append(&b, &react, NOW + 3).cloned().unwrap();
+        let x = fb.append(&b, &react, NOW + 3).cloned().expect("appends");
         // Not followed yet: only my reply shows, as its own thread.
         assert_eq!(
             lib.add([p0.clone(), p1.clone(), r1.clone(), x.clone()])
@@ -305,7 +305,7 @@ mod tests {
                 NOW + 4,
             )
             .cloned()
-            .unwrap();
+            .expect("appends");
         lib.add([del]);
         let (home, _) = lib.home(10);
         assert_eq!(home.len(), 1);
@@ -320,9 +320,9 @@ mod tests {
                 NOW + 5,
             )
             .cloned()
-            .unwrap();
+            .expect("appends");
         lib.add([undo]);
-        assert!(lib.reactions.get(&p1.entry_ref()).unwrap()["❤️"].is_empty());
+        assert!(lib.reactions.get(&p1.entry_ref()).expect("reacted")["❤️"].is_empty());
         // Gaps are skipped, not applied.
         let p5 = post(&mut fa, &a, "later", None, 6);
         let mut lib2 = Library::new(b.author());

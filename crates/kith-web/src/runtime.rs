@@ -487,7 +487,7 @@ impl Runtime {
             })
             .collect();
         drop(lib);
-        usage.sort_by(|a, b| b.bytes.cmp(&a.bytes));
+        usage.sort_by_key(|u| std::cmp::Reverse(u.bytes));
         self.dispatch.as_ref()(Action::Usage(usage));
     }
 
@@ -994,7 +994,9 @@ impl Runtime {
                 }
                 match self.route.get() {
                     Route::Network => self.find_holders(),
-                    Route::Profile(a) if a != self.me() && !self.library.borrow().is_followed(&a) => {
+                    Route::Profile(a)
+                        if a != self.me() && !self.library.borrow().is_followed(&a) =>
+                    {
                         self.sync_now(a);
                     }
                     _ => {}

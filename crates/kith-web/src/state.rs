@@ -532,3 +532,186 @@ impl Reducible for Model {
         if next == *self { self } else { Rc::new(next) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kith_core::Hash;
+    use kith_net::PeerId;
+    use std::time::Duration;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    fn reduce(model: Model, actions: Vec<Action>) -> Model {
+        let mut m = Rc::new(model);
+        for a in actions {
+            m = m.reduce(a);
+        }
+        (*m).clone()
+    }
+
+    fn thread(author: u8, seq: u64, ts: u64) -> ThreadView {
+        let a = AuthorId([author; 32]);
+        ThreadView {
+            post: PostView {
+                id: EntryRef {
+                    author: a,
+                    seq,
+                    hash: Hash([seq as u8; 32]),
+                },
+                author: Person {
+                    author: a,
+                    name: String::new(),
+                    bio: String::new(),
+                    fingerprint: a.fingerprint(),
+                    handle: None,
+                },
+                ts_ms: ts,
+                text: format!("post {seq}"),
+                reply_to: None,
+                reactions: Vec::new(),
+                mine: false,
+            },
+            replies: Vec::new(),
+        }
+    }
+
+    #[wasm_bindgen_test]
+    fn new_posts_wait_behind_the_pill_until_shown() {
+        let m = reduce(
+            Model::new(),
+            vec![Action::Home {
+                threads: vec![thread(1, 2, 200), thread(1, 1, 100)],
+                more: false,
+            }],
+        );
+        assert_eq!(m.home_shown().count(), 2);
+        assert_eq!(m.home_new(), 0);
+        // Two newer posts arrive live, and an old one is deleted: the deletion shows at once,
+        // the new ones wait.
+        let m = reduce(
+            m,
+            vec![Action::Home {
+                threads: vec![thread(2, 1, 400), thread(1, 3, 300), thread(1, 2, 200)],
+                more: true,
+            }],
+        );
+        assert_eq!(m.home_new(), 2);
+        let shown: Vec<u64> = m.home_shown().map(|t| t.post.ts_ms).collect();
+        assert_eq!(shown, vec![200]);
+        assert!(m.home_more);
+        let m = reduce(m, vec![Action::ShowNew]);
+        assert_eq!(m.home_new(), 0);
+        assert_eq!(m.home_shown().count(), 3);
+    }
+
+    #[wasm_bindgen_test]
+    fn an_empty_timeline_shows_its_first_posts_directly() {
+        let m = reduce(
+            Model::new(),
+            vec![
+                Action::Home {
+                    threads: vec![],
+                    more: false,
+                },
+                Action::Home {
+                    threads: vec![thread(1, 1, 100)],
+                    more: false,
+                },
+            ],
+        );
+        assert_eq!(m.home_shown().count(), 1);
+        assert_eq!(m.home_new(), 0);
+    }
+
+    #[wasm_bindgen_test]
+    fn connection_ping_and_loss() {
+        let node = PeerId::random();
+        let m = reduce(
+            Model::new(),
+            vec![
+                Action::Connected {
+                    node: node.to_string(),
+                    transport: TransportKind::WebSocket,
+                    at_ms: 12.0,
+                },
+                Action::Net(Event::Ping {
+                    peer: node,
+                    rtt: Duration::from_micros(1500),
+                }),
+                Action::Net(Event::Ping {
+                    peer: PeerId::random(),
+                    rtt: Duration::from_millis(9),
+                }),
+                Action::SyncProgress {
+                    author: AuthorId([3; 32]),
+                    have: 5,
+                    want: 10,
+                },
+            ],
+        );
+        assert_eq!(m.rtt_ms, Some(1.5));
+        assert_eq!(m.peers.len(), 1);
+        assert_eq!(m.syncing.len(), 1);
+        let m = reduce(
+            m,
+            vec![
+                Action::Net(Event::Disconnected {
+                    peer: node,
+                    remaining: 0,
+                    cause: None,
+                }),
+                Action::Disconnected {
+                    reason: "lost".into(),
+                    retry_in_ms: 500,
+                },
+            ],
+        );
+        assert!(m.peers.is_empty());
+        assert_eq!(m.rtt_ms, None);
+        assert!(m.syncing.is_empty());
+        assert!(matches!(
+            m.conn,
+            Conn::Disconnected {
+                retry_in_ms: 500,
+                ..
+            }
+        ));
+    }
+
+    #[wasm_bindgen_test]
+    fn notices_are_capped_and_dismissed_and_unchanged_state_is_reused() {
+        let mut m = Model::new();
+        for i in 0..6 {
+            m = reduce(
+                m,
+                vec![Action::Notice {
+                    text: format!("n{i}"),
+                    error: false,
+                }],
+            );
+        }
+        assert_eq!(m.notices.len(), MAX_NOTICES);
+        assert_eq!(m.notices[0].text, "n2");
+        let id = m.notices[0].id;
+        let m = reduce(m, vec![Action::Dismiss(id)]);
+        assert_eq!(m.notices.len(), MAX_NOTICES - 1);
+        let m = Rc::new(m);
+        let same = m.clone().reduce(Action::Dismiss(9999));
+        assert!(Rc::ptr_eq(&m, &same));
+        let same = same.reduce(Action::Net(Event::RoutingUpdated {
+            peer: PeerId::random(),
+        }));
+        assert!(Rc::ptr_eq(&m, &same));
+    }
+
+    #[wasm_bindgen_test]
+    fn changing_screens_drops_the_old_profile() {
+        let a = AuthorId([1; 32]);
+        let m = reduce(Model::new(), vec![Action::Route(Route::Profile(a))]);
+        assert_eq!(m.route, Route::Profile(a));
+        let m = reduce(m, vec![Action::Route(Route::Settings)]);
+        assert_eq!(m.profile, None);
+        assert_eq!(Theme::parse(Theme::Dark.as_str()), Theme::Dark);
+        assert_eq!(Theme::parse("junk"), Theme::System);
+    }
+}

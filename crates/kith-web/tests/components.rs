@@ -1,117 +1,328 @@
-//! Components rendered into a real DOM in headless Chromium.
+//! Components rendered into a real DOM in headless Chromium, driven like a person would:
+//! typing, clicking; what they send to the runtime is read from the context's handle.
 #![cfg(target_arch = "wasm32")]
 
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 use std::time::Duration;
 
-use kith_net::{PeerId, TransportKind};
-use kith_web::components::status::{StatusPanel, StatusProps};
-use kith_web::state::{Action, Conn, Model};
+use futures::StreamExt;
+use futures::channel::mpsc::UnboundedReceiver;
+use kith_core::{AuthorId, EntryRef, Hash};
+use kith_net::TransportKind;
+use kith_web::components::compose::Compose;
+use kith_web::components::discover::DiscoverPage;
+use kith_web::components::onboarding::suggest_handle;
+use kith_web::components::post::PostCard;
+use kith_web::components::status::StatusBar;
+use kith_web::components::timeline::HomeTimeline;
+use kith_web::runtime::{Command, Handle};
+use kith_web::state::{Conn, Person, PostView, Search, ThreadView};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
-use yew::Reducible;
+use yew::prelude::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn mount(model: Model, on_retry: yew::Callback<()>) -> web_sys::Element {
-    let document = gloo_utils_document();
-    let root = document.create_element("div").expect("div");
-    document
-        .body()
-        .expect("body")
-        .append_child(&root)
-        .expect("append");
-    yew::Renderer::<StatusPanel>::with_root_and_props(
-        root.clone(),
-        StatusProps { model, on_retry },
-    )
-    .render();
-    root
+#[derive(Properties, PartialEq)]
+struct HarnessProps {
+    handle: Handle,
+    children: Html,
 }
 
-fn gloo_utils_document() -> web_sys::Document {
+/// Provides the handle, as the app does.
+#[function_component(Harness)]
+fn harness(props: &HarnessProps) -> Html {
+    html! {
+        <ContextProvider<Handle> context={props.handle.clone()}>{ props.children.clone() }</ContextProvider<Handle>>
+    }
+}
+
+fn document() -> web_sys::Document {
     web_sys::window()
         .and_then(|w| w.document())
         .expect("document")
 }
 
-async fn settle() {
-    gloo_timers::future::sleep(Duration::from_millis(20)).await;
+/// Renders `content` into a fresh element; returns it and what the components send.
+async fn mount(content: Html) -> (web_sys::Element, UnboundedReceiver<Command>) {
+    let root = document().create_element("div").expect("div");
+    document()
+        .body()
+        .expect("body")
+        .append_child(&root)
+        .expect("append");
+    let (handle, rx) = Handle::new();
+    yew::Renderer::<Harness>::with_root_and_props(
+        root.clone(),
+        HarnessProps {
+            handle,
+            children: content,
+        },
+    )
+    .render();
+    settle().await;
+    (root, rx)
 }
 
-fn text(root: &web_sys::Element, selector: &str) -> String {
+async fn settle() {
+    gloo_timers::future::sleep(Duration::from_millis(30)).await;
+}
+
+fn find(root: &web_sys::Element, selector: &str) -> web_sys::Element {
     root.query_selector(selector)
         .expect("selector")
         .unwrap_or_else(|| panic!("{selector} not rendered"))
-        .text_content()
-        .unwrap_or_default()
+}
+
+fn text(root: &web_sys::Element, selector: &str) -> String {
+    find(root, selector).text_content().unwrap_or_default()
+}
+
+async fn click(root: &web_sys::Element, selector: &str) {
+    find(root, selector)
+        .dyn_into::<web_sys::HtmlElement>()
+        .expect("html element")
+        .click();
+    settle().await;
+}
+
+async fn type_into(root: &web_sys::Element, selector: &str, value: &str) {
+    let el = find(root, selector);
+    if let Some(t) = el.dyn_ref::<web_sys::HtmlTextAreaElement>() {
+        t.set_value(value);
+    } else if let Some(i) = el.dyn_ref::<web_sys::HtmlInputElement>() {
+        i.set_value(value);
+    }
+    let init = web_sys::EventInit::new();
+    init.set_bubbles(true);
+    let ev = InputEvent::new_with_event_init_dict("input", &init.unchecked_into()).expect("event");
+    el.dispatch_event(&ev).expect("dispatch");
+    settle().await;
+}
+
+fn person(n: u8, name: &str) -> Person {
+    let a = AuthorId([n; 32]);
+    Person {
+        author: a,
+        name: name.into(),
+        bio: String::new(),
+        fingerprint: a.fingerprint(),
+        handle: None,
+    }
+}
+
+fn thread(n: u8, seq: u64, text: &str, mine: bool) -> ThreadView {
+    let p = person(n, "Alice");
+    ThreadView {
+        post: PostView {
+            id: EntryRef {
+                author: p.author,
+                seq,
+                hash: Hash([seq as u8; 32]),
+            },
+            author: p,
+            ts_ms: 1_700_000_000_000,
+            text: text.into(),
+            reply_to: None,
+            reactions: vec![("❤️".into(), 2, true)],
+            mine,
+        },
+        replies: Vec::new(),
+    }
 }
 
 #[wasm_bindgen_test]
-async fn connected_status_shows_transport_round_trip_and_peers() {
-    let node = PeerId::random();
-    let model = std::rc::Rc::new(Model::new(PeerId::random().to_string()))
-        .reduce(Action::Connected {
-            node: node.to_string(),
-            transport: TransportKind::WebRtcDirect,
-            at_ms: 42.0,
-        })
-        .reduce(Action::Net(kith_net::Event::Ping {
-            peer: node,
-            rtt: Duration::from_millis(2),
-        }));
-    let root = mount((*model).clone(), yew::Callback::noop());
-    settle().await;
+async fn a_post_is_text_never_html_and_links_are_safe() {
+    let evil = "<script>window.__kith_pwned=1</script> <img src=x onerror=\"window.__kith_pwned=1\"> \
+                javascript:window.__kith_pwned=1 https://example.org/ok";
+    let t = thread(1, 1, evil, false);
+    let (root, _rx) = mount(html! { <PostCard thread={t} now_ms={1_700_000_060_000u64} /> }).await;
+    assert_eq!(text(&root, ".post-text"), evil);
+    let body = find(&root, ".post-text");
+    assert!(body.query_selector("script, img").expect("dom").is_none());
+    let links = body.query_selector_all("a").expect("dom");
+    assert_eq!(links.length(), 1);
+    let a: web_sys::Element = links.get(0).expect("dom").unchecked_into();
+    assert_eq!(
+        a.get_attribute("href").as_deref(),
+        Some("https://example.org/ok")
+    );
+    assert!(a.get_attribute("rel").expect("dom").contains("noopener"));
     assert!(
-        root.query_selector("#retry").expect("q").is_none(),
-        "no retry button while connected"
+        js_sys::Reflect::get(&web_sys::window().expect("dom"), &"__kith_pwned".into())
+            .expect("dom")
+            .is_undefined()
     );
-    settle().await;
-    let status = root.query_selector("#status").expect("q").expect("#status");
+    assert_eq!(text(&root, ".when"), "1 min ago");
+    // Not mine: no delete button; the reaction count and my own reaction show.
+    assert!(root.query_selector(".delete").expect("dom").is_none());
+    assert_eq!(text(&root, "button.react.mine .react-count"), "2");
+}
+
+#[wasm_bindgen_test]
+async fn deleting_asks_first_and_replying_and_reacting_send_commands() {
+    let t = thread(1, 7, "mine", true);
+    let id = t.post.id;
+    let (root, mut rx) = mount(html! { <PostCard thread={t} now_ms={0u64} /> }).await;
+    click(&root, ".delete").await;
+    click(&root, ".confirm .secondary").await; // Cancel
+    assert!(rx.try_recv().is_err(), "cancel sends nothing");
+    click(&root, ".delete").await;
+    click(&root, ".delete-confirm").await;
+    assert_eq!(rx.next().await, Some(Command::Delete(id)));
+    click(&root, "button.react[data-emoji='👍']").await;
     assert_eq!(
-        status.get_attribute("data-state").as_deref(),
-        Some("connected")
+        rx.next().await,
+        Some(Command::React {
+            target: id,
+            emoji: "👍".into()
+        })
     );
+    click(&root, ".reply-button").await;
+    type_into(&root, ".post form.compose textarea", "a reply").await;
+    click(&root, ".post form.compose button[type=submit]").await;
     assert_eq!(
-        status.get_attribute("data-transport").as_deref(),
-        Some("webrtc-direct")
+        rx.next().await,
+        Some(Command::Post {
+            text: "a reply".into(),
+            reply_to: Some(id)
+        })
     );
-    assert_eq!(
-        text(&root, "#status-headline"),
-        "Connected via WebRTC-direct"
+    assert!(
+        root.query_selector("form.compose").expect("dom").is_none(),
+        "the reply box closes"
     );
-    assert_eq!(text(&root, "#rtt"), "2.0 ms");
+}
+
+#[wasm_bindgen_test]
+async fn compose_counts_characters_and_refuses_too_long_posts() {
+    let posted = Rc::new(RefCell::new(Vec::<String>::new()));
+    let sink = posted.clone();
+    let on_post = Callback::from(move |t: String| sink.borrow_mut().push(t));
+    let (root, _rx) = mount(html! { <Compose id={AttrValue::Static("c")} {on_post} /> }).await;
+    let button = || {
+        find(&root, "button[type=submit]")
+            .dyn_into::<web_sys::HtmlButtonElement>()
+            .expect("dom")
+    };
+    assert!(button().disabled(), "empty: nothing to post");
+    type_into(&root, "#c", "héllo 👋").await;
+    assert_eq!(text(&root, ".count"), "7 / 2000");
+    assert!(!button().disabled());
+    type_into(&root, "#c", &"x".repeat(2001)).await;
+    assert_eq!(text(&root, ".count"), "2001 / 2000");
+    assert!(root.query_selector(".count.over").expect("dom").is_some());
+    assert!(button().disabled());
+    type_into(&root, "#c", "ok").await;
+    click(&root, "button[type=submit]").await;
+    assert_eq!(*posted.borrow(), vec!["ok".to_owned()]);
     assert_eq!(
-        root.query_selector_all("#peers li").expect("li").length(),
+        find(&root, "#c")
+            .dyn_into::<web_sys::HtmlTextAreaElement>()
+            .expect("dom")
+            .value(),
+        "",
+        "the box empties after posting"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn the_timeline_offers_new_posts_as_a_pill() {
+    let shown = Rc::new(Cell::new(0));
+    let s = shown.clone();
+    let threads = vec![thread(1, 2, "two", false), thread(1, 1, "one", false)];
+    let (root, _rx) = mount(html! {
+        <HomeTimeline {threads} new_posts={3} more={true} now_ms={0u64}
+            on_post={Callback::noop()} on_show_new={Callback::from(move |()| s.set(s.get() + 1))}
+            on_more={Callback::noop()} />
+    })
+    .await;
+    assert_eq!(text(&root, "#new-posts"), "3 new posts");
+    assert_eq!(
+        root.query_selector_all("#timeline > article.post")
+            .expect("dom")
+            .length(),
+        2
+    );
+    click(&root, "#new-posts").await;
+    assert_eq!(shown.get(), 1);
+    assert!(root.query_selector("#load-more").expect("dom").is_some());
+}
+
+#[wasm_bindgen_test]
+async fn search_results_show_fingerprints_and_follow() {
+    let hits = vec![person(1, "Alice"), person(2, "Alice")];
+    let search = Search::Done {
+        handle: "alice".into(),
+        hits: hits.clone(),
+    };
+    let (root, mut rx) = mount(html! {
+        <DiscoverPage {search} suggestions={vec![]} following={vec![hits[1].author]} />
+    })
+    .await;
+    let rows = root.query_selector_all("#search-results li").expect("dom");
+    assert_eq!(rows.length(), 2);
+    let all = text(&root, "#search-results");
+    assert!(all.contains(&hits[0].fingerprint) && all.contains(&hits[1].fingerprint));
+    assert!(text(&root, "#search-status").contains("2 claims @alice"));
+    // The one already followed has no Follow button.
+    assert_eq!(
+        root.query_selector_all("button.follow-result")
+            .expect("dom")
+            .length(),
         1
     );
+    click(&root, "button.follow-result").await;
+    assert_eq!(rx.next().await, Some(Command::Follow(hits[0].author)));
+    // A pasted id that is not one says why.
+    type_into(&root, "#paste-link", "not a link").await;
+    click(&root, "#paste-link ~ button").await;
+    assert!(text(&root, "[role=alert]").contains("follow link"));
 }
 
 #[wasm_bindgen_test]
-async fn disconnected_status_says_why_and_when_it_retries() {
-    let mut model = Model::new(PeerId::random().to_string());
-    model.conn = Conn::Disconnected {
+async fn the_status_bar_says_how_and_offers_a_retry() {
+    let retried = Rc::new(Cell::new(false));
+    let r = retried.clone();
+    let conn = Conn::Disconnected {
         reason: "kith-node is unreachable".into(),
         retry_in_ms: 2500,
     };
-    let clicks = std::rc::Rc::new(std::cell::Cell::new(0));
-    let counter = clicks.clone();
-    let root = mount(
-        model,
-        yew::Callback::from(move |()| counter.set(counter.get() + 1)),
+    let (root, _rx) = mount(html! {
+        <StatusBar {conn} peers={0} on_retry={Callback::from(move |()| r.set(true))} />
+    })
+    .await;
+    assert_eq!(
+        find(&root, "#status")
+            .get_attribute("data-state")
+            .as_deref(),
+        Some("disconnected")
     );
-    settle().await;
-    assert_eq!(text(&root, "#status-headline"), "Disconnected");
-    let button: web_sys::HtmlElement = root
-        .query_selector("#retry")
-        .expect("q")
-        .expect("a Retry now button")
-        .dyn_into()
-        .expect("an HTML element");
-    button.click();
-    assert_eq!(clicks.get(), 1);
     assert_eq!(
         text(&root, "#status-detail"),
         "kith-node is unreachable. Retrying in 2.5 s."
     );
-    assert_eq!(text(&root, "#rtt"), "—");
+    click(&root, "#retry").await;
+    assert!(retried.get());
+
+    let conn = Conn::Connected {
+        node: "n".into(),
+        transport: TransportKind::WebRtcDirect,
+        at_ms: 1.0,
+    };
+    let (root, _rx) = mount(html! { <StatusBar {conn} peers={3} /> }).await;
+    assert_eq!(
+        text(&root, "#status-headline"),
+        "Connected via WebRTC-direct"
+    );
+    assert_eq!(text(&root, "#status-detail"), "3 peers");
+    assert!(root.query_selector("#retry").expect("dom").is_none());
+}
+
+#[wasm_bindgen_test]
+fn handles_are_suggested_from_names() {
+    assert_eq!(suggest_handle("Alice Liddell"), "alice_liddell");
+    assert_eq!(suggest_handle("  Zoë-B. "), "zo_b");
+    assert!(kith_core::name::normalize_handle(&suggest_handle("Alice Liddell")).is_ok());
 }
