@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { NodeProcess, baseUrl, launchBrowser, repo } from './lib.mjs';
+import { NodeProcess, baseUrl, launchBrowser, onboard, repo } from './lib.mjs';
 
 const runs = Number(process.env.KITH_BENCH_RUNS ?? 7);
 const dist = process.env.KITH_DIST ?? join(repo, 'dist');
@@ -28,7 +28,9 @@ const node = new NodeProcess();
 await node.start();
 const browser = await launchBrowser();
 // Page load to connected (performance.now() when the connection came up), for the default
-// dial (every address at once, first up wins) and for each transport alone.
+// dial (every address at once, first up wins) and for each transport alone. The network
+// starts once the person has an identity, so each run onboards a fresh profile and then
+// measures a reload of that tab (identity in IndexedDB, HTTP cache warm).
 const variants = { '': [], websocket: [], 'webrtc-direct': [] };
 const winners = {};
 try {
@@ -38,6 +40,9 @@ try {
       const context = await browser.newContext();
       const page = await context.newPage();
       await page.goto(transport ? `${baseUrl}/?transport=${transport}` : baseUrl);
+      await onboard(page, { name: `Bench ${i}`, handle: `bench${i}` });
+      await page.waitForSelector('#status[data-state="connected"]', { timeout: 30_000 });
+      await page.reload();
       await page.waitForSelector('#status[data-state="connected"]', { timeout: 30_000 });
       times.push(Number(await page.getAttribute('#status', 'data-connected-at-ms')));
       const won = await page.getAttribute('#status', 'data-transport');
