@@ -54,15 +54,27 @@ fn as_root(args: &[&str]) -> Command {
     }
 }
 
+/// Where Debian's colour emoji font lands; without it reactions render as empty boxes in
+/// screenshots (a fresh Debian has no emoji font).
+const EMOJI_FONT: &str = "/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf";
+
 fn chromium() -> Result<()> {
-    if Path::new("/usr/bin/chromium").exists() && Path::new("/usr/bin/chromedriver").exists() {
+    if Path::new("/usr/bin/chromium").exists()
+        && Path::new("/usr/bin/chromedriver").exists()
+        && Path::new(EMOJI_FONT).exists()
+    {
         return Ok(());
     }
     run(&mut as_root(&["apt-get", "update"]))?;
-    run(
-        as_root(&["apt-get", "install", "-y", "chromium", "chromium-driver"])
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-    )
+    run(as_root(&[
+        "apt-get",
+        "install",
+        "-y",
+        "chromium",
+        "chromium-driver",
+        "fonts-noto-color-emoji",
+    ])
+    .env("DEBIAN_FRONTEND", "noninteractive"))
 }
 
 /// Playwright (for the browser tests) and binaryen's wasm-opt (for Trunk), from e2e/'s lock.

@@ -77,12 +77,21 @@ pub enum AgentEvent {
         /// The feed.
         author: AuthorId,
     },
+    /// A live entry arrived, verified (signature, payload, limits) but not yet checked against
+    /// the stored feed nor stored: a UI may show it at once if it continues a feed it shows.
+    /// [`AgentEvent::Stored`] follows when it is stored.
+    Received {
+        /// The entry.
+        entry: Box<kith_core::VerifiedEntry>,
+    },
     /// A live entry was stored.
     Stored {
         /// Its feed.
         author: AuthorId,
         /// Its seq.
         seq: u64,
+        /// The entry, as stored (so a UI need not read it back).
+        entry: Box<kith_core::VerifiedEntry>,
     },
 }
 
@@ -214,8 +223,11 @@ impl<S: Store + 'static> Agent<S> {
                     }
                     Event::Entry { entry, .. } => {
                         let (author, seq) = (entry.author(), entry.seq());
-                        match self.replica.take_live(*entry).await {
-                            Ok(true) => report(AgentEvent::Stored { author, seq }),
+                        report(AgentEvent::Received {
+                            entry: entry.clone(),
+                        });
+                        match self.replica.take_live((*entry).clone()).await {
+                            Ok(true) => report(AgentEvent::Stored { author, seq, entry }),
                             // Not stored: a gap in a followed feed is filled by a sync;
                             // feeds not followed here (sharing the topic) are ignored.
                             Ok(false) if self.is_followed(&author).await => {

@@ -159,3 +159,18 @@ pub fn copy(text: &str) {
         let _ = w.navigator().clipboard().write_text(text);
     }
 }
+
+/// Puts `message` on the page outside Yew's tree (used by the panic hook, when the app can no
+/// longer render), so a crash is never a blank page.
+pub fn show_fatal(message: &str) {
+    let Some(doc) = window().and_then(|w| w.document()) else {
+        return;
+    };
+    let (Ok(el), Some(body)) = (doc.create_element("div"), doc.body()) else {
+        return;
+    };
+    el.set_class_name("fatal error");
+    let _ = el.set_attribute("role", "alert");
+    el.set_text_content(Some(message));
+    let _ = body.prepend_with_node_1(&el);
+}

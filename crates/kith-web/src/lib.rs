@@ -27,7 +27,13 @@ pub mod text;
 
 /// Starts the app in the page: panic hook, browser logging, then the Yew renderer.
 pub fn start() {
-    console_error_panic_hook::set_once();
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        browser::show_fatal(&format!(
+            "Kith stopped because of a bug: {info}. Your posts are safe in this browser; \
+             reload the page to continue."
+        ));
+    }));
     init_tracing();
     yew::Renderer::<app::App>::new().render();
 }

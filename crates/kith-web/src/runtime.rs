@@ -203,6 +203,7 @@ pub async fn run(mut commands: mpsc::UnboundedReceiver<Command>, dispatch: Dispa
         handle: RefCell::new(None),
         synced_from: RefCell::new(BTreeMap::new()),
         following_now: RefCell::new(Default::default()),
+        shown_meta: RefCell::new(None),
         retry: retry_tx,
     });
     rt.load().await;
@@ -339,6 +340,8 @@ struct Runtime {
     handle: RefCell<Option<String>>,
     /// The peer each feed was last synced from.
     synced_from: RefCell<BTreeMap<AuthorId, PeerId>>,
+    /// The metadata of the profile on screen, as last read (live entries do not change it).
+    shown_meta: RefCell<Option<kith_store::FeedMeta>>,
     /// Feeds followed this session whose first sync has not finished.
     following_now: RefCell<std::collections::BTreeSet<AuthorId>>,
     retry: mpsc::Sender<()>,
@@ -439,6 +442,11 @@ impl Runtime {
 
     async fn refresh_profile(&self, author: AuthorId) {
         let meta = self.store.feed(&author).await.ok().flatten();
+        self.show_profile(author, meta.as_ref());
+    }
+
+    /// Dispatches `author`'s profile with the feed metadata given.
+    fn show_profile(&self, author: AuthorId, meta: Option<&kith_store::FeedMeta>) {
         let synced_from = self.synced_from.borrow().get(&author).copied();
         let lib = self.library.borrow();
         let (posts, _) = lib.posts_of(&author, 50);
@@ -453,7 +461,7 @@ impl Runtime {
             held: lib.feed(&author).is_some_and(|f| f.head_seq() > 0),
             posts,
             follows: lib.follows_of(&author),
-            last_synced_ms: meta.as_ref().and_then(|m| m.last_synced_ms),
+            last_synced_ms: meta.and_then(|m| m.last_synced_ms),
             synced_from: synced_from
                 .filter(|p| Some(*p) != kith_net::identity::peer_id_of(&author))
                 .map(|p| match kith_net::identity::author_of(&p) {
@@ -472,6 +480,7 @@ impl Runtime {
         };
         drop(lib);
         self.dispatch.as_ref()(Action::Profile(Box::new(view)));
+        *self.shown_meta.borrow_mut() = meta.cloned();
     }
 
     async fn refresh_usage(&self) {
@@ -1042,10 +1051,46 @@ impl Runtime {
                     );
                 }
             }
-            AgentEvent::Stored { author, .. } => {
-                self.read_feed(author).await;
-                self.refresh_all().await;
+            AgentEvent::Received { entry } => {
+                // Shown before it is stored: the library checks the chain itself, and the store
+                // write (or a sync, if it fails) follows.
+                let (author, seq) = (entry.author(), entry.seq());
+                let shown = {
+                    let lib = self.library.borrow();
+                    lib.is_followed(&author) && lib.next_seq(&author) == seq
+                };
+                if shown && !self.library.borrow_mut().add([*entry]).is_empty() {
+                    self.refresh_live().await;
+                }
             }
+            AgentEvent::Stored { author, seq, entry } => {
+                // Usually already shown (`Received`); the feed's next entry is added without
+                // reading it back; after a gap the library catches up from the store.
+                let next = self.library.borrow().next_seq(&author);
+                if next == seq {
+                    self.library.borrow_mut().add([*entry]);
+                } else if next < seq {
+                    self.read_feed(author).await;
+                } else {
+                    return;
+                }
+                self.refresh_live().await;
+            }
+        }
+    }
+
+    /// Recomputes the screens after a live entry: the posts change, not the feed's metadata.
+    async fn refresh_live(&self) {
+        self.refresh_home();
+        match self.route.get() {
+            Route::Profile(a) => {
+                let meta = self.shown_meta.borrow().clone().filter(|m| m.author == a);
+                match meta {
+                    Some(m) => self.show_profile(a, Some(&m)),
+                    None => self.refresh_profile(a).await,
+                }
+            }
+            _ => self.refresh_route().await,
         }
     }
 }

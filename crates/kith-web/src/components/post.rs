@@ -119,6 +119,12 @@ pub fn post_card(props: &PostProps) -> Html {
                     { ago(p.ts_ms, props.now_ms) }
                 </time>
             </header>
+            if let (Some(parent), 0) = (p.reply_to, props.depth) {
+                <p class="reply-context muted small">
+                    { "Replying to " }
+                    <a href={Route::Profile(parent.author).to_fragment()}>{ "a post by " }{ super::short_fp(&parent.author.fingerprint()) }</a>
+                </p>
+            }
             { post_text(&p.text) }
             <footer class="post-actions">
                 <button type="button" class="link-button reply-button" aria-expanded={replying.to_string()}
