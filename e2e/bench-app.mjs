@@ -5,7 +5,9 @@
 //   IndexedDB warm) holding 1,000 stored posts: from navigation start to the first post on
 //   screen (the app's `performance.mark('kith:first-post')`).
 // - screen_delivery_ms_p50/p99: A clicks Post; B (another browser profile, following A, with
-//   A's profile open) shows the post. Both times are Date.now() on this machine.
+//   A's profile open) shows the post. Both times are Date.now() on this machine. One post at a
+//   time, 50 ms after the previous one was seen, so each figure is one post's trip and not the
+//   queue behind a burst (B stores each live entry before taking the next from the network).
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +18,7 @@ const backupFile = process.env.KITH_BENCH_BACKUP;
 const passphrase = process.env.KITH_BENCH_BACKUP_PASS;
 const loads = Number(process.env.KITH_BENCH_RUNS ?? 7);
 const deliveries = Number(process.env.KITH_BENCH_DELIVERIES ?? 100);
+const gapMs = Number(process.env.KITH_BENCH_GAP_MS ?? 50);
 if (!backupFile || !passphrase) throw new Error('run through `cargo xtask bench`');
 
 const median = (xs) => {
@@ -98,6 +101,7 @@ try {
     const seen = await b.evaluate((n) => window.__seen[n], String(i));
     // The first post warms the gossip mesh; it is not counted.
     if (i > 0) delivery.push(seen - t0);
+    await new Promise((r) => setTimeout(r, gapMs));
   }
   process.stderr.write(`screen_delivery_ms: min ${Math.min(...delivery)} max ${Math.max(...delivery)} n=${delivery.length}\n`);
 } finally {

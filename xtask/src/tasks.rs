@@ -254,20 +254,23 @@ pub(crate) fn bench() -> Result<()> {
         figures.extend(browser_bench("kith-store", "bench_idb")?);
         Ok(())
     })?;
-    step("browser: first post on a warm start, delivery between two screens", || {
-        let backup = target_dir().join("bench-1000-posts.kith");
-        let pass = "kith bench passphrase";
-        let mut make = release_example("kith-store", "make_backup");
-        make.args([backup.to_string_lossy().as_ref(), pass, "1000"]);
-        run_cmd(&mut make)?;
-        let mut c = cmd("node", &["e2e/bench-app.mjs"]);
-        c.env("KITH_NODE_BIN", node_bin("release"))
-            .env("KITH_DIST", &dist)
-            .env("KITH_BENCH_BACKUP", &backup)
-            .env("KITH_BENCH_BACKUP_PASS", pass);
-        figures.extend(figures_from(c, "app bench (e2e/bench-app.mjs)")?);
-        Ok(())
-    })?;
+    step(
+        "browser: first post on a warm start, delivery between two screens",
+        || {
+            let backup = target_dir().join("bench-1000-posts.kith");
+            let pass = "kith bench passphrase";
+            let mut make = release_example("kith-store", "make_backup");
+            make.args([backup.to_string_lossy().as_ref(), pass, "1000"]);
+            run_cmd(&mut make)?;
+            let mut c = cmd("node", &["e2e/bench-app.mjs"]);
+            c.env("KITH_NODE_BIN", node_bin("release"))
+                .env("KITH_DIST", &dist)
+                .env("KITH_BENCH_BACKUP", &backup)
+                .env("KITH_BENCH_BACKUP_PASS", pass);
+            figures.extend(figures_from(c, "app bench (e2e/bench-app.mjs)")?);
+            Ok(())
+        },
+    )?;
     step("browser: bundle size and page load to connected", || {
         let mut c = cmd("node", &["e2e/bench-connect.mjs"]);
         c.env("KITH_NODE_BIN", node_bin("release"))

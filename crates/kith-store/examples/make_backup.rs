@@ -58,7 +58,9 @@ async fn make(pass: &str, n: u64) -> Result<Vec<u8>, String> {
             .clone(),
     ];
     for i in 1..=n {
-        let p = Payload::post(format!("Post number {i} of {n}: the quick brown fox jumps over the lazy dog."));
+        let p = Payload::post(format!(
+            "Post number {i} of {n}: the quick brown fox jumps over the lazy dog."
+        ));
         entries.push(
             feed.append(&identity, &p, start + i * 1000)
                 .map_err(|e| e.to_string())?

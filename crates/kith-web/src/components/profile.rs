@@ -100,12 +100,13 @@ pub fn profile_page(props: &ProfileProps) -> Html {
                 </ul>
             </section>
         }
+        if p.posts.is_empty() {
+            <div class="card empty"><p>{
+                if p.followed || p.is_me { "No posts yet." } else { "Follow to fetch their posts from them or their followers." }
+            }</p></div>
+        }
+        // Only keyed children in this list, so Yew moves cards instead of rebuilding them.
         <section class="posts" id="profile-posts" aria-label="Posts">
-            if p.posts.is_empty() {
-                <div class="card empty"><p>{
-                    if p.followed || p.is_me { "No posts yet." } else { "Follow to fetch their posts from them or their followers." }
-                }</p></div>
-            }
             { for p.posts.iter().map(|t| html! {
                 <PostCard key={format!("{}:{}", t.post.id.author, t.post.id.seq)} thread={t.clone()} now_ms={props.now_ms} />
             }) }
