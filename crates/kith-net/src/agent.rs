@@ -98,6 +98,8 @@ pub enum AgentEvent {
 /// How long kith-node may go without answering a ping before the connection is given up
 /// (pings run every 5 s).
 pub const LIVENESS_TIMEOUT: Duration = Duration::from_secs(12);
+/// How long a sync candidate (the author or a holder) may take to answer a dial.
+pub const CANDIDATE_DIAL_TIMEOUT: Duration = Duration::from_secs(8);
 /// How often liveness is checked while online.
 const LIVENESS_CHECK: Duration = Duration::from_secs(2);
 
@@ -312,7 +314,15 @@ impl<S: Store + 'static> Agent<S> {
                 .clone()
                 .with(Protocol::P2pCircuit)
                 .with(Protocol::P2p(peer));
-            if self.client.dial(peer, vec![circuit]).await.is_err() {
+            // A holder that just went away can leave the relay waiting on a dead link: give
+            // each candidate a bounded time and move on to the next.
+            let mut dial = Box::pin(self.client.dial(peer, vec![circuit]).fuse());
+            let mut give_up = Box::pin(platform::sleep(CANDIDATE_DIAL_TIMEOUT).fuse());
+            let reached = futures::select! {
+                r = dial => r.is_ok(),
+                () = give_up => false,
+            };
+            if !reached {
                 continue;
             }
             let progress = |p: kith_core::sync::Progress| {

@@ -126,10 +126,10 @@ pub fn app() -> Html {
 fn syncing(model: &Model) -> Vec<SyncBar> {
     model
         .syncing
-        .iter()
-        .filter(|(_, (have, want))| have + want > 0)
-        .map(|(a, (have, want))| SyncBar {
-            name: a.fingerprint()[..9].to_owned(),
+        .values()
+        .filter(|(_, have, want)| have + want > 0)
+        .map(|(name, have, want)| SyncBar {
+            name: name.clone(),
             have: *have,
             want: *want,
         })

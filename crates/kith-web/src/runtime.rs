@@ -798,7 +798,27 @@ impl Runtime {
             return;
         };
         let _ = net.client.follow_live(author).await;
+        if self
+            .library
+            .borrow()
+            .feed(&author)
+            .is_some_and(|f| f.head_seq() > 0)
+        {
+            // Already held (a profile preview): a holder from now on.
+            self.announce(author);
+        }
         self.sync_now(author);
+    }
+
+    /// Announces in the DHT that this browser holds `author`'s feed, so others can fetch it
+    /// from here while the author is offline.
+    fn announce(&self, author: AuthorId) {
+        let Some(net) = self.net() else { return };
+        platform::spawn_local(async move {
+            if let Err(e) = net.client.provide(author).await {
+                tracing::warn!("announcing {author}'s feed: {e}");
+            }
+        });
     }
 
     /// Starts a sync of `author`'s feed (reported through the agent's events).
@@ -1016,25 +1036,25 @@ impl Runtime {
                 retry_in_ms: u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
             }),
             AgentEvent::SyncProgress { author, have, want } => {
-                d(Action::SyncProgress { author, have, want });
+                let name = self.library.borrow().person(&author).display_name();
+                d(Action::SyncProgress {
+                    author,
+                    name,
+                    have,
+                    want,
+                });
             }
             AgentEvent::Synced {
                 author,
                 peer,
-                fetched,
+                fetched: _,
             } => {
                 d(Action::SyncDone(author));
                 self.synced_from.borrow_mut().insert(author, peer);
                 self.following_now.borrow_mut().remove(&author);
                 self.read_feed(author).await;
-                if fetched > 0
-                    && self.library.borrow().is_followed(&author)
-                    && let Some(net) = self.net()
-                {
-                    // Now a holder of this feed: say so, so others can fetch it from here.
-                    platform::spawn_local(async move {
-                        let _ = net.client.provide(author).await;
-                    });
+                if self.library.borrow().is_followed(&author) {
+                    self.announce(author);
                 }
                 self.refresh_all().await;
             }

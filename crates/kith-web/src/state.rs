@@ -255,8 +255,8 @@ pub struct Model {
     pub peers: BTreeMap<String, TransportKind>,
     /// The latest ping round trip to the node, in milliseconds.
     pub rtt_ms: Option<f64>,
-    /// Feeds being synced: (fetched, known missing).
-    pub syncing: BTreeMap<AuthorId, (u64, u64)>,
+    /// Feeds being synced: (whose, fetched, known missing).
+    pub syncing: BTreeMap<AuthorId, (String, u64, u64)>,
     /// Who I follow.
     pub following: std::collections::BTreeSet<AuthorId>,
     /// The home timeline as computed, including posts not shown yet.
@@ -390,6 +390,8 @@ pub enum Action {
     SyncProgress {
         /// The feed.
         author: AuthorId,
+        /// Whose it is, as shown.
+        name: String,
         /// Fetched so far.
         have: u64,
         /// Known missing.
@@ -493,8 +495,13 @@ impl Reducible for Model {
                 }
             }
             Action::Net(_) => return self,
-            Action::SyncProgress { author, have, want } => {
-                next.syncing.insert(author, (have, want));
+            Action::SyncProgress {
+                author,
+                name,
+                have,
+                want,
+            } => {
+                next.syncing.insert(author, (name, have, want));
             }
             Action::SyncDone(author) => {
                 next.syncing.remove(&author);
@@ -644,6 +651,7 @@ mod tests {
                 }),
                 Action::SyncProgress {
                     author: AuthorId([3; 32]),
+                    name: "Carol".into(),
                     have: 5,
                     want: 10,
                 },
