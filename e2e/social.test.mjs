@@ -208,10 +208,31 @@ test('three people: onboard, follow by link, post live, reply, reload, search, s
   assert.equal(await b.evaluate(() => window.__pwned), undefined);
   await bob.shot('inert-html');
 
-  // Settings and network screens.
+  // Settings: storage per feed, and a backup that restores Bob in a new browser profile.
   await b.click('#nav-settings');
   await b.waitForSelector('#storage tbody tr');
   await bob.shot('settings');
+  await b.fill('#backup-pass', 'short');
+  await b.click('#backup-button');
+  await b.waitForSelector('.notice.error:has-text("at least 8 characters")');
+  await b.fill('#backup-pass', 'correct horse battery');
+  const [download] = await Promise.all([b.waitForEvent('download', { timeout: 60_000 }), b.click('#backup-button')]);
+  const backupPath = join(out, 'bob-backup.kith');
+  await download.saveAs(backupPath);
+  const bob2 = new Person('Bob2');
+  const r = await bob2.launch();
+  await r.goto(baseUrl);
+  await r.waitForSelector('#onboarding', { timeout: 30_000 });
+  await r.setInputFiles('#restore-file', backupPath);
+  await r.fill('#restore-pass', 'wrong passphrase');
+  await r.click('#restore-button');
+  await r.waitForSelector('#onboarding-error:has-text("passphrase")', { timeout: 60_000 });
+  await r.fill('#restore-pass', 'correct horse battery');
+  await r.click('#restore-button');
+  await r.waitForSelector('#my-fingerprint', { timeout: 60_000 });
+  assert.equal(await r.textContent('#my-fingerprint'), bobFp);
+  await r.waitForSelector(postByText('Welcome, Alice!'), { timeout: 30_000 });
+  await bob2.close();
   await b.click('#nav-network');
   await b.waitForSelector('#peers li');
   await bob.shot('network');

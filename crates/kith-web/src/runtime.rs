@@ -45,6 +45,10 @@ pub const DB_NAME: &str = "kith";
 pub const PAGE: usize = 30;
 /// The reactions offered under every post.
 pub const REACTIONS: [&str; 4] = ["❤️", "👍", "😂", "🎉"];
+/// How many times a new entry is offered to gossipsub before it is left to sync.
+const PUBLISH_TRIES: u32 = 10;
+/// The wait between those tries.
+const PUBLISH_RETRY: std::time::Duration = std::time::Duration::from_millis(700);
 /// The shortest backup passphrase accepted.
 pub const MIN_PASSPHRASE: usize = 8;
 
@@ -578,9 +582,20 @@ impl Runtime {
         if let Some(net) = self.net() {
             let e = entry.clone();
             platform::spawn_local(async move {
-                // With no follower online the post waits in the store; followers fetch it
-                // when they next sync.
-                let _ = net.client.publish(&e).await;
+                // Right after a (re)connection gossipsub may not yet know who listens on the
+                // topic ("insufficient peers"): try again for a while. With nobody listening
+                // the entry waits in the store, and followers fetch it when they next sync.
+                for attempt in 0..PUBLISH_TRIES {
+                    match net.client.publish(&e).await {
+                        // gossipsub's `Duplicate`: an earlier try went out after all.
+                        Ok(()) => return,
+                        Err(err) if err.to_string().contains("Duplicate") => return,
+                        Err(err) if attempt + 1 == PUBLISH_TRIES => {
+                            tracing::info!("not published live ({err}); followers will sync it");
+                        }
+                        Err(_) => platform::sleep(PUBLISH_RETRY).await,
+                    }
+                }
             });
         }
         Ok(entry)

@@ -110,7 +110,7 @@ pub fn settings_page(props: &SettingsProps) -> Html {
             <p class="muted">{ "One file with your key (encrypted with your passphrase) and every post this browser holds. Restore it here or in another browser." }</p>
             <form class="stack" onsubmit={on_backup}>
                 <label for="backup-pass">{ format!("Passphrase (at least {MIN_PASSPHRASE} characters)") }</label>
-                <input id="backup-pass" ref={pass} type="password" autocomplete="new-password" minlength={MIN_PASSPHRASE.to_string()} />
+                <input id="backup-pass" ref={pass} type="password" autocomplete="new-password" />
                 <button id="backup-button" type="submit" class="button">{ "Download backup" }</button>
             </form>
             <h3>{ "Restore" }</h3>
