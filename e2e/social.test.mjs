@@ -32,9 +32,13 @@ class Person {
     });
     open.push(this.context);
     this.page = this.context.pages()[0] ?? await this.context.newPage();
-    this.problems.push(...[]);
-    const problems = watchPage(this.page);
-    this.problems = problems;
+    this.problems = watchPage(this.page);
+    // The last console lines, printed when the test fails (the app logs through tracing).
+    this.console = [];
+    this.page.on('console', (m) => {
+      this.console.push(`${new Date().toISOString().slice(11, 23)} ${m.type()}: ${m.text()}`);
+      if (this.console.length > 80) this.console.shift();
+    });
     return this.page;
   }
 
@@ -78,10 +82,25 @@ async function seeOnHome(page, text, timeout = 30_000) {
   throw new Error(`"${text}" never appeared on the home timeline`);
 }
 
-test('three people: onboard, follow by link, post live, reply, reload, search, served by a follower, delete, inert HTML', async () => {
+const people = [];
+test('three people: onboard, follow by link, post live, reply, reload, search, served by a follower, delete, inert HTML', async (t) => {
   const alice = new Person('Alice');
   const bob = new Person('Bob');
   const carol = new Person('Carol');
+  people.push(alice, bob, carol);
+  try {
+    await threePeople(alice, bob, carol);
+  } catch (e) {
+    for (const p of people) {
+      const status = await p.page?.textContent('#status').catch(() => '(closed)');
+      process.stderr.write(`--- ${p.name}: status "${status}"; console (last lines) ---\n${(p.console ?? []).join('\n')}\n`);
+    }
+    process.stderr.write(`--- kith-node log (tail) ---\n${node.log.slice(-4000)}\n`);
+    throw e;
+  }
+});
+
+async function threePeople(alice, bob, carol) {
 
   // A and B onboard.
   const a = await alice.launch();
@@ -247,4 +266,4 @@ test('three people: onboard, follow by link, post live, reply, reload, search, s
 
   for (const p of [alice, bob, carol]) assert.deepEqual(seriousProblems(p.problems), [], `${p.name}'s page errors`);
   assert.doesNotMatch(await b.content(), /panicked at/);
-});
+}

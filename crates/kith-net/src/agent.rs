@@ -98,6 +98,15 @@ pub enum AgentEvent {
 /// How long kith-node may go without answering a ping before the connection is given up
 /// (pings run every 5 s).
 pub const LIVENESS_TIMEOUT: Duration = Duration::from_secs(12);
+/// How many times in a row the agent reconnects because kith-node's gossip subscriptions did
+/// not arrive, before it goes online without live delivery (sync still works).
+const GOSSIP_RETRIES: u32 = 3;
+/// How often, and how many times, the agent looks for them after connecting (3 s in all).
+const GOSSIP_READY_POLL: Duration = Duration::from_millis(100);
+const GOSSIP_READY_POLLS: u32 = 30;
+/// The reason given when they did not arrive.
+const NO_GOSSIP: &str = "kith-node's live-delivery channel did not open; reconnecting";
+
 /// How long a sync candidate (the author or a holder) may take to answer a dial.
 pub const CANDIDATE_DIAL_TIMEOUT: Duration = Duration::from_secs(8);
 /// How often liveness is checked while online.
@@ -109,6 +118,7 @@ pub struct Agent<S> {
     replica: Rc<Replica<S>>,
     node: PeerId,
     node_addrs: Vec<Multiaddr>,
+    fallback_addrs: Vec<Multiaddr>,
 }
 
 impl<S> Clone for Agent<S> {
@@ -118,6 +128,7 @@ impl<S> Clone for Agent<S> {
             replica: self.replica.clone(),
             node: self.node,
             node_addrs: self.node_addrs.clone(),
+            fallback_addrs: self.fallback_addrs.clone(),
         }
     }
 }
@@ -140,7 +151,14 @@ impl<S: Store + 'static> Agent<S> {
             client,
             node,
             node_addrs,
+            fallback_addrs: Vec::new(),
         }
+    }
+
+    /// Addresses of kith-node to dial (all at once) when none of the main ones answers.
+    pub fn with_fallback(mut self, addrs: Vec<Multiaddr>) -> Self {
+        self.fallback_addrs = addrs;
+        self
     }
 
     /// The replica (and through it, the store).
@@ -180,13 +198,21 @@ impl<S: Store + 'static> Agent<S> {
             }
         });
         let mut backoff = Backoff::APP_DEFAULT;
+        let mut gossip_misses = 0;
         loop {
             report(AgentEvent::Connecting {
                 attempt: backoff.attempt() + 1,
             });
-            match self.go_online(&report).await {
-                Ok(()) => backoff.reset(),
+            let insist_on_gossip = gossip_misses < GOSSIP_RETRIES;
+            match self.go_online(&report, insist_on_gossip).await {
+                Ok(()) => {
+                    backoff.reset();
+                    gossip_misses = 0;
+                }
                 Err(reason) => {
+                    if reason == NO_GOSSIP {
+                        gossip_misses += 1;
+                    }
                     let retry_in = backoff.next_delay(jitter());
                     report(AgentEvent::Offline { reason, retry_in });
                     pause(retry_in, &mut retry_now).await;
@@ -261,12 +287,35 @@ impl<S: Store + 'static> Agent<S> {
             .collect()
     }
 
-    /// Dial, reserve, follow, announce, re-sync.
-    async fn go_online(&self, report: &impl Fn(AgentEvent)) -> Result<(), String> {
-        self.client
-            .dial(self.node, self.node_addrs.clone())
-            .await
-            .map_err(|e| e.to_string())?;
+    /// Dial, check live delivery, reserve, follow, announce, re-sync.
+    async fn go_online(
+        &self,
+        report: &impl Fn(AgentEvent),
+        insist_on_gossip: bool,
+    ) -> Result<(), String> {
+        let dialed = self.client.dial(self.node, self.node_addrs.clone()).await;
+        match dialed {
+            Err(_) if !self.fallback_addrs.is_empty() => self
+                .client
+                .dial(self.node, self.fallback_addrs.clone())
+                .await
+                .map_err(|e| e.to_string())?,
+            other => other.map_err(|e| e.to_string())?,
+        };
+        // kith-node announces its gossip subscriptions once per connection; if that message
+        // was lost, nothing published here would leave. Reconnect (a few times) instead.
+        let mut gossip = false;
+        for _ in 0..GOSSIP_READY_POLLS {
+            if self.client.gossip_ready(self.node).await.unwrap_or(false) {
+                gossip = true;
+                break;
+            }
+            platform::sleep(GOSSIP_READY_POLL).await;
+        }
+        if !gossip && insist_on_gossip {
+            let _ = self.client.disconnect(self.node).await;
+            return Err(NO_GOSSIP.to_owned());
+        }
         let relay = self.node_addrs.first().cloned().ok_or("no node address")?;
         let relayed = self
             .client

@@ -30,6 +30,10 @@ pub(crate) enum Command {
         peer: PeerId,
         reply: oneshot::Sender<bool>,
     },
+    GossipReady {
+        peer: PeerId,
+        reply: oneshot::Sender<bool>,
+    },
     Follow {
         author: AuthorId,
         reply: oneshot::Sender<Result<(), NetError>>,
@@ -139,6 +143,13 @@ impl Client {
     /// The peers in the Kademlia routing table.
     pub async fn routing_table(&self) -> Result<Vec<PeerId>, NetError> {
         self.ask(|reply| Command::RoutingTable { reply }).await
+    }
+
+    /// Whether gossipsub knows `peer`'s subscriptions (so publishing through it can work).
+    /// A peer announces them as soon as a first connection is up; a peer whose announcement
+    /// was lost (an inbound WebRTC stream that never opened) stays without topics.
+    pub async fn gossip_ready(&self, peer: PeerId) -> Result<bool, NetError> {
+        self.ask(|reply| Command::GossipReady { peer, reply }).await
     }
 
     /// Receives `author`'s new entries live (subscribes to their feed's shard).

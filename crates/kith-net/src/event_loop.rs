@@ -109,6 +109,15 @@ impl EventLoop {
                     ))));
                 }
             },
+            Command::GossipReady { peer, reply } => {
+                let ready = self
+                    .swarm
+                    .behaviour()
+                    .gossipsub
+                    .all_peers()
+                    .any(|(p, topics)| *p == peer && !topics.is_empty());
+                let _ = reply.send(ready);
+            }
             Command::ConnectedPeers { reply } => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }

@@ -8,7 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use futures::StreamExt;
@@ -17,7 +17,7 @@ use kith_core::BootstrapDoc;
 use kith_net::TransportKind;
 use libp2p::core::transport::ListenerId;
 use libp2p::multiaddr::Protocol;
-use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, kad, noise, yamux};
 use serde::Serialize;
 
@@ -128,6 +128,7 @@ impl Node {
             bootstrap: bootstrap.clone(),
             announce: cli.announce.clone(),
             listen_addrs,
+            inbound: HashMap::new(),
         };
         let swarm_task = tokio::spawn(swarm_loop.run(shutdown_rx));
 
@@ -328,7 +329,14 @@ struct SwarmLoop {
     bootstrap: Arc<RwLock<BootstrapDoc>>,
     announce: Vec<Multiaddr>,
     listen_addrs: Vec<Multiaddr>,
+    /// Inbound connections per peer, oldest first, with when each came up.
+    inbound: HashMap<PeerId, Vec<(ConnectionId, Instant)>>,
 }
+
+/// A peer's older inbound connection is taken for stale (a reloaded tab, a restarted client)
+/// once a new one arrives and the old one is at least this old; a younger one is a dial race
+/// the client settles itself.
+const STALE_AFTER: Duration = Duration::from_secs(2);
 
 impl SwarmLoop {
     async fn run(mut self, mut shutdown: oneshot::Receiver<()>) {
@@ -367,6 +375,26 @@ impl SwarmLoop {
         }
     }
 
+    /// A client that comes back (a reloaded tab keeps its key) while its old connection is
+    /// still open here would share gossipsub's per-peer queue with a dead link, and gossipsub
+    /// announces its subscriptions and grafts its mesh only on a peer's first connection. So
+    /// when a peer arrives with an older connection still open, every connection of that peer
+    /// is closed: the client's agent reconnects at once and gets a clean first connection.
+    fn on_inbound(&mut self, peer: PeerId, id: ConnectionId) {
+        let now = Instant::now();
+        let conns = self.inbound.entry(peer).or_default();
+        let returning = conns
+            .iter()
+            .any(|(_, at)| now.duration_since(*at) >= STALE_AFTER);
+        conns.push((id, now));
+        if returning {
+            tracing::info!(%peer, "a returning peer: closing its connections for a clean start");
+            for (c, _) in std::mem::take(conns) {
+                self.swarm.close_connection(c);
+            }
+        }
+    }
+
     fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
@@ -381,17 +409,30 @@ impl SwarmLoop {
                 self.refresh_bootstrap_doc();
             }
             SwarmEvent::ConnectionEstablished {
-                peer_id, endpoint, ..
+                peer_id,
+                endpoint,
+                connection_id,
+                ..
             } => {
                 tracing::debug!(%peer_id, addr = %endpoint.get_remote_address(), "connection up");
+                if endpoint.is_listener() {
+                    self.on_inbound(peer_id, connection_id);
+                }
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
                 cause,
                 num_established,
+                connection_id,
                 ..
             } => {
                 tracing::debug!(%peer_id, ?cause, "connection closed");
+                if let Some(conns) = self.inbound.get_mut(&peer_id) {
+                    conns.retain(|(c, _)| *c != connection_id);
+                    if conns.is_empty() {
+                        self.inbound.remove(&peer_id);
+                    }
+                }
                 if num_established == 0 {
                     self.strikes.remove(&peer_id);
                 }

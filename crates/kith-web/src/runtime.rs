@@ -590,10 +590,13 @@ impl Runtime {
                         // gossipsub's `Duplicate`: an earlier try went out after all.
                         Ok(()) => return,
                         Err(err) if err.to_string().contains("Duplicate") => return,
-                        Err(err) if attempt + 1 == PUBLISH_TRIES => {
+                        Err(err) if attempt + 1 < PUBLISH_TRIES => {
+                            tracing::info!("publish #{}: {err}; trying again", e.seq());
+                            platform::sleep(PUBLISH_RETRY).await;
+                        }
+                        Err(err) => {
                             tracing::info!("not published live ({err}); followers will sync it");
                         }
-                        Err(_) => platform::sleep(PUBLISH_RETRY).await,
                     }
                 }
             });
@@ -936,13 +939,13 @@ impl Runtime {
         let d = self.dispatch.clone();
         let only = transport_from_url();
         let mut backoff = Backoff::APP_DEFAULT;
-        let (node, addrs) = loop {
+        let (node, addrs, fallback) = loop {
             d(Action::Connecting {
                 attempt: backoff.attempt() + 1,
             });
             let plan = fetch_bootstrap()
                 .await
-                .and_then(|doc| kith_net::dial_plan(&doc, only).map_err(|e| e.to_string()));
+                .and_then(|doc| node_plan(&doc, only));
             match plan {
                 Ok(plan) => break plan,
                 Err(reason) => {
@@ -970,7 +973,8 @@ impl Runtime {
             }
         };
         platform::spawn(event_loop.run());
-        let agent = Agent::new(client.clone(), self.store.clone(), node, addrs);
+        let agent =
+            Agent::new(client.clone(), self.store.clone(), node, addrs).with_fallback(fallback);
         let (reports, mut report_rx) = mpsc::channel::<AgentEvent>(1024);
         let node_transport = Rc::new(Cell::new(None));
         *self.net.borrow_mut() = Some(Rc::new(Net {
@@ -1062,8 +1066,9 @@ impl Runtime {
             AgentEvent::Synced {
                 author,
                 peer,
-                fetched: _,
+                fetched,
             } => {
+                tracing::info!("synced {author} from {peer}: {fetched} entries");
                 d(Action::SyncDone(author));
                 self.synced_from.borrow_mut().insert(author, peer);
                 self.following_now.borrow_mut().remove(&author);
@@ -1074,6 +1079,7 @@ impl Runtime {
                 self.refresh_all().await;
             }
             AgentEvent::Unreachable { author } => {
+                tracing::info!("nobody holding {author}'s feed answered");
                 d(Action::SyncDone(author));
                 if self.following_now.borrow_mut().remove(&author) {
                     let name = self.library.borrow().person(&author).display_name();
@@ -1096,6 +1102,9 @@ impl Runtime {
                 };
                 if shown && !self.library.borrow_mut().add([*entry]).is_empty() {
                     self.refresh_live().await;
+                } else {
+                    let next = self.library.borrow().next_seq(&author);
+                    tracing::info!("live entry {author}#{seq} not shown yet (next here: {next})");
                 }
             }
             AgentEvent::Stored { author, seq, entry } => {
@@ -1139,6 +1148,29 @@ pub fn transport_from_url() -> Option<TransportKind> {
         "websocket" => Some(TransportKind::WebSocket),
         "webrtc-direct" => Some(TransportKind::WebRtcDirect),
         _ => None,
+    }
+}
+
+/// Which of kith-node's addresses to dial: its WebSocket addresses first and WebRTC-direct
+/// only when those fail, unless the URL asks for one transport. A WebRTC-direct connection is
+/// a little faster to set up, but streams that kith-node opens towards the browser right after
+/// it can be lost (rust-libp2p #3665), and gossipsub announces its subscriptions on exactly
+/// such a stream; over WebSocket (yamux) they always arrive.
+fn node_plan(
+    doc: &BootstrapDoc,
+    only: Option<TransportKind>,
+) -> Result<(PeerId, Vec<kith_net::Multiaddr>, Vec<kith_net::Multiaddr>), String> {
+    let (peer, all) = kith_net::dial_plan(doc, only).map_err(|e| e.to_string())?;
+    if only.is_some() {
+        return Ok((peer, all, Vec::new()));
+    }
+    let (ws, rest): (Vec<_>, Vec<_>) = all
+        .into_iter()
+        .partition(|a| TransportKind::of(a) == TransportKind::WebSocket);
+    if ws.is_empty() {
+        Ok((peer, rest, Vec::new()))
+    } else {
+        Ok((peer, ws, rest))
     }
 }
 
