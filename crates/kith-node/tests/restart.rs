@@ -240,3 +240,57 @@ async fn a_gap_seen_in_gossip_is_filled_by_a_sync() {
         }))
         .await;
 }
+
+/// A reloaded tab comes back with the same key while kith-node still holds its old connection.
+/// kith-node closes every connection of such a returning peer, so the client's agent gets a
+/// clean first connection: gossipsub announces its subscriptions only on a peer's first one,
+/// and without them nothing the client publishes would leave.
+#[tokio::test]
+async fn a_returning_client_gets_live_delivery_back() {
+    LocalSet::new()
+        .run_until(Box::pin(async {
+            let dir = common::workdir();
+            let node = Node::start(common::cli(dir.path(), &[]))
+                .await
+                .expect("node");
+            let alice = Identity::from_secret([3; 32]);
+            let b_store = MemoryStore::new();
+            b_store
+                .update_meta(&alice.author(), &|m| m.followed = true)
+                .await
+                .expect("follow");
+            let (_b, b_log) = agent(&node, Keypair::generate_ed25519(), b_store.clone());
+            wait_for(&b_log, "bob online", |e| onlines(e) >= 1).await;
+            // The old tab: connected, and still open when the new one arrives.
+            let (_old, _old_events) = common::client_with(&node, keypair_of(&alice)).await;
+            tokio::time::sleep(Duration::from_millis(2500)).await;
+            let a_store = MemoryStore::new();
+            let (a, a_log) = agent(&node, keypair_of(&alice), a_store.clone());
+            wait_for(&a_log, "alice online again", |e| onlines(e) >= 1).await;
+            let mut feed = Feed::new(alice.author());
+            let entry = feed
+                .append(&alice, &Payload::post("back"), kith_net::now_ms())
+                .expect("append")
+                .clone();
+            a_store
+                .insert(std::slice::from_ref(&entry))
+                .await
+                .expect("store");
+            let mut published = Err(String::new());
+            for _ in 0..25 {
+                published = a.publish(&entry).await.map_err(|e| e.to_string());
+                if published.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            assert_eq!(published, Ok(()), "alice's agent log: {:?}", a_log.borrow());
+            wait_for(&b_log, "bob receiving alice's post live", |e| {
+                e.iter()
+                    .any(|x| matches!(x, AgentEvent::Stored { seq: 1, .. }))
+            })
+            .await;
+            node.shutdown().await;
+        }))
+        .await;
+}
