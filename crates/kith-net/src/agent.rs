@@ -294,7 +294,7 @@ impl<S: Store + 'static> Agent<S> {
         insist_on_gossip: bool,
     ) -> Result<(), String> {
         let dialed = self.client.dial(self.node, self.node_addrs.clone()).await;
-        match dialed {
+        let connected = match dialed {
             Err(_) if !self.fallback_addrs.is_empty() => self
                 .client
                 .dial(self.node, self.fallback_addrs.clone())
@@ -304,8 +304,16 @@ impl<S: Store + 'static> Agent<S> {
         };
         // kith-node announces its gossip subscriptions once per connection; if that message
         // was lost, nothing published here would leave. Reconnect (a few times) instead.
-        let mut gossip = false;
+        // Over WebRTC-direct the stream carrying them can take several negotiation timeouts
+        // to open, and a browser's close of such a connection reaches the node late, so
+        // reconnecting there does more harm than waiting: it is not insisted on.
+        let insist_on_gossip =
+            insist_on_gossip && connected.transport != crate::TransportKind::WebRtcDirect;
+        let mut gossip = !insist_on_gossip;
         for _ in 0..GOSSIP_READY_POLLS {
+            if gossip {
+                break;
+            }
             if self.client.gossip_ready(self.node).await.unwrap_or(false) {
                 gossip = true;
                 break;
