@@ -107,6 +107,11 @@ const GOSSIP_READY_POLLS: u32 = 30;
 /// The reason given when they did not arrive.
 const NO_GOSSIP: &str = "kith-node's live-delivery channel did not open; reconnecting";
 
+/// How long after connecting, and then between tries, a followed feed nobody answered for is
+/// synced again, and how many times.
+const RESYNC_AFTER: Duration = Duration::from_secs(4);
+const RESYNC_TRIES: u32 = 5;
+
 /// How long a sync candidate (the author or a holder) may take to answer a dial.
 pub const CANDIDATE_DIAL_TIMEOUT: Duration = Duration::from_secs(8);
 /// How often liveness is checked while online.
@@ -204,10 +209,13 @@ impl<S: Store + 'static> Agent<S> {
                 attempt: backoff.attempt() + 1,
             });
             let insist_on_gossip = gossip_misses < GOSSIP_RETRIES;
-            match self.go_online(&report, insist_on_gossip).await {
-                Ok(()) => {
+            // Followed feeds nobody answered for at connect time (everyone reconnecting at
+            // once after a node restart): tried again a few times while online.
+            let mut unsynced = match self.go_online(&report, insist_on_gossip).await {
+                Ok(unsynced) => {
                     backoff.reset();
                     gossip_misses = 0;
+                    unsynced
                 }
                 Err(reason) => {
                     if reason == NO_GOSSIP {
@@ -218,7 +226,9 @@ impl<S: Store + 'static> Agent<S> {
                     pause(retry_in, &mut retry_now).await;
                     continue;
                 }
-            }
+            };
+            let mut resync_tries = 0;
+            let mut next_resync = web_time::Instant::now() + RESYNC_AFTER;
             // Online: store live entries, sync feeds with gaps, until the node goes away.
             let mut last_heard = web_time::Instant::now();
             let mut check = Box::pin(platform::sleep(LIVENESS_CHECK).fuse());
@@ -230,6 +240,20 @@ impl<S: Store + 'static> Agent<S> {
                             // Silent: close what is left of the connection and start over.
                             let _ = self.client.disconnect(self.node).await;
                             break "kith-node stopped answering".to_owned();
+                        }
+                        if !unsynced.is_empty()
+                            && resync_tries < RESYNC_TRIES
+                            && web_time::Instant::now() >= next_resync
+                        {
+                            resync_tries += 1;
+                            let mut still = Vec::new();
+                            for author in std::mem::take(&mut unsynced) {
+                                if !self.try_sync(author, &report).await {
+                                    still.push(author);
+                                }
+                            }
+                            unsynced = still;
+                            next_resync = web_time::Instant::now() + RESYNC_AFTER;
                         }
                         check = Box::pin(platform::sleep(LIVENESS_CHECK).fuse());
                         continue;
@@ -292,7 +316,7 @@ impl<S: Store + 'static> Agent<S> {
         &self,
         report: &impl Fn(AgentEvent),
         insist_on_gossip: bool,
-    ) -> Result<(), String> {
+    ) -> Result<Vec<AuthorId>, String> {
         let dialed = self.client.dial(self.node, self.node_addrs.clone()).await;
         let connected = match dialed {
             Err(_) if !self.fallback_addrs.is_empty() => self
@@ -342,16 +366,24 @@ impl<S: Store + 'static> Agent<S> {
             platform::sleep(Duration::from_millis(100)).await;
         }
         report(AgentEvent::Online { relayed });
+        let mut unreachable = Vec::new();
         for author in followed {
-            self.sync_feed(author, report).await;
+            if !self.try_sync(author, report).await {
+                unreachable.push(author);
+            }
         }
-        Ok(())
+        Ok(unreachable)
     }
 
     /// Brings `author`'s feed up to date from the author or any provider that answers, with
     /// every followed feed that peer holds. `author` need not be followed (a profile preview).
     /// Reports progress and the outcome.
     pub async fn sync_feed(&self, author: AuthorId, report: &impl Fn(AgentEvent)) {
+        self.try_sync(author, report).await;
+    }
+
+    /// [`Agent::sync_feed`]; `false` when nobody holding the feed answered.
+    async fn try_sync(&self, author: AuthorId, report: &impl Fn(AgentEvent)) -> bool {
         let me = self.client.local_peer_id();
         let mut candidates: Vec<PeerId> =
             crate::identity::peer_id_of(&author).into_iter().collect();
@@ -365,7 +397,7 @@ impl<S: Store + 'static> Agent<S> {
             .filter(|p| *p != me && *p != self.node)
         {
             let Some(relay) = self.node_addrs.first() else {
-                return;
+                return false;
             };
             let circuit = relay
                 .clone()
@@ -399,10 +431,11 @@ impl<S: Store + 'static> Agent<S> {
                     peer,
                     fetched: p.have,
                 });
-                return;
+                return true;
             }
         }
         report(AgentEvent::Unreachable { author });
+        false
     }
 }
 
