@@ -146,13 +146,6 @@ pub async fn persisted() -> bool {
         .unwrap_or(false)
 }
 
-/// Asks the person to confirm something destructive; `false` when they decline.
-pub fn confirm(question: &str) -> bool {
-    window()
-        .and_then(|w| w.confirm_with_message(question).ok())
-        .unwrap_or(false)
-}
-
 /// Copies `text` to the clipboard (best effort).
 pub fn copy(text: &str) {
     if let Some(w) = window() {
