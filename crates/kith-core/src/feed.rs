@@ -57,6 +57,30 @@ impl ForkEvidence {
     }
 }
 
+/// Signs `identity`'s entry that follows `head` (`None`: the first entry) and validates it:
+/// seq `head + 1`, the head's hash as `prev`, and the timestamp `now_ms`, or the head's if the
+/// clock went backwards. A payload over the limits is refused here, before anything is stored.
+pub fn next_entry(
+    identity: &Identity,
+    head: Option<Prev>,
+    payload: &Payload,
+    now_ms: u64,
+) -> Result<VerifiedEntry, FeedError> {
+    let ts = now_ms.max(head.map_or(0, |p| p.timestamp_ms));
+    let raw = sign_entry(
+        identity,
+        head.map_or(1, |p| p.seq + 1),
+        head.map(|p| p.hash),
+        ts,
+        payload,
+    );
+    let expect = Expect {
+        author: identity.author(),
+        prev: head,
+    };
+    Ok(validate(&raw.encode(), &expect, now_ms)?)
+}
+
 /// What [`Feed::insert`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inserted {
@@ -155,6 +179,21 @@ impl Feed {
         self.fork.as_deref()
     }
 
+    /// Signs the author's next entry after this feed's head without adding it: the one
+    /// signing rule, used by [`Feed::append`] and by an app that stores the entry before it
+    /// holds it. See [`next_entry`].
+    pub fn next_entry(
+        &self,
+        identity: &Identity,
+        payload: &Payload,
+        now_ms: u64,
+    ) -> Result<VerifiedEntry, FeedError> {
+        if identity.author() != self.author {
+            return Err(FeedError::NotYourFeed);
+        }
+        next_entry(identity, self.head(), payload, now_ms)
+    }
+
     /// Signs and appends the author's next entry. The timestamp is `now_ms`, or the previous
     /// entry's if the clock went backwards.
     pub fn append(
@@ -163,19 +202,7 @@ impl Feed {
         payload: &Payload,
         now_ms: u64,
     ) -> Result<&VerifiedEntry, FeedError> {
-        if identity.author() != self.author {
-            return Err(FeedError::NotYourFeed);
-        }
-        let head = self.head();
-        let ts = now_ms.max(head.map_or(0, |p| p.timestamp_ms));
-        let raw = sign_entry(
-            identity,
-            head.map_or(1, |p| p.seq + 1),
-            head.map(|p| p.hash),
-            ts,
-            payload,
-        );
-        let entry = validate(&raw.encode(), &self.expect(), now_ms)?;
+        let entry = self.next_entry(identity, payload, now_ms)?;
         Ok(self.push(entry))
     }
 

@@ -39,7 +39,7 @@ pub mod validate;
 pub use backoff::Backoff;
 pub use bootstrap::{BootstrapDoc, BootstrapError};
 pub use entry::{EntryRef, Header, Payload, PayloadKind, RawEntry};
-pub use feed::{Feed, FeedError, ForkEvidence, Inserted};
+pub use feed::{Feed, FeedError, ForkEvidence, Inserted, next_entry};
 pub use hash::Hash;
 pub use identity::{AuthorId, Identity, KdfParams, KeyExportError};
 pub use name::{NameClaim, NameError};

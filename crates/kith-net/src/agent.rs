@@ -8,31 +8,42 @@
 //! entry that leaves a gap triggers a sync of that feed. What it does is reported as
 //! [`AgentEvent`]s.
 //!
+//! **One event path, never stalled.** The agent is the only reader of the node's events.
+//! Its loop never waits on the network for long: connecting is a future polled beside the
+//! events, every sync runs as a task of its own (at most [`MAX_SYNCS`] at once, one per feed,
+//! a feed asked for again while it runs is synced once more after), and every sync request
+//! is answered in a task of its own (at most
+//! [`MAX_PENDING_RESPONSES`](crate::MAX_PENDING_RESPONSES), bounded by the event loop). The
+//! event loop itself never waits for the agent (see `event_loop.rs`): live entries the agent
+//! cannot take in time are dropped and counted there, and the gap they leave is filled by a
+//! sync. A live entry is reported only once it is stored ([`AgentEvent::Stored`]).
+//!
 //! The node counts as gone when its last connection closes, or when it has not answered a
 //! ping for [`LIVENESS_TIMEOUT`] (a WebRTC link to a vanished node can stay "open" long after
 //! the node is gone). A message on the `retry_now` stream of [`Agent::run_with`] (a "Retry now"
 //! button, the browser's `online` event) cuts a backoff wait short.
 //!
 //! An `Agent` is a cheap handle: clones share the replica, so the app can ask for a sync of
-//! one feed ([`Agent::sync_feed`], after a follow) while [`Agent::run`] goes on.
+//! one feed ([`Agent::sync_feed`], after a follow) or publish ([`Agent::publish`]) while
+//! [`Agent::run`] goes on.
 //!
 //! It needs a [`Store`], whose futures are not `Send`: run it on the page's event loop, or
 //! natively inside a tokio `LocalSet`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::rc::Rc;
 use std::time::Duration;
 
 use futures::channel::mpsc;
-use futures::stream::FusedStream;
-use futures::{FutureExt, SinkExt, Stream, StreamExt};
-use kith_core::{AuthorId, Backoff};
+use futures::future::{Fuse, LocalBoxFuture};
+use futures::{FutureExt, Stream, StreamExt};
+use kith_core::{AuthorId, Backoff, VerifiedEntry};
 use kith_store::Store;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 
-use crate::replica::Replica;
-use crate::{Client, Event, platform};
+use crate::replica::{Live, Replica};
+use crate::{Client, Event, NetError, PublishError, platform};
 
 /// What the agent reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +65,9 @@ pub enum AgentEvent {
         /// When the next attempt is.
         retry_in: Duration,
     },
+    /// Connection news from the node, for a status view: [`Event::Connected`],
+    /// [`Event::Disconnected`] and [`Event::Ping`], as the node reported them.
+    Link(Event),
     /// A followed feed was brought up to date from `peer`.
     Synced {
         /// The feed.
@@ -77,45 +91,138 @@ pub enum AgentEvent {
         /// The feed.
         author: AuthorId,
     },
-    /// A live entry arrived, verified (signature, payload, limits) but not yet checked against
-    /// the stored feed nor stored: a UI may show it at once if it continues a feed it shows.
-    /// [`AgentEvent::Stored`] follows when it is stored.
-    Received {
-        /// The entry.
-        entry: Box<kith_core::VerifiedEntry>,
-    },
-    /// A live entry was stored.
+    /// A live entry was stored: it is now held, and a UI may show it.
     Stored {
         /// Its feed.
         author: AuthorId,
         /// Its seq.
         seq: u64,
         /// The entry, as stored (so a UI need not read it back).
-        entry: Box<kith_core::VerifiedEntry>,
+        entry: Box<VerifiedEntry>,
+    },
+    /// A live entry differs from the one held at its position: `author` signed two
+    /// histories. The evidence is in the feed's metadata.
+    Forked {
+        /// The feed.
+        author: AuthorId,
+        /// The position.
+        seq: u64,
     },
 }
 
 /// How long kith-node may go without answering a ping before the connection is given up
 /// (pings run every 5 s).
 pub const LIVENESS_TIMEOUT: Duration = Duration::from_secs(12);
+/// How many syncs run at once.
+pub const MAX_SYNCS: usize = 3;
 /// How many times in a row the agent reconnects because kith-node's gossip subscriptions did
 /// not arrive, before it goes online without live delivery (sync still works).
 const GOSSIP_RETRIES: u32 = 3;
 /// How often, and how many times, the agent looks for them after connecting (3 s in all).
 const GOSSIP_READY_POLL: Duration = Duration::from_millis(100);
 const GOSSIP_READY_POLLS: u32 = 30;
-/// The reason given when they did not arrive.
-const NO_GOSSIP: &str = "kith-node's live-delivery channel did not open; reconnecting";
 
 /// How long after connecting, and then between tries, a followed feed nobody answered for is
 /// synced again, and how many times.
 const RESYNC_AFTER: Duration = Duration::from_secs(4);
 const RESYNC_TRIES: u32 = 5;
 
+/// How many times a new entry is offered to gossipsub while nobody listening is known yet
+/// (right after a (re)connection), and the wait between tries; after that it is left to
+/// followers' syncs.
+pub const PUBLISH_TRIES: u32 = 10;
+/// See [`PUBLISH_TRIES`].
+pub const PUBLISH_RETRY: Duration = Duration::from_millis(700);
+
 /// How long a sync candidate (the author or a holder) may take to answer a dial.
 pub const CANDIDATE_DIAL_TIMEOUT: Duration = Duration::from_secs(8);
 /// How often liveness is checked while online.
 const LIVENESS_CHECK: Duration = Duration::from_secs(2);
+
+/// Why going online failed.
+enum OnlineError {
+    /// kith-node's gossip subscriptions did not arrive: reconnect.
+    NoGossip,
+    /// Anything else, said for the person.
+    Failed(String),
+}
+
+impl OnlineError {
+    fn reason(&self) -> String {
+        match self {
+            OnlineError::NoGossip => {
+                "kith-node's live-delivery channel did not open; reconnecting".to_owned()
+            }
+            OnlineError::Failed(r) => r.clone(),
+        }
+    }
+}
+
+impl From<NetError> for OnlineError {
+    fn from(e: NetError) -> Self {
+        OnlineError::Failed(e.to_string())
+    }
+}
+
+/// Which feeds are being synced and which wait: at most `max` at once, one sync per feed, and
+/// a feed asked for while its sync runs is synced once more after it (entries may have
+/// arrived that the running session no longer asks for). Bounded by the feeds asked for,
+/// which are the feeds held here.
+#[derive(Debug)]
+pub struct SyncQueue {
+    max: usize,
+    running: BTreeSet<AuthorId>,
+    again: BTreeSet<AuthorId>,
+    waiting: VecDeque<AuthorId>,
+}
+
+impl SyncQueue {
+    /// An empty queue running at most `max` syncs at once.
+    pub fn new(max: usize) -> Self {
+        SyncQueue {
+            max: max.max(1),
+            running: BTreeSet::new(),
+            again: BTreeSet::new(),
+            waiting: VecDeque::new(),
+        }
+    }
+
+    /// Asks for a sync of `author`; returns the feeds to start now.
+    pub fn want(&mut self, author: AuthorId) -> Vec<AuthorId> {
+        if self.running.contains(&author) {
+            self.again.insert(author);
+        } else if !self.waiting.contains(&author) {
+            self.waiting.push_back(author);
+        }
+        self.start()
+    }
+
+    /// `author`'s sync ended; returns the feeds to start now.
+    pub fn done(&mut self, author: AuthorId) -> Vec<AuthorId> {
+        self.running.remove(&author);
+        if self.again.remove(&author) && !self.waiting.contains(&author) {
+            self.waiting.push_back(author);
+        }
+        self.start()
+    }
+
+    /// How many syncs are running.
+    pub fn running(&self) -> usize {
+        self.running.len()
+    }
+
+    fn start(&mut self) -> Vec<AuthorId> {
+        let mut now = Vec::new();
+        while self.running.len() < self.max {
+            let Some(a) = self.waiting.pop_front() else {
+                break;
+            };
+            self.running.insert(a);
+            now.push(a);
+        }
+        now
+    }
+}
 
 /// A person's node at work. See the module docs.
 pub struct Agent<S> {
@@ -138,14 +245,18 @@ impl<S> Clone for Agent<S> {
     }
 }
 
-/// Waits `delay`, or less if `retry_now` yields first.
-async fn pause(delay: Duration, retry_now: &mut (impl FusedStream<Item = ()> + Unpin)) {
-    let mut sleep = Box::pin(platform::sleep(delay).fuse());
-    futures::select! {
-        () = sleep => {}
-        _ = retry_now.next() => {}
-    }
+/// Where the agent is in its connection to kith-node.
+enum Phase<'a> {
+    /// Going online (dial, reserve, follow, announce).
+    Connecting(Fuse<LocalBoxFuture<'a, Result<Multiaddr, OnlineError>>>),
+    /// Online since the node was last heard from at `last_heard`.
+    Online { last_heard: web_time::Instant },
+    /// Offline, waiting to try again.
+    Waiting(Fuse<LocalBoxFuture<'a, ()>>),
 }
+
+/// The shared report callback.
+type Report = Rc<dyn Fn(AgentEvent)>;
 
 impl<S: Store + 'static> Agent<S> {
     /// An agent for `client` and `store`, using the kith-node `node` at `node_addrs` (each
@@ -171,8 +282,36 @@ impl<S: Store + 'static> Agent<S> {
         self.replica.clone()
     }
 
-    /// Runs until the node's event stream ends. Sync requests are served as they come, in a
-    /// task of their own, so two agents syncing from each other never wait on each other.
+    /// The node's handle.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The kith-node this agent keeps a connection to.
+    pub fn node(&self) -> PeerId {
+        self.node
+    }
+
+    /// Publishes a stored entry live. Right after a (re)connection gossipsub may not yet know
+    /// who listens on the topic, so an entry nobody is known to hear is offered again for a
+    /// while ([`PUBLISH_TRIES`]); with nobody listening in the end it stays in the store and
+    /// followers fetch it at their next sync ([`PublishError::NoPeers`]).
+    pub async fn publish(&self, entry: &VerifiedEntry) -> Result<(), NetError> {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match self.client.publish(entry).await {
+                // An earlier try went out after all.
+                Ok(()) | Err(NetError::Publish(PublishError::Duplicate)) => return Ok(()),
+                Err(NetError::Publish(PublishError::NoPeers)) if tries < PUBLISH_TRIES => {
+                    platform::sleep(PUBLISH_RETRY).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Runs until the node's event stream ends. See the module docs.
     pub async fn run(self, events: mpsc::Receiver<Event>, report: impl Fn(AgentEvent) + 'static) {
         self.run_with(events, futures::stream::pending(), report)
             .await;
@@ -185,121 +324,200 @@ impl<S: Store + 'static> Agent<S> {
         retry_now: impl Stream<Item = ()> + Unpin,
         report: impl Fn(AgentEvent) + 'static,
     ) {
+        let report: Report = Rc::new(report);
         let mut retry_now = retry_now.fuse();
-        let (mut to_agent, mut agent_events) = mpsc::channel::<Event>(crate::EVENT_QUEUE);
-        let serving = self.replica.clone();
-        platform::spawn_local(async move {
-            while let Some(e) = events.next().await {
-                match e {
-                    Event::SyncRequest { id, message, .. } => {
-                        let _ = serving.serve(id, message).await;
+        // Each sync task sends one message when it ends; at most MAX_SYNCS run.
+        let (done_tx, mut done_rx) = mpsc::channel::<(AuthorId, bool)>(MAX_SYNCS);
+        let mut syncs = SyncQueue::new(MAX_SYNCS);
+        let mut backoff = Backoff::APP_DEFAULT;
+        let mut gossip_misses = 0;
+        // Followed feeds nobody answered for while online (everyone reconnecting at once
+        // after a node restart): tried again a few times.
+        let mut unsynced: BTreeMap<AuthorId, u32> = BTreeMap::new();
+        let mut next_resync = web_time::Instant::now();
+        let mut tick = Box::pin(platform::sleep(LIVENESS_CHECK).fuse());
+        report(AgentEvent::Connecting { attempt: 1 });
+        let mut phase = Phase::Connecting(self.connect(gossip_misses < GOSSIP_RETRIES));
+        loop {
+            enum Step {
+                Event(Option<Event>),
+                Connected(Result<Multiaddr, OnlineError>),
+                Retry,
+                SyncDone(AuthorId, bool),
+                Tick,
+            }
+            let waiting_now = matches!(phase, Phase::Waiting(_));
+            let step = {
+                let (mut no_connect, mut no_wait) = (Fuse::terminated(), Fuse::terminated());
+                let (mut connecting, mut waiting) = match &mut phase {
+                    Phase::Connecting(f) => (f, &mut no_wait),
+                    Phase::Waiting(f) => (&mut no_connect, f),
+                    Phase::Online { .. } => (&mut no_connect, &mut no_wait),
+                };
+                futures::select! {
+                    e = events.next() => Step::Event(e),
+                    r = connecting => Step::Connected(r),
+                    () = waiting => Step::Retry,
+                    r = retry_now.next() => match r {
+                        Some(()) if waiting_now => Step::Retry,
+                        _ => Step::Tick,
+                    },
+                    d = done_rx.next() => match d {
+                        Some((a, ok)) => Step::SyncDone(a, ok),
+                        None => Step::Tick,
+                    },
+                    () = tick => Step::Tick,
+                }
+            };
+            match step {
+                Step::Event(None) => return,
+                Step::Event(Some(event)) => {
+                    let lost = self.on_event(event, &mut phase, &report, &mut syncs, &done_tx);
+                    if let Some(reason) = lost.await {
+                        let retry_in = backoff.next_delay(jitter());
+                        report(AgentEvent::Offline { reason, retry_in });
+                        phase = Phase::Waiting(platform::sleep(retry_in).boxed_local().fuse());
                     }
-                    other => {
-                        if to_agent.send(other).await.is_err() {
-                            return;
+                }
+                Step::Connected(Ok(relayed)) => {
+                    backoff.reset();
+                    gossip_misses = 0;
+                    report(AgentEvent::Online { relayed });
+                    phase = Phase::Online {
+                        last_heard: web_time::Instant::now(),
+                    };
+                    unsynced.clear();
+                    next_resync = web_time::Instant::now() + RESYNC_AFTER;
+                    for author in self.followed().await {
+                        for a in syncs.want(author) {
+                            self.spawn_sync(a, &report, &done_tx);
+                        }
+                    }
+                }
+                Step::Connected(Err(e)) => {
+                    if matches!(e, OnlineError::NoGossip) {
+                        gossip_misses += 1;
+                    }
+                    let retry_in = backoff.next_delay(jitter());
+                    report(AgentEvent::Offline {
+                        reason: e.reason(),
+                        retry_in,
+                    });
+                    phase = Phase::Waiting(platform::sleep(retry_in).boxed_local().fuse());
+                }
+                Step::Retry => {
+                    report(AgentEvent::Connecting {
+                        attempt: backoff.attempt() + 1,
+                    });
+                    phase = Phase::Connecting(self.connect(gossip_misses < GOSSIP_RETRIES));
+                }
+                Step::SyncDone(author, ok) => {
+                    if matches!(phase, Phase::Online { .. }) {
+                        if ok {
+                            unsynced.remove(&author);
+                        } else {
+                            *unsynced.entry(author).or_insert(0) += 1;
+                        }
+                    }
+                    for a in syncs.done(author) {
+                        self.spawn_sync(a, &report, &done_tx);
+                    }
+                }
+                Step::Tick => {
+                    tick = Box::pin(platform::sleep(LIVENESS_CHECK).fuse());
+                    let Phase::Online { last_heard } = phase else {
+                        continue;
+                    };
+                    if last_heard.elapsed() > LIVENESS_TIMEOUT {
+                        // Silent: close what is left of the connection and start over.
+                        let _ = self.client.disconnect(self.node).await;
+                        let retry_in = backoff.next_delay(jitter());
+                        report(AgentEvent::Offline {
+                            reason: "kith-node stopped answering".to_owned(),
+                            retry_in,
+                        });
+                        phase = Phase::Waiting(platform::sleep(retry_in).boxed_local().fuse());
+                        continue;
+                    }
+                    if web_time::Instant::now() >= next_resync {
+                        next_resync = web_time::Instant::now() + RESYNC_AFTER;
+                        unsynced.retain(|_, tries| *tries <= RESYNC_TRIES);
+                        for author in unsynced.keys().copied().collect::<Vec<_>>() {
+                            for a in syncs.want(author) {
+                                self.spawn_sync(a, &report, &done_tx);
+                            }
                         }
                     }
                 }
             }
-        });
-        let mut backoff = Backoff::APP_DEFAULT;
-        let mut gossip_misses = 0;
-        loop {
-            report(AgentEvent::Connecting {
-                attempt: backoff.attempt() + 1,
-            });
-            let insist_on_gossip = gossip_misses < GOSSIP_RETRIES;
-            // Followed feeds nobody answered for at connect time (everyone reconnecting at
-            // once after a node restart): tried again a few times while online.
-            let mut unsynced = match self.go_online(&report, insist_on_gossip).await {
-                Ok(unsynced) => {
-                    backoff.reset();
-                    gossip_misses = 0;
-                    unsynced
-                }
-                Err(reason) => {
-                    if reason == NO_GOSSIP {
-                        gossip_misses += 1;
-                    }
-                    let retry_in = backoff.next_delay(jitter());
-                    report(AgentEvent::Offline { reason, retry_in });
-                    pause(retry_in, &mut retry_now).await;
-                    continue;
-                }
-            };
-            let mut resync_tries = 0;
-            let mut next_resync = web_time::Instant::now() + RESYNC_AFTER;
-            // Online: store live entries, sync feeds with gaps, until the node goes away.
-            let mut last_heard = web_time::Instant::now();
-            let mut check = Box::pin(platform::sleep(LIVENESS_CHECK).fuse());
-            let reason = loop {
-                let event = futures::select! {
-                    event = agent_events.next() => event,
-                    () = check => {
-                        if last_heard.elapsed() > LIVENESS_TIMEOUT {
-                            // Silent: close what is left of the connection and start over.
-                            let _ = self.client.disconnect(self.node).await;
-                            break "kith-node stopped answering".to_owned();
-                        }
-                        if !unsynced.is_empty()
-                            && resync_tries < RESYNC_TRIES
-                            && web_time::Instant::now() >= next_resync
-                        {
-                            resync_tries += 1;
-                            let mut still = Vec::new();
-                            for author in std::mem::take(&mut unsynced) {
-                                if !self.try_sync(author, &report).await {
-                                    still.push(author);
-                                }
-                            }
-                            unsynced = still;
-                            next_resync = web_time::Instant::now() + RESYNC_AFTER;
-                        }
-                        check = Box::pin(platform::sleep(LIVENESS_CHECK).fuse());
-                        continue;
-                    }
-                };
-                let Some(event) = event else {
-                    return;
-                };
-                match event {
-                    Event::Disconnected {
-                        peer, remaining: 0, ..
-                    } if peer == self.node => {
-                        break "lost the connection to kith-node".to_owned();
-                    }
-                    Event::Ping { peer, .. } | Event::Connected { peer, .. }
-                        if peer == self.node =>
-                    {
-                        last_heard = web_time::Instant::now();
-                    }
-                    Event::Entry { entry, .. } => {
-                        let (author, seq) = (entry.author(), entry.seq());
-                        report(AgentEvent::Received {
-                            entry: entry.clone(),
-                        });
-                        match self.replica.take_live((*entry).clone()).await {
-                            Ok(true) => report(AgentEvent::Stored { author, seq, entry }),
-                            // Not stored: a gap in a followed feed is filled by a sync;
-                            // feeds not followed here (sharing the topic) are ignored.
-                            Ok(false) if self.is_followed(&author).await => {
-                                self.sync_feed(author, &report).await;
-                            }
-                            Ok(false) => {}
-                            Err(_) => {}
-                        }
-                    }
-                    _ => {}
-                }
-            };
-            let retry_in = backoff.next_delay(jitter());
-            report(AgentEvent::Offline { reason, retry_in });
-            pause(retry_in, &mut retry_now).await;
         }
     }
 
-    async fn is_followed(&self, author: &AuthorId) -> bool {
-        matches!(self.replica.store().feed(author).await, Ok(Some(m)) if m.followed)
+    /// Handles one node event; returns why the node is lost, if it is.
+    async fn on_event(
+        &self,
+        event: Event,
+        phase: &mut Phase<'_>,
+        report: &Report,
+        syncs: &mut SyncQueue,
+        done: &mpsc::Sender<(AuthorId, bool)>,
+    ) -> Option<String> {
+        match event {
+            Event::SyncRequest { id, message, .. } => {
+                // Answered in a task of its own; the event loop bounds how many wait.
+                let replica = self.replica.clone();
+                platform::spawn_local(async move {
+                    if let Err(e) = replica.serve(id, message).await {
+                        tracing::debug!("serving a sync request: {e}");
+                    }
+                });
+                None
+            }
+            Event::Entry { entry, .. } => {
+                let (author, seq) = (entry.author(), entry.seq());
+                match self.replica.take_live((*entry).clone()).await {
+                    Ok(Live::Stored) => report(AgentEvent::Stored { author, seq, entry }),
+                    Ok(Live::Gap { .. }) => {
+                        for a in syncs.want(author) {
+                            self.spawn_sync(a, report, done);
+                        }
+                    }
+                    Ok(Live::Fork) => report(AgentEvent::Forked { author, seq }),
+                    Ok(Live::Held | Live::NotFollowed) => {}
+                    Err(e) => tracing::warn!("storing a live entry of {author}: {e}"),
+                }
+                None
+            }
+            Event::Disconnected {
+                peer, remaining, ..
+            } => {
+                let lost = peer == self.node && remaining == 0;
+                report(AgentEvent::Link(event));
+                (lost && matches!(phase, Phase::Online { .. }))
+                    .then(|| "lost the connection to kith-node".to_owned())
+            }
+            Event::Connected { peer, .. } | Event::Ping { peer, .. } => {
+                if let Phase::Online { last_heard } = phase
+                    && peer == self.node
+                {
+                    *last_heard = web_time::Instant::now();
+                }
+                report(AgentEvent::Link(event));
+                None
+            }
+            Event::PingFailed { .. }
+            | Event::RoutingUpdated { .. }
+            | Event::InvalidEntry { .. } => None,
+        }
+    }
+
+    fn spawn_sync(&self, author: AuthorId, report: &Report, done: &mpsc::Sender<(AuthorId, bool)>) {
+        let (agent, report, mut done) = (self.clone(), report.clone(), done.clone());
+        platform::spawn_local(async move {
+            let ok = agent.try_sync(author, &*report).await;
+            // Never full: each of at most MAX_SYNCS tasks sends once.
+            let _ = done.try_send((author, ok));
+        });
     }
 
     async fn followed(&self) -> BTreeSet<AuthorId> {
@@ -311,20 +529,23 @@ impl<S: Store + 'static> Agent<S> {
             .collect()
     }
 
-    /// Dial, check live delivery, reserve, follow, announce, re-sync.
-    async fn go_online(
+    fn connect(
         &self,
-        report: &impl Fn(AgentEvent),
         insist_on_gossip: bool,
-    ) -> Result<Vec<AuthorId>, String> {
+    ) -> Fuse<LocalBoxFuture<'_, Result<Multiaddr, OnlineError>>> {
+        self.go_online(insist_on_gossip).boxed_local().fuse()
+    }
+
+    /// Dial, check live delivery, reserve, follow, announce.
+    async fn go_online(&self, insist_on_gossip: bool) -> Result<Multiaddr, OnlineError> {
         let dialed = self.client.dial(self.node, self.node_addrs.clone()).await;
         let connected = match dialed {
-            Err(_) if !self.fallback_addrs.is_empty() => self
-                .client
-                .dial(self.node, self.fallback_addrs.clone())
-                .await
-                .map_err(|e| e.to_string())?,
-            other => other.map_err(|e| e.to_string())?,
+            Err(_) if !self.fallback_addrs.is_empty() => {
+                self.client
+                    .dial(self.node, self.fallback_addrs.clone())
+                    .await?
+            }
+            other => other?,
         };
         // kith-node announces its gossip subscriptions once per connection; if that message
         // was lost, nothing published here would leave. Reconnect (a few times) instead.
@@ -346,16 +567,15 @@ impl<S: Store + 'static> Agent<S> {
         }
         if !gossip && insist_on_gossip {
             let _ = self.client.disconnect(self.node).await;
-            return Err(NO_GOSSIP.to_owned());
+            return Err(OnlineError::NoGossip);
         }
-        let relay = self.node_addrs.first().cloned().ok_or("no node address")?;
-        let relayed = self
-            .client
-            .listen_via_relay(relay)
-            .await
-            .map_err(|e| e.to_string())?;
-        let followed = self.followed().await;
-        for author in &followed {
+        let relay = self
+            .node_addrs
+            .first()
+            .cloned()
+            .ok_or_else(|| OnlineError::Failed("no node address".to_owned()))?;
+        let relayed = self.client.listen_via_relay(relay).await?;
+        for author in &self.followed().await {
             let _ = self.client.follow_live(*author).await;
         }
         // Announcing needs the node in the routing table, which identify brings shortly.
@@ -365,25 +585,18 @@ impl<S: Store + 'static> Agent<S> {
             }
             platform::sleep(Duration::from_millis(100)).await;
         }
-        report(AgentEvent::Online { relayed });
-        let mut unreachable = Vec::new();
-        for author in followed {
-            if !self.try_sync(author, report).await {
-                unreachable.push(author);
-            }
-        }
-        Ok(unreachable)
+        Ok(relayed)
     }
 
     /// Brings `author`'s feed up to date from the author or any provider that answers, with
     /// every followed feed that peer holds. `author` need not be followed (a profile preview).
     /// Reports progress and the outcome.
-    pub async fn sync_feed(&self, author: AuthorId, report: &impl Fn(AgentEvent)) {
+    pub async fn sync_feed(&self, author: AuthorId, report: &dyn Fn(AgentEvent)) {
         self.try_sync(author, report).await;
     }
 
     /// [`Agent::sync_feed`]; `false` when nobody holding the feed answered.
-    async fn try_sync(&self, author: AuthorId, report: &impl Fn(AgentEvent)) -> bool {
+    async fn try_sync(&self, author: AuthorId, report: &dyn Fn(AgentEvent)) -> bool {
         let me = self.client.local_peer_id();
         let mut candidates: Vec<PeerId> =
             crate::identity::peer_id_of(&author).into_iter().collect();

@@ -30,6 +30,9 @@ pub(crate) enum Command {
         peer: PeerId,
         reply: oneshot::Sender<bool>,
     },
+    Stats {
+        reply: oneshot::Sender<crate::NetStats>,
+    },
     GossipReady {
         peer: PeerId,
         reply: oneshot::Sender<bool>,
@@ -227,6 +230,11 @@ impl Client {
 
     pub(crate) async fn get_record(&self, key: RecordKey) -> Result<Option<Vec<u8>>, NetError> {
         self.ask(|reply| Command::GetRecord { key, reply }).await?
+    }
+
+    /// What the event loop has dropped so far because its consumer was slow.
+    pub async fn stats(&self) -> Result<crate::NetStats, NetError> {
+        self.ask(|reply| Command::Stats { reply }).await
     }
 
     /// Closes every connection to `peer`; `false` if there was none.

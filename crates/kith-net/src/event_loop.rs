@@ -1,10 +1,20 @@
 //! The task that owns the swarm: it executes [`Client`](crate::Client) commands and turns
 //! swarm events into [`Event`]s.
+//!
+//! It never waits for the consumer of its events: a slow consumer must not stall the swarm
+//! (pings, the relay, sync answers, commands). Events go into a bounded channel
+//! ([`EVENT_QUEUE`](crate::EVENT_QUEUE)). When it is full, a live entry is dropped and counted
+//! (it reaches the store later through a sync, which a gap triggers), and any other event
+//! waits in a bounded overflow ([`EVENT_OVERFLOW`](crate::EVENT_OVERFLOW)) that is flushed, in
+//! order, as the consumer makes room; a sync request that cannot be queued is refused (the
+//! requester sees it fail and tries another holder). Everything dropped is counted in
+//! [`NetStats`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::task::Poll;
 
 use futures::channel::{mpsc, oneshot};
-use futures::{SinkExt, StreamExt};
+use futures::{FutureExt, StreamExt};
 use kith_core::sync::Message;
 use libp2p::core::transport::ListenerId;
 use libp2p::multiaddr::Protocol;
@@ -15,7 +25,7 @@ use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, kad, ping};
 
 use crate::behaviour::{BehaviourEvent, learn_dht_peer};
 use crate::client::{Command, Connected};
-use crate::{Behaviour, Event, NetError, TransportKind};
+use crate::{Behaviour, Event, NetError, NetStats, TransportKind};
 
 /// Where the answer to a command goes.
 type Reply<T> = oneshot::Sender<Result<T, NetError>>;
@@ -25,6 +35,9 @@ pub struct EventLoop {
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
     events: mpsc::Sender<Event>,
+    /// Events other than live entries that did not fit in `events`, oldest first.
+    overflow: VecDeque<Event>,
+    stats: NetStats,
     pending_dials: HashMap<ConnectionId, (PeerId, oneshot::Sender<Result<Connected, NetError>>)>,
     pending_bootstrap: HashMap<kad::QueryId, oneshot::Sender<Result<(), NetError>>>,
     pending_requests: HashMap<OutboundRequestId, (PeerId, Reply<Message>)>,
@@ -47,6 +60,8 @@ impl EventLoop {
             swarm,
             commands,
             events,
+            overflow: VecDeque::new(),
+            stats: NetStats::default(),
             pending_dials: HashMap::new(),
             pending_bootstrap: HashMap::new(),
             pending_requests: HashMap::new(),
@@ -62,21 +77,85 @@ impl EventLoop {
 
     /// Drives the node until every [`Client`](crate::Client) is dropped.
     pub async fn run(mut self) {
+        enum Step {
+            Swarm(Box<SwarmEvent<BehaviourEvent>>),
+            Command(Option<Command>),
+            Room,
+        }
         loop {
-            futures::select! {
-                event = self.swarm.select_next_some() => self.on_swarm_event(event).await,
-                command = self.commands.next() => match command {
-                    Some(c) => self.on_command(c),
-                    None => return,
-                },
+            let step = {
+                let (events, waiting) = (&mut self.events, !self.overflow.is_empty());
+                // Ready when the consumer has made room for the overflow (never otherwise).
+                let room = futures::future::poll_fn(|cx: &mut std::task::Context<'_>| {
+                    if waiting && events.poll_ready(cx).is_ready() {
+                        Poll::Ready(())
+                    } else {
+                        Poll::Pending
+                    }
+                });
+                futures::select! {
+                    event = self.swarm.select_next_some() => Step::Swarm(Box::new(event)),
+                    command = self.commands.next() => Step::Command(command),
+                    () = room.fuse() => Step::Room,
+                }
+            };
+            match step {
+                Step::Swarm(event) => self.on_swarm_event(*event),
+                Step::Command(Some(c)) => self.on_command(c),
+                Step::Command(None) => return,
+                Step::Room => self.flush(),
             }
         }
     }
 
-    async fn emit(&mut self, event: Event) {
-        // Bounded: when the consumer falls behind, the loop waits rather than buffering
-        // without limit. A consumer that went away is not an error for the node.
-        let _ = self.events.send(event).await;
+    /// Hands an event to the consumer without waiting (see the module docs).
+    fn emit(&mut self, event: Event) {
+        if matches!(event, Event::Entry { .. }) {
+            self.stats.live_entries += 1;
+        }
+        if self.overflow.is_empty() {
+            match self.events.try_send(event) {
+                Ok(()) => return,
+                // The consumer went away: nobody to tell, not an error for the node.
+                Err(e) if e.is_disconnected() => return,
+                Err(e) => self.hold(e.into_inner()),
+            }
+        } else {
+            self.hold(event);
+        }
+    }
+
+    /// Keeps an event that did not fit, or drops and counts it.
+    fn hold(&mut self, event: Event) {
+        match event {
+            Event::Entry { .. } => self.stats.dropped_entries += 1,
+            // A report about a peer's bad data: as cheap for a peer to cause as an entry.
+            Event::InvalidEntry { .. } => self.stats.dropped_events += 1,
+            Event::SyncRequest { id, .. } if self.overflow.len() >= crate::EVENT_OVERFLOW => {
+                // Dropping the response channel fails the peer's request at once.
+                self.pending_responses.remove(&id);
+                self.stats.dropped_requests += 1;
+            }
+            _ if self.overflow.len() >= crate::EVENT_OVERFLOW => self.stats.dropped_events += 1,
+            other => self.overflow.push_back(other),
+        }
+    }
+
+    /// Moves waiting events into the channel while it has room.
+    fn flush(&mut self) {
+        while let Some(event) = self.overflow.pop_front() {
+            match self.events.try_send(event) {
+                Ok(()) => {}
+                Err(e) if e.is_disconnected() => {
+                    self.overflow.clear();
+                    return;
+                }
+                Err(e) => {
+                    self.overflow.push_front(e.into_inner());
+                    return;
+                }
+            }
+        }
     }
 
     fn on_command(&mut self, command: Command) {
@@ -134,7 +213,13 @@ impl EventLoop {
             Command::Follow { author, reply } => {
                 let topic = crate::gossip::topic_for(&author);
                 let r = self.swarm.behaviour_mut().gossipsub.subscribe(&topic);
-                let _ = reply.send(r.map(|_| ()).map_err(|e| NetError::Publish(e.to_string())));
+                let _ = reply.send(
+                    r.map(|_| ())
+                        .map_err(|e| NetError::Subscribe(e.to_string())),
+                );
+            }
+            Command::Stats { reply } => {
+                let _ = reply.send(self.stats);
             }
             Command::Request {
                 peer,
@@ -213,12 +298,12 @@ impl EventLoop {
             } => {
                 let topic = crate::gossip::topic_for(&author);
                 let r = self.swarm.behaviour_mut().gossipsub.publish(topic, bytes);
-                let _ = reply.send(r.map(|_| ()).map_err(|e| NetError::Publish(e.to_string())));
+                let _ = reply.send(r.map(|_| ()).map_err(|e| NetError::Publish(e.into())));
             }
         }
     }
 
-    async fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+    fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
         match event {
             SwarmEvent::ConnectionEstablished {
                 peer_id,
@@ -241,8 +326,7 @@ impl EventLoop {
                     address,
                     transport,
                     connections: num_established.get(),
-                })
-                .await;
+                });
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
@@ -254,8 +338,7 @@ impl EventLoop {
                     peer: peer_id,
                     remaining: num_established,
                     cause: cause.map(|c| c.to_string()),
-                })
-                .await;
+                });
             }
             SwarmEvent::OutgoingConnectionError {
                 connection_id,
@@ -274,7 +357,7 @@ impl EventLoop {
                 connection,
                 result,
             })) => match result {
-                Ok(rtt) => self.emit(Event::Ping { peer, rtt }).await,
+                Ok(rtt) => self.emit(Event::Ping { peer, rtt }),
                 Err(e) => {
                     // A peer that stops answering pings is gone; close the connection so the
                     // app sees the truth instead of a silent, dead link.
@@ -282,8 +365,7 @@ impl EventLoop {
                     self.emit(Event::PingFailed {
                         peer,
                         error: e.to_string(),
-                    })
-                    .await;
+                    });
                 }
             },
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
@@ -293,8 +375,8 @@ impl EventLoop {
             })) => {
                 learn_dht_peer(&mut self.swarm.behaviour_mut().kad, &peer_id, info);
             }
-            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event).await,
-            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event).await,
+            SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
             SwarmEvent::NewListenAddr {
                 listener_id,
                 address,
@@ -337,16 +419,15 @@ impl EventLoop {
                         self.emit(Event::Entry {
                             from,
                             entry: Box::new(entry),
-                        })
-                        .await;
+                        });
                     }
                     Ok(_) => {
                         let reason = "entry published on another author's topic".to_owned();
-                        self.emit(Event::InvalidEntry { from, reason }).await;
+                        self.emit(Event::InvalidEntry { from, reason });
                     }
                     Err(e) => {
                         let reason = e.to_string();
-                        self.emit(Event::InvalidEntry { from, reason }).await;
+                        self.emit(Event::InvalidEntry { from, reason });
                     }
                 }
             }
@@ -354,7 +435,7 @@ impl EventLoop {
         }
     }
 
-    async fn on_sync_event(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+    fn on_sync_event(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
         use request_response::{Event as Rr, Message as RrMessage};
         match event {
             Rr::Message {
@@ -381,11 +462,11 @@ impl EventLoop {
                         let id = self.next_response_id;
                         self.next_response_id += 1;
                         self.pending_responses.insert(id, (peer, channel));
-                        self.emit(Event::SyncRequest { id, peer, message }).await;
+                        self.emit(Event::SyncRequest { id, peer, message });
                     }
                     Err(e) => {
                         let reason = format!("sync request: {e}");
-                        self.emit(Event::InvalidEntry { from: peer, reason }).await;
+                        self.emit(Event::InvalidEntry { from: peer, reason });
                     }
                 }
             }
@@ -421,10 +502,10 @@ impl EventLoop {
         }
     }
 
-    async fn on_kad_event(&mut self, event: kad::Event) {
+    fn on_kad_event(&mut self, event: kad::Event) {
         match event {
             kad::Event::RoutingUpdated { peer, .. } => {
-                self.emit(Event::RoutingUpdated { peer }).await;
+                self.emit(Event::RoutingUpdated { peer });
             }
             kad::Event::OutboundQueryProgressed {
                 id,

@@ -58,8 +58,14 @@ use std::time::Duration;
 
 /// How many commands may wait for the event loop before callers wait in turn.
 pub const COMMAND_QUEUE: usize = 64;
-/// How many events may wait for the consumer before the event loop waits in turn.
+/// How many events may wait in the channel to the consumer. Past that the event loop does not
+/// wait: live entries are dropped and counted ([`NetStats`]), other events wait in an overflow
+/// of [`EVENT_OVERFLOW`].
 pub const EVENT_QUEUE: usize = 256;
+/// How many events other than live entries may wait beyond [`EVENT_QUEUE`] (connection news,
+/// pings, sync requests, all bounded by the connection limits); past that they are dropped and
+/// counted too.
+pub const EVENT_OVERFLOW: usize = 1024;
 /// How many inbound sync requests may wait for an answer at once (all peers).
 pub const MAX_PENDING_RESPONSES: usize = 64;
 /// How many inbound sync requests one peer may have waiting at once.
@@ -180,7 +186,53 @@ pub enum NetError {
     Relay(String),
     /// An entry could not be published.
     #[error("could not publish: {0}")]
-    Publish(String),
+    Publish(PublishError),
+    /// Following a feed live (subscribing to its topic) failed.
+    #[error("could not follow live: {0}")]
+    Subscribe(String),
+}
+
+/// Why gossipsub did not take an entry to publish.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// The same entry was published before (an earlier try went out after all).
+    #[error("this entry was already published")]
+    Duplicate,
+    /// Nobody listening on the entry's topic is known yet (right after a connection).
+    #[error("nobody is listening yet")]
+    NoPeers,
+    /// The entry is larger than a gossip message may be.
+    #[error("the entry is too large for live delivery")]
+    TooLarge,
+    /// Anything else gossipsub reported.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<libp2p::gossipsub::PublishError> for PublishError {
+    fn from(e: libp2p::gossipsub::PublishError) -> Self {
+        use libp2p::gossipsub::PublishError as G;
+        match e {
+            G::Duplicate => PublishError::Duplicate,
+            G::NoPeersSubscribedToTopic => PublishError::NoPeers,
+            G::MessageTooLarge => PublishError::TooLarge,
+            other => PublishError::Other(other.to_string()),
+        }
+    }
+}
+
+/// What the event loop had to leave out because its consumer was slow: the event loop never
+/// waits for a consumer, so it counts instead (see [`Client::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NetStats {
+    /// Live entries that arrived and verified (taken or dropped).
+    pub live_entries: u64,
+    /// Live entries dropped because the event queue was full (a sync fills the gap later).
+    pub dropped_entries: u64,
+    /// Other events dropped because the event queue and its overflow were full.
+    pub dropped_events: u64,
+    /// Inbound sync requests refused because the consumer was not taking them.
+    pub dropped_requests: u64,
 }
 
 /// What a node needs to know when it is built.

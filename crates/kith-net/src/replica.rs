@@ -16,7 +16,7 @@ use std::time::Duration;
 use kith_core::sync::{
     Config, Event as SyncEvent, MAX_FRONTIER_AUTHORS, Message, Progress, Session,
 };
-use kith_core::{AuthorId, VerifiedEntry};
+use kith_core::{AuthorId, ForkEvidence, VerifiedEntry};
 use kith_store::{Store, StoreError};
 use libp2p::PeerId;
 
@@ -39,6 +39,24 @@ pub enum ReplicaError {
         /// Why.
         reason: String,
     },
+}
+
+/// What [`Replica::take_live`] did with a live entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Live {
+    /// Stored: it was the next entry of a followed feed.
+    Stored,
+    /// Not stored: it leaves a gap after `have`; a sync of the feed fills it.
+    Gap {
+        /// The head held here.
+        have: u64,
+    },
+    /// Already held.
+    Held,
+    /// A different entry is held at its position: the fork is recorded in the feed's metadata.
+    Fork,
+    /// Its feed is not followed here (it shares a topic with one that is).
+    NotFollowed,
 }
 
 /// A store served to peers and filled from them.
@@ -192,18 +210,42 @@ impl<S: Store> Replica<S> {
         }
     }
 
-    /// Stores a live entry if its feed is followed and it continues the stored feed. Returns
-    /// `Ok(false)` for an entry that leaves a gap (fetch the range with [`Replica::sync_with`])
-    /// or belongs to a feed not followed.
-    pub async fn take_live(&self, entry: VerifiedEntry) -> Result<bool, ReplicaError> {
-        let Some(meta) = self.store.feed(&entry.author()).await? else {
-            return Ok(false);
+    /// Takes a live entry: the one place that decides what a live entry does. It is stored
+    /// when its feed is followed here and it is the feed's next entry; see [`Live`] for the
+    /// rest. A different entry at a position already held is recorded as fork evidence.
+    pub async fn take_live(&self, entry: VerifiedEntry) -> Result<Live, ReplicaError> {
+        let author = entry.author();
+        let Some(meta) = self.store.feed(&author).await? else {
+            return Ok(Live::NotFollowed);
         };
-        if !meta.followed || entry.seq() > meta.head_seq() + 1 {
-            return Ok(false);
+        if !meta.followed {
+            return Ok(Live::NotFollowed);
         }
-        self.store.insert(&[entry]).await?;
-        Ok(true)
+        let (seq, head) = (entry.seq(), meta.head_seq());
+        if seq > head + 1 {
+            return Ok(Live::Gap { have: head });
+        }
+        if seq <= head {
+            let held = self.store.range(&author, seq, 1).await?.pop();
+            return match held {
+                Some(h) if h.hash() != entry.hash() => {
+                    let evidence = ForkEvidence::pair(&h, &entry);
+                    self.store
+                        .update_meta(&author, &|m| {
+                            m.fork.get_or_insert_with(|| evidence.clone());
+                        })
+                        .await?;
+                    Ok(Live::Fork)
+                }
+                _ => Ok(Live::Held),
+            };
+        }
+        match self.store.insert(std::slice::from_ref(&entry)).await {
+            Ok(()) => Ok(Live::Stored),
+            // Stored meanwhile by a sync running beside this (same position, other entry).
+            Err(StoreError::Fork { .. }) => Ok(Live::Fork),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Announces in the DHT every feed this store holds.

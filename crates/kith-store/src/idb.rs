@@ -33,7 +33,7 @@ use js_sys::{Array, Uint8Array};
 use kith_core::{AuthorId, Cursor, PayloadKind, VerifiedEntry};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::plan::{join, plan, sizes, split};
+use crate::plan::{check_held, join, plan, sizes, split};
 use crate::{FeedMeta, MAX_READ, Store, StoreError, check_setting};
 
 /// The schema version this code writes.
@@ -613,6 +613,22 @@ impl Store for IdbStore {
                 return Err(e);
             }
         };
+        // Entries below a stored head are compared with what is held (header records only).
+        for r in &plan.held {
+            let found = headers
+                .get(Query::Key(entry_key(&r.author, r.seq)))
+                .map_err(backend)?
+                .await
+                .map_err(backend)?;
+            let held = match found {
+                Some(v) => Some(join(&to_bytes(v)?, None)?),
+                None => None,
+            };
+            if let Err(e) = check_held(r, held.as_ref()) {
+                let _ = tx.abort();
+                return Err(e);
+            }
+        }
         for e in &plan.writes {
             write_entry(&headers, &payloads, &timeline, e)?;
         }

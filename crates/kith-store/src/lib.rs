@@ -59,6 +59,16 @@ pub enum StoreError {
         /// Why.
         reason: String,
     },
+    /// A different entry is already stored at this position of the feed: the author signed
+    /// two histories (or a stale copy of the person's own feed tried to post); nothing was
+    /// written.
+    #[error("a different entry is already stored at seq {seq} of {author:?}: the feed has forked")]
+    Fork {
+        /// The feed.
+        author: AuthorId,
+        /// The position.
+        seq: u64,
+    },
     /// The browser's storage quota is used up; nothing of the failed write was kept.
     #[error("storage is full: free space or forget a feed in Settings (nothing was lost)")]
     QuotaExceeded,
@@ -119,7 +129,8 @@ pub trait Store {
     async fn set_identity(&self, secret: &[u8]) -> Result<(), StoreError>;
 
     /// Writes a batch of verified entries, of any feeds, in one transaction: all or nothing.
-    /// Each must continue its feed (entries already held are skipped); a delete purges its
+    /// Each must continue its feed; an entry already held is skipped, and a different entry
+    /// at a position already held is refused ([`StoreError::Fork`]). A delete purges its
     /// target's payload in the same transaction.
     async fn insert(&self, entries: &[VerifiedEntry]) -> Result<(), StoreError>;
     /// Entries of `author` from `from`, at most `limit` (capped at [`MAX_READ`]).

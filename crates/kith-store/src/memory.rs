@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use kith_core::{AuthorId, Cursor, VerifiedEntry};
 
-use crate::plan::{join, plan, split, timeline_key};
+use crate::plan::{check_held, join, plan, split, timeline_key};
 use crate::{FeedMeta, MAX_READ, Store, StoreError, check_setting};
 
 #[derive(Default)]
@@ -83,6 +83,9 @@ impl Store for MemoryStore {
     async fn insert(&self, entries: &[VerifiedEntry]) -> Result<(), StoreError> {
         let mut d = self.data.borrow_mut();
         let plan = plan(|a| d.feeds.get(a).cloned(), entries)?;
+        for r in &plan.held {
+            check_held(r, d.read(r.author, r.seq)?.as_ref())?;
+        }
         for e in &plan.writes {
             let (header, payload) = split(e);
             let key = (e.author(), e.seq());

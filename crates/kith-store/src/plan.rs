@@ -14,6 +14,31 @@ pub(crate) struct Plan {
     pub(crate) purges: Vec<EntryRef>,
     /// The metadata of every feed the batch touches, as it will be after it.
     pub(crate) metas: BTreeMap<AuthorId, FeedMeta>,
+    /// Entries below the stored head that the batch repeats: the backend compares each with
+    /// the stored one ([`check_held`]) before writing, so a different entry at a position
+    /// already held (a fork, or a stale tab's post) is refused, never silently skipped.
+    pub(crate) held: Vec<EntryRef>,
+}
+
+/// The error for a different entry at a position already held.
+pub(crate) fn fork(author: AuthorId, seq: u64) -> StoreError {
+    StoreError::Fork { author, seq }
+}
+
+/// Compares a repeated entry with the stored one at its position (`stored`: the entry read
+/// back, `None` if the store has a gap there, which only a damaged store can have).
+pub(crate) fn check_held(
+    wanted: &EntryRef,
+    stored: Option<&VerifiedEntry>,
+) -> Result<(), StoreError> {
+    match stored {
+        Some(e) if e.hash() == wanted.hash => Ok(()),
+        Some(_) => Err(fork(wanted.author, wanted.seq)),
+        None => Err(StoreError::Corrupt(format!(
+            "entry {} of {:?} is missing below the stored head",
+            wanted.seq, wanted.author
+        ))),
+    }
 }
 
 /// The encoded size of an entry's header record and payload.
@@ -32,6 +57,7 @@ pub(crate) fn plan(
     let mut metas: BTreeMap<AuthorId, FeedMeta> = BTreeMap::new();
     let mut writes = Vec::new();
     let mut purges = Vec::new();
+    let mut held = Vec::new();
     for e in entries {
         let author = e.author();
         let meta = metas
@@ -39,14 +65,14 @@ pub(crate) fn plan(
             .or_insert_with(|| stored(&author).unwrap_or_else(|| FeedMeta::new(author)));
         let head = meta.head_seq();
         if e.seq() <= head {
-            // Already held. Only the head's hash can be compared without a read; the sync
-            // layer detects forks below the head before entries reach the store.
-            if e.seq() == head && meta.head.map(|h| h.hash) != Some(e.hash()) {
-                return Err(StoreError::DoesNotChain {
-                    author,
-                    seq: e.seq(),
-                    reason: "a different entry is stored at this seq (fork)".into(),
-                });
+            // Already held, if it is the same entry. The head's hash is in the metadata;
+            // positions below it are compared by the backend (`held`).
+            if e.seq() == head {
+                if meta.head.map(|h| h.hash) != Some(e.hash()) {
+                    return Err(fork(author, e.seq()));
+                }
+            } else {
+                held.push(e.entry_ref());
             }
             continue;
         }
@@ -72,6 +98,7 @@ pub(crate) fn plan(
         writes,
         purges,
         metas,
+        held,
     })
 }
 

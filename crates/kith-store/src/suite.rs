@@ -98,7 +98,47 @@ pub async fn atomicity<B: Backend>() {
         .insert(&other.entries()[2..3])
         .await
         .expect_err("fork at head");
-    assert!(matches!(err, StoreError::DoesNotChain { .. }), "{err}");
+    assert!(matches!(err, StoreError::Fork { seq: 3, .. }), "{err}");
+}
+
+/// A different entry below the stored head (a tab two posts behind posting, a second device)
+/// is refused with [`StoreError::Fork`], never skipped, and nothing of its batch is written;
+/// the same entries again are still skipped.
+pub async fn below_head<B: Backend>() {
+    let s = B::fresh("below-head").await;
+    let a = person(1);
+    let held = posts(&a, 5, NOW);
+    s.insert(held.entries()).await.expect("insert");
+    // A stale copy of the feed that stopped at seq 2 signs its own seq 3.
+    let mut stale = Feed::new(a.author());
+    for e in &held.entries()[..2] {
+        stale.insert_verified(e.clone()).expect("copy");
+    }
+    let late = stale
+        .next_entry(&a, &Payload::post("from a stale tab"), NOW + 100)
+        .expect("sign");
+    assert_eq!(late.seq(), 3);
+    let err = s
+        .insert(std::slice::from_ref(&late))
+        .await
+        .expect_err("below the head");
+    assert!(
+        matches!(err, StoreError::Fork { author, seq: 3 } if author == a.author()),
+        "{err}"
+    );
+    // In a batch with a good entry of another feed: all or nothing.
+    let b = person(2);
+    let fb = posts(&b, 1, NOW);
+    let err = s
+        .insert(&[fb.entries()[0].clone(), late])
+        .await
+        .expect_err("batch refused");
+    assert!(matches!(err, StoreError::Fork { .. }), "{err}");
+    assert!(s.feed(&b.author()).await.expect("meta").is_none());
+    // Repeats of what is held are fine.
+    s.insert(&held.entries()[1..4]).await.expect("repeat");
+    let meta = s.feed(&a.author()).await.expect("meta").expect("held");
+    assert_eq!((meta.head_seq(), meta.entries), (5, 5));
 }
 
 /// Range reads and timeline pages across followed feeds, with a stable cursor.

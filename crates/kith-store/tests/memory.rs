@@ -15,6 +15,7 @@ macro_rules! suite {
 
 suite!(
     atomicity,
+    below_head,
     paging,
     purge,
     frontier_and_forget,

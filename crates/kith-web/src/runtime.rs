@@ -22,8 +22,8 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use futures::channel::mpsc;
-use futures::{FutureExt, SinkExt, StreamExt};
-use kith_core::entry::{MAX_BIO_CHARS, MAX_NAME_CHARS, MAX_POST_CHARS, sign_entry};
+use futures::{FutureExt, StreamExt};
+use kith_core::entry::{MAX_BIO_CHARS, MAX_NAME_CHARS, MAX_POST_CHARS};
 use kith_core::name::normalize_handle;
 use kith_core::{
     AuthorId, Backoff, BootstrapDoc, EntryRef, FollowLink, Identity, KdfParams, NameClaim, Payload,
@@ -45,10 +45,6 @@ pub const DB_NAME: &str = "kith";
 pub const PAGE: usize = 30;
 /// The reactions offered under every post.
 pub const REACTIONS: [&str; 4] = ["❤️", "👍", "😂", "🎉"];
-/// How many times a new entry is offered to gossipsub before it is left to sync.
-const PUBLISH_TRIES: u32 = 10;
-/// The wait between those tries.
-const PUBLISH_RETRY: std::time::Duration = std::time::Duration::from_millis(700);
 /// The shortest backup passphrase accepted.
 pub const MIN_PASSPHRASE: usize = 8;
 
@@ -293,17 +289,8 @@ async fn create_identity(
         bio: bio.trim().to_owned(),
         avatar: None,
     };
-    let now = kith_net::now_ms();
-    let entry = sign_entry(&identity, 1, None, now, &profile);
-    let entry = kith_core::validate(
-        &entry.encode(),
-        &kith_core::Expect {
-            author: identity.author(),
-            prev: None,
-        },
-        now,
-    )
-    .map_err(|e| e.to_string())?;
+    let entry = kith_core::next_entry(&identity, None, &profile, kith_net::now_ms())
+        .map_err(|e| e.to_string())?;
     let fail = |e: kith_store::StoreError| format!("Saving your identity failed: {e}");
     store.insert(&[entry]).await.map_err(fail)?;
     store
@@ -552,52 +539,47 @@ impl Runtime {
     }
 
     /// Signs `payload` as my next entry, stores it, adds it to the library and publishes it.
+    ///
+    /// The entry is signed after the stored head, not the library's: another tab of this
+    /// browser profile may have posted since (they share the store), and the library first
+    /// catches up. If the store refuses it anyway (another tab posted at the same moment,
+    /// [`kith_store::StoreError::Fork`]), nothing is shown or published and the person is told.
     async fn append(&self, payload: Payload) -> Result<VerifiedEntry, String> {
-        let now = kith_net::now_ms();
+        let stored = self
+            .store
+            .feed(&self.me())
+            .await
+            .map_err(|e| format!("Reading your feed failed: {e}"))?
+            .map_or(0, |m| m.head_seq());
+        if stored > self.library.borrow().next_seq(&self.me()).saturating_sub(1) {
+            self.read_feed(self.me()).await;
+        }
         let entry = {
             let lib = self.library.borrow();
-            let feed = lib.feed(&self.me());
-            let head = feed.and_then(kith_core::Feed::head);
-            let raw = sign_entry(
-                &self.identity,
-                head.map_or(1, |p| p.seq + 1),
-                head.map(|p| p.hash),
-                now.max(head.map_or(0, |p| p.timestamp_ms)),
-                &payload,
-            );
-            let expect = feed.map_or(
-                kith_core::Expect {
-                    author: self.me(),
-                    prev: None,
-                },
-                kith_core::Feed::expect,
-            );
-            kith_core::validate(&raw.encode(), &expect, now).map_err(|e| e.to_string())?
+            let head = lib.feed(&self.me()).and_then(kith_core::Feed::head);
+            kith_core::next_entry(&self.identity, head, &payload, kith_net::now_ms())
+                .map_err(|e| e.to_string())?
         };
-        self.store
-            .insert(std::slice::from_ref(&entry))
-            .await
-            .map_err(|e| format!("Saving failed: {e}"))?;
+        match self.store.insert(std::slice::from_ref(&entry)).await {
+            Ok(()) => {}
+            Err(kith_store::StoreError::Fork { .. }) => {
+                self.read_feed(self.me()).await;
+                return Err("Kith posted from another tab of this browser at the same moment.                             Nothing was lost: try again."
+                    .into());
+            }
+            Err(e) => return Err(format!("Saving failed: {e}")),
+        }
         self.library.borrow_mut().add([entry.clone()]);
         if let Some(net) = self.net() {
             let e = entry.clone();
             platform::spawn_local(async move {
-                // Right after a (re)connection gossipsub may not yet know who listens on the
-                // topic ("insufficient peers"): try again for a while. With nobody listening
-                // the entry waits in the store, and followers fetch it when they next sync.
-                for attempt in 0..PUBLISH_TRIES {
-                    match net.client.publish(&e).await {
-                        // gossipsub's `Duplicate`: an earlier try went out after all.
-                        Ok(()) => return,
-                        Err(err) if err.to_string().contains("Duplicate") => return,
-                        Err(err) if attempt + 1 < PUBLISH_TRIES => {
-                            tracing::info!("publish #{}: {err}; trying again", e.seq());
-                            platform::sleep(PUBLISH_RETRY).await;
-                        }
-                        Err(err) => {
-                            tracing::info!("not published live ({err}); followers will sync it");
-                        }
-                    }
+                // With nobody listening the entry waits in the store, and followers fetch it
+                // when they next sync.
+                if let Err(err) = net.agent.publish(&e).await {
+                    tracing::info!(
+                        "#{} not published live ({err}); followers will sync it",
+                        e.seq()
+                    );
                 }
             });
         }
@@ -963,7 +945,7 @@ impl Runtime {
             }
         };
         let keypair = kith_net::identity::keypair_of(&self.identity);
-        let (client, mut events, event_loop) = match kith_net::new(keypair, Config::default()) {
+        let (client, events, event_loop) = match kith_net::new(keypair, Config::default()) {
             Ok(n) => n,
             Err(e) => {
                 d(Action::Failed(format!(
@@ -984,31 +966,8 @@ impl Runtime {
             reports: reports.clone(),
             node_transport: node_transport.clone(),
         }));
-        // Node events: all to the agent, connection news to the status view.
-        let (mut to_agent, agent_events) = mpsc::channel::<Event>(kith_net::EVENT_QUEUE);
-        let status = d.clone();
-        platform::spawn_local(async move {
-            while let Some(e) = events.next().await {
-                match &e {
-                    Event::Connected {
-                        peer, transport, ..
-                    } => {
-                        if *peer == node {
-                            node_transport.set(Some(*transport));
-                        }
-                        status(Action::Net(e.clone()));
-                    }
-                    Event::Disconnected { .. } | Event::Ping { .. } => {
-                        status(Action::Net(e.clone()))
-                    }
-                    _ => {}
-                }
-                if to_agent.send(e).await.is_err() {
-                    return;
-                }
-            }
-        });
-        platform::spawn_local(agent.run_with(agent_events, retry, move |e| {
+        // One event path: the agent reads the node's events and reports connection news too.
+        platform::spawn_local(agent.run_with(events, retry, move |e| {
             // A full queue drops this report; the next report for the feed re-reads the store
             // from the library's head, so nothing is lost for good.
             let _ = reports.clone().try_send(e);
@@ -1092,24 +1051,37 @@ impl Runtime {
                     );
                 }
             }
-            AgentEvent::Received { entry } => {
-                // Shown before it is stored: the library checks the chain itself, and the store
-                // write (or a sync, if it fails) follows.
-                let (author, seq) = (entry.author(), entry.seq());
-                let shown = {
-                    let lib = self.library.borrow();
-                    lib.is_followed(&author) && lib.next_seq(&author) == seq
-                };
-                if shown && !self.library.borrow_mut().add([*entry]).is_empty() {
-                    self.refresh_live().await;
-                } else {
-                    let next = self.library.borrow().next_seq(&author);
-                    tracing::info!("live entry {author}#{seq} not shown yet (next here: {next})");
+            AgentEvent::Link(e) => {
+                if let Event::Connected {
+                    peer, transport, ..
+                } = &e
+                    && let Some(net) = self.net()
+                    && *peer == net.node
+                {
+                    net.node_transport.set(Some(*transport));
                 }
+                d(Action::Net(e));
+            }
+            AgentEvent::Forked { author, .. } => {
+                let whose = if author == self.me() {
+                    "Your own feed".to_owned()
+                } else {
+                    format!(
+                        "{}'s feed",
+                        self.library.borrow().person(&author).display_name()
+                    )
+                };
+                self.notice(
+                    format!(
+                        "{whose} has forked: two different posts were signed at the same place                          (the same identity used in two browsers at once). The profile shows it."
+                    ),
+                    true,
+                );
+                self.refresh_all().await;
             }
             AgentEvent::Stored { author, seq, entry } => {
-                // Usually already shown (`Received`); the feed's next entry is added without
-                // reading it back; after a gap the library catches up from the store.
+                // Shown once stored: the feed's next entry is added without reading it back;
+                // after a gap the library catches up from the store.
                 let next = self.library.borrow().next_seq(&author);
                 if next == seq {
                     self.library.borrow_mut().add([*entry]);

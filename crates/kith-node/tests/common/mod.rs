@@ -3,6 +3,8 @@
 
 use std::path::Path;
 
+pub mod flood;
+
 use clap::Parser;
 use kith_node::Cli;
 
