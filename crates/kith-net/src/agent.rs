@@ -656,3 +656,52 @@ impl<S: Store + 'static> Agent<S> {
 fn jitter() -> f64 {
     (crate::now_ms() % 1000) as f64 / 1000.0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SyncQueue;
+    use kith_core::{AuthorId, Identity};
+
+    fn author(n: u8) -> AuthorId {
+        Identity::from_secret([n; 32]).author()
+    }
+
+    #[test]
+    fn at_most_max_run_and_waiting_feeds_start_in_order() {
+        let mut q = SyncQueue::new(2);
+        assert_eq!(q.want(author(1)), [author(1)]);
+        assert_eq!(q.want(author(2)), [author(2)]);
+        assert!(q.want(author(3)).is_empty());
+        assert!(q.want(author(4)).is_empty());
+        assert_eq!(q.running(), 2);
+        assert_eq!(q.done(author(2)), [author(3)]);
+        assert_eq!(q.done(author(1)), [author(4)]);
+        assert!(q.done(author(3)).is_empty());
+        assert!(q.done(author(4)).is_empty());
+        assert_eq!(q.running(), 0);
+    }
+
+    #[test]
+    fn a_feed_asked_for_while_it_syncs_is_synced_once_more_after() {
+        let mut q = SyncQueue::new(2);
+        assert_eq!(q.want(author(1)), [author(1)]);
+        // Asked for three times while running: one more sync, not three, and not two at once.
+        for _ in 0..3 {
+            assert!(q.want(author(1)).is_empty());
+        }
+        assert_eq!(q.running(), 1);
+        assert_eq!(q.done(author(1)), [author(1)]);
+        assert!(q.done(author(1)).is_empty());
+        assert_eq!(q.running(), 0);
+    }
+
+    #[test]
+    fn a_waiting_feed_is_queued_once() {
+        let mut q = SyncQueue::new(1);
+        assert_eq!(q.want(author(1)), [author(1)]);
+        assert!(q.want(author(2)).is_empty());
+        assert!(q.want(author(2)).is_empty());
+        assert_eq!(q.done(author(1)), [author(2)]);
+        assert!(q.done(author(2)).is_empty());
+    }
+}

@@ -113,15 +113,15 @@ impl EventLoop {
         if matches!(event, Event::Entry { .. }) {
             self.stats.live_entries += 1;
         }
-        if self.overflow.is_empty() {
-            match self.events.try_send(event) {
-                Ok(()) => return,
-                // The consumer went away: nobody to tell, not an error for the node.
-                Err(e) if e.is_disconnected() => return,
-                Err(e) => self.hold(e.into_inner()),
-            }
-        } else {
+        if !self.overflow.is_empty() {
             self.hold(event);
+            return;
+        }
+        match self.events.try_send(event) {
+            // Taken, or the consumer went away: nobody to tell, not an error for the node.
+            Ok(()) => {}
+            Err(e) if e.is_disconnected() => {}
+            Err(e) => self.hold(e.into_inner()),
         }
     }
 

@@ -1,5 +1,7 @@
 //! Network figures for `cargo xtask bench`: post-to-follower delivery through kith-node,
-//! backfill throughput, provider lookup latency, and kith-node's memory per connected client.
+//! backfill throughput, provider lookup latency, a client's command round trip during a
+//! gossip flood (the scenario of `tests/flood.rs`), and kith-node's memory per connected
+//! client.
 //! Starts the kith-node binary named by `KITH_NODE_BIN` on 127.0.0.1 (ports 28080, 29090,
 //! 29091) and native kith-net clients in this process. Prints one JSON object.
 
@@ -15,6 +17,9 @@ use kith_net::{Client, Config, Event, Keypair, Multiaddr, TransportKind, dial_pl
 use kith_store::{MemoryStore, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+#[path = "../tests/common/flood.rs"]
+mod flood;
 
 const HTTP: &str = "127.0.0.1:28080";
 const CLIENTS: usize = 200;
@@ -77,11 +82,6 @@ async fn client(doc: &BootstrapDoc, key: Keypair) -> (Client, UnboundedReceiver<
     let (peer, addrs) = dial_plan(doc, Some(TransportKind::WebSocket)).expect("plan");
     c.dial(peer, addrs).await.expect("dial");
     (c, rx)
-}
-
-fn percentile(xs: &mut [f64], p: f64) -> f64 {
-    xs.sort_by(f64::total_cmp);
-    xs[((xs.len() - 1) as f64 * p).round() as usize]
 }
 
 #[allow(clippy::print_stdout)] // the JSON line on stdout is this program's output
@@ -174,8 +174,8 @@ async fn run(node_pid: u32) -> serde_json::Value {
             }
         }
     }
-    let p50 = percentile(&mut lat, 0.5);
-    let p99 = percentile(&mut lat, 0.99);
+    let p50 = flood::percentile(&mut lat, 0.5);
+    let p99 = flood::percentile(&mut lat, 0.99);
 
     // Backfill: Carol fetches 10,000 of Alice's entries from Alice over a relayed circuit.
     let big = {
@@ -240,7 +240,17 @@ async fn run(node_pid: u32) -> serde_json::Value {
         }
     }
     assert!(!lookups.is_empty(), "the provider was never found");
-    let lookup_p50 = percentile(&mut lookups, 0.5);
+    let lookup_p50 = flood::percentile(&mut lookups, 0.5);
+
+    // Flood: Bob's commands while 20,000 gossip messages arrive on his shard and he syncs.
+    let mut f = flood::run(&doc).await;
+    assert_eq!(
+        f.synced,
+        flood::HISTORY,
+        "the sync under the flood did not complete"
+    );
+    let flood_p50 = flood::percentile(&mut f.command_ms, 0.5);
+    let flood_p99 = flood::percentile(&mut f.command_ms, 0.99);
 
     // Memory: the node's RSS before and after CLIENTS more clients connect.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -259,6 +269,13 @@ async fn run(node_pid: u32) -> serde_json::Value {
         "delivery_ms_p99": (p99 * 100.0).round() / 100.0,
         "backfill_per_s": backfill_per_s.round(),
         "lookup_ms_p50": (lookup_p50 * 100.0).round() / 100.0,
+        "flood_command_ms_p50": (flood_p50 * 100.0).round() / 100.0,
+        "flood_command_ms_p99": (flood_p99 * 100.0).round() / 100.0,
+        "flood_commands": f.command_ms.len(),
+        "flood_failed_commands": f.failed_commands,
+        "flood_live_entries": f.stats.live_entries,
+        "flood_dropped_entries": f.stats.dropped_entries,
+        "flood_sync_ms": f.sync_ms.round(),
         "node_rss_kb_per_client": per_client.round(),
         "node_rss_clients": CLIENTS,
         "node_rss_kb_idle": before,

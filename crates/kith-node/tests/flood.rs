@@ -5,6 +5,7 @@
 
 mod common;
 
+use kith_net::Keypair;
 use kith_node::Node;
 use tokio::task::LocalSet;
 
@@ -48,4 +49,78 @@ async fn a_gossip_flood_leaves_commands_and_sync_working() {
         f.live_after,
         "a live post after the flood never reached bob"
     );
+}
+
+/// The event loop itself never waits for its consumer: a node whose events nobody reads at all
+/// still answers commands while entries pour in, and counts the entries it had to drop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_events_nobody_reads_keeps_answering() {
+    use std::time::Duration;
+
+    use kith_core::Identity;
+    use kith_net::identity::keypair_of;
+    use kith_net::{EVENT_QUEUE, TransportKind, dial_plan};
+
+    let dir = common::workdir();
+    let node = Node::start(common::cli(dir.path(), &[]))
+        .await
+        .expect("node");
+    let doc = node.bootstrap.read().expect("doc").clone();
+    let (peer, addrs) = dial_plan(&doc, Some(TransportKind::WebSocket)).expect("plan");
+    let alice = Identity::from_secret([7; 32]);
+    let mallory = common::flood::same_shard(&alice);
+    let flood = common::flood::feed(&mallory, 3_000, kith_net::now_ms() - 100_000_000);
+
+    // Eve follows the shard and never reads her events.
+    let (eve, _unread, eve_loop) =
+        kith_net::new(Keypair::generate_ed25519(), common::flood::config()).expect("eve");
+    tokio::spawn(eve_loop.run());
+    eve.dial(peer, addrs.clone()).await.expect("eve dials");
+    eve.follow_live(alice.author()).await.expect("subscribe");
+    let (m, _m_events, m_loop) =
+        kith_net::new(keypair_of(&mallory), common::flood::config()).expect("mallory");
+    tokio::spawn(m_loop.run());
+    m.dial(peer, addrs).await.expect("mallory dials");
+    // Wait until the node has Eve's subscription (the first entries reach her).
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut sent = 0;
+    while eve.stats().await.expect("stats").live_entries == 0 {
+        assert!(std::time::Instant::now() < deadline, "nothing reached eve");
+        let _ = m.publish(&flood[sent]).await;
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let flooding = tokio::spawn(async move {
+        for e in &flood[sent..] {
+            for _ in 0..1_000 {
+                if m.publish(e).await.is_ok() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+    });
+    // Every command is answered while the flood lasts.
+    while !flooding.is_finished() {
+        tokio::time::timeout(Duration::from_secs(20), eve.connected_peers())
+            .await
+            .expect("eve's node stopped answering commands")
+            .expect("connected peers");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    flooding.await.expect("flood");
+    // Entries keep arriving after the queue filled: counted as dropped, not waited for.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let stats = eve.stats().await.expect("stats");
+        if stats.dropped_entries > 0 {
+            assert!(stats.live_entries >= EVENT_QUEUE as u64, "{stats:?}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "eve's queue never overflowed: {stats:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
