@@ -112,7 +112,7 @@ pub fn app() -> Html {
                 <header class="topbar">
                     <a class="brand" href="#/">{ "Kith" }</a>
                     if model.phase == Phase::Ready {
-                        <StatusBar conn={model.conn.clone()} peers={model.peers.len()}
+                        <StatusBar conn={model.conn.clone()} peers={model.peers.len()} via_tab={model.via_tab}
                             syncing={syncing(&model)} on_retry={send.reform(|()| Command::RetryNow)} />
                     }
                 </header>
@@ -152,6 +152,7 @@ fn ready(model: &UseReducerHandle<Model>, send: &Callback<Command>, now: u64) ->
                 <HomeTimeline threads={model.home_shown().cloned().collect::<Vec<_>>()}
                     new_posts={model.home_new()} more={model.home_more} now_ms={now}
                     on_post={send.reform(|text| Command::Post { text, reply_to: None })}
+                    own_check={model.own_check} on_go_ahead={send.reform(|()| Command::GoAhead)}
                     {on_show_new} {on_more} />
             }
         }

@@ -167,3 +167,89 @@ pub fn show_fatal(message: &str) {
     el.set_text_content(Some(message));
     let _ = body.prepend_with_node_1(&el);
 }
+
+/// Waits until this tab holds the Web Lock `name` and keeps it for the page's lifetime: the
+/// browser releases it when the tab closes (or crashes), and grants it to the next tab that
+/// asked, in order. Returns at once where the browser has no Web Locks (this tab then acts
+/// alone). See `runtime.rs` for what holding it means.
+pub async fn hold_lock(name: &str) {
+    use futures::FutureExt;
+    use js_sys::Reflect;
+    use wasm_bindgen::JsValue;
+    use wasm_bindgen::closure::Closure;
+
+    let Some(w) = window() else { return };
+    let locks = Reflect::get(&w.navigator(), &JsValue::from_str("locks"))
+        .ok()
+        .filter(JsValue::is_object);
+    let request = locks.as_ref().and_then(|l| {
+        Reflect::get(l, &JsValue::from_str("request"))
+            .ok()
+            .and_then(|f| f.dyn_into::<js_sys::Function>().ok())
+    });
+    let (Some(locks), Some(request)) = (locks, request) else {
+        return;
+    };
+    let (granted, on_grant) = futures::channel::oneshot::channel::<()>();
+    let callback = Closure::once_into_js(move |_lock: JsValue| -> js_sys::Promise {
+        let _ = granted.send(());
+        // Never settles: the lock is held until the page goes away.
+        js_sys::Promise::new(&mut |_, _| {})
+    });
+    let held = match request.call2(&locks, &JsValue::from_str(name), &callback) {
+        Ok(p) => match p.dyn_into::<js_sys::Promise>() {
+            Ok(p) => JsFuture::from(p),
+            Err(_) => return,
+        },
+        Err(_) => return,
+    };
+    // The request's own promise settles only if it is refused (then: act alone).
+    futures::select! {
+        _ = on_grant.fuse() => {}
+        _ = held.fuse() => {}
+    }
+}
+
+/// A `BroadcastChannel` between this profile's tabs of the app, carrying text messages.
+pub struct TabChannel {
+    channel: web_sys::BroadcastChannel,
+    _listener: gloo_events::EventListener,
+}
+
+/// How many messages from other tabs may wait to be read; more are dropped (they come only
+/// from this profile's own tabs, and each says "re-read from the store", which a later one
+/// says again).
+pub const TAB_QUEUE: usize = 256;
+
+impl TabChannel {
+    /// Opens the channel `name`; messages other tabs post arrive on the receiver.
+    pub fn open(
+        name: &str,
+    ) -> Result<(TabChannel, futures::channel::mpsc::Receiver<String>), String> {
+        let channel = web_sys::BroadcastChannel::new(name)
+            .map_err(|_| "this browser has no BroadcastChannel".to_owned())?;
+        let (tx, rx) = futures::channel::mpsc::channel(TAB_QUEUE);
+        let listener = gloo_events::EventListener::new(&channel, "message", move |e| {
+            if let Some(text) = e
+                .dyn_ref::<web_sys::MessageEvent>()
+                .and_then(|m| m.data().as_string())
+            {
+                let _ = tx.clone().try_send(text);
+            }
+        });
+        Ok((
+            TabChannel {
+                channel,
+                _listener: listener,
+            },
+            rx,
+        ))
+    }
+
+    /// Posts `text` to every other tab on the channel.
+    pub fn post(&self, text: &str) {
+        let _ = self
+            .channel
+            .post_message(&wasm_bindgen::JsValue::from_str(text));
+    }
+}

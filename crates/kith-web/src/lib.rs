@@ -11,6 +11,8 @@
 //!   [`state::Model`], which changes only through an action.
 //! - [`components`] are plain: data and callbacks in, HTML out; those that act send commands
 //!   through the [`runtime::Handle`] the app provides as a context.
+//! - [`tabs`]: one node per browser profile. The tab holding a Web Lock runs the node; the
+//!   profile's other tabs share its store, post through it, and take over when it closes.
 //! - [`routes`] maps URL fragments to screens (follow links included); [`text`] splits post
 //!   text into plain text and safe links; [`identicon`] draws people's keys; [`browser`] is
 //!   the one module that talks to browser APIs outside the DOM.
@@ -23,6 +25,7 @@ pub mod library;
 pub mod routes;
 pub mod runtime;
 pub mod state;
+pub mod tabs;
 pub mod text;
 
 /// Starts the app in the page: panic hook, browser logging, then the Yew renderer.

@@ -37,7 +37,8 @@ use kith_store::{MAX_READ, Store, backup};
 use crate::browser;
 use crate::library::Library;
 use crate::routes::Route;
-use crate::state::{Action, FeedUsage, Me, Search, Theme};
+use crate::state::{Action, FeedUsage, Me, OwnCheck, Search, Theme};
+use crate::tabs::{CHANNEL, NODE_LOCK, TabMessage, TabStatus};
 
 /// The IndexedDB database the app uses.
 pub const DB_NAME: &str = "kith";
@@ -45,6 +46,12 @@ pub const DB_NAME: &str = "kith";
 pub const PAGE: usize = 30;
 /// The reactions offered under every post.
 pub const REACTIONS: [&str; 4] = ["❤️", "👍", "😂", "🎉"];
+/// The setting present while the person's own feed may be behind posts made on another
+/// device (after a restore): posting waits until the feed was synced from the network, or
+/// until the person goes ahead.
+const OWN_CHECK: &str = "own-feed-check";
+/// How many times a post is signed again when another tab stored an entry at its seq first.
+const APPEND_TRIES: u32 = 3;
 /// The shortest backup passphrase accepted.
 pub const MIN_PASSPHRASE: usize = 8;
 
@@ -113,6 +120,8 @@ pub enum Command {
     },
     /// Stop waiting and reconnect now.
     RetryNow,
+    /// Post without waiting for the check for posts made on another device.
+    GoAhead,
     /// Ask the browser for persistent storage.
     RequestPersistence,
 }
@@ -192,6 +201,13 @@ pub async fn run(mut commands: mpsc::UnboundedReceiver<Command>, dispatch: Dispa
         }
     };
     let (retry_tx, retry_rx) = mpsc::channel(1);
+    let (tabs, tab_rx) = match browser::TabChannel::open(CHANNEL) {
+        Ok((channel, rx)) => (Some(channel), Some(rx)),
+        Err(e) => {
+            tracing::warn!("{e}: this tab runs on its own");
+            (None, None)
+        }
+    };
     let rt = Rc::new(Runtime {
         dispatch: dispatch.clone(),
         library: RefCell::new(Library::new(identity.author())),
@@ -205,8 +221,15 @@ pub async fn run(mut commands: mpsc::UnboundedReceiver<Command>, dispatch: Dispa
         following_now: RefCell::new(Default::default()),
         shown_meta: RefCell::new(None),
         retry: retry_tx,
+        tabs,
+        holder: Cell::new(false),
+        asked: Cell::new(0),
+        own_check: Cell::new(false),
     });
     rt.load().await;
+    if let Some(rx) = tab_rx {
+        platform::spawn_local(rt.clone().tab_messages(rx));
+    }
     platform::spawn_local(rt.clone().network(retry_rx));
     while let Some(command) = commands.next().await {
         rt.clone().handle(command).await;
@@ -237,10 +260,15 @@ async fn onboard(
                     busy: true,
                     error: None,
                 });
-                backup::import(&**store, &file, &passphrase, None, kith_net::now_ms())
-                    .await
-                    .map(|r| r.identity)
-                    .map_err(|e| format!("Restoring failed: {e}"))
+                match backup::import(&**store, &file, &passphrase, None, kith_net::now_ms()).await {
+                    // The backup's feed may be behind posts made elsewhere since: check first.
+                    Ok(r) => store
+                        .put_setting(OWN_CHECK, b"1")
+                        .await
+                        .map(|()| r.identity)
+                        .map_err(|e| format!("Restoring failed: {e}")),
+                    Err(e) => Err(format!("Restoring failed: {e}")),
+                }
             }
             Command::SetTheme(t) => {
                 set_theme(store, dispatch, t).await;
@@ -336,6 +364,14 @@ struct Runtime {
     /// Feeds followed this session whose first sync has not finished.
     following_now: RefCell<std::collections::BTreeSet<AuthorId>>,
     retry: mpsc::Sender<()>,
+    /// The channel to this profile's other tabs (see `tabs.rs`).
+    tabs: Option<browser::TabChannel>,
+    /// Whether this tab holds the node lock (runs the node).
+    holder: Cell<bool>,
+    /// The id of the latest question asked of the holder (a search, who holds my feed).
+    asked: Cell<u64>,
+    /// Whether my own feed may be behind posts made on another device ([`OWN_CHECK`]).
+    own_check: Cell<bool>,
 }
 
 impl Runtime {
@@ -353,6 +389,7 @@ impl Runtime {
 
     /// Reads every held feed into the library and shows the app.
     async fn load(self: &Rc<Self>) {
+        self.read_own_check().await;
         if let Ok(Some(h)) = self.store.get_setting("handle").await {
             let h = String::from_utf8_lossy(&h).into_owned();
             self.library.borrow_mut().learn_handle(self.me(), h.clone());
@@ -516,6 +553,11 @@ impl Runtime {
     }
 
     fn find_holders(self: &Rc<Self>) {
+        if self.follower() {
+            self.dispatch.as_ref()(Action::Holders(None));
+            self.tell(&TabMessage::FindHolders { id: self.ask_id() });
+            return;
+        }
         let Some(net) = self.net() else {
             self.dispatch.as_ref()(Action::Holders(Some(Err(
                 "You are offline; the DHT cannot be asked right now.".into(),
@@ -543,34 +585,61 @@ impl Runtime {
     /// The entry is signed after the stored head, not the library's: another tab of this
     /// browser profile may have posted since (they share the store), and the library first
     /// catches up. If the store refuses it anyway (another tab posted at the same moment,
-    /// [`kith_store::StoreError::Fork`]), nothing is shown or published and the person is told.
+    /// [`kith_store::StoreError::Fork`]), the refused entry is neither shown nor published, and
+    /// the post is signed again after the new head ([`APPEND_TRIES`] times in all).
     async fn append(&self, payload: Payload) -> Result<VerifiedEntry, String> {
-        let stored = self
-            .store
-            .feed(&self.me())
-            .await
-            .map_err(|e| format!("Reading your feed failed: {e}"))?
-            .map_or(0, |m| m.head_seq());
-        if stored > self.library.borrow().next_seq(&self.me()).saturating_sub(1) {
-            self.read_feed(self.me()).await;
+        if self.own_check.get() {
+            // Another tab may have finished the check.
+            self.read_own_check().await;
         }
-        let entry = {
-            let lib = self.library.borrow();
-            let head = lib.feed(&self.me()).and_then(kith_core::Feed::head);
-            kith_core::next_entry(&self.identity, head, &payload, kith_net::now_ms())
-                .map_err(|e| e.to_string())?
-        };
-        match self.store.insert(std::slice::from_ref(&entry)).await {
-            Ok(()) => {}
-            Err(kith_store::StoreError::Fork { .. }) => {
+        if self.own_check.get() {
+            return Err(
+                "Kith is still checking for posts you made on another device since \
+                        this backup, so your feed does not split in two. Wait a moment, or \
+                        choose “Post anyway” above."
+                    .into(),
+            );
+        }
+        let mut tries = 0;
+        let entry = loop {
+            tries += 1;
+            let stored = self
+                .store
+                .feed(&self.me())
+                .await
+                .map_err(|e| format!("Reading your feed failed: {e}"))?
+                .map_or(0, |m| m.head_seq());
+            if stored >= self.library.borrow().next_seq(&self.me()) {
                 self.read_feed(self.me()).await;
-                return Err("Kith posted from another tab of this browser at the same moment.                             Nothing was lost: try again."
-                    .into());
             }
-            Err(e) => return Err(format!("Saving failed: {e}")),
-        }
+            let entry = {
+                let lib = self.library.borrow();
+                let head = lib.feed(&self.me()).and_then(kith_core::Feed::head);
+                kith_core::next_entry(&self.identity, head, &payload, kith_net::now_ms())
+                    .map_err(|e| e.to_string())?
+            };
+            match self.store.insert(std::slice::from_ref(&entry)).await {
+                Ok(()) => break entry,
+                // Another tab stored its entry at this seq first: sign again after it.
+                Err(kith_store::StoreError::Fork { .. }) if tries < APPEND_TRIES => {
+                    self.read_feed(self.me()).await;
+                }
+                Err(kith_store::StoreError::Fork { .. }) => {
+                    self.read_feed(self.me()).await;
+                    return Err(
+                        "Another tab of this browser kept posting at the same moment. \
+                                Nothing was lost: try again."
+                            .into(),
+                    );
+                }
+                Err(e) => return Err(format!("Saving failed: {e}")),
+            }
+        };
         self.library.borrow_mut().add([entry.clone()]);
-        if let Some(net) = self.net() {
+        self.tell(&TabMessage::Changed { author: self.me() });
+        if self.follower() {
+            self.tell(&TabMessage::Publish { seq: entry.seq() });
+        } else if let Some(net) = self.net() {
             let e = entry.clone();
             platform::spawn_local(async move {
                 // With nobody listening the entry waits in the store, and followers fetch it
@@ -678,6 +747,7 @@ impl Runtime {
                         .update_meta(&author, &|m| m.followed = false)
                         .await;
                     self.library.borrow_mut().set_followed(author, false);
+                    self.tell(&TabMessage::Changed { author });
                     self.refresh_all().await;
                 }
             }
@@ -700,6 +770,7 @@ impl Runtime {
                     Ok(()) => {
                         let name = self.library.borrow().person(&author).display_name();
                         self.library.borrow_mut().forget(&author);
+                        self.tell(&TabMessage::Changed { author });
                         self.notice(format!("Forgot {name}'s posts in this browser."), false);
                         self.refresh_all().await;
                     }
@@ -730,8 +801,13 @@ impl Runtime {
                     Err(e) => self.notice(format!("Updating your profile failed. {e}"), true),
                 }
             }
+            Command::GoAhead => self.own_check_done().await,
             Command::RetryNow => {
-                let _ = self.retry.clone().try_send(());
+                if self.follower() {
+                    self.tell(&TabMessage::RetryNow);
+                } else {
+                    let _ = self.retry.clone().try_send(());
+                }
             }
             Command::RequestPersistence => match kith_store::idb::request_persistence().await {
                 Ok(granted) => {
@@ -787,9 +863,19 @@ impl Runtime {
                 return;
             }
             self.library.borrow_mut().set_followed(author, true);
+            self.tell(&TabMessage::Changed { author });
         }
         self.following_now.borrow_mut().insert(author);
         self.refresh_all().await;
+        if self.follower() {
+            self.tell(&TabMessage::Followed { author });
+            return;
+        }
+        self.follow_on_network(author).await;
+    }
+
+    /// The network side of a follow (this tab's, or a follower tab's on its behalf).
+    async fn follow_on_network(&self, author: AuthorId) {
         let Some(net) = self.net() else {
             self.notice(
                 "Followed. Their posts will arrive once you are back online.",
@@ -823,6 +909,10 @@ impl Runtime {
 
     /// Starts a sync of `author`'s feed (reported through the agent's events).
     fn sync_now(&self, author: AuthorId) {
+        if self.follower() {
+            self.tell(&TabMessage::Sync { author });
+            return;
+        }
         let Some(net) = self.net() else { return };
         let (agent, reports) = (net.agent.clone(), net.reports.clone());
         platform::spawn_local(async move {
@@ -832,6 +922,208 @@ impl Runtime {
                 })
                 .await;
         });
+    }
+
+    /// Reads [`OWN_CHECK`] and shows it.
+    async fn read_own_check(&self) {
+        let pending = matches!(self.store.get_setting(OWN_CHECK).await, Ok(Some(_)));
+        let was = self.own_check.replace(pending);
+        if pending && !was {
+            self.dispatch.as_ref()(Action::OwnCheck(Some(OwnCheck::Checking)));
+        } else if !pending && was {
+            self.dispatch.as_ref()(Action::OwnCheck(None));
+        }
+    }
+
+    /// My own feed is known to be current (synced from the network, or the person said so).
+    async fn own_check_done(&self) {
+        if !self.own_check.get() {
+            return;
+        }
+        if let Err(e) = self.store.delete_setting(OWN_CHECK).await {
+            self.notice(format!("Saving a setting failed: {e}"), true);
+        }
+        self.own_check.set(false);
+        self.dispatch.as_ref()(Action::OwnCheck(None));
+        self.tell(&TabMessage::Changed { author: self.me() });
+    }
+
+    /// Whether another tab of this profile runs the node (this one asks it for network work).
+    fn follower(&self) -> bool {
+        self.tabs.is_some() && !self.holder.get()
+    }
+
+    /// Posts `message` to the profile's other tabs.
+    fn tell(&self, message: &TabMessage) {
+        if let Some(t) = &self.tabs {
+            t.post(&message.encode());
+        }
+    }
+
+    /// A new question id (only the latest question's answer is shown).
+    fn ask_id(&self) -> u64 {
+        let id = self.asked.get() + 1;
+        self.asked.set(id);
+        id
+    }
+
+    /// This tab's connection, as follower tabs show it.
+    fn status(&self) -> TabStatus {
+        match self.net() {
+            Some(net) => TabStatus::Online {
+                node: net.node.to_string(),
+                transport: net.node_transport.get().unwrap_or(TransportKind::Other),
+            },
+            None => TabStatus::Connecting { attempt: 1 },
+        }
+    }
+
+    /// Re-reads `author`'s feed and follow state from the store (another tab changed it).
+    async fn reload_feed(&self, author: AuthorId) {
+        match self.store.feed(&author).await {
+            Ok(Some(m)) => {
+                self.library
+                    .borrow_mut()
+                    .set_followed(author, m.followed && author != self.me());
+                self.read_feed(author).await;
+            }
+            Ok(None) => self.library.borrow_mut().forget(&author),
+            Err(e) => tracing::warn!("re-reading {author}'s feed: {e}"),
+        }
+        if author == self.me() {
+            self.dispatch.as_ref()(Action::Me(self.me_view()));
+        }
+    }
+
+    /// Re-reads every held feed.
+    async fn reload_all(&self) {
+        for m in self.store.feeds().await.unwrap_or_default() {
+            self.reload_feed(m.author).await;
+        }
+        self.refresh_all().await;
+    }
+
+    /// Reads what the profile's other tabs say, for as long as the page is open.
+    async fn tab_messages(self: Rc<Self>, mut rx: mpsc::Receiver<String>) {
+        while let Some(text) = rx.next().await {
+            let Some(message) = TabMessage::decode(&text) else {
+                continue;
+            };
+            self.clone().on_tab_message(message).await;
+        }
+    }
+
+    async fn on_tab_message(self: Rc<Self>, message: TabMessage) {
+        let holder = !self.follower();
+        let d = self.dispatch.clone();
+        match message {
+            TabMessage::Changed { author } => {
+                if author == self.me() {
+                    self.read_own_check().await;
+                }
+                self.reload_feed(author).await;
+                self.refresh_live().await;
+            }
+            TabMessage::Publish { seq } if holder => {
+                let me = self.me();
+                self.reload_feed(me).await;
+                let Some(net) = self.net() else { return };
+                if let Ok(Some(e)) = self.store.range(&me, seq, 1).await.map(|mut v| v.pop()) {
+                    platform::spawn_local(async move {
+                        if let Err(err) = net.agent.publish(&e).await {
+                            tracing::info!(
+                                "#{seq} not published live ({err}); followers will sync it"
+                            );
+                        }
+                    });
+                }
+            }
+            TabMessage::Followed { author } if holder => {
+                self.reload_feed(author).await;
+                self.following_now.borrow_mut().insert(author);
+                self.follow_on_network(author).await;
+            }
+            TabMessage::Sync { author } if holder => self.sync_now(author),
+            TabMessage::Search { id, handle } if holder => {
+                let Some(net) = self.net() else {
+                    self.tell(&TabMessage::Found {
+                        id,
+                        handle,
+                        result: Err("the node is not connected yet".into()),
+                    });
+                    return;
+                };
+                platform::spawn_local(async move {
+                    let result = net
+                        .client
+                        .lookup_name(&handle)
+                        .await
+                        .map(|claims| claims.into_iter().map(|c| (c.author, c.handle)).collect())
+                        .map_err(|e| e.to_string());
+                    self.tell(&TabMessage::Found { id, handle, result });
+                });
+            }
+            TabMessage::Found { id, handle, result } if !holder && id == self.asked.get() => {
+                self.found(handle, result);
+            }
+            TabMessage::FindHolders { id } if holder => {
+                let Some(net) = self.net() else {
+                    self.tell(&TabMessage::Holders {
+                        id,
+                        result: Err("the node is not connected yet".into()),
+                    });
+                    return;
+                };
+                platform::spawn_local(async move {
+                    let me = net.client.local_peer_id();
+                    let result = net
+                        .client
+                        .find_providers(self.me())
+                        .await
+                        .map(|peers| {
+                            peers
+                                .into_iter()
+                                .filter(|p| *p != me)
+                                .filter_map(|p| kith_net::identity::author_of(&p))
+                                .collect()
+                        })
+                        .map_err(|e| e.to_string());
+                    self.tell(&TabMessage::Holders { id, result });
+                });
+            }
+            TabMessage::Holders { id, result } if !holder && id == self.asked.get() => {
+                let lib = self.library.borrow();
+                let people = result.map(|authors| authors.iter().map(|a| lib.person(a)).collect());
+                drop(lib);
+                d(Action::Holders(Some(people)));
+            }
+            TabMessage::RetryNow if holder => {
+                let _ = self.retry.clone().try_send(());
+            }
+            TabMessage::Hello if holder && self.holder.get() => {
+                self.tell(&TabMessage::Status(self.status()));
+            }
+            TabMessage::Status(status) if !holder => {
+                d(Action::ViaTab(true));
+                match status {
+                    TabStatus::Connecting { attempt } => d(Action::Connecting { attempt }),
+                    TabStatus::Online { node, transport } => d(Action::Connected {
+                        node,
+                        transport,
+                        at_ms: browser::perf_now(),
+                    }),
+                    TabStatus::Offline {
+                        reason,
+                        retry_in_ms,
+                    } => d(Action::Disconnected {
+                        reason,
+                        retry_in_ms,
+                    }),
+                }
+            }
+            // Meant for a tab in the other role.
+            _ => {}
+        }
     }
 
     fn search(self: Rc<Self>, q: String) {
@@ -845,30 +1137,45 @@ impl Runtime {
                 return;
             }
         };
+        d(Action::Search(Search::Searching(handle.clone())));
+        if self.follower() {
+            self.tell(&TabMessage::Search {
+                id: self.ask_id(),
+                handle,
+            });
+            return;
+        }
         let Some(net) = self.net() else {
             d(Action::Search(Search::Failed(
                 "You are offline: handles are looked up in the network.".into(),
             )));
             return;
         };
-        d(Action::Search(Search::Searching(handle.clone())));
         platform::spawn_local(async move {
-            match net.client.lookup_name(&handle).await {
-                Ok(claims) => {
-                    let hits = {
-                        let mut lib = self.library.borrow_mut();
-                        for c in &claims {
-                            lib.learn_handle(c.author, c.handle.clone());
-                        }
-                        claims.iter().map(|c| lib.person(&c.author)).collect()
-                    };
-                    d(Action::Search(Search::Done { handle, hits }));
-                }
-                Err(e) => d(Action::Search(Search::Failed(format!(
-                    "The lookup failed: {e}"
-                )))),
-            }
+            let result = net
+                .client
+                .lookup_name(&handle)
+                .await
+                .map(|claims| claims.into_iter().map(|c| (c.author, c.handle)).collect())
+                .map_err(|e| e.to_string());
+            self.found(handle, result);
         });
+    }
+
+    /// Shows a handle search's result.
+    fn found(&self, handle: String, result: Result<Vec<(AuthorId, String)>, String>) {
+        let search = match result {
+            Ok(claims) => {
+                let mut lib = self.library.borrow_mut();
+                for (author, h) in &claims {
+                    lib.learn_handle(*author, h.clone());
+                }
+                let hits = claims.iter().map(|(a, _)| lib.person(a)).collect();
+                Search::Done { handle, hits }
+            }
+            Err(e) => Search::Failed(format!("The lookup failed: {e}")),
+        };
+        self.dispatch.as_ref()(Action::Search(search));
     }
 
     async fn backup(&self, passphrase: String) {
@@ -919,6 +1226,24 @@ impl Runtime {
     /// Connects to the network and runs the agent; never returns while the page is open.
     async fn network(self: Rc<Self>, mut retry: mpsc::Receiver<()>) {
         let d = self.dispatch.clone();
+        if self.tabs.is_some() {
+            // Another tab of this profile may run the node: ask it how it is, and wait in
+            // the lock's queue (granted at once when no other tab holds it).
+            self.tell(&TabMessage::Hello);
+            let mut granted = Box::pin(browser::hold_lock(NODE_LOCK).fuse());
+            let mut told = Box::pin(platform::sleep(std::time::Duration::from_millis(300)).fuse());
+            futures::select! {
+                () = granted => {}
+                () = told => {
+                    d(Action::ViaTab(true));
+                    granted.await;
+                }
+            }
+            // Whatever the last holder left unsaid: read the store afresh.
+            self.reload_all().await;
+        }
+        self.holder.set(true);
+        d(Action::ViaTab(false));
         let only = transport_from_url();
         let mut backoff = Backoff::APP_DEFAULT;
         let (node, addrs, fallback) = loop {
@@ -980,9 +1305,13 @@ impl Runtime {
     async fn on_agent(self: &Rc<Self>, event: AgentEvent) {
         let d = self.dispatch.clone();
         match event {
-            AgentEvent::Connecting { attempt } => d(Action::Connecting { attempt }),
+            AgentEvent::Connecting { attempt } => {
+                self.tell(&TabMessage::Status(TabStatus::Connecting { attempt }));
+                d(Action::Connecting { attempt });
+            }
             AgentEvent::Online { .. } => {
                 let Some(net) = self.net() else { return };
+                self.tell(&TabMessage::Status(self.status()));
                 d(Action::Connected {
                     node: net.node.to_string(),
                     transport: net.node_transport.get().unwrap_or(TransportKind::Other),
@@ -1009,10 +1338,17 @@ impl Runtime {
                     _ => {}
                 }
             }
-            AgentEvent::Offline { reason, retry_in } => d(Action::Disconnected {
-                reason,
-                retry_in_ms: u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
-            }),
+            AgentEvent::Offline { reason, retry_in } => {
+                let retry_in_ms = u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX);
+                self.tell(&TabMessage::Status(TabStatus::Offline {
+                    reason: reason.clone(),
+                    retry_in_ms,
+                }));
+                d(Action::Disconnected {
+                    reason,
+                    retry_in_ms,
+                });
+            }
             AgentEvent::SyncProgress { author, have, want } => {
                 let name = self.library.borrow().person(&author).display_name();
                 d(Action::SyncProgress {
@@ -1030,12 +1366,24 @@ impl Runtime {
                 tracing::info!("synced {author} from {peer}: {fetched} entries");
                 d(Action::SyncDone(author));
                 self.synced_from.borrow_mut().insert(author, peer);
+                if author == self.me() {
+                    // Synced from a holder of my feed: posts made elsewhere are in the store.
+                    self.read_feed(author).await;
+                    self.own_check_done().await;
+                }
+                self.tell(&TabMessage::Changed { author });
                 self.following_now.borrow_mut().remove(&author);
                 self.read_feed(author).await;
                 if self.library.borrow().is_followed(&author) {
                     self.announce(author);
                 }
                 self.refresh_all().await;
+            }
+            AgentEvent::Unreachable { author } if author == self.me() => {
+                d(Action::SyncDone(author));
+                if self.own_check.get() {
+                    d(Action::OwnCheck(Some(OwnCheck::Unreachable)));
+                }
             }
             AgentEvent::Unreachable { author } => {
                 tracing::info!("nobody holding {author}'s feed answered");
@@ -1063,6 +1411,7 @@ impl Runtime {
                 d(Action::Net(e));
             }
             AgentEvent::Forked { author, .. } => {
+                self.tell(&TabMessage::Changed { author });
                 let whose = if author == self.me() {
                     "Your own feed".to_owned()
                 } else {
@@ -1080,6 +1429,7 @@ impl Runtime {
                 self.refresh_all().await;
             }
             AgentEvent::Stored { author, seq, entry } => {
+                self.tell(&TabMessage::Changed { author });
                 // Shown once stored: the feed's next entry is added without reading it back;
                 // after a gap the library catches up from the store.
                 let next = self.library.borrow().next_seq(&author);

@@ -40,6 +40,16 @@ pub enum Conn {
     },
 }
 
+/// Where the check for posts made on another device stands (after a restore, posting waits
+/// until the person's own feed was synced from the network).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnCheck {
+    /// Asking the network for the person's feed.
+    Checking,
+    /// Nobody holding it answered.
+    Unreachable,
+}
+
 /// Someone, as the screens show them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Person {
@@ -251,6 +261,11 @@ pub struct Model {
     pub local_peer: String,
     /// The connection to kith-node.
     pub conn: Conn,
+    /// The check for posts made on another device, while it is pending.
+    pub own_check: Option<OwnCheck>,
+    /// Whether the node runs in another tab of this browser profile (this tab shows its
+    /// connection and asks it for network work; see `tabs.rs`).
+    pub via_tab: bool,
     /// Connected peers and the transport of their latest connection.
     pub peers: BTreeMap<String, TransportKind>,
     /// The latest ping round trip to the node, in milliseconds.
@@ -300,6 +315,8 @@ impl Model {
             route: Route::Home,
             local_peer: String::new(),
             conn: Conn::Connecting { attempt: 1 },
+            via_tab: false,
+            own_check: None,
             peers: BTreeMap::new(),
             rtt_ms: None,
             syncing: BTreeMap::new(),
@@ -424,6 +441,10 @@ pub enum Action {
     Persisted(bool),
     /// The theme changed.
     Theme(Theme),
+    /// The node runs in another tab (`true`), or in this one from now on (`false`).
+    ViaTab(bool),
+    /// The check for posts made on another device changed.
+    OwnCheck(Option<OwnCheck>),
     /// Show a message.
     Notice {
         /// The words.
@@ -527,6 +548,15 @@ impl Reducible for Model {
             Action::Usage(u) => next.usage = u,
             Action::Persisted(p) => next.persisted = Some(p),
             Action::Theme(t) => next.theme = t,
+            Action::OwnCheck(c) => next.own_check = c,
+            Action::ViaTab(v) => {
+                next.via_tab = v;
+                if !v {
+                    // This tab's own node starts from scratch.
+                    next.peers.clear();
+                    next.conn = Conn::Connecting { attempt: 1 };
+                }
+            }
             Action::Notice { text, error } => {
                 let id = next.next_notice;
                 next.next_notice += 1;

@@ -17,7 +17,8 @@ use kith_web::components::post::PostCard;
 use kith_web::components::status::StatusBar;
 use kith_web::components::timeline::HomeTimeline;
 use kith_web::runtime::{Command, Handle};
-use kith_web::state::{Conn, Person, PostView, Search, ThreadView};
+use kith_web::state::{Conn, OwnCheck, Person, PostView, Search, ThreadView};
+use kith_web::tabs::{TabMessage, TabStatus};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use yew::prelude::*;
@@ -318,6 +319,87 @@ async fn the_status_bar_says_how_and_offers_a_retry() {
     );
     assert_eq!(text(&root, "#status-detail"), "3 peers");
     assert!(root.query_selector("#retry").expect("dom").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn after_a_restore_home_says_posting_waits_and_offers_to_go_ahead() {
+    let went = Rc::new(Cell::new(0));
+    let g = went.clone();
+    let (root, _rx) = mount(html! {
+        <HomeTimeline threads={vec![]} new_posts={0} more={false} now_ms={0u64}
+            on_post={Callback::noop()} on_show_new={Callback::noop()} on_more={Callback::noop()}
+            own_check={Some(OwnCheck::Checking)} on_go_ahead={Callback::from(move |()| g.set(g.get() + 1))} />
+    })
+    .await;
+    assert_eq!(
+        find(&root, "#own-check")
+            .get_attribute("data-state")
+            .as_deref(),
+        Some("checking")
+    );
+    assert!(text(&root, "#own-check").contains("another device"));
+    click(&root, "#go-ahead").await;
+    assert_eq!(went.get(), 1);
+    let (root, _rx) = mount(html! {
+        <HomeTimeline threads={vec![]} new_posts={0} more={false} now_ms={0u64}
+            on_post={Callback::noop()} on_show_new={Callback::noop()} on_more={Callback::noop()}
+            own_check={Some(OwnCheck::Unreachable)} />
+    })
+    .await;
+    assert!(text(&root, "#own-check").contains("Nobody holding your posts"));
+    let (root, _rx) = mount(html! {
+        <HomeTimeline threads={vec![]} new_posts={0} more={false} now_ms={0u64}
+            on_post={Callback::noop()} on_show_new={Callback::noop()} on_more={Callback::noop()} />
+    })
+    .await;
+    assert!(root.query_selector("#own-check").expect("dom").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn a_tab_without_the_node_says_so() {
+    let conn = Conn::Connected {
+        node: "n".into(),
+        transport: TransportKind::WebSocket,
+        at_ms: 1.0,
+    };
+    let (root, _rx) = mount(html! { <StatusBar {conn} peers={0} via_tab={true} /> }).await;
+    assert_eq!(
+        find(&root, "#status")
+            .get_attribute("data-via-tab")
+            .as_deref(),
+        Some("true")
+    );
+    assert_eq!(
+        text(&root, "#status-detail"),
+        "through another Kith tab of this browser"
+    );
+}
+
+#[wasm_bindgen_test]
+fn tab_messages_round_trip_and_foreign_text_is_ignored() {
+    let author = AuthorId([3; 32]);
+    let messages = [
+        TabMessage::Changed { author },
+        TabMessage::Publish { seq: 7 },
+        TabMessage::Found {
+            id: 2,
+            handle: "alice".into(),
+            result: Ok(vec![(author, "alice".into())]),
+        },
+        TabMessage::Holders {
+            id: 3,
+            result: Err("offline".into()),
+        },
+        TabMessage::Status(TabStatus::Online {
+            node: "n".into(),
+            transport: TransportKind::WebSocket,
+        }),
+    ];
+    for m in messages {
+        assert_eq!(TabMessage::decode(&m.encode()), Some(m));
+    }
+    assert_eq!(TabMessage::decode("{\"Nonsense\":1}"), None);
+    assert_eq!(TabMessage::decode("not json"), None);
 }
 
 #[wasm_bindgen_test]

@@ -79,7 +79,7 @@ pub fn profile_page(props: &ProfileProps) -> Html {
             }
             { sync_line }
             if p.forked {
-                <p class="error" role="alert">{ "Warning: this author signed two different versions of their feed. Kith kept the first and the evidence." }</p>
+                <p id="forked" class="error" role="alert">{ "Warning: this author signed two different versions of their feed. Kith kept the first and the evidence." }</p>
             }
             if p.is_me {
                 <MyLink me={props.me.clone()} />

@@ -42,6 +42,9 @@ pub struct StatusBarProps {
     pub conn: Conn,
     /// How many peers are connected.
     pub peers: usize,
+    /// The node runs in another tab of this browser profile.
+    #[prop_or_default]
+    pub via_tab: bool,
     /// Syncs under way.
     #[prop_or_default]
     pub syncing: Vec<SyncBar>,
@@ -72,11 +75,15 @@ pub fn status_bar(props: &StatusBarProps) -> Html {
             "connected",
             transport.as_str().to_owned(),
             format!("Connected via {}", transport_label(*transport)),
-            format!(
-                "{} peer{}",
-                props.peers,
-                if props.peers == 1 { "" } else { "s" }
-            ),
+            if props.via_tab {
+                "through another Kith tab of this browser".to_owned()
+            } else {
+                format!(
+                    "{} peer{}",
+                    props.peers,
+                    if props.peers == 1 { "" } else { "s" }
+                )
+            },
             format!("{at_ms:.1}"),
         ),
         Conn::Disconnected {
@@ -96,6 +103,7 @@ pub fn status_bar(props: &StatusBarProps) -> Html {
     html! {
         <section id="status" class={classes!("statusbar", state)} data-state={state}
             data-transport={transport} data-connected-at-ms={at} data-peers={props.peers.to_string()}
+            data-via-tab={props.via_tab.to_string()}
             aria-live="polite" aria-label="Network status">
             <span class="dot" aria-hidden="true"></span>
             <strong id="status-headline">{ headline }</strong>

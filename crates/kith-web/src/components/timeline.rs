@@ -6,7 +6,7 @@ use yew::prelude::*;
 use super::compose::Compose;
 use super::post::PostCard;
 use crate::browser;
-use crate::state::ThreadView;
+use crate::state::{OwnCheck, ThreadView};
 
 /// Props for [`HomeTimeline`].
 #[derive(Properties, PartialEq)]
@@ -25,6 +25,12 @@ pub struct HomeProps {
     pub on_show_new: Callback<()>,
     /// Load older posts.
     pub on_more: Callback<()>,
+    /// The check for posts made on another device, while pending.
+    #[prop_or_default]
+    pub own_check: Option<OwnCheck>,
+    /// "Post anyway".
+    #[prop_or_default]
+    pub on_go_ahead: Callback<()>,
 }
 
 /// The home screen.
@@ -59,6 +65,22 @@ pub fn home_timeline(props: &HomeProps) -> Html {
     let n = props.new_posts;
     html! {
         <section class="timeline" aria-label="Home timeline">
+            if let Some(check) = props.own_check {
+                <div id="own-check" class="card notice" role="status" data-state={match check {
+                    OwnCheck::Checking => "checking",
+                    OwnCheck::Unreachable => "unreachable",
+                }}>
+                    <p>{ match check {
+                        OwnCheck::Checking => "Checking for posts you made on another device since this backup… \
+                            Posting waits until your feed is up to date, so it never splits in two.",
+                        OwnCheck::Unreachable => "Nobody holding your posts is online, so Kith cannot check \
+                            for posts you made on another device since this backup. If you did not post \
+                            anywhere else, go ahead.",
+                    } }</p>
+                    <button id="go-ahead" type="button" class="button small"
+                        onclick={props.on_go_ahead.reform(|_: MouseEvent| ())}>{ "Post anyway" }</button>
+                </div>
+            }
             <div class="card">
                 <Compose id={AttrValue::Static("compose")} on_post={props.on_post.clone()} />
             </div>
