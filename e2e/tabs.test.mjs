@@ -120,3 +120,63 @@ test('two tabs of one profile: one node, both post, a follower gets one chain, t
   await b.screenshot({ path: join(out, 'follower-after-two-tabs.png'), fullPage: true });
   assert.deepEqual(seriousProblems([...problems1, ...problems2]), []);
 });
+
+test('a backup restored in another browser waits for posts made since, then continues the same chain', async () => {
+  const dana = await profile('dana');
+  const d = dana.pages()[0] ?? await dana.newPage();
+  await d.goto(baseUrl);
+  await onboard(d, { name: 'Dana', handle: 'dana' });
+  await viaTab(d, false);
+  await post(d, 'Before the backup');
+  await d.click('#nav-profile');
+  const link = await d.inputValue('#my-link');
+
+  const erin = await profile('erin');
+  const e = erin.pages()[0] ?? await erin.newPage();
+  await e.goto(baseUrl);
+  await onboard(e, { name: 'Erin', handle: 'erin' });
+  await waitState(e, 'connected');
+  await e.goto(link);
+  await e.waitForSelector('#profile-name:text-is("Dana")');
+  await e.click('#follow');
+  await e.waitForSelector('#unfollow');
+  await e.click('#nav-home');
+  await seeOnHome(e, 'Before the backup');
+
+  // Dana backs up, then posts again: the backup is behind her feed.
+  await d.click('#nav-settings');
+  await d.fill('#backup-pass', 'correct horse battery');
+  const [download] = await Promise.all([d.waitForEvent('download', { timeout: 60_000 }), d.click('#backup-button')]);
+  const backupPath = join(out, 'dana-backup.kith');
+  await download.saveAs(backupPath);
+  await post(d, 'After the backup');
+  await seeOnHome(e, 'After the backup');
+  await dana.close();
+
+  // A new browser restores the backup: posting waits until her feed is checked in the network,
+  // and the post made after the backup arrives from Erin, who holds it.
+  const dana2 = await profile('dana2');
+  const r = dana2.pages()[0] ?? await dana2.newPage();
+  const problems = watchPage(r);
+  await r.goto(baseUrl);
+  await r.waitForSelector('#onboarding', { timeout: 30_000 });
+  await r.setInputFiles('#restore-file', backupPath);
+  await r.fill('#restore-pass', 'correct horse battery');
+  await r.click('#restore-button');
+  await r.waitForSelector('#my-fingerprint', { timeout: 60_000 });
+  await r.waitForSelector('#own-check[data-state="checking"]', { timeout: 5_000 });
+  await r.screenshot({ path: join(out, 'restore-checking.png'), fullPage: true });
+  await r.waitForSelector('#own-check', { state: 'detached', timeout: 60_000 });
+  await seeOnHome(r, 'After the backup', 10_000);
+  await post(r, 'From the restored browser');
+  await seeOnHome(e, 'From the restored browser', 45_000);
+
+  // Erin's copy is one chain.
+  await e.click(`${postByText('From the restored browser')} .post-head a.name`);
+  await e.waitForSelector('#profile-name:text-is("Dana")');
+  for (const text of ['Before the backup', 'After the backup', 'From the restored browser']) {
+    await e.waitForSelector(postByText(text), { timeout: 10_000 });
+  }
+  assert.equal(await e.locator('#forked').count(), 0, 'Erin saw a fork of Dana\'s feed');
+  assert.deepEqual(seriousProblems(problems), []);
+});

@@ -600,11 +600,17 @@ impl<S: Store + 'static> Agent<S> {
         let me = self.client.local_peer_id();
         let mut candidates: Vec<PeerId> =
             crate::identity::peer_id_of(&author).into_iter().collect();
-        for p in self.client.find_providers(author).await.unwrap_or_default() {
-            if !candidates.contains(&p) {
-                candidates.push(p);
+        match self.client.find_providers(author).await {
+            Ok(found) => {
+                for p in found {
+                    if !candidates.contains(&p) {
+                        candidates.push(p);
+                    }
+                }
             }
+            Err(e) => tracing::info!("looking up holders of {author}: {e}"),
         }
+        tracing::debug!("sync candidates for {author}: {candidates:?}");
         for peer in candidates
             .into_iter()
             .filter(|p| *p != me && *p != self.node)
@@ -621,10 +627,11 @@ impl<S: Store + 'static> Agent<S> {
             let mut dial = Box::pin(self.client.dial(peer, vec![circuit]).fuse());
             let mut give_up = Box::pin(platform::sleep(CANDIDATE_DIAL_TIMEOUT).fuse());
             let reached = futures::select! {
-                r = dial => r.is_ok(),
-                () = give_up => false,
+                r = dial => r.map_err(|e| e.to_string()),
+                () = give_up => Err("no answer in time".to_owned()),
             };
-            if !reached {
+            if let Err(e) = reached {
+                tracing::info!("sync of {author}: {peer} unreachable: {e}");
                 continue;
             }
             let progress = |p: kith_core::sync::Progress| {
@@ -634,17 +641,20 @@ impl<S: Store + 'static> Agent<S> {
                     want: p.want,
                 });
             };
-            if let Ok(p) = self
+            match self
                 .replica
                 .sync_with_also(peer, Some(author), progress)
                 .await
             {
-                report(AgentEvent::Synced {
-                    author,
-                    peer,
-                    fetched: p.have,
-                });
-                return true;
+                Ok(p) => {
+                    report(AgentEvent::Synced {
+                        author,
+                        peer,
+                        fetched: p.have,
+                    });
+                    return true;
+                }
+                Err(e) => tracing::info!("sync of {author} from {peer}: {e}"),
             }
         }
         report(AgentEvent::Unreachable { author });

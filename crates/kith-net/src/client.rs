@@ -208,7 +208,8 @@ impl Client {
         self.provide_key(crate::behaviour::feed_key(&author)).await
     }
 
-    /// Asks the DHT who holds `author`'s feed.
+    /// Asks the DHT who holds `author`'s feed (other than this node, which Kademlia would report
+    /// first for every feed it provides).
     pub async fn find_providers(&self, author: AuthorId) -> Result<Vec<PeerId>, NetError> {
         self.find_providers_of(crate::behaviour::feed_key(&author))
             .await

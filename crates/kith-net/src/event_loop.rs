@@ -576,11 +576,15 @@ impl EventLoop {
                 step,
                 ..
             } => {
+                // This node itself is never an answer: Kademlia reports the local provider
+                // record first (every feed held here is provided), and answering with it
+                // alone would hide every other holder.
+                let local = *self.swarm.local_peer_id();
                 if let Some((found, _)) = self.pending_lookups.get_mut(&id)
                     && let Ok(kad::GetProvidersOk::FoundProviders { providers, .. }) = &result
                 {
                     for p in providers {
-                        if !found.contains(p) {
+                        if *p != local && !found.contains(p) {
                             found.push(*p);
                         }
                     }

@@ -66,7 +66,7 @@ pub fn home_timeline(props: &HomeProps) -> Html {
     html! {
         <section class="timeline" aria-label="Home timeline">
             if let Some(check) = props.own_check {
-                <div id="own-check" class="card notice" role="status" data-state={match check {
+                <div id="own-check" class="card own-check" role="status" data-state={match check {
                     OwnCheck::Checking => "checking",
                     OwnCheck::Unreachable => "unreachable",
                 }}>
