@@ -5,8 +5,9 @@
 //!   person's identity, runs kith-net's agent (connection, relay, live delivery, sync,
 //!   serving followers), executes the person's [`runtime::Command`]s, and dispatches
 //!   [`state::Action`]s. It is started once, by one effect in [`app`].
-//! - [`library`] is the runtime's in-memory read model of the held feeds (kith-core `Feed`s
-//!   and `Timeline`), from which it computes the owned view types in [`state`].
+//! - kith-app's `Library` is the runtime's in-memory read model of the held feeds (kith-core
+//!   `Feed`s and `Timeline`), from which it computes kith-app's view types (re-exported by
+//!   [`state`]); kith-app's rules run and are tested natively.
 //! - [`state`] holds the view state and its reducer: everything on screen is derived from
 //!   [`state::Model`], which changes only through an action.
 //! - [`components`] are plain: data and callbacks in, HTML out; those that act send commands
@@ -21,7 +22,6 @@ pub mod app;
 pub mod browser;
 pub mod components;
 pub mod identicon;
-pub mod library;
 pub mod routes;
 pub mod runtime;
 pub mod state;

@@ -35,10 +35,10 @@ use kith_store::idb::IdbStore;
 use kith_store::{MAX_READ, Store, backup};
 
 use crate::browser;
-use crate::library::Library;
 use crate::routes::Route;
 use crate::state::{Action, FeedUsage, Me, OwnCheck, Search, Theme};
 use crate::tabs::{CHANNEL, NODE_LOCK, TabMessage, TabStatus};
+use kith_app::Library;
 
 /// The IndexedDB database the app uses.
 pub const DB_NAME: &str = "kith";
@@ -612,12 +612,11 @@ impl Runtime {
             if stored >= self.library.borrow().next_seq(&self.me()) {
                 self.read_feed(self.me()).await;
             }
-            let entry = {
-                let lib = self.library.borrow();
-                let head = lib.feed(&self.me()).and_then(kith_core::Feed::head);
-                kith_core::next_entry(&self.identity, head, &payload, kith_net::now_ms())
-                    .map_err(|e| e.to_string())?
-            };
+            let entry = self
+                .library
+                .borrow()
+                .next_own_entry(&self.identity, &payload, kith_net::now_ms())
+                .map_err(|e| e.to_string())?;
             match self.store.insert(std::slice::from_ref(&entry)).await {
                 Ok(()) => break entry,
                 // Another tab stored its entry at this seq first: sign again after it.
@@ -712,7 +711,7 @@ impl Runtime {
                 }
             }
             Command::React { target, emoji } => {
-                let mine = self.my_reaction(&target, &emoji);
+                let mine = self.library.borrow().my_reaction(&target, &emoji);
                 let payload = match mine {
                     Some(r) => Payload::Delete { target: r },
                     None => Payload::Reaction { target, emoji },
@@ -823,25 +822,6 @@ impl Runtime {
                 Err(e) => self.notice(e.to_string(), true),
             },
         }
-    }
-
-    fn my_reaction(&self, target: &EntryRef, emoji: &str) -> Option<EntryRef> {
-        let lib = self.library.borrow();
-        let feed = lib.feed(&self.me())?;
-        let mut found = None;
-        for e in feed.entries() {
-            match e.payload() {
-                Some(Payload::Reaction {
-                    target: t,
-                    emoji: x,
-                }) if t == target && x == emoji => {
-                    found = Some(e.entry_ref());
-                }
-                Some(Payload::Delete { target: t }) if Some(*t) == found => found = None,
-                _ => {}
-            }
-        }
-        found.filter(|r| !feed.is_deleted(r.seq))
     }
 
     async fn follow(self: Rc<Self>, author: AuthorId) {

@@ -1,21 +1,21 @@
 //! The feeds held in this browser, in memory, turned into what the screens show.
 //!
-//! IndexedDB is the record; the library is a read model built from it at start and kept up
-//! to date entry by entry (the runtime reads every entry the agent stores). It holds each
+//! The store is the record; the library is a read model built from it at start and kept up
+//! to date entry by entry (the app reads every entry the network stores). It holds each
 //! feed as a kith-core [`Feed`] (so deletes purge, forks are caught and the chain is checked
 //! again), plus an index of reactions. Timelines come from kith-core's [`Timeline`]: merged
 //! newest first, replies under their parents, deleted and unfollowed posts gone.
 //!
-//! Its size is what this browser holds: the person's own feed and the feeds they follow.
+//! Its size is what this device holds: the person's own feed and the feeds they follow.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use kith_core::{
-    AuthorId, EntryRef, Feed, FeedError, Inserted, Payload, Thread, Timeline, VerifiedEntry,
-    friends_of_friends,
+    AuthorId, EntryRef, Feed, FeedError, Identity, Inserted, Payload, Thread, Timeline,
+    VerifiedEntry, friends_of_friends,
 };
 
-use crate::state::{Person, PostView, ThreadView};
+use crate::view::{Person, PostView, ThreadView};
 
 /// The feeds held here, indexed for the screens.
 pub struct Library {
@@ -89,6 +89,41 @@ impl Library {
     /// The next seq the library lacks for `author`.
     pub fn next_seq(&self, author: &AuthorId) -> u64 {
         self.feeds.get(author).map_or(1, |f| f.head_seq() + 1)
+    }
+
+    /// Signs my next entry after the head of my feed as held here, without adding it (the
+    /// caller stores it first, then adds it). See [`kith_core::next_entry`].
+    pub fn next_own_entry(
+        &self,
+        identity: &Identity,
+        payload: &Payload,
+        now_ms: u64,
+    ) -> Result<VerifiedEntry, FeedError> {
+        if identity.author() != self.me {
+            return Err(FeedError::NotYourFeed);
+        }
+        let head = self.feeds.get(&self.me).and_then(Feed::head);
+        kith_core::next_entry(identity, head, payload, now_ms)
+    }
+
+    /// My reaction `emoji` to `target`, if I gave it and did not take it back (what a second
+    /// click on the reaction deletes).
+    pub fn my_reaction(&self, target: &EntryRef, emoji: &str) -> Option<EntryRef> {
+        let feed = self.feeds.get(&self.me)?;
+        let mut found = None;
+        for e in feed.entries() {
+            match e.payload() {
+                Some(Payload::Reaction {
+                    target: t,
+                    emoji: x,
+                }) if t == target && x == emoji => {
+                    found = Some(e.entry_ref());
+                }
+                Some(Payload::Delete { target: t }) if Some(*t) == found => found = None,
+                _ => {}
+            }
+        }
+        found.filter(|r| !feed.is_deleted(r.seq))
     }
 
     /// My feed (for appending).
@@ -237,8 +272,6 @@ impl Library {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use kith_core::Identity;
-    use wasm_bindgen_test::wasm_bindgen_test;
 
     const NOW: u64 = 1_700_000_000_000;
 
@@ -257,7 +290,7 @@ mod tests {
         feed.append(id, &p, NOW + t).cloned().expect("appends")
     }
 
-    #[wasm_bindgen_test]
+    #[test]
     fn home_threads_reacts_and_deletes() {
         let (a, b) = (
             Identity::from_secret([1; 32]),

@@ -1,0 +1,180 @@
+//! The owned view types the screens show, computed from the [`Library`](crate::Library) and
+//! the store. Plain data: no UI framework, no network types.
+
+use kith_core::{AuthorId, Cursor, EntryRef};
+
+/// Where the check for posts made on another device stands (after a restore, posting waits
+/// until the person's own feed was synced from the network).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OwnCheck {
+    /// Asking the network for the person's feed.
+    Checking,
+    /// Nobody holding it answered.
+    Unreachable,
+}
+
+/// Someone, as the screens show them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// Their key.
+    pub author: AuthorId,
+    /// Display name from their latest profile entry (empty if none is held).
+    pub name: String,
+    /// Their bio.
+    pub bio: String,
+    /// `xxxx-xxxx-xxxx-xxxx-xxxx`: what tells two people with one name apart.
+    pub fingerprint: String,
+    /// A handle, when one is known (claimed in the DHT).
+    pub handle: Option<String>,
+}
+
+impl Person {
+    /// The name to show: the display name, or a neutral label with the fingerprint's start.
+    pub fn display_name(&self) -> String {
+        if self.name.trim().is_empty() {
+            format!(
+                "Kith user {}",
+                &self.fingerprint[..4.min(self.fingerprint.len())]
+            )
+        } else {
+            self.name.clone()
+        }
+    }
+}
+
+/// One post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostView {
+    /// Which entry it is.
+    pub id: EntryRef,
+    /// Who wrote it.
+    pub author: Person,
+    /// When, by the author's clock (ms since the epoch).
+    pub ts_ms: u64,
+    /// The text, shown as text.
+    pub text: String,
+    /// The post it answers, if any.
+    pub reply_to: Option<EntryRef>,
+    /// Reactions: emoji, how many, whether one of them is mine.
+    pub reactions: Vec<(String, usize, bool)>,
+    /// Whether I wrote it (so I may delete it).
+    pub mine: bool,
+}
+
+impl PostView {
+    /// The timeline order key of this post.
+    pub fn key(&self) -> Cursor {
+        Cursor {
+            timestamp_ms: self.ts_ms,
+            author: self.id.author,
+            seq: self.id.seq,
+        }
+    }
+}
+
+/// A post and the replies under it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadView {
+    /// The post.
+    pub post: PostView,
+    /// Replies, oldest first, each with its own replies.
+    pub replies: Vec<ThreadView>,
+}
+
+/// Someone's profile screen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileView {
+    /// Who.
+    pub person: Person,
+    /// Whether it is me.
+    pub is_me: bool,
+    /// Whether I follow them.
+    pub followed: bool,
+    /// Whether any of their feed is held here.
+    pub held: bool,
+    /// Their posts, newest first.
+    pub posts: Vec<ThreadView>,
+    /// Who they follow.
+    pub follows: Vec<Person>,
+    /// When their feed was last brought up to date here (ms since the epoch).
+    pub last_synced_ms: Option<u64>,
+    /// Who it was last synced from, when that was not the author.
+    pub synced_from: Option<String>,
+    /// Whether the author was caught signing two different entries at one position.
+    pub forked: bool,
+}
+
+/// Me, once an identity exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Me {
+    /// My profile.
+    pub person: Person,
+    /// My follow link, as a web address that opens this app on my profile.
+    pub web_link: String,
+    /// My follow link, as a `kith://follow/…` URI.
+    pub uri: String,
+}
+
+/// A handle search.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Search {
+    /// Nothing searched yet.
+    #[default]
+    Idle,
+    /// Looking up this handle.
+    Searching(String),
+    /// What the DHT returned for a handle.
+    Done {
+        /// The handle searched.
+        handle: String,
+        /// Every claimant, verified.
+        hits: Vec<Person>,
+    },
+    /// The search failed.
+    Failed(String),
+}
+
+/// One feed's storage use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedUsage {
+    /// Whose.
+    pub person: Person,
+    /// Entries held.
+    pub entries: u64,
+    /// Bytes held.
+    pub bytes: u64,
+    /// Followed?
+    pub followed: bool,
+}
+
+/// The light/dark setting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Theme {
+    /// Follow the system.
+    #[default]
+    System,
+    /// Always light.
+    Light,
+    /// Always dark.
+    Dark,
+}
+
+impl Theme {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Theme::System => "system",
+            Theme::Light => "light",
+            Theme::Dark => "dark",
+        }
+    }
+
+    /// Parses a stored name; anything unknown is `System`.
+    pub fn parse(s: &str) -> Theme {
+        match s {
+            "light" => Theme::Light,
+            "dark" => Theme::Dark,
+            _ => Theme::System,
+        }
+    }
+}
