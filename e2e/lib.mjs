@@ -124,3 +124,26 @@ export const UPSTREAM_CLOSURE_ERROR = /closure invoked recursively or after bein
 export function seriousProblems(problems) {
   return problems.filter((p) => p.startsWith('pageerror') && !UPSTREAM_CLOSURE_ERROR.test(p));
 }
+
+/** The selector of a post card showing exactly `text`. */
+export const postByText = (text) => `article.post:has(> .post-text:text-is("${text}"))`;
+
+/** Posts `text` from Home and waits until it is on the timeline. */
+export async function post(page, text) {
+  await page.click('#nav-home');
+  await page.fill('#compose', text);
+  await page.click('#compose ~ .compose-foot button[type=submit]');
+  await page.waitForSelector(postByText(text), { timeout: 10_000 });
+}
+
+/** Waits until `text` is on the home timeline, clicking the "new posts" pill if it shows. */
+export async function seeOnHome(page, text, timeout = 30_000) {
+  const deadline = Date.now() + timeout;
+  while (Date.now() < deadline) {
+    if (await page.locator(postByText(text)).count()) return;
+    const pill = page.locator('#new-posts');
+    if (await pill.count()) await pill.click();
+    await page.waitForTimeout(200);
+  }
+  throw new Error(`"${text}" never appeared on the home timeline`);
+}

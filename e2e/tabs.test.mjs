@@ -8,7 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
 import {
-  CHROMIUM_ARGS, NodeProcess, baseUrl, ensureOutDir, onboard, seriousProblems, waitState, watchPage,
+  CHROMIUM_ARGS, NodeProcess, baseUrl, ensureOutDir, onboard, post, postByText, seeOnHome, seriousProblems,
+  waitState, watchPage,
 } from './lib.mjs';
 
 const out = ensureOutDir();
@@ -36,25 +37,6 @@ after(async () => {
   await node?.stop();
 });
 
-const postByText = (text) => `article.post:has(> .post-text:text-is("${text}"))`;
-
-async function post(page, text) {
-  await page.click('#nav-home');
-  await page.fill('#compose', text);
-  await page.click('#compose ~ .compose-foot button[type=submit]');
-  await page.waitForSelector(postByText(text), { timeout: 10_000 });
-}
-
-async function seeOnHome(page, text, timeout = 30_000) {
-  const deadline = Date.now() + timeout;
-  while (Date.now() < deadline) {
-    if (await page.locator(postByText(text)).count()) return;
-    const pill = page.locator('#new-posts');
-    if (await pill.count()) await pill.click();
-    await page.waitForTimeout(200);
-  }
-  throw new Error(`"${text}" never appeared on the home timeline`);
-}
 
 const viaTab = (page, yes, timeout = 30_000) =>
   page.waitForSelector(`#status[data-state="connected"][data-via-tab="${yes}"]`, { timeout });

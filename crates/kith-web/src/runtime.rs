@@ -1034,12 +1034,7 @@ impl Runtime {
                     return;
                 };
                 platform::spawn_local(async move {
-                    let result = net
-                        .client
-                        .lookup_name(&handle)
-                        .await
-                        .map(|claims| claims.into_iter().map(|c| (c.author, c.handle)).collect())
-                        .map_err(|e| e.to_string());
+                    let result = lookup(&net, &handle).await;
                     self.tell(&TabMessage::Found { id, handle, result });
                 });
             }
@@ -1132,12 +1127,7 @@ impl Runtime {
             return;
         };
         platform::spawn_local(async move {
-            let result = net
-                .client
-                .lookup_name(&handle)
-                .await
-                .map(|claims| claims.into_iter().map(|c| (c.author, c.handle)).collect())
-                .map_err(|e| e.to_string());
+            let result = lookup(&net, &handle).await;
             self.found(handle, result);
         });
     }
@@ -1439,6 +1429,15 @@ impl Runtime {
             _ => self.refresh_route().await,
         }
     }
+}
+
+/// The verified claimants of `handle` in the DHT, as (author, handle) pairs.
+async fn lookup(net: &Net, handle: &str) -> Result<Vec<(AuthorId, String)>, String> {
+    net.client
+        .lookup_name(handle)
+        .await
+        .map(|claims| claims.into_iter().map(|c| (c.author, c.handle)).collect())
+        .map_err(|e| e.to_string())
 }
 
 /// `?transport=websocket` or `?transport=webrtc-direct` in the page's URL restricts the dial
