@@ -11,10 +11,20 @@ use anyhow::{Context, Result, bail};
 
 /// The workspace root.
 pub(crate) fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."))
+    // The checkout `cargo xtask` was started in: two checkouts sharing one target directory
+    // share this binary too, so the directory it was built from may be the other one.
+    let here = std::env::current_dir().ok();
+    let found = here.as_deref().and_then(|d| {
+        d.ancestors()
+            .find(|a| a.join("xtask/Cargo.toml").is_file() && a.join("Cargo.toml").is_file())
+            .map(Path::to_path_buf)
+    });
+    found.unwrap_or_else(|| {
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
+    })
 }
 
 /// Cargo's target directory: `CARGO_TARGET_DIR` if set, else `target/` in the workspace.

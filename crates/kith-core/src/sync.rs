@@ -13,9 +13,12 @@
 //!    answers a frontier that is not itself an answer, so a lost frontier is recovered by
 //!    resending after a timeout.
 //! 2. For each author the receiver wants (it follows them) and the peer holds further, it sends
-//!    [`Message::Request`]s for at most `batch` entries at a time, at most `max_inflight` at
-//!    once. A request starts one entry early (at the feed's head) so that a peer holding a
-//!    different history is caught as a fork, not silently merged.
+//!    [`Message::Request`]s for at most `batch` entries each, at most `max_inflight` at once
+//!    in the whole session, spread over the feeds. A feed's first request starts one entry
+//!    early (at the feed's head) so that a peer holding a different history is caught as a
+//!    fork, not silently merged; after it, consecutive ranges of the feed are requested at
+//!    once (pipelined), and an answer that arrives before the ranges ahead of it waits,
+//!    verified, until they are chained (at most `max_inflight` waiting answers).
 //! 3. The peer answers with [`Message::Entries`]. Entries may arrive in any order within a
 //!    batch; they are sorted, and each must chain to the previous one. A lost or unanswered
 //!    request is sent again after `timeout_ms`, up to `max_retries` times.
@@ -200,6 +203,7 @@ pub enum Event {
     Failed(SyncFailure),
 }
 
+#[derive(Clone, Copy)]
 struct Inflight {
     from: u64,
     limit: u32,
@@ -217,7 +221,14 @@ struct Want {
     /// Whether the peer's copy of `prev` was compared with ours (the first request starts one
     /// entry early to do so; after that the chain links every entry to the last).
     checked: bool,
-    inflight: Option<Inflight>,
+    /// Requests in flight, by their `from`: consecutive ranges after `next`, so that a long
+    /// feed is fetched with several requests under way at once (pipelined).
+    inflight: BTreeMap<u64, Inflight>,
+    /// Answers to ranges after `next` that came first, signatures verified, waiting for the
+    /// ranges before them to be chained (at most `max_inflight` of them).
+    ahead: BTreeMap<u64, (Inflight, Vec<VerifiedEntry>)>,
+    /// The first seq not requested yet.
+    asked_to: u64,
 }
 
 /// One side of a sync with one peer. See the module docs.
@@ -226,6 +237,8 @@ pub struct Session {
     heads: BTreeMap<AuthorId, Option<VerifiedEntry>>,
     interest: BTreeSet<AuthorId>,
     wants: BTreeMap<AuthorId, Want>,
+    /// Feeds fetched (or given up on) in this session: late answers for them are ignored.
+    finished: BTreeSet<AuthorId>,
     outbox: VecDeque<Message>,
     events: VecDeque<Event>,
     pending_serves: usize,
@@ -261,6 +274,7 @@ impl Session {
             heads,
             interest,
             wants: BTreeMap::new(),
+            finished: BTreeSet::new(),
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             pending_serves: 0,
@@ -302,7 +316,7 @@ impl Session {
         let requests = self
             .wants
             .values()
-            .filter_map(|w| w.inflight.as_ref().map(|i| i.deadline));
+            .flat_map(|w| w.inflight.values().map(|i| i.deadline));
         requests.chain(self.frontier_deadline.map(|(d, _)| d)).min()
     }
 
@@ -445,7 +459,9 @@ impl Session {
                             target: peer_head,
                             checked: prev.is_none(),
                             prev,
-                            inflight: None,
+                            inflight: BTreeMap::new(),
+                            ahead: BTreeMap::new(),
+                            asked_to: ours + 1,
                         },
                     );
                 }
@@ -454,27 +470,87 @@ impl Session {
         self.pump(now_ms);
     }
 
-    /// Sends requests for wants without one, up to `max_inflight`.
+    /// Sends requests, up to `max_inflight` in all: for each feed, its first request alone
+    /// (it checks the overlap entry for forks), then consecutive ranges after it.
     fn pump(&mut self, now_ms: u64) {
-        let inflight = self.wants.values().filter(|w| w.inflight.is_some()).count();
-        let idle: Vec<AuthorId> = self
-            .wants
-            .iter()
-            .filter(|(_, w)| w.inflight.is_none())
-            .map(|(a, _)| *a)
-            .take(self.config.max_inflight.saturating_sub(inflight))
-            .collect();
-        for author in idle {
-            self.request(author, 0, now_ms);
+        let mut inflight: usize = self.wants.values().map(|w| w.inflight.len()).sum();
+        let authors: Vec<AuthorId> = self.wants.keys().copied().collect();
+        // Round by round, one request per feed, so that one long feed does not take every slot.
+        loop {
+            let mut sent = false;
+            for author in &authors {
+                if inflight >= self.config.max_inflight {
+                    return;
+                }
+                if self.request_more(*author, now_ms) {
+                    inflight += 1;
+                    sent = true;
+                }
+            }
+            if !sent {
+                return;
+            }
         }
+    }
+
+    /// Sends `author`'s next range if it has one to send; `true` if it did.
+    fn request_more(&mut self, author: AuthorId, now_ms: u64) -> bool {
+        let batch = self.config.batch;
+        let Some(w) = self.wants.get(&author) else {
+            return false;
+        };
+        let busy = w.inflight.len() + w.ahead.len();
+        if !w.checked {
+            // The first request starts at our head (one early) so that a different history
+            // shows up as a fork; it asks for at least two entries so that it also advances.
+            if busy > 0 {
+                return false;
+            }
+            let from = w.next - 1;
+            let limit = (w.target - from + 1).min(u64::from(batch.max(2)));
+            self.send_range(author, from, limit, 0, now_ms);
+            return true;
+        }
+        if w.asked_to > w.target || busy >= self.config.max_inflight {
+            return false;
+        }
+        let from = w.asked_to;
+        let limit = (w.target - from + 1).min(u64::from(batch));
+        self.send_range(author, from, limit, 0, now_ms);
+        true
+    }
+
+    fn send_range(&mut self, author: AuthorId, from: u64, limit: u64, retries: u32, now_ms: u64) {
+        let limit = u32::try_from(limit).unwrap_or(MAX_BATCH).max(1);
+        let deadline = now_ms + self.config.timeout_ms;
+        let Some(w) = self.wants.get_mut(&author) else {
+            return;
+        };
+        w.asked_to = w.asked_to.max(from + u64::from(limit));
+        w.inflight.insert(
+            from,
+            Inflight {
+                from,
+                limit,
+                deadline,
+                retries,
+            },
+        );
+        self.outbox.push_back(Message::Request {
+            author,
+            from,
+            limit,
+        });
     }
 
     fn on_entries(&mut self, author: AuthorId, from: u64, entries: Vec<Vec<u8>>, now_ms: u64) {
         let Some(w) = self.wants.get_mut(&author) else {
-            self.strike(format!("unsolicited entries of {author:?}"));
+            if !self.finished.contains(&author) {
+                self.strike(format!("unsolicited entries of {author:?}"));
+            }
             return;
         };
-        let Some(inflight) = w.inflight.take_if(|i| i.from == from) else {
+        let Some(inflight) = w.inflight.remove(&from) else {
             // A late duplicate answer to a request sent again: harmless, ignore it.
             return;
         };
@@ -484,7 +560,7 @@ impl Session {
                 entries.len(),
                 inflight.limit
             );
-            return self.after_batch(author, inflight, false, Some(msg), now_ms);
+            return self.retry_range(author, inflight, Some(msg), now_ms);
         }
         let mut batch = Vec::with_capacity(entries.len());
         for bytes in &entries {
@@ -492,14 +568,50 @@ impl Session {
                 Ok(e) if e.author() == author => batch.push(e),
                 Ok(e) => {
                     let msg = format!("entry of {:?} in a batch of {author:?}", e.author());
-                    return self.after_batch(author, inflight, false, Some(msg), now_ms);
+                    return self.retry_range(author, inflight, Some(msg), now_ms);
                 }
                 Err(e) => {
-                    return self.after_batch(author, inflight, false, Some(e.to_string()), now_ms);
+                    return self.retry_range(author, inflight, Some(e.to_string()), now_ms);
                 }
             }
         }
         batch.sort_by_key(VerifiedEntry::seq);
+        let Some(w) = self.wants.get_mut(&author) else {
+            return;
+        };
+        if from > w.next {
+            // Ahead of the chain: it waits for the ranges before it.
+            w.ahead.insert(from, (inflight, batch));
+            return self.pump(now_ms);
+        }
+        // Chain this range, then every waiting range it reaches.
+        let mut range = Some((inflight, batch));
+        while let Some((inflight, batch)) = range.take() {
+            if !self.chain(author, inflight, batch, now_ms) {
+                return;
+            }
+            let Some(w) = self.wants.get_mut(&author) else {
+                return;
+            };
+            let next = w.next;
+            if let Some(first) = w.ahead.keys().next().copied()
+                && first <= next
+            {
+                range = w.ahead.remove(&first);
+            }
+        }
+        self.finish_or_pump(author, now_ms);
+    }
+
+    /// Chains one answered range onto `author`'s feed; `false` when the want ended (a fork, or
+    /// the session failed) and nothing more is to be done for it.
+    fn chain(
+        &mut self,
+        author: AuthorId,
+        inflight: Inflight,
+        batch: Vec<VerifiedEntry>,
+        now_ms: u64,
+    ) -> bool {
         let mut advanced = false;
         let mut verified = Vec::new();
         let mut problem = None;
@@ -522,7 +634,7 @@ impl Session {
                 continue;
             }
             if seq != w.next {
-                continue; // a duplicate, or a gap: ask again from `next`
+                continue; // a duplicate, or a gap: asked for again below
             }
             let expect = Expect {
                 author,
@@ -548,19 +660,33 @@ impl Session {
             self.emit(Event::Verified(Box::new(e)));
         }
         if let Some(f) = fork {
-            self.wants.remove(&author);
+            self.end_want(author);
             self.emit(Event::Fork(f));
             self.pump(now_ms);
-            return;
+            return false;
         }
-        self.after_batch(author, inflight, advanced, problem, now_ms);
+        if problem.is_some() || !advanced {
+            self.retry_range(author, inflight, problem, now_ms);
+            return self.wants.contains_key(&author) && !self.failed;
+        }
+        // A short answer leaves the rest of its range to ask for again.
+        let Some(w) = self.wants.get(&author) else {
+            return false;
+        };
+        let end = inflight.from + u64::from(inflight.limit);
+        let next = w.next;
+        if next < end && next <= w.target && !w.inflight.contains_key(&next) {
+            self.send_range(author, next, end - next, 0, now_ms);
+        }
+        true
     }
 
-    fn after_batch(
+    /// A range that brought nothing usable is asked for again, like a timeout, so a peer that
+    /// advertised entries it does not serve is eventually given up on.
+    fn retry_range(
         &mut self,
         author: AuthorId,
         inflight: Inflight,
-        advanced: bool,
         problem: Option<String>,
         now_ms: u64,
     ) {
@@ -570,55 +696,46 @@ impl Session {
                 return;
             }
         }
-        let Some((next, target)) = self.wants.get(&author).map(|w| (w.next, w.target)) else {
+        let Some(w) = self.wants.get(&author) else {
             return;
         };
-        if next > target {
-            self.wants.remove(&author);
-        } else if !advanced {
-            // Nothing usable: count it like a timeout, so a peer that advertised entries it
-            // does not serve is eventually given up on.
-            let retries = inflight.retries + 1;
-            if retries <= self.config.max_retries {
-                return self.request(author, retries, now_ms);
+        if w.next > w.target {
+            return self.finish_or_pump(author, now_ms);
+        }
+        let retries = inflight.retries + 1;
+        if retries <= self.config.max_retries {
+            // Only the part not chained yet.
+            let from = inflight
+                .from
+                .max(w.next.saturating_sub(u64::from(!w.checked)));
+            let end = inflight.from + u64::from(inflight.limit);
+            if from < end {
+                self.send_range(author, from, end - from, retries, now_ms);
             }
-            self.wants.remove(&author);
-            self.strike(format!(
-                "peer did not serve {author:?} past seq {}",
-                next - 1
-            ));
-            if self.failed {
-                return;
-            }
+            return self.pump(now_ms);
+        }
+        let next = w.next;
+        self.end_want(author);
+        self.strike(format!(
+            "peer did not serve {author:?} past seq {}",
+            next - 1
+        ));
+        if !self.failed {
+            self.pump(now_ms);
+        }
+    }
+
+    /// Ends `author`'s want once everything up to the peer's head is chained.
+    fn finish_or_pump(&mut self, author: AuthorId, now_ms: u64) {
+        if self.wants.get(&author).is_some_and(|w| w.next > w.target) {
+            self.end_want(author);
         }
         self.pump(now_ms);
     }
 
-    /// Sends the request for `author` from its current position. The first one starts at our
-    /// head (one early) so that a different history shows up as a fork; it asks for at least
-    /// two entries so that it also makes progress.
-    fn request(&mut self, author: AuthorId, retries: u32, now_ms: u64) {
-        let (batch, timeout) = (self.config.batch, self.config.timeout_ms);
-        let Some(w) = self.wants.get_mut(&author) else {
-            return;
-        };
-        let (from, batch) = if w.checked {
-            (w.next, batch)
-        } else {
-            (w.next - 1, batch.max(2))
-        };
-        let limit = u32::try_from((w.target - from + 1).min(u64::from(batch))).unwrap_or(batch);
-        w.inflight = Some(Inflight {
-            from,
-            limit,
-            deadline: now_ms + timeout,
-            retries,
-        });
-        self.outbox.push_back(Message::Request {
-            author,
-            from,
-            limit,
-        });
+    fn end_want(&mut self, author: AuthorId) {
+        self.wants.remove(&author);
+        self.finished.insert(author);
     }
 
     /// Handles the passage of time: unanswered requests and frontiers are sent again, and a
@@ -636,21 +753,22 @@ impl Session {
             self.frontier_deadline = Some((now_ms + self.config.timeout_ms, retries + 1));
             self.send_frontier(false);
         }
-        let expired: Vec<(AuthorId, u32)> = self
+        let expired: Vec<(AuthorId, Inflight)> = self
             .wants
             .iter()
-            .filter_map(|(a, w)| {
+            .flat_map(|(a, w)| {
                 w.inflight
-                    .as_ref()
+                    .values()
                     .filter(|i| i.deadline <= now_ms)
-                    .map(|i| (*a, i.retries))
+                    .map(|i| (*a, *i))
             })
             .collect();
-        for (author, retries) in expired {
-            if retries >= self.config.max_retries {
-                return self.fail(SyncFailure::Unresponsive(retries));
+        for (author, i) in expired {
+            if i.retries >= self.config.max_retries {
+                return self.fail(SyncFailure::Unresponsive(i.retries));
             }
-            self.request(author, retries + 1, now_ms);
+            let limit = u64::from(i.limit);
+            self.send_range(author, i.from, limit, i.retries + 1, now_ms);
         }
     }
 }
@@ -865,6 +983,71 @@ mod tests {
         let mut b = Peer::new(vec![], BTreeSet::from([x.author()]), small(), NOW);
         run(&mut a, &mut b, || false, NOW);
         assert_eq!(b.feeds[&x.author()], x);
+    }
+
+    #[test]
+    fn one_long_feed_is_fetched_with_several_requests_at_once_answered_in_any_order() {
+        let x = feed(1, 40);
+        let config = Config {
+            batch: 4,
+            max_inflight: 4,
+            ..Config::default()
+        };
+        let mut a = Peer::new(vec![x.clone()], BTreeSet::new(), config, NOW);
+        let mut b = Peer::new(
+            vec![prefix(&x, 1)],
+            BTreeSet::from([x.author()]),
+            config,
+            NOW,
+        );
+        let requests = |msgs: &[Vec<u8>]| {
+            msgs.iter()
+                .filter(|m| matches!(decode(m), Ok(Message::Request { .. })))
+                .count()
+        };
+        // Frontiers, then the first request alone (it checks the overlap entry for forks).
+        let mut to_a = b.drain(NOW);
+        let mut first = Vec::new();
+        for _ in 0..4 {
+            for m in std::mem::take(&mut to_a) {
+                a.session.handle_bytes(&m, NOW);
+            }
+            for m in a.drain(NOW) {
+                b.session.handle_bytes(&m, NOW);
+            }
+            to_a = b.drain(NOW);
+            if requests(&to_a) > 0 {
+                first = to_a.clone();
+                break;
+            }
+        }
+        assert_eq!(requests(&first), 1, "the first request goes alone");
+        for m in std::mem::take(&mut to_a) {
+            a.session.handle_bytes(&m, NOW);
+        }
+        for m in a.drain(NOW) {
+            b.session.handle_bytes(&m, NOW);
+        }
+        // Checked: now four ranges of the same feed are asked for at once.
+        let pipelined = b.drain(NOW);
+        assert_eq!(
+            requests(&pipelined),
+            4,
+            "max_inflight requests for one feed"
+        );
+        for m in &pipelined {
+            a.session.handle_bytes(m, NOW);
+        }
+        // Their answers arrive last first; they are held until the ranges before them chain.
+        let mut answers = a.drain(NOW);
+        answers.reverse();
+        for m in answers {
+            b.session.handle_bytes(&m, NOW);
+        }
+        run(&mut a, &mut b, || false, NOW);
+        assert_eq!(b.feeds[&x.author()], x);
+        assert_eq!(b.session.progress().have, 39);
+        assert!(a.failed.is_none() && b.failed.is_none() && b.strikes == 0);
     }
 
     #[test]

@@ -13,6 +13,9 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
+
 use kith_core::sync::{
     Config, Event as SyncEvent, MAX_FRONTIER_AUTHORS, Message, Progress, Session,
 };
@@ -21,6 +24,10 @@ use kith_store::{Store, StoreError};
 use libp2p::PeerId;
 
 use crate::{Client, NetError, platform};
+
+/// How many verified entries a sync collects before writing them in one transaction (fewer,
+/// larger transactions: each IndexedDB transaction costs a round trip to the storage backend).
+pub const WRITE_BATCH: usize = 512;
 
 /// Why a sync did not complete.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -148,11 +155,15 @@ impl<S: Store> Replica<S> {
         let (heads, mut interest) = self.followed().await?;
         interest.extend(also);
         let mut session = Session::new(self.config, heads, interest, crate::now_ms());
-        loop {
-            let mut batch = Vec::new();
+        // Requests under way, answered in any order (the session keeps at most
+        // `max_inflight`); verified entries wait here and are written in large batches.
+        let mut answers = FuturesUnordered::new();
+        let mut verified: Vec<VerifiedEntry> = Vec::new();
+        let outcome = loop {
+            let mut failed = None;
             while let Some(event) = session.poll_event() {
                 match event {
-                    SyncEvent::Verified(e) => batch.push(*e),
+                    SyncEvent::Verified(e) => verified.push(*e),
                     SyncEvent::Fork(evidence) => {
                         let evidence = *evidence;
                         let author = evidence.author;
@@ -161,41 +172,34 @@ impl<S: Store> Replica<S> {
                             .await?;
                     }
                     SyncEvent::Progress(p) => progress(p),
-                    SyncEvent::Failed(why) => {
-                        // A peer that breaks the protocol or goes silent is cut off.
-                        let _ = self.client.disconnect(peer).await;
-                        let reason = why.to_string();
-                        return Err(ReplicaError::Failed { peer, reason });
-                    }
+                    SyncEvent::Failed(why) => failed = Some(why.to_string()),
                     // In this request-response mapping the peer's requests arrive as
                     // `Event::SyncRequest`, never through the requester's session.
                     SyncEvent::Serve { .. } | SyncEvent::Misbehaved(_) => {}
                 }
             }
-            if !batch.is_empty() {
-                self.store.insert(&batch).await?;
-                let now = crate::now_ms();
-                for author in batch
-                    .iter()
-                    .map(VerifiedEntry::author)
-                    .collect::<BTreeSet<_>>()
-                {
-                    self.store
-                        .update_meta(&author, &|m| m.last_synced_ms = Some(now))
-                        .await?;
-                }
+            if failed.is_some() || session.is_failed() {
+                // A peer that breaks the protocol or goes silent is cut off.
+                let _ = self.client.disconnect(peer).await;
+                let reason = failed.unwrap_or_else(|| "the peer broke the sync protocol".into());
+                break Err(ReplicaError::Failed { peer, reason });
+            }
+            if verified.len() >= WRITE_BATCH {
+                self.write(&mut verified).await?;
             }
             if session.progress().done {
-                return Ok(session.progress());
+                break Ok(session.progress());
             }
-            match session.poll_outbound() {
+            while let Some(message) = session.poll_outbound() {
                 // We asked first; our frontier travelled with the request.
-                Some(Message::Frontier { reply: true, .. }) => {}
-                Some(message) => {
-                    let answer = self.client.request(peer, message).await?;
-                    session.handle(answer, crate::now_ms());
+                if !matches!(message, Message::Frontier { reply: true, .. }) {
+                    answers.push(self.client.request(peer, message));
                 }
-                None => match session.poll_timeout() {
+            }
+            if answers.is_empty() {
+                // Nothing under way: whatever is verified goes in before waiting.
+                self.write(&mut verified).await?;
+                match session.poll_timeout() {
                     Some(at) => {
                         let wait = at.saturating_sub(crate::now_ms());
                         platform::sleep(Duration::from_millis(wait)).await;
@@ -203,11 +207,46 @@ impl<S: Store> Replica<S> {
                     }
                     None => {
                         let reason = "nothing to send and nothing to wait for".to_owned();
-                        return Err(ReplicaError::Failed { peer, reason });
+                        break Err(ReplicaError::Failed { peer, reason });
                     }
-                },
+                }
+                continue;
             }
+            let wait = session
+                .poll_timeout()
+                .map_or(60_000, |at| at.saturating_sub(crate::now_ms()));
+            let mut timeout = Box::pin(platform::sleep(Duration::from_millis(wait)).fuse());
+            futures::select! {
+                answer = answers.select_next_some() => match answer {
+                    Ok(answer) => session.handle(answer, crate::now_ms()),
+                    Err(e) => break Err(e.into()),
+                },
+                () = timeout => session.handle_timeout(crate::now_ms()),
+            }
+        };
+        // What was verified is kept, whatever ended the session.
+        self.write(&mut verified).await?;
+        outcome
+    }
+
+    /// Writes verified entries in one transaction and marks their feeds as synced now.
+    async fn write(&self, verified: &mut Vec<VerifiedEntry>) -> Result<(), ReplicaError> {
+        if verified.is_empty() {
+            return Ok(());
         }
+        let batch = std::mem::take(verified);
+        self.store.insert(&batch).await?;
+        let now = crate::now_ms();
+        for author in batch
+            .iter()
+            .map(VerifiedEntry::author)
+            .collect::<BTreeSet<_>>()
+        {
+            self.store
+                .update_meta(&author, &|m| m.last_synced_ms = Some(now))
+                .await?;
+        }
+        Ok(())
     }
 
     /// Takes a live entry: the one place that decides what a live entry does. It is stored
