@@ -16,6 +16,8 @@ pub(crate) const TEST_PARTS: &[&str] = &["lint", "native", "wasm", "e2e"];
 /// Crates that compile for the browser.
 const WASM_CRATES: &[&str] = &["kith-core", "kith-store", "kith-net", "kith-web"];
 
+/// Where the kith-node for the browser backfill bench serves.
+const BACKFILL_NODE_HTTP: &str = "127.0.0.1:28280";
 /// Where the kith-node for the wasm tests serves; the tests read it at build time.
 const WASM_TEST_NODE_HTTP: &str = "127.0.0.1:18080";
 
@@ -143,33 +145,47 @@ fn test_node(http: &str, ws: &str, webrtc: &str, dist: &Path) -> Result<Backgrou
     Background::start(c, "kith-node", "Open http://", Duration::from_secs(30))
 }
 
+/// A debug kith-node serving a one-page dist: browser tests and benches that only need its
+/// `bootstrap.json` stay independent of the app build.
+fn page_less_node(http: &str, ws: &str, webrtc: &str) -> Result<Background> {
+    build_node_debug()?;
+    let dist = target_dir().join("wasm-test-dist");
+    std::fs::create_dir_all(&dist)?;
+    std::fs::write(
+        dist.join("index.html"),
+        "<!doctype html><title>kith test node</title>",
+    )?;
+    test_node(http, ws, webrtc, &dist)
+}
+
+/// Builds the native echo peer (`crates/kith-node/examples/echo_peer.rs`); returns its path.
+fn build_echo_peer(release: bool) -> Result<PathBuf> {
+    let mut args = vec![
+        "build",
+        "--locked",
+        "-p",
+        "kith-node",
+        "--example",
+        "echo_peer",
+    ];
+    if release {
+        args.push("--release");
+    }
+    run_cmd(&mut cargo(&args))?;
+    let profile = if release { "release" } else { "debug" };
+    Ok(target_dir().join(profile).join("examples/echo_peer"))
+}
+
 fn build_node_debug() -> Result<()> {
     run_cmd(&mut cargo(&["build", "--locked", "-p", "kith-node"]))
 }
 
 fn wasm_tests(_: &Tools) -> Result<Duration> {
     step("wasm tests in headless Chromium", || {
-        build_node_debug()?;
-        // The wasm tests only need bootstrap.json; a one-page dist keeps them independent of
-        // the app build.
-        let dist = target_dir().join("wasm-test-dist");
-        std::fs::create_dir_all(&dist)?;
-        std::fs::write(
-            dist.join("index.html"),
-            "<!doctype html><title>kith test node</title>",
-        )?;
         ensure_free(WASM_TEST_NODE_HTTP, "wasm tests")?;
-        let _node = test_node(WASM_TEST_NODE_HTTP, "19090", "19091", &dist)?;
+        let _node = page_less_node(WASM_TEST_NODE_HTTP, "19090", "19091")?;
         // A native peer for the browser-to-native delivery test.
-        run_cmd(&mut cargo(&[
-            "build",
-            "--locked",
-            "-p",
-            "kith-node",
-            "--example",
-            "echo_peer",
-        ]))?;
-        let mut echo = Command::new(target_dir().join("debug/examples/echo_peer"));
+        let mut echo = Command::new(build_echo_peer(false)?);
         echo.arg(WASM_TEST_NODE_HTTP).env("KITH_LOG", "warn");
         let _echo = Background::start(echo, "echo peer", "ready", Duration::from_secs(30))?;
         let mut args = vec!["test", "--locked", "--target", "wasm32-unknown-unknown"];
@@ -247,12 +263,32 @@ pub(crate) fn bench() -> Result<()> {
             Ok(())
         },
     )?;
+    step(
+        "browser: backfill 10,000 entries from a native peer into IndexedDB",
+        || {
+            ensure_free(BACKFILL_NODE_HTTP, "backfill bench")?;
+            let _node = page_less_node(BACKFILL_NODE_HTTP, "28290", "28291")?;
+            let mut holder = Command::new(build_echo_peer(true)?);
+            holder
+                .args([BACKFILL_NODE_HTTP, "--hold", "10000"])
+                .env("KITH_LOG", "warn");
+            let _holder =
+                Background::start(holder, "holder peer", "ready", Duration::from_secs(60))?;
+            let node = format!("http://{BACKFILL_NODE_HTTP}");
+            figures.extend(browser_bench(
+                "kith-net",
+                "bench_backfill",
+                &[("KITH_TEST_NODE", node)],
+            )?);
+            Ok(())
+        },
+    )?;
     step("kith-core in headless Chromium: verify", || {
-        figures.extend(browser_bench("kith-core", "bench_wasm")?);
+        figures.extend(browser_bench("kith-core", "bench_wasm", &[])?);
         Ok(())
     })?;
     step("kith-store in headless Chromium: IndexedDB", || {
-        figures.extend(browser_bench("kith-store", "bench_idb")?);
+        figures.extend(browser_bench("kith-store", "bench_idb", &[])?);
         Ok(())
     })?;
     step(
@@ -296,25 +332,30 @@ fn figures_from(mut c: Command, what: &str) -> Result<BTreeMap<String, serde_jso
 
 /// Runs a browser benchmark (a wasm-bindgen test behind the crate's `bench` feature, release
 /// build) and returns the figures it posts.
-fn browser_bench(package: &str, test: &str) -> Result<BTreeMap<String, serde_json::Value>> {
+fn browser_bench(
+    package: &str,
+    test: &str,
+    envs: &[(&str, String)],
+) -> Result<BTreeMap<String, serde_json::Value>> {
     let (url, rx) = bench_sink()?;
+    let mut c = cargo(&[
+        "test",
+        "--locked",
+        "--release",
+        "--features",
+        "bench",
+        "--target",
+        "wasm32-unknown-unknown",
+        "-p",
+        package,
+        "--test",
+        test,
+    ]);
+    c.envs(envs.iter().map(|(k, v)| (*k, v.as_str())));
     run_cmd(
-        cargo(&[
-            "test",
-            "--locked",
-            "--release",
-            "--features",
-            "bench",
-            "--target",
-            "wasm32-unknown-unknown",
-            "-p",
-            package,
-            "--test",
-            test,
-        ])
-        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
-        .env("WASM_BINDGEN_TEST_TIMEOUT", "300")
-        .env("KITH_BENCH_SINK", url),
+        c.env("CHROMEDRIVER", "/usr/bin/chromedriver")
+            .env("WASM_BINDGEN_TEST_TIMEOUT", "300")
+            .env("KITH_BENCH_SINK", url),
     )?;
     let body = rx
         .recv_timeout(Duration::from_secs(5))
