@@ -13,6 +13,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use futures::future::{Fuse, FusedFuture, LocalBoxFuture};
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 
@@ -156,9 +157,11 @@ impl<S: Store> Replica<S> {
         interest.extend(also);
         let mut session = Session::new(self.config, heads, interest, crate::now_ms());
         // Requests under way, answered in any order (the session keeps at most
-        // `max_inflight`); verified entries wait here and are written in large batches.
+        // `max_inflight`); verified entries wait here and are written in large batches, one
+        // write at a time (each must chain onto the last), while the next answers are verified.
         let mut answers = FuturesUnordered::new();
         let mut verified: Vec<VerifiedEntry> = Vec::new();
+        let mut writing: Fuse<LocalBoxFuture<'_, Result<(), ReplicaError>>> = Fuse::terminated();
         let outcome = loop {
             let mut failed = None;
             while let Some(event) = session.poll_event() {
@@ -184,8 +187,11 @@ impl<S: Store> Replica<S> {
                 let reason = failed.unwrap_or_else(|| "the peer broke the sync protocol".into());
                 break Err(ReplicaError::Failed { peer, reason });
             }
-            if verified.len() >= WRITE_BATCH {
-                self.write(&mut verified).await?;
+            if writing.is_terminated() && verified.len() >= WRITE_BATCH {
+                writing = self
+                    .write(std::mem::take(&mut verified))
+                    .boxed_local()
+                    .fuse();
             }
             if session.progress().done {
                 break Ok(session.progress());
@@ -198,7 +204,10 @@ impl<S: Store> Replica<S> {
             }
             if answers.is_empty() {
                 // Nothing under way: whatever is verified goes in before waiting.
-                self.write(&mut verified).await?;
+                if !writing.is_terminated() {
+                    (&mut writing).await?;
+                }
+                self.write(std::mem::take(&mut verified)).await?;
                 match session.poll_timeout() {
                     Some(at) => {
                         let wait = at.saturating_sub(crate::now_ms());
@@ -221,20 +230,23 @@ impl<S: Store> Replica<S> {
                     Ok(answer) => session.handle(answer, crate::now_ms()),
                     Err(e) => break Err(e.into()),
                 },
+                written = writing => written?,
                 () = timeout => session.handle_timeout(crate::now_ms()),
             }
         };
         // What was verified is kept, whatever ended the session.
-        self.write(&mut verified).await?;
+        if !writing.is_terminated() {
+            writing.await?;
+        }
+        self.write(verified).await?;
         outcome
     }
 
     /// Writes verified entries in one transaction and marks their feeds as synced now.
-    async fn write(&self, verified: &mut Vec<VerifiedEntry>) -> Result<(), ReplicaError> {
-        if verified.is_empty() {
+    async fn write(&self, batch: Vec<VerifiedEntry>) -> Result<(), ReplicaError> {
+        if batch.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::take(verified);
         self.store.insert(&batch).await?;
         let now = crate::now_ms();
         for author in batch
