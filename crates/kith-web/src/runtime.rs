@@ -1135,7 +1135,14 @@ impl Runtime {
     /// Shows a handle search's result.
     fn found(&self, handle: String, result: Result<Vec<(AuthorId, String)>, String>) {
         let search = match result {
-            Ok(claims) => {
+            Ok(mut claims) => {
+                // The lookup never counts this node; my own claim is known here.
+                let mine = self.handle.borrow().clone();
+                if mine.as_deref() == Some(handle.as_str())
+                    && !claims.iter().any(|(a, _)| *a == self.me())
+                {
+                    claims.insert(0, (self.me(), handle.clone()));
+                }
                 let mut lib = self.library.borrow_mut();
                 for (author, h) in &claims {
                     lib.learn_handle(*author, h.clone());
