@@ -30,6 +30,16 @@ export function launchBrowser() {
   });
 }
 
+/** A persistent Chromium profile in `dir` (its own IndexedDB and service worker). */
+export function launchProfile(dir, viewport = { width: 1100, height: 800 }) {
+  return chromium.launchPersistentContext(dir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport,
+  });
+}
+
 const children = new Set();
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');

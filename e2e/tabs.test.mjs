@@ -6,26 +6,40 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import {
-  CHROMIUM_ARGS, NodeProcess, baseUrl, ensureOutDir, onboard, post, postByText, seeOnHome, seriousProblems,
+  NodeProcess, baseUrl, ensureOutDir, launchProfile, onboard, post, postByText, seeOnHome, seriousProblems,
   waitState, watchPage,
 } from './lib.mjs';
 
 const out = ensureOutDir();
 let node;
-const contexts = [];
+const contexts = new Set();
 
 async function profile(name) {
-  const dir = mkdtempSync(join(tmpdir(), `kith-e2e-tabs-${name}-`));
-  const context = await chromium.launchPersistentContext(dir, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport: { width: 1100, height: 800 },
-  });
-  contexts.push(context);
+  const context = await launchProfile(mkdtempSync(join(tmpdir(), `kith-e2e-tabs-${name}-`)));
+  contexts.add(context);
   return context;
+}
+
+/** Closes a profile's browser for good (the rest are closed after the tests). */
+async function closeProfile(context) {
+  contexts.delete(context);
+  await context.close();
+}
+
+/** A new person who onboards and follows the owner of `link`, called `name` there. */
+async function follower(who, link, name) {
+  const context = await profile(who.toLowerCase());
+  const page = context.pages()[0] ?? await context.newPage();
+  await page.goto(baseUrl);
+  await onboard(page, { name: who, handle: who.toLowerCase() });
+  await waitState(page, 'connected');
+  await page.goto(link);
+  await page.waitForSelector(`#profile-name:text-is("${name}")`);
+  await page.click('#follow');
+  await page.waitForSelector('#unfollow');
+  await page.click('#nav-home');
+  return page;
 }
 
 before(async () => {
@@ -33,7 +47,7 @@ before(async () => {
   await node.start();
 });
 after(async () => {
-  for (const c of contexts) await c.close().catch(() => {});
+  for (const c of [...contexts]) await closeProfile(c);
   await node?.stop();
 });
 
@@ -51,16 +65,7 @@ test('two tabs of one profile: one node, both post, a follower gets one chain, t
   await a1.click('#nav-profile');
   const link = await a1.inputValue('#my-link');
 
-  const bob = await profile('bob');
-  const b = bob.pages()[0] ?? await bob.newPage();
-  await b.goto(baseUrl);
-  await onboard(b, { name: 'Bob', handle: 'bob' });
-  await waitState(b, 'connected');
-  await b.goto(link);
-  await b.waitForSelector('#profile-name:text-is("Alice")');
-  await b.click('#follow');
-  await b.waitForSelector('#unfollow');
-  await b.click('#nav-home');
+  const b = await follower('Bob', link, 'Alice');
 
   // The second tab of Alice's profile: the same person, connected through the first tab.
   const a2 = await alice.newPage();
@@ -113,16 +118,7 @@ test('a backup restored in another browser waits for posts made since, then cont
   await d.click('#nav-profile');
   const link = await d.inputValue('#my-link');
 
-  const erin = await profile('erin');
-  const e = erin.pages()[0] ?? await erin.newPage();
-  await e.goto(baseUrl);
-  await onboard(e, { name: 'Erin', handle: 'erin' });
-  await waitState(e, 'connected');
-  await e.goto(link);
-  await e.waitForSelector('#profile-name:text-is("Dana")');
-  await e.click('#follow');
-  await e.waitForSelector('#unfollow');
-  await e.click('#nav-home');
+  const e = await follower('Erin', link, 'Dana');
   await seeOnHome(e, 'Before the backup');
 
   // Dana backs up, then posts again: the backup is behind her feed.
@@ -133,7 +129,7 @@ test('a backup restored in another browser waits for posts made since, then cont
   await download.saveAs(backupPath);
   await post(d, 'After the backup');
   await seeOnHome(e, 'After the backup');
-  await dana.close();
+  await closeProfile(dana);
 
   // A new browser restores the backup: posting waits until her feed is checked in the network,
   // and the post made after the backup arrives from Erin, who holds it.
