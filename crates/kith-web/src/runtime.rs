@@ -638,20 +638,22 @@ impl Runtime {
         self.tell(&TabMessage::Changed { author: self.me() });
         if self.follower() {
             self.tell(&TabMessage::Publish { seq: entry.seq() });
-        } else if let Some(net) = self.net() {
-            let e = entry.clone();
-            platform::spawn_local(async move {
-                // With nobody listening the entry waits in the store, and followers fetch it
-                // when they next sync.
-                if let Err(err) = net.agent.publish(&e).await {
-                    tracing::info!(
-                        "#{} not published live ({err}); followers will sync it",
-                        e.seq()
-                    );
-                }
-            });
+        } else {
+            self.publish(entry.clone());
         }
         Ok(entry)
+    }
+
+    /// Publishes a stored entry of mine live, in the background. With nobody listening it
+    /// waits in the store, and followers fetch it when they next sync.
+    fn publish(&self, entry: VerifiedEntry) {
+        let Some(net) = self.net() else { return };
+        platform::spawn_local(async move {
+            if let Err(err) = net.agent.publish(&entry).await {
+                let seq = entry.seq();
+                tracing::info!("#{seq} not published live ({err}); followers will sync it");
+            }
+        });
     }
 
     async fn handle(self: Rc<Self>, command: Command) {
@@ -1007,15 +1009,8 @@ impl Runtime {
             TabMessage::Publish { seq } if holder => {
                 let me = self.me();
                 self.reload_feed(me).await;
-                let Some(net) = self.net() else { return };
                 if let Ok(Some(e)) = self.store.range(&me, seq, 1).await.map(|mut v| v.pop()) {
-                    platform::spawn_local(async move {
-                        if let Err(err) = net.agent.publish(&e).await {
-                            tracing::info!(
-                                "#{seq} not published live ({err}); followers will sync it"
-                            );
-                        }
-                    });
+                    self.publish(e);
                 }
             }
             TabMessage::Followed { author } if holder => {
