@@ -1,21 +1,36 @@
-//! kith-app: the rules of the Kith app that do not depend on a browser or on libp2p, so they
-//! run and are tested natively (and compile to wasm32 for the browser shell, kith-web).
+//! kith-app: the Kith app without a browser or libp2p, so its rules run and are tested
+//! natively and compile to wasm32 for the browser shell (kith-web).
 //!
 //! How the parts cooperate:
+//! - [`App`] carries out the person's [`Command`]s over any kith-store [`Store`] and any
+//!   [`Network`], and tells the UI what to show as [`Update`]s. The network reports back as
+//!   [`News`] ([`App::on_news`]). Where it runs gives it an [`Env`]: where updates go, how to
+//!   spawn a task, randomness, the origin of follow links. [`welcome`] is its side of the
+//!   welcome screen, before there is an identity.
 //! - [`Library`] is the read model of the feeds this device holds: each a kith-core
 //!   [`Feed`](kith_core::Feed) (chain checked, deletes applied, forks caught) plus an index of
-//!   reactions and the handles learnt. The shell fills it from the store at start and entry by
-//!   entry as the network stores them, and asks it for what the screens show.
-//! - [`view`] holds those owned view types ([`view::ThreadView`], [`view::ProfileView`], …):
-//!   plain data that a UI renders as it is.
-//! - The person's own entries are signed after the library's head of their own feed
+//!   reactions and the handles learnt. The app fills it from the store at start and entry by
+//!   entry as the network stores them, and computes the screens from it.
+//! - [`view`] holds those owned view types ([`view::ThreadView`], [`view::ProfileView`], the
+//!   home timeline with its "new posts" cutoff, …): plain data a UI renders as it is.
+//! - [`route`] names the screens and maps them to URL fragments (follow links included).
+//! - [`network`] is the seam: kith-net's agent implements [`Network`] for the device that
+//!   runs the node; kith-web's tab proxy implements it for the browser's other tabs.
+//! - The person's own entries are signed after the stored head of their own feed
 //!   ([`Library::next_own_entry`], kith-core's one signing rule); the store has the last word
-//!   (a different entry at the same seq is refused), so the shell re-reads and signs again.
+//!   (a different entry at the same seq is refused), so the app re-reads and signs again.
 //!
-//! What is still in kith-web's runtime and moves here next: the commands and their
-//! execution over any `Store` and a network seam (publish, follow live, sync, names, holders).
+//! [`Store`]: kith_store::Store
 
+mod app;
 mod library;
+pub mod network;
+pub mod route;
 pub mod view;
 
+pub use app::{
+    APPEND_TRIES, App, Command, Env, MIN_PASSPHRASE, OWN_CHECK, PAGE, Persist, REACTIONS, Random,
+    Update, now_ms, set_theme, stored_identity, stored_theme, welcome,
+};
 pub use library::Library;
+pub use network::{NetFailure, NetResult, Network, News, Source};

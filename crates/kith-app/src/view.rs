@@ -81,6 +81,59 @@ pub struct ThreadView {
     pub replies: Vec<ThreadView>,
 }
 
+/// The home timeline as computed, and the newest post on screen: posts newer than it wait
+/// behind the "N new posts" pill, so the timeline does not move under the reader. The first
+/// timeline (or the first after an empty one) is shown whole; [`HomeFeed::show_new`] (the
+/// pill, or the person's own post) moves the cutoff to the newest post.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HomeFeed {
+    /// Every thread computed, newest first, including those behind the pill.
+    pub threads: Vec<ThreadView>,
+    /// Whether older posts exist beyond `threads`.
+    pub more: bool,
+    /// The newest post shown.
+    pub cutoff: Option<Cursor>,
+}
+
+impl HomeFeed {
+    /// A newly computed timeline.
+    pub fn update(&mut self, threads: Vec<ThreadView>, more: bool) {
+        let first = self.cutoff.is_none();
+        self.threads = threads;
+        self.more = more;
+        if first {
+            self.cutoff = self.newest();
+        }
+    }
+
+    /// Shows everything (the pill was pressed, or I posted).
+    pub fn show_new(&mut self) {
+        if let Some(newest) = self.newest() {
+            self.cutoff = Some(newest);
+        }
+    }
+
+    /// The threads on screen: those not newer than the cutoff.
+    pub fn shown(&self) -> impl Iterator<Item = &ThreadView> {
+        let cutoff = self.cutoff;
+        self.threads
+            .iter()
+            .filter(move |t| cutoff.is_none_or(|c| t.post.key() <= c))
+    }
+
+    /// How many new top-level posts wait behind the pill.
+    pub fn waiting(&self) -> usize {
+        match self.cutoff {
+            None => 0,
+            Some(c) => self.threads.iter().filter(|t| t.post.key() > c).count(),
+        }
+    }
+
+    fn newest(&self) -> Option<Cursor> {
+        self.threads.iter().map(|t| t.post.key()).max()
+    }
+}
+
 /// Someone's profile screen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProfileView {

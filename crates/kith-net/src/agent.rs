@@ -24,8 +24,9 @@
 //! button, the browser's `online` event) cuts a backoff wait short.
 //!
 //! An `Agent` is a cheap handle: clones share the replica, so the app can ask for a sync of
-//! one feed ([`Agent::sync_feed`], after a follow) or publish ([`Agent::publish`]) while
-//! [`Agent::run`] goes on.
+//! one feed ([`Agent::want_sync`], after a follow; it joins the same queue) or publish
+//! ([`Agent::publish`]) while [`Agent::run`] goes on. [`AgentNetwork`](crate::AgentNetwork)
+//! is the agent seen through kith-app's `Network` seam.
 //!
 //! It needs a [`Store`], whose futures are not `Send`: run it on the page's event loop, or
 //! natively inside a tokio `LocalSet`.
@@ -231,6 +232,9 @@ pub struct Agent<S> {
     node: PeerId,
     node_addrs: Vec<Multiaddr>,
     fallback_addrs: Vec<Multiaddr>,
+    /// Syncs asked for by the app ([`Agent::want_sync`]), read by [`Agent::run_with`].
+    wants: mpsc::Sender<AuthorId>,
+    wants_rx: Rc<std::cell::RefCell<Option<mpsc::Receiver<AuthorId>>>>,
 }
 
 impl<S> Clone for Agent<S> {
@@ -241,9 +245,15 @@ impl<S> Clone for Agent<S> {
             node: self.node,
             node_addrs: self.node_addrs.clone(),
             fallback_addrs: self.fallback_addrs.clone(),
+            wants: self.wants.clone(),
+            wants_rx: self.wants_rx.clone(),
         }
     }
 }
+
+/// How many syncs asked for by the app may wait for the agent's loop to take them (it takes
+/// them at once; more are refused and logged, and the next ask repeats it).
+pub const MAX_WANTED: usize = 64;
 
 /// Where the agent is in its connection to kith-node.
 enum Phase<'a> {
@@ -262,7 +272,10 @@ impl<S: Store + 'static> Agent<S> {
     /// An agent for `client` and `store`, using the kith-node `node` at `node_addrs` (each
     /// ending in `/p2p/<node>`; the first one also serves as the relay address).
     pub fn new(client: Client, store: S, node: PeerId, node_addrs: Vec<Multiaddr>) -> Self {
+        let (wants, wants_rx) = mpsc::channel(MAX_WANTED);
         Agent {
+            wants,
+            wants_rx: Rc::new(std::cell::RefCell::new(Some(wants_rx))),
             replica: Rc::new(Replica::new(client.clone(), store)),
             client,
             node,
@@ -311,6 +324,15 @@ impl<S: Store + 'static> Agent<S> {
         }
     }
 
+    /// Asks for a sync of `author`'s feed (a follow, a profile preview). It runs through the
+    /// same queue as the agent's own syncs (at most [`MAX_SYNCS`] at once, one per feed), and
+    /// its progress and outcome are reported by [`Agent::run`].
+    pub fn want_sync(&self, author: AuthorId) {
+        if let Err(e) = self.wants.clone().try_send(author) {
+            tracing::warn!("sync of {author} not queued: {e}");
+        }
+    }
+
     /// Runs until the node's event stream ends. See the module docs.
     pub async fn run(self, events: mpsc::Receiver<Event>, report: impl Fn(AgentEvent) + 'static) {
         self.run_with(events, futures::stream::pending(), report)
@@ -326,6 +348,12 @@ impl<S: Store + 'static> Agent<S> {
     ) {
         let report: Report = Rc::new(report);
         let mut retry_now = retry_now.fuse();
+        // Taken once: a second run of the same agent gets no app requests.
+        let mut wants = match self.wants_rx.borrow_mut().take() {
+            Some(rx) => rx.boxed_local(),
+            None => futures::stream::pending().boxed_local(),
+        }
+        .fuse();
         // Each sync task sends one message when it ends; at most MAX_SYNCS run.
         let (done_tx, mut done_rx) = mpsc::channel::<(AuthorId, bool)>(MAX_SYNCS);
         let mut syncs = SyncQueue::new(MAX_SYNCS);
@@ -344,6 +372,7 @@ impl<S: Store + 'static> Agent<S> {
                 Connected(Result<Multiaddr, OnlineError>),
                 Retry,
                 SyncDone(AuthorId, bool),
+                Want(AuthorId),
                 Tick,
             }
             let waiting_now = matches!(phase, Phase::Waiting(_));
@@ -364,6 +393,10 @@ impl<S: Store + 'static> Agent<S> {
                     },
                     d = done_rx.next() => match d {
                         Some((a, ok)) => Step::SyncDone(a, ok),
+                        None => Step::Tick,
+                    },
+                    w = wants.next() => match w {
+                        Some(a) => Step::Want(a),
                         None => Step::Tick,
                     },
                     () = tick => Step::Tick,
@@ -410,6 +443,11 @@ impl<S: Store + 'static> Agent<S> {
                         attempt: backoff.attempt() + 1,
                     });
                     phase = Phase::Connecting(self.connect(gossip_misses < GOSSIP_RETRIES));
+                }
+                Step::Want(author) => {
+                    for a in syncs.want(author) {
+                        self.spawn_sync(a, &report, &done_tx);
+                    }
                 }
                 Step::SyncDone(author, ok) => {
                     if matches!(phase, Phase::Online { .. }) {

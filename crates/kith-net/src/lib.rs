@@ -27,6 +27,8 @@
 //! - [`agent`]: what a person's node does on its own: stay connected (backoff), reserve a
 //!   relay slot, follow, announce, re-sync on every connection, serve, fill gaps.
 //! - [`identity`]: one key, two names (author id and peer id).
+//! - [`AgentNetwork`]: the agent behind kith-app's `Network` seam, and [`news`], its reports
+//!   in the app's terms.
 //!
 //! Browsers cannot accept connections: in the browser the node dials kith-node over
 //! WebRTC-direct or WebSocket, keeps Kademlia in client mode, and is reached by other peers
@@ -41,6 +43,7 @@ mod event_loop;
 pub mod gossip;
 pub mod identity;
 pub mod names;
+mod network;
 pub mod platform;
 pub mod replica;
 pub mod sync_protocol;
@@ -48,9 +51,10 @@ mod transport_kind;
 
 pub use behaviour::Behaviour;
 pub use client::{Client, Connected};
-pub use dial_plan::dial_plan;
+pub use dial_plan::{NodePlan, dial_plan, node_plan};
 pub use event_loop::EventLoop;
 pub use libp2p::{Multiaddr, PeerId, identity::Keypair};
+pub use network::{AgentNetwork, news};
 pub use transport_kind::TransportKind;
 
 use futures::channel::mpsc;

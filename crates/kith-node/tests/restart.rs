@@ -10,7 +10,7 @@ use std::time::Duration;
 use kith_core::{Feed, Identity, Payload};
 use kith_net::agent::{Agent, AgentEvent};
 use kith_net::identity::keypair_of;
-use kith_net::{Config, Keypair, Multiaddr, TransportKind, dial_plan};
+use kith_net::{Keypair, Multiaddr};
 use kith_node::Node;
 use kith_store::{MemoryStore, Store};
 use tokio::task::LocalSet;
@@ -26,14 +26,7 @@ type Log = Rc<RefCell<Vec<AgentEvent>>>;
 
 /// Starts an agent for `key` and `store` against `node`; its reports go to the returned log.
 fn agent(node: &Node, key: Keypair, store: MemoryStore) -> (kith_net::Client, Log) {
-    let config = Config {
-        gossip_heartbeat: Duration::from_millis(200),
-        ..Config::default()
-    };
-    let (client, events, event_loop) = kith_net::new(key, config).expect("client");
-    tokio::spawn(event_loop.run());
-    let doc = node.bootstrap.read().expect("doc").clone();
-    let (peer, addrs) = dial_plan(&doc, Some(TransportKind::WebSocket)).expect("plan");
+    let (client, events, peer, addrs) = common::node_for_agent(node, key);
     let log: Log = Rc::default();
     let sink = log.clone();
     let agent = Agent::new(client.clone(), store, peer, addrs);

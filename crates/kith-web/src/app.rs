@@ -150,7 +150,7 @@ fn ready(model: &UseReducerHandle<Model>, send: &Callback<Command>, now: u64) ->
             let on_more = send.reform(|()| Command::LoadMore);
             html! {
                 <HomeTimeline threads={model.home_shown().cloned().collect::<Vec<_>>()}
-                    new_posts={model.home_new()} more={model.home_more} now_ms={now}
+                    new_posts={model.home_new()} more={model.home.more} now_ms={now}
                     on_post={send.reform(|text| Command::Post { text, reply_to: None })}
                     own_check={model.own_check} on_go_ahead={send.reform(|()| Command::GoAhead)}
                     {on_show_new} {on_more} />

@@ -12,12 +12,7 @@ fn window() -> Option<web_sys::Window> {
 /// `N` bytes from the browser's CSPRNG (`crypto.getRandomValues`).
 pub fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
     let mut out = [0u8; N];
-    window()
-        .ok_or("no window")?
-        .crypto()
-        .map_err(|_| "this browser has no Web Crypto".to_owned())?
-        .get_random_values_with_u8_array(&mut out)
-        .map_err(|_| "the browser refused to give random bytes".to_owned())?;
+    fill_random(&mut out)?;
     Ok(out)
 }
 
@@ -252,4 +247,55 @@ impl TabChannel {
             .channel
             .post_message(&wasm_bindgen::JsValue::from_str(text));
     }
+}
+
+/// `?transport=websocket` or `?transport=webrtc-direct` in the page's URL restricts the dial
+/// to one transport (for tests and for networks that block one).
+pub fn transport_from_url() -> Option<kith_net::TransportKind> {
+    let search = window()?.location().search().ok()?;
+    let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
+    match params.get("transport")?.as_str() {
+        "websocket" => Some(kith_net::TransportKind::WebSocket),
+        "webrtc-direct" => Some(kith_net::TransportKind::WebRtcDirect),
+        _ => None,
+    }
+}
+
+/// The serving kith-node's `/bootstrap.json`, or why it could not be had.
+pub async fn fetch_bootstrap() -> Result<kith_core::BootstrapDoc, String> {
+    let resp = gloo_net::http::Request::get("/bootstrap.json")
+        .send()
+        .await
+        .map_err(|e| format!("kith-node is unreachable ({e})"))?;
+    if !resp.ok() {
+        return Err(format!("kith-node answered HTTP {}", resp.status()));
+    }
+    let bytes = resp
+        .binary()
+        .await
+        .map_err(|e| format!("reading bootstrap.json failed: {e}"))?;
+    kith_core::BootstrapDoc::parse(&bytes).map_err(|e| e.to_string())
+}
+
+/// A number in [0, 1) (jitter for retry delays).
+pub fn random_unit() -> f64 {
+    js_sys::Math::random()
+}
+
+/// Fills `buf` from the browser's CSPRNG.
+pub fn fill_random(buf: &mut [u8]) -> Result<(), String> {
+    window()
+        .ok_or("no window")?
+        .crypto()
+        .map_err(|_| "this browser has no Web Crypto".to_owned())?
+        .get_random_values_with_u8_array(buf)
+        .map_err(|_| "the browser refused to give random bytes".to_owned())?;
+    Ok(())
+}
+
+/// Asks the browser to keep this origin's storage (`navigator.storage.persist()`).
+pub async fn request_persistence() -> Result<bool, String> {
+    kith_store::idb::request_persistence()
+        .await
+        .map_err(|e| e.to_string())
 }

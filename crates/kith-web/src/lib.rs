@@ -21,8 +21,10 @@
 pub mod app;
 pub mod browser;
 pub mod components;
+pub mod handle;
 pub mod identicon;
-pub mod routes;
+pub mod node;
+pub use kith_app::route as routes;
 pub mod runtime;
 pub mod state;
 pub mod tabs;

@@ -1,21 +1,23 @@
 //! View state and the reducer: pure, so it is tested without a node or a DOM.
 //!
-//! The [`runtime`](crate::runtime) computes what the screens show (timelines, profiles,
-//! search results) as the owned view types below and dispatches them as [`Action`]s; the
-//! reducer only decides how they combine with what the person is doing (the "N new posts"
-//! pill, which screen is open, notices).
+//! kith-app's `App` computes what the screens show (timelines, profiles, search results) as
+//! its owned view types and sends them as `Update`s, which become [`Action`]s here
+//! ([`action`]); the shell adds connection news. The reducer only decides how they combine
+//! with what the person is doing (which screen is open, notices); the "N new posts" pill is
+//! kith-app's [`HomeFeed`].
 
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
-use kith_core::{AuthorId, Cursor};
+use kith_core::AuthorId;
 use kith_net::{Event, TransportKind};
 use yew::Reducible;
 
 use crate::routes::Route;
+use kith_app::Update;
 
 pub use kith_app::view::{
-    FeedUsage, Me, OwnCheck, Person, PostView, ProfileView, Search, Theme, ThreadView,
+    FeedUsage, HomeFeed, Me, OwnCheck, Person, PostView, ProfileView, Search, Theme, ThreadView,
 };
 
 /// The connection to kith-node, as the person sees it.
@@ -102,12 +104,8 @@ pub struct Model {
     pub syncing: BTreeMap<AuthorId, (String, u64, u64)>,
     /// Who I follow.
     pub following: std::collections::BTreeSet<AuthorId>,
-    /// The home timeline as computed, including posts not shown yet.
-    pub home: Vec<ThreadView>,
-    /// Whether older posts exist beyond `home`.
-    pub home_more: bool,
-    /// The newest post shown on the home timeline: newer ones wait behind the pill.
-    pub home_cutoff: Option<Cursor>,
+    /// The home timeline as computed, with the posts that wait behind the pill.
+    pub home: HomeFeed,
     /// The profile on screen.
     pub profile: Option<ProfileView>,
     /// The handle search.
@@ -149,9 +147,7 @@ impl Model {
             rtt_ms: None,
             syncing: BTreeMap::new(),
             following: Default::default(),
-            home: Vec::new(),
-            home_more: false,
-            home_cutoff: None,
+            home: HomeFeed::default(),
             profile: None,
             search: Search::Idle,
             suggestions: Vec::new(),
@@ -166,23 +162,49 @@ impl Model {
 
     /// The home threads on screen: those not newer than the cutoff.
     pub fn home_shown(&self) -> impl Iterator<Item = &ThreadView> {
-        let cutoff = self.home_cutoff;
-        self.home
-            .iter()
-            .filter(move |t| cutoff.is_none_or(|c| t.post.key() <= c))
+        self.home.shown()
     }
 
     /// How many new top-level posts wait behind the pill.
     pub fn home_new(&self) -> usize {
-        match self.home_cutoff {
-            None => 0,
-            Some(c) => self.home.iter().filter(|t| t.post.key() > c).count(),
-        }
+        self.home.waiting()
     }
+}
 
-    fn newest_home(&self) -> Option<Cursor> {
-        self.home.iter().map(|t| t.post.key()).max()
-    }
+/// The action an app update stands for; `None` for the updates the shell carries out itself
+/// ([`Update::Changed`], [`Update::Download`]).
+pub fn action(update: Update) -> Option<Action> {
+    Some(match update {
+        Update::Onboarding { busy, error } => Action::Onboarding { busy, error },
+        Update::Ready(me) => Action::Ready(me),
+        Update::Me(me) => Action::Me(me),
+        Update::Route(r) => Action::Route(r),
+        Update::SyncProgress {
+            author,
+            name,
+            have,
+            want,
+        } => Action::SyncProgress {
+            author,
+            name,
+            have,
+            want,
+        },
+        Update::SyncDone(a) => Action::SyncDone(a),
+        Update::Home { threads, more } => Action::Home { threads, more },
+        Update::Following(f) => Action::Following(f),
+        Update::ShowNew => Action::ShowNew,
+        Update::Profile(p) => Action::Profile(p),
+        Update::Search(s) => Action::Search(s),
+        Update::Suggestions(s) => Action::Suggestions(s),
+        Update::Holders(h) => Action::Holders(h),
+        Update::Usage(u) => Action::Usage(u),
+        Update::Persisted(p) => Action::Persisted(p),
+        Update::Theme(t) => Action::Theme(t),
+        Update::OwnCheck(c) => Action::OwnCheck(c),
+        Update::Notice { text, error } => Action::Notice { text, error },
+        Update::Changed(_) | Update::Download { .. } => return None,
+    })
 }
 
 /// Everything that can change the view state.
@@ -197,13 +219,10 @@ pub enum Action {
         /// What went wrong.
         error: Option<String>,
     },
-    /// The identity is known.
-    Ready {
-        /// Me.
-        me: Me,
-        /// The tab's peer id.
-        local_peer: String,
-    },
+    /// The identity is known and the library loaded.
+    Ready(Me),
+    /// This tab's peer id.
+    LocalPeer(String),
     /// My profile changed.
     Me(Me),
     /// Open a screen.
@@ -292,11 +311,11 @@ impl Reducible for Model {
         match action {
             Action::Failed(e) => next.phase = Phase::Failed(e),
             Action::Onboarding { busy, error } => next.phase = Phase::Onboarding { busy, error },
-            Action::Ready { me, local_peer } => {
+            Action::Ready(me) => {
                 next.phase = Phase::Ready;
                 next.me = Some(me);
-                next.local_peer = local_peer;
             }
+            Action::LocalPeer(p) => next.local_peer = p,
             Action::Me(me) => next.me = Some(me),
             Action::Route(route) => {
                 if route != next.route {
@@ -355,20 +374,9 @@ impl Reducible for Model {
             Action::SyncDone(author) => {
                 next.syncing.remove(&author);
             }
-            Action::Home { threads, more } => {
-                let first = next.home_cutoff.is_none();
-                next.home = threads;
-                next.home_more = more;
-                if first {
-                    next.home_cutoff = next.newest_home();
-                }
-            }
+            Action::Home { threads, more } => next.home.update(threads, more),
             Action::Following(f) => next.following = f,
-            Action::ShowNew => {
-                if let Some(newest) = next.newest_home() {
-                    next.home_cutoff = Some(newest);
-                }
-            }
+            Action::ShowNew => next.home.show_new(),
             Action::Profile(p) => next.profile = Some(*p),
             Action::Search(s) => next.search = s,
             Action::Suggestions(s) => next.suggestions = s,
@@ -463,7 +471,7 @@ mod tests {
         assert_eq!(m.home_new(), 2);
         let shown: Vec<u64> = m.home_shown().map(|t| t.post.ts_ms).collect();
         assert_eq!(shown, vec![200]);
-        assert!(m.home_more);
+        assert!(m.home.more);
         let m = reduce(m, vec![Action::ShowNew]);
         assert_eq!(m.home_new(), 0);
         assert_eq!(m.home_shown().count(), 3);

@@ -13,13 +13,25 @@
 //! - a follower's own post is signed and stored by the follower itself (the store refuses a
 //!   second entry at the same seq, so two tabs cannot fork the feed), then the holder is asked
 //!   to publish it ([`TabMessage::Publish`]);
-//! - what needs the network (live follow, syncs, handle search, who holds my feed) a follower
-//!   asks of the holder, which answers on the channel;
+//! - what needs the network a follower asks of the holder: a follower's app runs over
+//!   [`TabNetwork`], kith-app's `Network` seam turned into messages, and the holder carries
+//!   them out with its own network ([`serve`]) and answers questions on the channel;
 //! - the holder tells followers its connection state ([`TabMessage::Status`]), also when a
 //!   follower says [`TabMessage::Hello`].
 
-use kith_core::AuthorId;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use futures::FutureExt;
+use futures::channel::oneshot;
+use kith_app::{NetFailure, NetResult, Network};
+use kith_core::{AuthorId, NameClaim, VerifiedEntry};
+use kith_net::platform;
+use kith_store::Store;
 use serde::{Deserialize, Serialize};
+
+use crate::browser::TabChannel;
 
 /// The Web Lock held by the tab that runs the node.
 pub const NODE_LOCK: &str = "kith-node";
@@ -50,6 +62,28 @@ pub enum TabStatus {
     },
 }
 
+impl TabStatus {
+    /// What a connection state means for the status bar.
+    pub fn action(&self) -> crate::state::Action {
+        use crate::state::Action;
+        match self.clone() {
+            TabStatus::Connecting { attempt } => Action::Connecting { attempt },
+            TabStatus::Online { node, transport } => Action::Connected {
+                node,
+                transport,
+                at_ms: crate::browser::perf_now(),
+            },
+            TabStatus::Offline {
+                reason,
+                retry_in_ms,
+            } => Action::Disconnected {
+                reason,
+                retry_in_ms,
+            },
+        }
+    }
+}
+
 /// A message between the profile's tabs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TabMessage {
@@ -63,18 +97,23 @@ pub enum TabMessage {
         /// The entry's seq in the person's own feed.
         seq: u64,
     },
-    /// Follower → holder: `author` was just followed (stored): follow live, announce, sync.
-    Followed {
+    /// Follower → holder: receive `author`'s entries live.
+    FollowLive {
         /// The feed.
         author: AuthorId,
     },
-    /// Follower → holder: sync `author`'s feed now (a profile preview).
+    /// Follower → holder: announce that this browser holds `author`'s feed.
+    Provide {
+        /// The feed.
+        author: AuthorId,
+    },
+    /// Follower → holder: sync `author`'s feed now.
     Sync {
         /// The feed.
         author: AuthorId,
     },
     /// Follower → holder: look up `handle` in the DHT; answered by [`TabMessage::Found`].
-    Search {
+    Lookup {
         /// Matches the answer to the question.
         id: u64,
         /// The normalised handle.
@@ -84,22 +123,27 @@ pub enum TabMessage {
     Found {
         /// The question's id.
         id: u64,
-        /// The handle.
-        handle: String,
         /// Each claimant and the handle they claimed.
         result: Result<Vec<(AuthorId, String)>, String>,
     },
-    /// Follower → holder: who holds my feed; answered by [`TabMessage::Holders`].
+    /// Follower → holder: who holds `author`'s feed; answered by [`TabMessage::Holders`].
     FindHolders {
         /// Matches the answer to the question.
         id: u64,
+        /// The feed.
+        author: AuthorId,
     },
-    /// Holder → followers: the people announcing the person's feed.
+    /// Holder → followers: the people announcing a feed.
     Holders {
         /// The question's id.
         id: u64,
         /// Their authors, or why the lookup failed.
         result: Result<Vec<AuthorId>, String>,
+    },
+    /// Holder → followers: nobody holding `author`'s feed answered a sync.
+    Unreachable {
+        /// The feed.
+        author: AuthorId,
     },
     /// Follower → holder: the person pressed "Retry now".
     RetryNow,
@@ -121,4 +165,226 @@ impl TabMessage {
     pub fn decode(text: &str) -> Option<TabMessage> {
         serde_json::from_str(text).ok()
     }
+}
+
+/// The channel, shared by the shell and the proxy.
+#[derive(Clone)]
+pub struct Tabs(Rc<TabChannel>);
+
+impl Tabs {
+    /// Wraps an open channel.
+    pub fn new(channel: TabChannel) -> Self {
+        Tabs(Rc::new(channel))
+    }
+
+    /// Posts `message` to the profile's other tabs.
+    pub fn tell(&self, message: &TabMessage) {
+        self.0.post(&message.encode());
+    }
+}
+
+/// How many questions a follower may have open with the holder; asking more drops the
+/// oldest (its answer would no longer be shown anyway).
+pub const MAX_QUESTIONS: usize = 16;
+
+enum Question {
+    Names(oneshot::Sender<Result<Vec<(AuthorId, String)>, String>>),
+    Holders(oneshot::Sender<Result<Vec<AuthorId>, String>>),
+}
+
+/// A follower tab's network: every call becomes a message to the holder. When the holder
+/// closes before answering, the question fails ("the tab running Kith's node closed") as this
+/// proxy is replaced.
+pub struct TabNetwork {
+    me: AuthorId,
+    tabs: Tabs,
+    next: Cell<u64>,
+    questions: RefCell<BTreeMap<u64, Question>>,
+}
+
+fn answered<T>(rx: oneshot::Receiver<Result<T, String>>) -> NetResult<T>
+where
+    T: 'static,
+{
+    async move {
+        match rx.await {
+            Ok(r) => r.map_err(NetFailure::Failed),
+            Err(_) => Err(NetFailure::Failed(
+                "the tab running Kith's node closed before answering".into(),
+            )),
+        }
+    }
+    .boxed_local()
+}
+
+impl TabNetwork {
+    /// The proxy for `me`'s app.
+    pub fn new(me: AuthorId, tabs: Tabs) -> Self {
+        TabNetwork {
+            me,
+            tabs,
+            next: Cell::new(0),
+            questions: RefCell::new(BTreeMap::new()),
+        }
+    }
+
+    fn ask(&self, question: Question) -> u64 {
+        let id = self.next.get() + 1;
+        self.next.set(id);
+        let mut q = self.questions.borrow_mut();
+        q.insert(id, question);
+        while q.len() > MAX_QUESTIONS {
+            q.pop_first();
+        }
+        id
+    }
+
+    /// Takes the holder's answer to one of this tab's questions; `false` if `message` is none.
+    pub fn answer(&self, message: &TabMessage) -> bool {
+        match message {
+            TabMessage::Found { id, result } => {
+                if let Some(Question::Names(tx)) = self.questions.borrow_mut().remove(id) {
+                    let _ = tx.send(result.clone());
+                }
+                true
+            }
+            TabMessage::Holders { id, result } => {
+                if let Some(Question::Holders(tx)) = self.questions.borrow_mut().remove(id) {
+                    let _ = tx.send(result.clone());
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Network for TabNetwork {
+    fn publish(&self, entry: VerifiedEntry) -> NetResult<()> {
+        // Stored already; the holder reads it from the store.
+        if entry.author() == self.me {
+            self.tabs.tell(&TabMessage::Publish { seq: entry.seq() });
+        }
+        futures::future::ready(Ok(())).boxed_local()
+    }
+
+    fn follow_live(&self, author: AuthorId) -> NetResult<()> {
+        self.tabs.tell(&TabMessage::FollowLive { author });
+        futures::future::ready(Ok(())).boxed_local()
+    }
+
+    fn provide(&self, author: AuthorId) -> NetResult<()> {
+        self.tabs.tell(&TabMessage::Provide { author });
+        futures::future::ready(Ok(())).boxed_local()
+    }
+
+    fn sync(&self, author: AuthorId) {
+        self.tabs.tell(&TabMessage::Sync { author });
+    }
+
+    fn lookup_name(&self, handle: String) -> NetResult<Vec<(AuthorId, String)>> {
+        let (tx, rx) = oneshot::channel();
+        let id = self.ask(Question::Names(tx));
+        self.tabs.tell(&TabMessage::Lookup { id, handle });
+        answered(rx)
+    }
+
+    fn claim_name(&self, _claim: NameClaim) -> NetResult<()> {
+        // The holder claims the handle whenever its node comes online.
+        futures::future::ready(Ok(())).boxed_local()
+    }
+
+    fn find_holders(&self, author: AuthorId) -> NetResult<Vec<AuthorId>> {
+        let (tx, rx) = oneshot::channel();
+        let id = self.ask(Question::Holders(tx));
+        self.tabs.tell(&TabMessage::FindHolders { id, author });
+        answered(rx)
+    }
+
+    fn retry_now(&self) {
+        self.tabs.tell(&TabMessage::RetryNow);
+    }
+}
+
+/// The holder's side: carries out a follower's request with this tab's network (`None`
+/// while it is not started) and answers questions on the channel. Long calls run as tasks of
+/// their own. Returns `false` if `message` is not a request.
+pub async fn serve<S: Store>(
+    message: &TabMessage,
+    me: AuthorId,
+    store: &S,
+    net: Option<Rc<dyn Network>>,
+    tabs: &Tabs,
+) -> bool {
+    let not_yet = || NetFailure::NotConnected.to_string();
+    match message.clone() {
+        TabMessage::Publish { seq } => {
+            let entry = store.range(&me, seq, 1).await.map(|mut v| v.pop());
+            if let (Some(net), Ok(Some(e))) = (net, entry) {
+                platform::spawn_local(async move {
+                    if let Err(err) = net.publish(e).await {
+                        tracing::info!("#{seq} not published live ({err}); followers will sync it");
+                    }
+                });
+            }
+        }
+        TabMessage::FollowLive { author } => {
+            if let Some(net) = net {
+                platform::spawn_local(async move {
+                    if let Err(e) = net.follow_live(author).await {
+                        tracing::warn!("following {author} live: {e}");
+                    }
+                });
+            }
+        }
+        TabMessage::Provide { author } => {
+            if let Some(net) = net {
+                platform::spawn_local(async move {
+                    if let Err(e) = net.provide(author).await {
+                        tracing::warn!("announcing {author}'s feed: {e}");
+                    }
+                });
+            }
+        }
+        TabMessage::Sync { author } => {
+            if let Some(net) = net {
+                net.sync(author);
+            }
+        }
+        TabMessage::Lookup { id, handle } => {
+            let Some(net) = net else {
+                tabs.tell(&TabMessage::Found {
+                    id,
+                    result: Err(not_yet()),
+                });
+                return true;
+            };
+            let tabs = tabs.clone();
+            platform::spawn_local(async move {
+                let result = net.lookup_name(handle).await.map_err(|e| e.to_string());
+                tabs.tell(&TabMessage::Found { id, result });
+            });
+        }
+        TabMessage::FindHolders { id, author } => {
+            let Some(net) = net else {
+                tabs.tell(&TabMessage::Holders {
+                    id,
+                    result: Err(not_yet()),
+                });
+                return true;
+            };
+            let tabs = tabs.clone();
+            platform::spawn_local(async move {
+                let result = net.find_holders(author).await.map_err(|e| e.to_string());
+                tabs.tell(&TabMessage::Holders { id, result });
+            });
+        }
+        TabMessage::RetryNow => {
+            if let Some(net) = net {
+                net.retry_now();
+            }
+        }
+        _ => return false,
+    }
+    true
 }

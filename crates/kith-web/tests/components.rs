@@ -383,7 +383,6 @@ fn tab_messages_round_trip_and_foreign_text_is_ignored() {
         TabMessage::Publish { seq: 7 },
         TabMessage::Found {
             id: 2,
-            handle: "alice".into(),
             result: Ok(vec![(author, "alice".into())]),
         },
         TabMessage::Holders {

@@ -54,6 +54,28 @@ use kith_net::{Client, Config, Event, Keypair, TransportKind, dial_plan};
 use kith_node::Node;
 use tokio::sync::mpsc::UnboundedReceiver;
 
+/// A node for `key` with a fast gossip heartbeat, its event loop running, and `node`'s
+/// WebSocket dial plan: what an agent needs (it dials by itself).
+pub fn node_for_agent(
+    node: &Node,
+    key: Keypair,
+) -> (
+    Client,
+    futures::channel::mpsc::Receiver<Event>,
+    kith_net::PeerId,
+    Vec<kith_net::Multiaddr>,
+) {
+    let config = Config {
+        gossip_heartbeat: Duration::from_millis(200),
+        ..Config::default()
+    };
+    let (client, events, event_loop) = kith_net::new(key, config).expect("client");
+    tokio::spawn(event_loop.run());
+    let doc = node.bootstrap.read().expect("doc").clone();
+    let (peer, addrs) = dial_plan(&doc, Some(TransportKind::WebSocket)).expect("plan");
+    (client, events, peer, addrs)
+}
+
 /// A client (with a fresh key) connected to `node` over WebSocket, events drained into a channel.
 pub async fn client(node: &Node) -> (Client, UnboundedReceiver<Event>) {
     client_with(node, Keypair::generate_ed25519()).await

@@ -68,9 +68,8 @@ pub fn parse_person(text: &str) -> Result<AuthorId, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wasm_bindgen_test::wasm_bindgen_test;
 
-    #[wasm_bindgen_test]
+    #[test]
     fn fragments_round_trip_and_links_open_profiles() {
         let a = AuthorId([7; 32]);
         for r in [

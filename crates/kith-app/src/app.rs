@@ -1,0 +1,1219 @@
+//! [`App`]: the person's commands carried out over any [`Store`] and any [`Network`], and
+//! everything that happens turned into [`Update`]s for a UI.
+//!
+//! - The store is the record. The [`Library`] is the read model built from it, and the
+//!   screens are computed from the library ([`view`](crate::view) types) and sent as updates.
+//! - My own entries are signed here after the **stored** head (another view of the same store,
+//!   a second browser tab, may have posted since), stored, added to the library, then
+//!   published. The store refuses a second entry at a seq; the post is then signed again.
+//! - After a restore my feed may be behind posts made on another device: posting waits
+//!   ([`OWN_CHECK`]) until my feed was synced from the network, or until the person goes ahead.
+//! - The network may be absent (offline, or not started yet): what needs it says so, and
+//!   what can wait (a follow, a post) is done locally and caught up by the next sync.
+//! - Nothing here waits on the network while a command runs: lookups, publishing and
+//!   announcements run as tasks of their own through [`Env::spawn`]; syncs are the network's
+//!   own tasks, whose outcome comes back as [`News`].
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet};
+use std::rc::Rc;
+
+use futures::future::LocalBoxFuture;
+use kith_core::entry::{MAX_BIO_CHARS, MAX_NAME_CHARS, MAX_POST_CHARS};
+use kith_core::name::normalize_handle;
+use kith_core::{
+    AuthorId, EntryRef, FollowLink, Identity, KdfParams, NameClaim, Payload, VerifiedEntry,
+};
+use kith_store::{FeedMeta, MAX_READ, Store, StoreError, backup};
+
+use crate::Library;
+use crate::network::{NetFailure, Network, News, Source};
+use crate::route::Route;
+use crate::view::{FeedUsage, Me, OwnCheck, Person, ProfileView, Search, Theme, ThreadView};
+
+/// Threads per home page (and per "load more").
+pub const PAGE: usize = 30;
+/// The reactions offered under every post.
+pub const REACTIONS: [&str; 4] = ["❤️", "👍", "😂", "🎉"];
+/// The setting present while the person's own feed may be behind posts made on another
+/// device (after a restore).
+pub const OWN_CHECK: &str = "own-feed-check";
+/// How many times a post is signed again when another view of the store stored an entry at
+/// its seq first.
+pub const APPEND_TRIES: u32 = 3;
+/// The shortest backup passphrase accepted.
+pub const MIN_PASSPHRASE: usize = 8;
+/// Posts shown on a profile.
+const PROFILE_POSTS: usize = 50;
+
+/// What the person asks the app to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Create a new identity with this profile (on the welcome screen).
+    CreateIdentity {
+        /// Display name.
+        name: String,
+        /// Handle to claim.
+        handle: String,
+        /// Bio (may be empty).
+        bio: String,
+    },
+    /// Restore from a backup file (on the welcome screen, or later to merge posts back).
+    Restore {
+        /// The file's bytes.
+        file: Vec<u8>,
+        /// Its passphrase.
+        passphrase: String,
+    },
+    /// Open a screen.
+    Open(Route),
+    /// Write a post (or a reply).
+    Post {
+        /// The text.
+        text: String,
+        /// The post it answers.
+        reply_to: Option<EntryRef>,
+    },
+    /// React to a post (again: take the reaction back).
+    React {
+        /// The post.
+        target: EntryRef,
+        /// The emoji.
+        emoji: String,
+    },
+    /// Delete one of my posts.
+    Delete(EntryRef),
+    /// Follow someone.
+    Follow(AuthorId),
+    /// Stop following someone.
+    Unfollow(AuthorId),
+    /// Look up a handle in the DHT.
+    Search(String),
+    /// Show older posts on the home timeline.
+    LoadMore,
+    /// Ask the DHT who holds my feed.
+    FindHolders,
+    /// Make a backup encrypted with this passphrase ([`Update::Download`]).
+    Backup {
+        /// The passphrase.
+        passphrase: String,
+    },
+    /// Drop a feed from this device.
+    Forget(AuthorId),
+    /// Change the theme.
+    SetTheme(Theme),
+    /// Change my profile.
+    UpdateProfile {
+        /// Display name.
+        name: String,
+        /// Bio.
+        bio: String,
+    },
+    /// Stop waiting and reconnect now.
+    RetryNow,
+    /// Post without waiting for the check for posts made on another device.
+    GoAhead,
+    /// Ask the browser for persistent storage.
+    RequestPersistence,
+}
+
+/// What the app tells its UI.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Update {
+    /// The welcome screen: busy creating or restoring, or why the last try failed.
+    Onboarding {
+        /// Under way.
+        busy: bool,
+        /// Why it failed.
+        error: Option<String>,
+    },
+    /// The library is loaded: show the app.
+    Ready(Me),
+    /// My profile changed.
+    Me(Me),
+    /// The screen open.
+    Route(Route),
+    /// A sync is under way.
+    SyncProgress {
+        /// The feed.
+        author: AuthorId,
+        /// Whose, for the person.
+        name: String,
+        /// Fetched so far.
+        have: u64,
+        /// Known missing.
+        want: u64,
+    },
+    /// A sync ended.
+    SyncDone(AuthorId),
+    /// The home timeline, newest first, and whether older posts exist.
+    Home {
+        /// The threads.
+        threads: Vec<ThreadView>,
+        /// Older posts exist.
+        more: bool,
+    },
+    /// Who I follow.
+    Following(BTreeSet<AuthorId>),
+    /// Show the posts waiting behind the "new posts" pill (after my own post).
+    ShowNew,
+    /// The profile on screen.
+    Profile(Box<ProfileView>),
+    /// The handle search.
+    Search(Search),
+    /// Friends of friends.
+    Suggestions(Vec<(Person, usize)>),
+    /// Who announces my feed; `None` while asking.
+    Holders(Option<Result<Vec<Person>, String>>),
+    /// Storage per feed.
+    Usage(Vec<FeedUsage>),
+    /// Whether the browser keeps this storage even when space runs short.
+    Persisted(bool),
+    /// The theme chosen.
+    Theme(Theme),
+    /// The check for posts made on another device, while it is pending.
+    OwnCheck(Option<OwnCheck>),
+    /// A message for the person.
+    Notice {
+        /// The words.
+        text: String,
+        /// An error, rather than news.
+        error: bool,
+    },
+    /// A file for the person to keep (a backup).
+    Download {
+        /// Its bytes.
+        bytes: Vec<u8>,
+        /// Its name.
+        name: String,
+    },
+    /// The store's copy of `author`'s feed (or its follow state) changed here: other views of
+    /// the same store should re-read it ([`App::on_store_changed`]).
+    Changed(AuthorId),
+}
+
+/// Fills a buffer from a CSPRNG, or says why it cannot.
+pub type Random = Rc<dyn Fn(&mut [u8]) -> Result<(), String>>;
+
+/// Asks for persistent storage (`true`), or only checks it (`false`): whether the storage
+/// is kept even when the device runs short of space.
+pub type Persist = Rc<dyn Fn(bool) -> LocalBoxFuture<'static, Result<bool, String>>>;
+
+/// What the app needs from where it runs.
+#[derive(Clone)]
+pub struct Env {
+    /// Where updates go.
+    pub out: Rc<dyn Fn(Update)>,
+    /// Runs a task beside the app (the page's event loop, a local executor).
+    pub spawn: Rc<dyn Fn(LocalBoxFuture<'static, ()>)>,
+    /// Fills a buffer from a CSPRNG.
+    pub random: Random,
+    /// Persistent storage.
+    pub persist: Persist,
+    /// The origin follow links open on (`http://127.0.0.1:8080`).
+    pub origin: String,
+}
+
+impl Env {
+    fn send(&self, update: Update) {
+        (self.out)(update);
+    }
+
+    fn notice(&self, text: impl Into<String>, error: bool) {
+        self.send(Update::Notice {
+            text: text.into(),
+            error,
+        });
+    }
+
+    /// Checks (`ask == false`) or asks for persistent storage, and shows the answer; a
+    /// refusal to ask is explained.
+    pub async fn persistence(&self, ask: bool) {
+        match (self.persist)(ask).await {
+            Ok(granted) => {
+                self.send(Update::Persisted(granted));
+                if ask && !granted {
+                    self.notice(
+                        "The browser did not grant persistent storage. Bookmarking the page or \
+                         installing the app usually makes it agree.",
+                        true,
+                    );
+                }
+            }
+            Err(e) if ask => self.notice(e, true),
+            Err(e) => tracing::info!("checking persistent storage: {e}"),
+        }
+    }
+
+    fn random<const N: usize>(&self) -> Result<[u8; N], String> {
+        let mut out = [0; N];
+        (self.random)(&mut out)?;
+        Ok(out)
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    web_time::SystemTime::now()
+        .duration_since(web_time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+/// The welcome screen's side: carries out one command while there is no identity. Returns
+/// the identity once one was created or restored.
+pub async fn welcome<S: Store>(store: &S, env: &Env, command: Command) -> Option<Identity> {
+    let result = match command {
+        Command::CreateIdentity { name, handle, bio } => {
+            env.send(Update::Onboarding {
+                busy: true,
+                error: None,
+            });
+            create_identity(store, env, &name, &handle, &bio).await
+        }
+        Command::Restore { file, passphrase } => {
+            env.send(Update::Onboarding {
+                busy: true,
+                error: None,
+            });
+            match backup::import(store, &file, &passphrase, None, now_ms()).await {
+                // The backup's feed may be behind posts made elsewhere since: check first.
+                Ok(r) => store
+                    .put_setting(OWN_CHECK, b"1")
+                    .await
+                    .map(|()| r.identity)
+                    .map_err(|e| format!("Restoring failed: {e}")),
+                Err(e) => Err(format!("Restoring failed: {e}")),
+            }
+        }
+        Command::SetTheme(t) => {
+            set_theme(store, env, t).await;
+            return None;
+        }
+        _ => return None,
+    };
+    match result {
+        Ok(identity) => {
+            // A new identity's key lives in this storage only: ask the browser to keep it.
+            if let Ok(granted) = (env.persist)(true).await {
+                env.send(Update::Persisted(granted));
+            }
+            Some(identity)
+        }
+        Err(error) => {
+            env.send(Update::Onboarding {
+                busy: false,
+                error: Some(error),
+            });
+            None
+        }
+    }
+}
+
+async fn create_identity<S: Store>(
+    store: &S,
+    env: &Env,
+    name: &str,
+    handle: &str,
+    bio: &str,
+) -> Result<Identity, String> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err("Choose a display name.".into());
+    }
+    if name.chars().count() > MAX_NAME_CHARS {
+        return Err(format!(
+            "A display name is at most {MAX_NAME_CHARS} characters."
+        ));
+    }
+    if bio.chars().count() > MAX_BIO_CHARS {
+        return Err(format!("A bio is at most {MAX_BIO_CHARS} characters."));
+    }
+    let handle = normalize_handle(handle).map_err(|e| format!("That handle won't work: {e}"))?;
+    let identity = Identity::from_secret(env.random::<32>()?);
+    let profile = Payload::Profile {
+        name: name.to_owned(),
+        bio: bio.trim().to_owned(),
+        avatar: None,
+    };
+    let entry =
+        kith_core::next_entry(&identity, None, &profile, now_ms()).map_err(|e| e.to_string())?;
+    let fail = |e: StoreError| format!("Saving your identity failed: {e}");
+    store.insert(&[entry]).await.map_err(fail)?;
+    store
+        .update_meta(&identity.author(), &|m| m.followed = true)
+        .await
+        .map_err(fail)?;
+    store
+        .put_setting("handle", handle.as_bytes())
+        .await
+        .map_err(fail)?;
+    // Last: the identity's presence is what marks onboarding as done.
+    store.set_identity(&identity.secret()).await.map_err(fail)?;
+    Ok(identity)
+}
+
+/// Keeps the theme chosen, and says so.
+pub async fn set_theme<S: Store>(store: &S, env: &Env, theme: Theme) {
+    if let Err(e) = store.put_setting("theme", theme.as_str().as_bytes()).await {
+        env.notice(format!("Saving the theme failed: {e}"), true);
+    }
+    env.send(Update::Theme(theme));
+}
+
+/// The theme kept in `store`.
+pub async fn stored_theme<S: Store>(store: &S) -> Option<Theme> {
+    match store.get_setting("theme").await {
+        Ok(Some(t)) => Some(Theme::parse(&String::from_utf8_lossy(&t))),
+        _ => None,
+    }
+}
+
+/// The identity kept in `store`: `Ok(None)` before onboarding, an error said for the person
+/// when it cannot be read.
+pub async fn stored_identity<S: Store>(store: &S) -> Result<Option<Identity>, String> {
+    match store.identity().await {
+        Ok(Some(secret)) => match <[u8; 32]>::try_from(secret.as_slice()) {
+            Ok(s) => Ok(Some(Identity::from_secret(s))),
+            Err(_) => Err(
+                "The identity stored in this browser is damaged. Restore it from a \
+                 backup in a new browser profile."
+                    .into(),
+            ),
+        },
+        Ok(None) => Ok(None),
+        Err(e) => Err(format!("Reading your identity failed: {e}")),
+    }
+}
+
+/// The app for one person. See the module docs.
+pub struct App<S> {
+    env: Env,
+    identity: Identity,
+    store: S,
+    library: RefCell<Library>,
+    route: Cell<Route>,
+    home_limit: Cell<usize>,
+    net: RefCell<Option<Rc<dyn Network>>>,
+    handle: RefCell<Option<String>>,
+    /// Where each feed was last synced from.
+    synced_from: RefCell<BTreeMap<AuthorId, Source>>,
+    /// The metadata of the profile on screen, as last read (live entries do not change it).
+    shown_meta: RefCell<Option<FeedMeta>>,
+    /// Feeds followed this session whose first sync has not finished.
+    following_now: RefCell<BTreeSet<AuthorId>>,
+    /// The latest handle search (only its answer is shown).
+    searches: Cell<u64>,
+    /// Whether my own feed may be behind posts made on another device ([`OWN_CHECK`]).
+    own_check: Cell<bool>,
+}
+
+impl<S: Store + 'static> App<S> {
+    /// The app for `identity` over `store`, offline until [`App::set_network`].
+    pub fn new(store: S, identity: Identity, env: Env) -> Rc<Self> {
+        Rc::new(App {
+            library: RefCell::new(Library::new(identity.author())),
+            env,
+            identity,
+            store,
+            route: Cell::new(Route::Home),
+            home_limit: Cell::new(PAGE),
+            net: RefCell::new(None),
+            handle: RefCell::new(None),
+            synced_from: RefCell::new(BTreeMap::new()),
+            shown_meta: RefCell::new(None),
+            following_now: RefCell::new(BTreeSet::new()),
+            searches: Cell::new(0),
+            own_check: Cell::new(false),
+        })
+    }
+
+    /// Whose app it is.
+    pub fn me(&self) -> AuthorId {
+        self.identity.author()
+    }
+
+    /// The person's identity.
+    pub fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The library, for reading.
+    pub fn library(&self) -> std::cell::Ref<'_, Library> {
+        self.library.borrow()
+    }
+
+    /// The network the app uses from now on (`None`: offline).
+    pub fn set_network(&self, net: Option<Rc<dyn Network>>) {
+        *self.net.borrow_mut() = net;
+    }
+
+    fn net(&self) -> Option<Rc<dyn Network>> {
+        self.net.borrow().clone()
+    }
+
+    fn send(&self, update: Update) {
+        self.env.send(update);
+    }
+
+    fn notice(&self, text: impl Into<String>, error: bool) {
+        self.env.notice(text, error);
+    }
+
+    fn spawn(&self, task: impl Future<Output = ()> + 'static) {
+        (self.env.spawn)(Box::pin(task));
+    }
+
+    /// Reads every held feed into the library, shows the app and opens `route`.
+    pub async fn load(self: &Rc<Self>, route: Route) {
+        self.read_own_check().await;
+        if let Ok(Some(h)) = self.store.get_setting("handle").await {
+            let h = String::from_utf8_lossy(&h).into_owned();
+            self.library.borrow_mut().learn_handle(self.me(), h.clone());
+            *self.handle.borrow_mut() = Some(h);
+        }
+        for m in self.store.feeds().await.unwrap_or_default() {
+            self.library
+                .borrow_mut()
+                .set_followed(m.author, m.followed && m.author != self.me());
+            self.read_feed(m.author).await;
+        }
+        self.send(Update::Ready(self.me_view()));
+        self.open(route).await;
+        self.refresh_home();
+    }
+
+    /// Brings the library's copy of `author`'s feed up to the store's.
+    async fn read_feed(&self, author: AuthorId) {
+        loop {
+            let from = self.library.borrow().next_seq(&author);
+            match self.store.range(&author, from, MAX_READ).await {
+                Ok(batch) => {
+                    let n = batch.len();
+                    self.library.borrow_mut().add(batch);
+                    if n < MAX_READ {
+                        return;
+                    }
+                }
+                Err(e) => {
+                    self.notice(format!("Reading stored posts failed: {e}"), true);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn me_view(&self) -> Me {
+        let mut person = self.library.borrow().person(&self.me());
+        person.handle = self.handle.borrow().clone();
+        let uri = FollowLink {
+            author: self.me(),
+            bootstrap: Vec::new(),
+        }
+        .to_uri();
+        Me {
+            person,
+            web_link: format!("{}/#{uri}", self.env.origin),
+            uri,
+        }
+    }
+
+    fn refresh_home(&self) {
+        let followed = self.library.borrow().followed();
+        self.send(Update::Following(followed));
+        let (threads, more) = self.library.borrow().home(self.home_limit.get());
+        self.send(Update::Home { threads, more });
+    }
+
+    /// Recomputes what the open screen shows.
+    async fn refresh_route(&self) {
+        match self.route.get() {
+            Route::Profile(author) => {
+                let meta = self.store.feed(&author).await.ok().flatten();
+                self.show_profile(author, meta.as_ref());
+            }
+            Route::Discover => {
+                let s = self.library.borrow().suggestions();
+                self.send(Update::Suggestions(s));
+            }
+            Route::Settings => self.refresh_usage().await,
+            Route::Home | Route::Network => {}
+        }
+    }
+
+    fn show_profile(&self, author: AuthorId, meta: Option<&FeedMeta>) {
+        let lib = self.library.borrow();
+        let synced_from = match self.synced_from.borrow().get(&author) {
+            None | Some(Source::Author) => None,
+            Some(Source::Person(a)) => {
+                let who = lib.person(a);
+                let fp = &who.fingerprint[..9];
+                Some(if who.name.is_empty() {
+                    format!("a follower ({fp})")
+                } else {
+                    format!("{} ({fp})", who.name)
+                })
+            }
+            Some(Source::Peer(p)) => Some(p.clone()),
+        };
+        let (posts, _) = lib.posts_of(&author, PROFILE_POSTS);
+        let mut person = lib.person(&author);
+        if author == self.me() {
+            person.handle = self.handle.borrow().clone();
+        }
+        let view = ProfileView {
+            person,
+            is_me: author == self.me(),
+            followed: lib.is_followed(&author),
+            held: lib.feed(&author).is_some_and(|f| f.head_seq() > 0),
+            posts,
+            follows: lib.follows_of(&author),
+            last_synced_ms: meta.and_then(|m| m.last_synced_ms),
+            synced_from,
+            forked: meta.is_some_and(|m| m.fork.is_some()),
+        };
+        drop(lib);
+        self.send(Update::Profile(Box::new(view)));
+        *self.shown_meta.borrow_mut() = meta.cloned();
+    }
+
+    async fn refresh_usage(&self) {
+        let metas = self.store.feeds().await.unwrap_or_default();
+        let lib = self.library.borrow();
+        let mut usage: Vec<FeedUsage> = metas
+            .into_iter()
+            .map(|m| FeedUsage {
+                person: lib.person(&m.author),
+                entries: m.entries,
+                bytes: m.bytes,
+                followed: m.followed,
+            })
+            .collect();
+        drop(lib);
+        usage.sort_by_key(|u| std::cmp::Reverse(u.bytes));
+        self.send(Update::Usage(usage));
+    }
+
+    async fn refresh_all(&self) {
+        self.refresh_home();
+        self.refresh_route().await;
+    }
+
+    /// Recomputes the screens after a live entry: the posts change, not the feed's metadata.
+    async fn refresh_live(&self) {
+        self.refresh_home();
+        if let Route::Profile(a) = self.route.get() {
+            let meta = self.shown_meta.borrow().clone().filter(|m| m.author == a);
+            if let Some(m) = meta {
+                self.show_profile(a, Some(&m));
+                return;
+            }
+        }
+        self.refresh_route().await;
+    }
+
+    async fn open(self: &Rc<Self>, route: Route) {
+        self.route.set(route);
+        self.send(Update::Route(route));
+        match route {
+            Route::Profile(author)
+                if author != self.me() && !self.library.borrow().is_followed(&author) =>
+            {
+                // A preview: fetch their feed as it is now, so the profile shows who they are.
+                if let Some(net) = self.net() {
+                    net.sync(author);
+                }
+            }
+            Route::Network => self.find_holders(),
+            Route::Settings => self.env.persistence(false).await,
+            _ => {}
+        }
+        self.refresh_route().await;
+    }
+
+    fn find_holders(self: &Rc<Self>) {
+        let Some(net) = self.net() else {
+            self.send(Update::Holders(Some(Err(
+                "You are offline; the DHT cannot be asked right now.".into(),
+            ))));
+            return;
+        };
+        self.send(Update::Holders(None));
+        let app = self.clone();
+        self.spawn(async move {
+            let result = net.find_holders(app.me()).await.map(|authors| {
+                let lib = app.library.borrow();
+                authors
+                    .iter()
+                    .filter(|a| **a != app.me())
+                    .map(|a| lib.person(a))
+                    .collect::<Vec<_>>()
+            });
+            app.send(Update::Holders(Some(result.map_err(|e| e.to_string()))));
+        });
+    }
+
+    /// Signs `payload` as my next entry, stores it, adds it to the library and publishes it.
+    ///
+    /// The entry is signed after the stored head, not the library's: another view of the
+    /// same store may have posted since, and the library first catches up. If the store
+    /// refuses it anyway ([`StoreError::Fork`]: posted at the same moment), the refused entry
+    /// is neither shown nor published, and the post is signed again after the new head
+    /// ([`APPEND_TRIES`] times in all).
+    pub async fn append(&self, payload: Payload) -> Result<VerifiedEntry, String> {
+        if self.own_check.get() {
+            // Another view may have finished the check.
+            self.read_own_check().await;
+        }
+        if self.own_check.get() {
+            return Err(
+                "Kith is still checking for posts you made on another device since \
+                 this backup, so your feed does not split in two. Wait a moment, or choose \
+                 “Post anyway” above."
+                    .into(),
+            );
+        }
+        let mut tries = 0;
+        let entry = loop {
+            tries += 1;
+            let stored = self
+                .store
+                .feed(&self.me())
+                .await
+                .map_err(|e| format!("Reading your feed failed: {e}"))?
+                .map_or(0, |m| m.head_seq());
+            if stored >= self.library.borrow().next_seq(&self.me()) {
+                self.read_feed(self.me()).await;
+            }
+            let entry = self
+                .library
+                .borrow()
+                .next_own_entry(&self.identity, &payload, now_ms())
+                .map_err(|e| e.to_string())?;
+            match self.store.insert(std::slice::from_ref(&entry)).await {
+                Ok(()) => break entry,
+                Err(StoreError::Fork { .. }) if tries < APPEND_TRIES => {
+                    self.read_feed(self.me()).await;
+                }
+                Err(StoreError::Fork { .. }) => {
+                    self.read_feed(self.me()).await;
+                    return Err(
+                        "Another tab of this browser kept posting at the same moment. \
+                         Nothing was lost: try again."
+                            .into(),
+                    );
+                }
+                Err(e) => return Err(format!("Saving failed: {e}")),
+            }
+        };
+        self.library.borrow_mut().add([entry.clone()]);
+        self.send(Update::Changed(self.me()));
+        self.publish(entry.clone());
+        Ok(entry)
+    }
+
+    /// Publishes a stored entry of mine live, in the background.
+    fn publish(&self, entry: VerifiedEntry) {
+        let Some(net) = self.net() else { return };
+        self.spawn(async move {
+            if let Err(err) = net.publish(entry.clone()).await {
+                let seq = entry.seq();
+                tracing::info!("#{seq} not published live ({err}); followers will sync it");
+            }
+        });
+    }
+
+    /// Carries out one command ([`Command::CreateIdentity`] belongs to [`welcome`]).
+    pub async fn handle(self: &Rc<Self>, command: Command) {
+        match command {
+            Command::CreateIdentity { .. } => {}
+            Command::RequestPersistence => self.env.persistence(true).await,
+            Command::Restore { file, passphrase } => self.restore(&file, &passphrase).await,
+            Command::Open(route) => self.open(route).await,
+            Command::Post { text, reply_to } => self.post(text, reply_to).await,
+            Command::React { target, emoji } => {
+                let mine = self.library.borrow().my_reaction(&target, &emoji);
+                let payload = match mine {
+                    Some(r) => Payload::Delete { target: r },
+                    None => Payload::Reaction { target, emoji },
+                };
+                match self.append(payload).await {
+                    Ok(_) => self.refresh_all().await,
+                    Err(e) => self.notice(format!("Reacting failed. {e}"), true),
+                }
+            }
+            Command::Delete(target) => {
+                if target.author != self.me() {
+                    self.notice("You can only delete your own posts.", true);
+                    return;
+                }
+                match self.append(Payload::Delete { target }).await {
+                    Ok(_) => {
+                        self.refresh_all().await;
+                        self.notice("Post deleted, here and for everyone who holds it.", false);
+                    }
+                    Err(e) => self.notice(format!("Deleting failed. {e}"), true),
+                }
+            }
+            Command::Follow(author) => self.follow(author).await,
+            Command::Unfollow(author) => self.unfollow(author).await,
+            Command::Search(q) => self.search(&q),
+            Command::LoadMore => {
+                self.home_limit.set(self.home_limit.get() + PAGE);
+                self.refresh_home();
+            }
+            Command::FindHolders => self.find_holders(),
+            Command::Backup { passphrase } => self.backup(&passphrase).await,
+            Command::Forget(author) => self.forget(author).await,
+            Command::SetTheme(t) => set_theme(&self.store, &self.env, t).await,
+            Command::UpdateProfile { name, bio } => self.update_profile(name, bio).await,
+            Command::GoAhead => self.own_check_done().await,
+            Command::RetryNow => {
+                if let Some(net) = self.net() {
+                    net.retry_now();
+                }
+            }
+        }
+    }
+
+    async fn restore(&self, file: &[u8], passphrase: &str) {
+        match backup::import(&self.store, file, passphrase, Some(self.me()), now_ms()).await {
+            Ok(r) => {
+                for m in self.store.feeds().await.unwrap_or_default() {
+                    self.reload_feed(m.author).await;
+                    self.send(Update::Changed(m.author));
+                }
+                self.notice(
+                    format!("Restored {} entries from {} feeds.", r.entries, r.feeds),
+                    false,
+                );
+                self.refresh_all().await;
+            }
+            Err(e) => self.notice(format!("Restoring failed: {e}"), true),
+        }
+    }
+
+    async fn post(&self, text: String, reply_to: Option<EntryRef>) {
+        let n = text.chars().count();
+        if text.trim().is_empty() {
+            self.notice("Write something first.", true);
+            return;
+        }
+        if n > MAX_POST_CHARS {
+            self.notice(
+                format!("A post is at most {MAX_POST_CHARS} characters; this one has {n}."),
+                true,
+            );
+            return;
+        }
+        let mentions = reply_to.map(|r| vec![r.author]).unwrap_or_default();
+        let payload = Payload::Post {
+            text,
+            reply_to,
+            mentions,
+        };
+        match self.append(payload).await {
+            Ok(_) => {
+                self.refresh_all().await;
+                self.send(Update::ShowNew);
+            }
+            Err(e) => self.notice(format!("Your post was not sent. {e}"), true),
+        }
+    }
+
+    async fn follow(self: &Rc<Self>, author: AuthorId) {
+        if author == self.me() {
+            self.notice("That is you.", true);
+            return;
+        }
+        if !self.library.borrow().is_followed(&author) {
+            if let Err(e) = self.append(Payload::Follow { author }).await {
+                self.notice(format!("Following failed. {e}"), true);
+                return;
+            }
+            if let Err(e) = self
+                .store
+                .update_meta(&author, &|m| m.followed = true)
+                .await
+            {
+                self.notice(format!("Following failed: {e}"), true);
+                return;
+            }
+            self.library.borrow_mut().set_followed(author, true);
+            self.send(Update::Changed(author));
+        }
+        self.following_now.borrow_mut().insert(author);
+        self.refresh_all().await;
+        let Some(net) = self.net() else {
+            self.notice(
+                "Followed. Their posts will arrive once you are back online.",
+                false,
+            );
+            return;
+        };
+        let held = self
+            .library
+            .borrow()
+            .feed(&author)
+            .is_some_and(|f| f.head_seq() > 0);
+        self.spawn(async move {
+            if let Err(e) = net.follow_live(author).await {
+                tracing::warn!("following {author} live: {e}");
+            }
+            if held {
+                // Already held (a profile preview): a holder from now on.
+                if let Err(e) = net.provide(author).await {
+                    tracing::warn!("announcing {author}'s feed: {e}");
+                }
+            }
+            net.sync(author);
+        });
+    }
+
+    async fn unfollow(&self, author: AuthorId) {
+        if !self.library.borrow().is_followed(&author) {
+            return;
+        }
+        if let Err(e) = self.append(Payload::Unfollow { author }).await {
+            self.notice(format!("Unfollowing failed. {e}"), true);
+            return;
+        }
+        if let Err(e) = self
+            .store
+            .update_meta(&author, &|m| m.followed = false)
+            .await
+        {
+            self.notice(format!("Unfollowing failed: {e}"), true);
+        }
+        self.library.borrow_mut().set_followed(author, false);
+        self.send(Update::Changed(author));
+        self.refresh_all().await;
+    }
+
+    async fn forget(&self, author: AuthorId) {
+        if author == self.me() {
+            self.notice("Your own feed stays: it is you.", true);
+            return;
+        }
+        if self.library.borrow().is_followed(&author)
+            && let Err(e) = self.append(Payload::Unfollow { author }).await
+        {
+            self.notice(format!("Forgetting failed. {e}"), true);
+            return;
+        }
+        match self.store.forget(&author).await {
+            Ok(()) => {
+                let name = self.library.borrow().person(&author).display_name();
+                self.library.borrow_mut().forget(&author);
+                self.send(Update::Changed(author));
+                self.notice(format!("Forgot {name}'s posts in this browser."), false);
+                self.refresh_all().await;
+            }
+            Err(e) => self.notice(format!("Forgetting failed: {e}"), true),
+        }
+    }
+
+    async fn update_profile(&self, name: String, bio: String) {
+        let name = name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
+            self.notice(
+                format!("A display name is 1 to {MAX_NAME_CHARS} characters."),
+                true,
+            );
+            return;
+        }
+        if bio.chars().count() > MAX_BIO_CHARS {
+            self.notice(
+                format!("A bio is at most {MAX_BIO_CHARS} characters."),
+                true,
+            );
+            return;
+        }
+        let payload = Payload::Profile {
+            name,
+            bio: bio.trim().to_owned(),
+            avatar: None,
+        };
+        match self.append(payload).await {
+            Ok(_) => {
+                self.send(Update::Me(self.me_view()));
+                self.notice("Profile updated.", false);
+                self.refresh_all().await;
+            }
+            Err(e) => self.notice(format!("Updating your profile failed. {e}"), true),
+        }
+    }
+
+    fn search(self: &Rc<Self>, q: &str) {
+        let handle = match normalize_handle(q.trim().trim_start_matches('@')) {
+            Ok(h) => h,
+            Err(e) => {
+                self.send(Update::Search(Search::Failed(format!(
+                    "“{q}” is not a handle: {e}"
+                ))));
+                return;
+            }
+        };
+        self.send(Update::Search(Search::Searching(handle.clone())));
+        let Some(net) = self.net() else {
+            self.send(Update::Search(Search::Failed(
+                "You are offline: handles are looked up in the network.".into(),
+            )));
+            return;
+        };
+        let id = self.searches.get() + 1;
+        self.searches.set(id);
+        let app = self.clone();
+        self.spawn(async move {
+            let result = net.lookup_name(handle.clone()).await;
+            if app.searches.get() == id {
+                app.found(handle, result);
+            }
+        });
+    }
+
+    /// Shows a handle search's result.
+    fn found(&self, handle: String, result: Result<Vec<(AuthorId, String)>, NetFailure>) {
+        let search = match result {
+            Ok(mut claims) => {
+                // The network never counts this device; my own claim is known here.
+                let mine = self.handle.borrow().clone();
+                if mine.as_deref() == Some(handle.as_str())
+                    && !claims.iter().any(|(a, _)| *a == self.me())
+                {
+                    claims.insert(0, (self.me(), handle.clone()));
+                }
+                let mut lib = self.library.borrow_mut();
+                for (author, h) in &claims {
+                    lib.learn_handle(*author, h.clone());
+                }
+                let hits = claims.iter().map(|(a, _)| lib.person(a)).collect();
+                Search::Done { handle, hits }
+            }
+            Err(e) => Search::Failed(format!("The lookup failed: {e}")),
+        };
+        self.send(Update::Search(search));
+    }
+
+    async fn backup(&self, passphrase: &str) {
+        if passphrase.chars().count() < MIN_PASSPHRASE {
+            self.notice(
+                format!("Use a passphrase of at least {MIN_PASSPHRASE} characters."),
+                true,
+            );
+            return;
+        }
+        let (salt, nonce) = match (self.env.random::<16>(), self.env.random::<12>()) {
+            (Ok(s), Ok(n)) => (s, n),
+            (Err(e), _) | (_, Err(e)) => {
+                self.notice(e, true);
+                return;
+            }
+        };
+        let now = now_ms();
+        let kdf = KdfParams::RECOMMENDED;
+        match backup::export(
+            &self.store,
+            &self.identity,
+            passphrase,
+            kdf,
+            salt,
+            nonce,
+            now,
+        )
+        .await
+        {
+            Ok(bytes) => {
+                let fp = self.me().fingerprint();
+                let name = format!("kith-backup-{}-{}.kith", &fp[..9], now / 1000);
+                self.send(Update::Download { bytes, name });
+            }
+            Err(e) => self.notice(format!("The backup failed: {e}"), true),
+        }
+    }
+
+    /// Reads [`OWN_CHECK`] and shows it.
+    async fn read_own_check(&self) {
+        let pending = matches!(self.store.get_setting(OWN_CHECK).await, Ok(Some(_)));
+        let was = self.own_check.replace(pending);
+        if pending && !was {
+            self.send(Update::OwnCheck(Some(OwnCheck::Checking)));
+        } else if !pending && was {
+            self.send(Update::OwnCheck(None));
+        }
+    }
+
+    /// My own feed is known to be current (synced from the network, or the person said so).
+    async fn own_check_done(&self) {
+        if !self.own_check.get() {
+            return;
+        }
+        if let Err(e) = self.store.delete_setting(OWN_CHECK).await {
+            self.notice(format!("Saving a setting failed: {e}"), true);
+        }
+        self.own_check.set(false);
+        self.send(Update::OwnCheck(None));
+        self.send(Update::Changed(self.me()));
+    }
+
+    /// Re-reads `author`'s feed and follow state from the store.
+    async fn reload_feed(&self, author: AuthorId) {
+        match self.store.feed(&author).await {
+            Ok(Some(m)) => {
+                self.library
+                    .borrow_mut()
+                    .set_followed(author, m.followed && author != self.me());
+                self.read_feed(author).await;
+            }
+            Ok(None) => self.library.borrow_mut().forget(&author),
+            Err(e) => tracing::warn!("re-reading {author}'s feed: {e}"),
+        }
+        if author == self.me() {
+            self.send(Update::Me(self.me_view()));
+        }
+    }
+
+    /// Another view of the same store changed `author`'s feed: re-read it and show it.
+    pub async fn on_store_changed(&self, author: AuthorId) {
+        if author == self.me() {
+            self.read_own_check().await;
+        }
+        self.reload_feed(author).await;
+        self.refresh_live().await;
+    }
+
+    /// Re-reads every held feed (after another view of the store may have changed any).
+    pub async fn reload_all(&self) {
+        self.read_own_check().await;
+        for m in self.store.feeds().await.unwrap_or_default() {
+            self.reload_feed(m.author).await;
+        }
+        self.refresh_all().await;
+    }
+
+    /// What the network reports.
+    pub async fn on_news(self: &Rc<Self>, news: News) {
+        match news {
+            News::Online => self.on_online(),
+            News::SyncProgress { author, have, want } => {
+                let name = self.library.borrow().person(&author).display_name();
+                self.send(Update::SyncProgress {
+                    author,
+                    name,
+                    have,
+                    want,
+                });
+            }
+            News::Synced {
+                author,
+                from,
+                fetched,
+            } => {
+                tracing::info!("synced {author} from {from:?}: {fetched} entries");
+                self.send(Update::SyncDone(author));
+                self.synced_from.borrow_mut().insert(author, from);
+                self.following_now.borrow_mut().remove(&author);
+                self.read_feed(author).await;
+                if author == self.me() {
+                    // Synced from a holder of my feed: posts made elsewhere are in the store.
+                    self.own_check_done().await;
+                }
+                self.send(Update::Changed(author));
+                if self.library.borrow().is_followed(&author)
+                    && let Some(net) = self.net()
+                {
+                    self.spawn(async move {
+                        if let Err(e) = net.provide(author).await {
+                            tracing::warn!("announcing {author}'s feed: {e}");
+                        }
+                    });
+                }
+                self.refresh_all().await;
+            }
+            News::Unreachable { author } if author == self.me() => {
+                self.send(Update::SyncDone(author));
+                if self.own_check.get() {
+                    self.send(Update::OwnCheck(Some(OwnCheck::Unreachable)));
+                }
+            }
+            News::Unreachable { author } => {
+                self.send(Update::SyncDone(author));
+                if self.following_now.borrow_mut().remove(&author) {
+                    let name = self.library.borrow().person(&author).display_name();
+                    self.notice(
+                        format!(
+                            "Nobody holding {name}'s posts is online right now. They will \
+                             arrive when the author or one of their followers is."
+                        ),
+                        false,
+                    );
+                }
+            }
+            News::Forked { author, .. } => {
+                self.send(Update::Changed(author));
+                let whose = if author == self.me() {
+                    "Your own feed".to_owned()
+                } else {
+                    format!(
+                        "{}'s feed",
+                        self.library.borrow().person(&author).display_name()
+                    )
+                };
+                self.notice(
+                    format!(
+                        "{whose} has forked: two different posts were signed at the same place \
+                         (the same identity used in two browsers at once). The profile shows it."
+                    ),
+                    true,
+                );
+                self.refresh_all().await;
+            }
+            News::Stored { entry } => {
+                let (author, seq) = (entry.author(), entry.seq());
+                self.send(Update::Changed(author));
+                // Shown once stored: the feed's next entry is added without reading it back;
+                // after a gap the library catches up from the store.
+                let next = self.library.borrow().next_seq(&author);
+                if next == seq {
+                    self.library.borrow_mut().add([*entry]);
+                } else if next < seq {
+                    self.read_feed(author).await;
+                } else {
+                    return;
+                }
+                self.refresh_live().await;
+            }
+        }
+    }
+
+    /// Online: claim my handle, and redo what the open screen asked of the network.
+    fn on_online(self: &Rc<Self>) {
+        let Some(net) = self.net() else { return };
+        let handle = self.handle.borrow().clone();
+        if let Some(h) = handle {
+            match NameClaim::sign(&self.identity, &h, now_ms()) {
+                Ok(claim) => {
+                    let net = net.clone();
+                    self.spawn(async move {
+                        if let Err(e) = net.claim_name(claim).await {
+                            tracing::warn!("claiming @{h}: {e}");
+                        }
+                    });
+                }
+                Err(e) => tracing::warn!("signing my claim of @{h}: {e}"),
+            }
+        }
+        match self.route.get() {
+            Route::Network => self.find_holders(),
+            Route::Profile(a) if a != self.me() && !self.library.borrow().is_followed(&a) => {
+                net.sync(a);
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,823 @@
+//! The app's commands natively: a real `MemoryStore` (the backend every store test suite also
+//! runs on IndexedDB) and a recording fake network, on a single-threaded executor as in the
+//! browser. Each test drives commands and network news and checks what the UI was told and
+//! what the network was asked.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
+use futures::FutureExt;
+use futures::executor::LocalPool;
+use futures::task::LocalSpawnExt;
+use kith_app::route::Route;
+use kith_app::view::{HomeFeed, OwnCheck, Search, ThreadView};
+use kith_app::{
+    App, Command, Env, NetFailure, NetResult, Network, News, OWN_CHECK, Source, Update, welcome,
+};
+use kith_core::{AuthorId, EntryRef, Feed, Identity, NameClaim, Payload, VerifiedEntry};
+use kith_store::{MemoryStore, Store};
+
+/// What the app asked of the network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Call {
+    Publish(u64),
+    FollowLive(AuthorId),
+    Provide(AuthorId),
+    Sync(AuthorId),
+    Lookup(String),
+    Claim(String),
+    FindHolders(AuthorId),
+    Retry,
+}
+
+/// The recording fake: answers at once, from what the test put in it.
+#[derive(Default)]
+struct Fake {
+    calls: RefCell<Vec<Call>>,
+    published: RefCell<Vec<VerifiedEntry>>,
+    names: RefCell<BTreeMap<String, Vec<(AuthorId, String)>>>,
+    holders: RefCell<Vec<AuthorId>>,
+}
+
+struct FakeNet(Rc<Fake>);
+
+impl Fake {
+    fn record(&self, call: Call) {
+        self.calls.borrow_mut().push(call);
+    }
+
+    fn take(&self) -> Vec<Call> {
+        std::mem::take(&mut *self.calls.borrow_mut())
+    }
+}
+
+fn ok<T: 'static>(v: T) -> NetResult<T> {
+    futures::future::ready(Ok(v)).boxed_local()
+}
+
+impl Network for FakeNet {
+    fn publish(&self, entry: VerifiedEntry) -> NetResult<()> {
+        self.0.record(Call::Publish(entry.seq()));
+        self.0.published.borrow_mut().push(entry);
+        ok(())
+    }
+    fn follow_live(&self, author: AuthorId) -> NetResult<()> {
+        self.0.record(Call::FollowLive(author));
+        ok(())
+    }
+    fn provide(&self, author: AuthorId) -> NetResult<()> {
+        self.0.record(Call::Provide(author));
+        ok(())
+    }
+    fn sync(&self, author: AuthorId) {
+        self.0.record(Call::Sync(author));
+    }
+    fn lookup_name(&self, handle: String) -> NetResult<Vec<(AuthorId, String)>> {
+        self.0.record(Call::Lookup(handle.clone()));
+        match self.0.names.borrow().get(&handle) {
+            Some(claims) => ok(claims.clone()),
+            None => {
+                futures::future::ready(Err(NetFailure::Failed("no record".into()))).boxed_local()
+            }
+        }
+    }
+    fn claim_name(&self, claim: NameClaim) -> NetResult<()> {
+        self.0.record(Call::Claim(claim.handle));
+        ok(())
+    }
+    fn find_holders(&self, author: AuthorId) -> NetResult<Vec<AuthorId>> {
+        self.0.record(Call::FindHolders(author));
+        ok(self.0.holders.borrow().clone())
+    }
+    fn retry_now(&self) {
+        self.0.record(Call::Retry);
+    }
+}
+
+/// One person's app over a store, with its updates recorded.
+struct Harness {
+    pool: LocalPool,
+    app: Rc<App<Rc<MemoryStore>>>,
+    updates: Rc<RefCell<Vec<Update>>>,
+    net: Rc<Fake>,
+}
+
+fn env(pool: &LocalPool, updates: &Rc<RefCell<Vec<Update>>>) -> Env {
+    let spawner = pool.spawner();
+    let out = updates.clone();
+    let counter = Rc::new(std::cell::Cell::new(0u8));
+    Env {
+        out: Rc::new(move |u| out.borrow_mut().push(u)),
+        spawn: Rc::new(move |task| spawner.spawn_local(task).expect("spawn")),
+        // Distinct keys per call, the same in every run.
+        random: Rc::new(move |buf: &mut [u8]| {
+            counter.set(counter.get().wrapping_add(1));
+            buf.fill(counter.get());
+            Ok(())
+        }),
+        persist: Rc::new(|_| futures::future::ready(Ok(true)).boxed_local()),
+        origin: "http://127.0.0.1:8080".into(),
+    }
+}
+
+impl Harness {
+    /// Onboards a new person named `name` (@`handle`) through the welcome screen.
+    fn new(name: &str, handle: &str) -> Harness {
+        Self::onboard(Rc::new(MemoryStore::new()), name, handle)
+    }
+
+    fn onboard(store: Rc<MemoryStore>, name: &str, handle: &str) -> Harness {
+        let mut pool = LocalPool::new();
+        let updates = Rc::new(RefCell::new(Vec::new()));
+        let env = env(&pool, &updates);
+        let command = Command::CreateIdentity {
+            name: name.into(),
+            handle: handle.into(),
+            bio: String::new(),
+        };
+        let id = pool
+            .run_until(welcome(&store, &env, command))
+            .expect("identity created");
+        Self::open(pool, store, id, env, updates)
+    }
+
+    fn open(
+        mut pool: LocalPool,
+        store: Rc<MemoryStore>,
+        identity: Identity,
+        env: Env,
+        updates: Rc<RefCell<Vec<Update>>>,
+    ) -> Harness {
+        let app = App::new(store, identity, env);
+        let net = Rc::new(Fake::default());
+        app.set_network(Some(Rc::new(FakeNet(net.clone()))));
+        pool.run_until(app.load(Route::Home));
+        pool.run_until_stalled();
+        Harness {
+            pool,
+            app,
+            updates,
+            net,
+        }
+    }
+
+    /// A second view of the same store (another tab), with a network of its own.
+    fn second_tab(&self) -> Harness {
+        let pool = LocalPool::new();
+        let updates = Rc::new(RefCell::new(Vec::new()));
+        let env = env(&pool, &updates);
+        let store = self.app.store().clone();
+        let id = Identity::from_secret(self.app.identity().secret());
+        Self::open(pool, store, id, env, updates)
+    }
+
+    fn me(&self) -> AuthorId {
+        self.app.me()
+    }
+
+    fn store(&self) -> &Rc<MemoryStore> {
+        self.app.store()
+    }
+
+    /// Runs a command and every task it spawned.
+    fn run(&mut self, command: Command) {
+        self.pool.run_until(self.app.handle(command));
+        self.pool.run_until_stalled();
+    }
+
+    fn news(&mut self, news: News) {
+        self.pool.run_until(self.app.on_news(news));
+        self.pool.run_until_stalled();
+    }
+
+    fn take(&self) -> Vec<Update> {
+        std::mem::take(&mut *self.updates.borrow_mut())
+    }
+
+    /// The last home timeline sent.
+    fn home(&self) -> Vec<ThreadView> {
+        self.updates
+            .borrow()
+            .iter()
+            .rev()
+            .find_map(|u| match u {
+                Update::Home { threads, .. } => Some(threads.clone()),
+                _ => None,
+            })
+            .expect("a home timeline was sent")
+    }
+
+    fn home_texts(&self) -> Vec<String> {
+        self.home().iter().map(|t| t.post.text.clone()).collect()
+    }
+
+    fn notices(&self) -> Vec<(String, bool)> {
+        self.updates
+            .borrow()
+            .iter()
+            .filter_map(|u| match u {
+                Update::Notice { text, error } => Some((text.clone(), *error)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn last<T>(&self, f: impl Fn(&Update) -> Option<T>) -> Option<T> {
+        self.updates.borrow().iter().rev().find_map(f)
+    }
+
+    fn post(&mut self, text: &str) {
+        self.run(Command::Post {
+            text: text.into(),
+            reply_to: None,
+        });
+    }
+
+    /// My posts' refs on home, newest first.
+    fn post_ref(&self, text: &str) -> EntryRef {
+        self.home()
+            .iter()
+            .find(|t| t.post.text == text)
+            .map(|t| t.post.id)
+            .expect("post on home")
+    }
+}
+
+/// Someone else's feed, signed for real.
+struct Other {
+    id: Identity,
+    feed: Feed,
+}
+
+impl Other {
+    fn new(seed: u8) -> Other {
+        let id = Identity::from_secret([seed; 32]);
+        let feed = Feed::new(id.author());
+        Other { id, feed }
+    }
+
+    fn author(&self) -> AuthorId {
+        self.id.author()
+    }
+
+    fn sign(&mut self, payload: Payload) -> VerifiedEntry {
+        let now = kith_app::now_ms();
+        self.feed
+            .append(&self.id, &payload, now)
+            .expect("sign")
+            .clone()
+    }
+}
+
+#[test]
+fn onboarding_refuses_bad_input_and_creates_a_profile() {
+    let mut pool = LocalPool::new();
+    let updates = Rc::new(RefCell::new(Vec::new()));
+    let env = env(&pool, &updates);
+    let store = Rc::new(MemoryStore::new());
+    let bad = Command::CreateIdentity {
+        name: " ".into(),
+        handle: "alice".into(),
+        bio: String::new(),
+    };
+    assert!(pool.run_until(welcome(&store, &env, bad)).is_none());
+    assert!(matches!(
+        updates.borrow().last(),
+        Some(Update::Onboarding { busy: false, error: Some(e) }) if e.contains("display name")
+    ));
+    let bad_handle = Command::CreateIdentity {
+        name: "Alice".into(),
+        handle: "no spaces allowed".into(),
+        bio: String::new(),
+    };
+    assert!(pool.run_until(welcome(&store, &env, bad_handle)).is_none());
+    assert!(pool.run_until(store.identity()).expect("read").is_none());
+
+    let h = Harness::onboard(store, "Alice", "Alice");
+    let me = h.me();
+    let feed = h.stored(me);
+    assert_eq!(feed.len(), 1, "the profile entry");
+    assert!(matches!(feed[0].payload(), Some(Payload::Profile { name, .. }) if name == "Alice"));
+    let ready = h.last(|u| match u {
+        Update::Ready(me) => Some(me.clone()),
+        _ => None,
+    });
+    let ready = ready.expect("ready");
+    assert_eq!(ready.person.handle.as_deref(), Some("alice"));
+    assert!(
+        ready
+            .web_link
+            .starts_with("http://127.0.0.1:8080/#kith://follow/")
+    );
+}
+
+impl Harness {
+    /// Every stored entry of `author`'s feed.
+    fn stored(&self, author: AuthorId) -> Vec<VerifiedEntry> {
+        futures::executor::block_on(self.store().range(&author, 1, 10_000)).expect("range")
+    }
+}
+
+#[test]
+fn a_post_is_stored_shown_and_published_and_bad_posts_are_refused() {
+    let mut h = Harness::new("Alice", "alice");
+    h.take();
+    h.post("hello world");
+    assert_eq!(h.home_texts(), vec!["hello world"]);
+    assert!(h.take().contains(&Update::ShowNew));
+    assert_eq!(h.net.take(), vec![Call::Publish(2)]);
+    assert_eq!(h.stored(h.me()).len(), 2);
+
+    h.post("   ");
+    h.post(&"x".repeat(kith_core::entry::MAX_POST_CHARS + 1));
+    let errors: Vec<_> = h.notices().into_iter().filter(|(_, e)| *e).collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].0.contains("Write something"));
+    assert!(errors[1].0.contains("at most"));
+    assert!(h.net.take().is_empty(), "nothing published");
+    assert_eq!(h.stored(h.me()).len(), 2, "nothing stored");
+}
+
+#[test]
+fn a_reply_threads_under_its_post_and_mentions_its_author() {
+    let mut h = Harness::new("Alice", "alice");
+    let mut bob = Other::new(9);
+    h.run(Command::Follow(bob.author()));
+    let post = bob.sign(Payload::post("a question"));
+    h.news(News::Stored {
+        entry: Box::new(post.clone()),
+    });
+    h.run(Command::Post {
+        text: "an answer".into(),
+        reply_to: Some(post.entry_ref()),
+    });
+    let home = h.home();
+    assert_eq!(home.len(), 1, "one thread");
+    assert_eq!(home[0].post.text, "a question");
+    assert_eq!(home[0].replies.len(), 1);
+    assert_eq!(home[0].replies[0].post.text, "an answer");
+    let mine = h.stored(h.me()).pop().expect("reply stored");
+    assert!(matches!(
+        mine.payload(),
+        Some(Payload::Post { reply_to: Some(r), mentions, .. })
+            if *r == post.entry_ref() && mentions == &vec![bob.author()]
+    ));
+}
+
+#[test]
+fn a_reaction_is_given_and_taken_back() {
+    let mut h = Harness::new("Alice", "alice");
+    h.post("react to me");
+    let target = h.post_ref("react to me");
+    let react = || Command::React {
+        target,
+        emoji: "🎉".into(),
+    };
+    h.run(react());
+    let reactions = |h: &Harness| h.home()[0].post.reactions.clone();
+    assert_eq!(reactions(&h), vec![("🎉".to_owned(), 1, true)]);
+    h.run(react());
+    assert!(
+        reactions(&h).iter().all(|(_, n, _)| *n == 0),
+        "{:?}",
+        reactions(&h)
+    );
+    let feed = h.stored(h.me());
+    // The reaction stays in the chain, its payload purged by the delete that takes it back.
+    assert_eq!(feed.len(), 4);
+    assert!(feed[2].payload().is_none());
+    assert!(
+        matches!(feed[3].payload(), Some(Payload::Delete { target }) if *target == feed[2].entry_ref())
+    );
+    // Every one of them went out live.
+    assert_eq!(
+        h.net.take(),
+        vec![Call::Publish(2), Call::Publish(3), Call::Publish(4)]
+    );
+}
+
+#[test]
+fn a_delete_removes_my_post_and_refuses_someone_elses() {
+    let mut h = Harness::new("Alice", "alice");
+    h.post("keep");
+    h.post("oops");
+    let oops = h.post_ref("oops");
+    h.run(Command::Delete(oops));
+    assert_eq!(h.home_texts(), vec!["keep"]);
+    let mut bob = Other::new(9);
+    h.run(Command::Follow(bob.author()));
+    let theirs = bob.sign(Payload::post("bob's"));
+    h.news(News::Stored {
+        entry: Box::new(theirs.clone()),
+    });
+    h.run(Command::Delete(theirs.entry_ref()));
+    assert!(h.home_texts().contains(&"bob's".to_owned()));
+    assert!(
+        h.notices()
+            .iter()
+            .any(|(t, e)| *e && t.contains("only delete your own"))
+    );
+}
+
+#[test]
+fn follow_and_unfollow_change_home_and_ask_the_network() {
+    let mut h = Harness::new("Alice", "alice");
+    let mut bob = Other::new(9);
+    h.net.take();
+    h.run(Command::Follow(bob.author()));
+    assert_eq!(
+        h.net.take(),
+        vec![
+            Call::Publish(2),
+            Call::FollowLive(bob.author()),
+            Call::Sync(bob.author())
+        ],
+        "not held yet: nothing to announce"
+    );
+    assert!(
+        h.last(|u| match u {
+            Update::Following(f) => Some(f.contains(&bob.author())),
+            _ => None,
+        })
+        .expect("following sent")
+    );
+    // The sync stores Bob's feed, as the network's replica would, and reports it.
+    let entries = [
+        bob.sign(Payload::post("one")),
+        bob.sign(Payload::post("two")),
+    ];
+    futures::executor::block_on(h.store().insert(&entries)).expect("store");
+    h.news(News::Synced {
+        author: bob.author(),
+        from: Source::Author,
+        fetched: 2,
+    });
+    assert_eq!(h.home_texts(), vec!["two", "one"]);
+    assert_eq!(
+        h.net.take(),
+        vec![Call::Provide(bob.author())],
+        "a holder of a followed feed"
+    );
+    // A live entry is shown once stored.
+    h.news(News::Stored {
+        entry: Box::new(bob.sign(Payload::post("three"))),
+    });
+    assert_eq!(h.home_texts()[0], "three");
+
+    h.run(Command::Unfollow(bob.author()));
+    assert!(
+        h.home_texts()
+            .iter()
+            .all(|t| !["one", "two", "three"].contains(&t.as_str()))
+    );
+    let meta = futures::executor::block_on(h.store().feed(&bob.author()))
+        .expect("read")
+        .expect("still held");
+    assert!(!meta.followed);
+    let mine = h.stored(h.me());
+    assert!(
+        matches!(mine[1].payload(), Some(Payload::Follow { author }) if *author == bob.author())
+    );
+    assert!(
+        matches!(mine[2].payload(), Some(Payload::Unfollow { author }) if *author == bob.author())
+    );
+}
+
+#[test]
+fn following_while_offline_says_when_posts_arrive() {
+    let mut h = Harness::new("Alice", "alice");
+    h.app.set_network(None);
+    let bob = Other::new(9);
+    h.run(Command::Follow(bob.author()));
+    assert!(h.notices().iter().any(|(t, _)| t.contains("back online")));
+    assert!(h.net.take().is_empty());
+    // Searching needs the network, and says so.
+    h.run(Command::Search("bob".into()));
+    assert!(matches!(
+        h.last(|u| match u { Update::Search(s) => Some(s.clone()), _ => None }),
+        Some(Search::Failed(e)) if e.contains("offline")
+    ));
+}
+
+#[test]
+fn a_preview_shows_an_unfollowed_profile_but_not_on_home() {
+    let mut h = Harness::new("Alice", "alice");
+    let mut carol = Other::new(7);
+    let follower = Other::new(8);
+    h.net.take();
+    h.run(Command::Open(Route::Profile(carol.author())));
+    assert_eq!(h.net.take(), vec![Call::Sync(carol.author())]);
+    let entries = [
+        carol.sign(Payload::Profile {
+            name: "Carol".into(),
+            bio: "hi".into(),
+            avatar: None,
+        }),
+        carol.sign(Payload::post("carol's post")),
+    ];
+    futures::executor::block_on(h.store().insert(&entries)).expect("store");
+    h.news(News::Synced {
+        author: carol.author(),
+        from: Source::Person(follower.author()),
+        fetched: 2,
+    });
+    let profile = h
+        .last(|u| match u {
+            Update::Profile(p) => Some(p.clone()),
+            _ => None,
+        })
+        .expect("profile shown");
+    assert_eq!(profile.person.name, "Carol");
+    assert!(!profile.followed);
+    assert!(profile.held);
+    assert_eq!(profile.posts[0].post.text, "carol's post");
+    assert!(
+        profile
+            .synced_from
+            .as_deref()
+            .is_some_and(|s| s.starts_with("a follower (")),
+        "{:?}",
+        profile.synced_from
+    );
+    assert!(h.home_texts().is_empty(), "not followed: not on home");
+    assert!(h.net.take().is_empty(), "not followed: not announced");
+    // Following a previewed feed announces it at once.
+    h.run(Command::Follow(carol.author()));
+    let calls = h.net.take();
+    assert!(calls.contains(&Call::Provide(carol.author())), "{calls:?}");
+    assert_eq!(h.home_texts(), vec!["carol's post"]);
+}
+
+#[test]
+fn new_posts_wait_behind_the_pill_and_my_own_post_shows_them() {
+    let mut h = Harness::new("Alice", "alice");
+    let mut bob = Other::new(9);
+    h.run(Command::Follow(bob.author()));
+    h.news(News::Stored {
+        entry: Box::new(bob.sign(Payload::post("first"))),
+    });
+    let mut home = HomeFeed::default();
+    let feed = |h: &Harness, home: &mut HomeFeed| {
+        for u in h.take() {
+            match u {
+                Update::Home { threads, more } => home.update(threads, more),
+                Update::ShowNew => home.show_new(),
+                _ => {}
+            }
+        }
+    };
+    feed(&h, &mut home);
+    assert_eq!(home.shown().count(), 1, "the first timeline shows whole");
+    assert_eq!(home.waiting(), 0);
+    h.news(News::Stored {
+        entry: Box::new(bob.sign(Payload::post("second"))),
+    });
+    h.news(News::Stored {
+        entry: Box::new(bob.sign(Payload::post("third"))),
+    });
+    feed(&h, &mut home);
+    assert_eq!(home.waiting(), 2, "live posts wait behind the pill");
+    let shown: Vec<_> = home.shown().map(|t| t.post.text.clone()).collect();
+    assert_eq!(shown, vec!["first"]);
+    h.post("mine");
+    feed(&h, &mut home);
+    assert_eq!(home.waiting(), 0, "my own post shows everything");
+    assert_eq!(home.shown().count(), 4);
+}
+
+#[test]
+fn an_empty_home_shows_its_first_posts_directly() {
+    let mut home = HomeFeed::default();
+    home.update(Vec::new(), false);
+    let mut h = Harness::new("Alice", "alice");
+    h.post("one");
+    home.update(h.home(), false);
+    assert_eq!(home.shown().count(), 1);
+    assert_eq!(home.waiting(), 0);
+}
+
+#[test]
+fn after_a_restore_posting_waits_for_my_feed_from_the_network() {
+    let first = Harness::new("Alice", "alice");
+    futures::executor::block_on(first.store().put_setting(OWN_CHECK, b"1")).expect("setting");
+    // The app as it starts after the restore.
+    let mut h = first.second_tab();
+    assert_eq!(
+        h.last(|u| match u {
+            Update::OwnCheck(c) => Some(*c),
+            _ => None,
+        }),
+        Some(Some(OwnCheck::Checking))
+    );
+    h.net.take();
+    h.post("too early");
+    assert!(
+        h.notices()
+            .iter()
+            .any(|(t, e)| *e && t.contains("checking for posts"))
+    );
+    assert!(h.net.take().is_empty(), "nothing published");
+    assert_eq!(h.stored(h.me()).len(), 1, "nothing stored");
+    // Nobody holding my feed answers: the banner says so and offers to go ahead.
+    h.news(News::Unreachable { author: h.me() });
+    assert_eq!(
+        h.last(|u| match u {
+            Update::OwnCheck(c) => Some(*c),
+            _ => None,
+        }),
+        Some(Some(OwnCheck::Unreachable))
+    );
+    // Then a holder answers with a post made on the other device: it comes first.
+    let other_device = h
+        .app
+        .library()
+        .next_own_entry(
+            h.app.identity(),
+            &Payload::post("from my phone"),
+            kith_app::now_ms(),
+        )
+        .expect("sign");
+    futures::executor::block_on(h.store().insert(&[other_device])).expect("store");
+    h.news(News::Synced {
+        author: h.me(),
+        from: Source::Peer("a holder".into()),
+        fetched: 1,
+    });
+    assert_eq!(
+        h.last(|u| match u {
+            Update::OwnCheck(c) => Some(*c),
+            _ => None,
+        }),
+        Some(None)
+    );
+    h.post("now");
+    let feed = h.stored(h.me());
+    assert_eq!(feed.len(), 3);
+    assert!(matches!(feed[2].payload(), Some(Payload::Post { text, .. }) if text == "now"));
+    assert_eq!(h.net.take(), vec![Call::Publish(3)]);
+}
+
+#[test]
+fn going_ahead_ends_the_check() {
+    let h = Harness::new("Alice", "alice");
+    futures::executor::block_on(h.store().put_setting(OWN_CHECK, b"1")).expect("setting");
+    let mut h = h.second_tab();
+    h.run(Command::GoAhead);
+    h.post("anyway");
+    assert_eq!(h.stored(h.me()).len(), 2);
+    let left = futures::executor::block_on(h.store().get_setting(OWN_CHECK)).expect("read");
+    assert!(left.is_none());
+}
+
+#[test]
+fn two_views_of_one_store_never_fork_my_feed() {
+    let mut a = Harness::new("Alice", "alice");
+    let mut b = a.second_tab();
+    a.post("from tab a");
+    // Tab b has not heard of it: it signs after the stored head, not its stale library's.
+    b.post("from tab b");
+    a.post("from tab a again");
+    let feed = a.stored(a.me());
+    let seqs: Vec<u64> = feed.iter().map(VerifiedEntry::seq).collect();
+    assert_eq!(seqs, vec![1, 2, 3, 4]);
+    let mut check = Feed::new(a.me());
+    for e in &feed {
+        assert_eq!(
+            check.insert_verified(e.clone()),
+            Ok(kith_core::Inserted::Appended),
+            "one unbroken chain"
+        );
+    }
+    // Each tab published only its own entries, each once.
+    assert_eq!(a.net.take(), vec![Call::Publish(2), Call::Publish(4)]);
+    assert_eq!(b.net.take(), vec![Call::Publish(3)]);
+    // Told that the store changed, tab b shows all three.
+    b.pool.run_until(b.app.on_store_changed(b.me()));
+    let texts = b.stored(b.me()).len();
+    assert_eq!(texts, 4);
+    let home: Vec<String> = b.home_texts();
+    assert_eq!(home, vec!["from tab a again", "from tab b", "from tab a"]);
+}
+
+#[test]
+fn an_entry_below_the_stored_head_is_an_error_never_published() {
+    let mut a = Harness::new("Alice", "alice");
+    a.post("one");
+    // An entry signed by a stale copy of the feed, at a seq the store already holds.
+    let stale = kith_core::next_entry(
+        a.app.identity(),
+        None,
+        &Payload::post("stale"),
+        kith_app::now_ms(),
+    )
+    .expect("sign");
+    let refused = futures::executor::block_on(a.store().insert(&[stale]));
+    assert!(
+        matches!(refused, Err(kith_store::StoreError::Fork { seq: 1, .. })),
+        "{refused:?}"
+    );
+    assert_eq!(a.stored(a.me()).len(), 2);
+}
+
+#[test]
+fn search_finds_claimants_and_me_and_the_network_screen_lists_holders() {
+    let mut h = Harness::new("Alice", "alice");
+    let bob = Other::new(9);
+    h.net
+        .names
+        .borrow_mut()
+        .insert("bob".into(), vec![(bob.author(), "bob".into())]);
+    h.run(Command::Search("@Bob".into()));
+    let found = h.last(|u| match u {
+        Update::Search(Search::Done { handle, hits }) => Some((handle.clone(), hits.clone())),
+        _ => None,
+    });
+    let (handle, hits) = found.expect("found");
+    assert_eq!(handle, "bob");
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].author, bob.author());
+    // The network never counts this device: my own handle lists me anyway.
+    h.net.names.borrow_mut().insert("alice".into(), Vec::new());
+    h.run(Command::Search("alice".into()));
+    let mine = h.last(|u| match u {
+        Update::Search(Search::Done { hits, .. }) => Some(hits.clone()),
+        _ => None,
+    });
+    assert_eq!(mine.expect("found")[0].author, h.me());
+    h.run(Command::Search("nobody".into()));
+    assert!(matches!(
+        h.last(|u| match u { Update::Search(s) => Some(s.clone()), _ => None }),
+        Some(Search::Failed(e)) if e.contains("no record")
+    ));
+
+    h.net.holders.borrow_mut().push(bob.author());
+    h.net.take();
+    h.run(Command::Open(Route::Network));
+    assert_eq!(h.net.take(), vec![Call::FindHolders(h.me())]);
+    let holders = h.last(|u| match u {
+        Update::Holders(Some(r)) => Some(r.clone()),
+        _ => None,
+    });
+    let holders = holders.expect("answered").expect("found");
+    assert_eq!(holders.len(), 1);
+    assert_eq!(holders[0].author, bob.author());
+}
+
+#[test]
+fn online_claims_my_handle_and_retry_reaches_the_network() {
+    let mut h = Harness::new("Alice", "alice");
+    h.net.take();
+    h.news(News::Online);
+    assert_eq!(h.net.take(), vec![Call::Claim("alice".into())]);
+    h.run(Command::RetryNow);
+    assert_eq!(h.net.take(), vec![Call::Retry]);
+}
+
+#[test]
+fn a_fork_and_an_unreachable_follow_are_explained() {
+    let mut h = Harness::new("Alice", "alice");
+    let bob = Other::new(9);
+    h.run(Command::Follow(bob.author()));
+    h.news(News::Unreachable {
+        author: bob.author(),
+    });
+    assert!(
+        h.notices()
+            .iter()
+            .any(|(t, _)| t.contains("Nobody holding"))
+    );
+    h.news(News::Forked {
+        author: bob.author(),
+        seq: 3,
+    });
+    assert!(
+        h.notices()
+            .iter()
+            .any(|(t, e)| *e && t.contains("has forked"))
+    );
+}
+
+#[test]
+fn forgetting_a_feed_drops_it_but_never_my_own() {
+    let mut h = Harness::new("Alice", "alice");
+    let mut bob = Other::new(9);
+    h.run(Command::Follow(bob.author()));
+    h.news(News::Stored {
+        entry: Box::new(bob.sign(Payload::post("bob's"))),
+    });
+    h.run(Command::Forget(bob.author()));
+    assert!(h.home_texts().is_empty());
+    assert!(
+        futures::executor::block_on(h.store().feed(&bob.author()))
+            .expect("read")
+            .is_none()
+    );
+    h.run(Command::Forget(h.me()));
+    assert!(
+        h.notices()
+            .iter()
+            .any(|(t, e)| *e && t.contains("own feed stays"))
+    );
+    assert_eq!(h.stored(h.me()).len(), 3, "profile, follow, unfollow");
+}

@@ -1,0 +1,113 @@
+//! The agent seen through kith-app's [`Network`] seam: what the app asks becomes [`Agent`] and
+//! [`Client`](crate::Client) calls, and what the agent reports becomes kith-app [`News`]
+//! ([`news`]) or, for connection news, stays an [`AgentEvent`] for a status view.
+
+use futures::FutureExt;
+use futures::channel::mpsc;
+use kith_app::{NetFailure, NetResult, Network, News, Source};
+use kith_core::{AuthorId, NameClaim, VerifiedEntry};
+use kith_store::Store;
+
+use crate::agent::{Agent, AgentEvent};
+use crate::{NetError, identity};
+
+/// An [`Agent`] as the app's network. Cheap to clone.
+pub struct AgentNetwork<S> {
+    agent: Agent<S>,
+    retry: mpsc::Sender<()>,
+}
+
+impl<S> AgentNetwork<S> {
+    /// The network of `agent`, whose [`Agent::run_with`] reads `retry`'s other end.
+    pub fn new(agent: Agent<S>, retry: mpsc::Sender<()>) -> Self {
+        AgentNetwork { agent, retry }
+    }
+}
+
+fn failed(e: NetError) -> NetFailure {
+    NetFailure::Failed(e.to_string())
+}
+
+impl<S: Store + 'static> Network for AgentNetwork<S> {
+    fn publish(&self, entry: VerifiedEntry) -> NetResult<()> {
+        let agent = self.agent.clone();
+        async move { agent.publish(&entry).await.map_err(failed) }.boxed_local()
+    }
+
+    fn follow_live(&self, author: AuthorId) -> NetResult<()> {
+        let client = self.agent.client().clone();
+        async move { client.follow_live(author).await.map_err(failed) }.boxed_local()
+    }
+
+    fn provide(&self, author: AuthorId) -> NetResult<()> {
+        let client = self.agent.client().clone();
+        async move { client.provide(author).await.map_err(failed) }.boxed_local()
+    }
+
+    fn sync(&self, author: AuthorId) {
+        self.agent.want_sync(author);
+    }
+
+    fn lookup_name(&self, handle: String) -> NetResult<Vec<(AuthorId, String)>> {
+        let client = self.agent.client().clone();
+        async move {
+            let claims = client.lookup_name(&handle).await.map_err(failed)?;
+            Ok(claims.into_iter().map(|c| (c.author, c.handle)).collect())
+        }
+        .boxed_local()
+    }
+
+    fn claim_name(&self, claim: NameClaim) -> NetResult<()> {
+        let client = self.agent.client().clone();
+        async move { client.claim_name(&claim).await.map_err(failed) }.boxed_local()
+    }
+
+    fn find_holders(&self, author: AuthorId) -> NetResult<Vec<AuthorId>> {
+        let client = self.agent.client().clone();
+        async move {
+            let me = client.local_peer_id();
+            let peers = client.find_providers(author).await.map_err(failed)?;
+            Ok(peers
+                .into_iter()
+                .filter(|p| *p != me)
+                .filter_map(|p| identity::author_of(&p))
+                .collect())
+        }
+        .boxed_local()
+    }
+
+    fn retry_now(&self) {
+        // Full: a retry is already waiting to be taken.
+        let _ = self.retry.clone().try_send(());
+    }
+}
+
+/// What an agent's report means to the app; `None` for connection news (connecting, offline,
+/// links), which only a status view shows.
+pub fn news(event: AgentEvent) -> Option<News> {
+    Some(match event {
+        AgentEvent::Online { .. } => News::Online,
+        AgentEvent::SyncProgress { author, have, want } => {
+            News::SyncProgress { author, have, want }
+        }
+        AgentEvent::Synced {
+            author,
+            peer,
+            fetched,
+        } => News::Synced {
+            author,
+            from: match identity::author_of(&peer) {
+                Some(a) if a == author => Source::Author,
+                Some(a) => Source::Person(a),
+                None => Source::Peer(peer.to_string()),
+            },
+            fetched,
+        },
+        AgentEvent::Unreachable { author } => News::Unreachable { author },
+        AgentEvent::Stored { entry, .. } => News::Stored { entry },
+        AgentEvent::Forked { author, seq } => News::Forked { author, seq },
+        AgentEvent::Connecting { .. } | AgentEvent::Offline { .. } | AgentEvent::Link(_) => {
+            return None;
+        }
+    })
+}

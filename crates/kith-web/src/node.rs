@@ -1,0 +1,73 @@
+//! This tab's libp2p node: where kith-node is (its bootstrap document, fetched until it
+//! answers), and the node and kith-net agent started over the app's store as the app's
+//! network. The agent's reports come back on a bounded queue for the runtime to read.
+
+use std::rc::Rc;
+
+use futures::channel::mpsc;
+use futures::{FutureExt, StreamExt};
+use kith_app::{App, Network};
+use kith_core::Backoff;
+use kith_net::agent::{Agent, AgentEvent};
+use kith_net::{AgentNetwork, Config, NodePlan, platform};
+use kith_store::idb::IdbStore;
+
+use crate::browser;
+use crate::tabs::TabStatus;
+
+/// How many agent reports may wait for the runtime. A full queue drops a report; the next
+/// one for the feed re-reads the store from the library's head, so nothing is lost for good.
+pub const REPORT_QUEUE: usize = 1024;
+
+/// Fetches `/bootstrap.json` until it names a node this tab can dial, saying how it goes;
+/// a message on `retry` cuts a wait short.
+pub async fn bootstrap(retry: &mut mpsc::Receiver<()>, status: &dyn Fn(TabStatus)) -> NodePlan {
+    let only = browser::transport_from_url();
+    let mut backoff = Backoff::APP_DEFAULT;
+    loop {
+        status(TabStatus::Connecting {
+            attempt: backoff.attempt() + 1,
+        });
+        let plan = browser::fetch_bootstrap()
+            .await
+            .and_then(|doc| kith_net::node_plan(&doc, only).map_err(|e| e.to_string()));
+        let reason = match plan {
+            Ok(plan) => return plan,
+            Err(reason) => reason,
+        };
+        let delay = backoff.next_delay(browser::random_unit());
+        status(TabStatus::Offline {
+            reason,
+            retry_in_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+        });
+        let mut sleep = Box::pin(platform::sleep(delay).fuse());
+        futures::select! {
+            () = sleep => {}
+            _ = retry.next() => {}
+        }
+    }
+}
+
+/// Starts the node with the person's key and runs the agent over the app's store. Returns the
+/// app's network and the agent's reports; `retry` ends the agent's reconnect waits early
+/// (`retry_tx` is its sending end, for "Retry now").
+pub fn start(
+    app: &Rc<App<Rc<IdbStore>>>,
+    plan: NodePlan,
+    retry_tx: mpsc::Sender<()>,
+    retry: mpsc::Receiver<()>,
+) -> Result<(Rc<dyn Network>, mpsc::Receiver<AgentEvent>), String> {
+    let keypair = kith_net::identity::keypair_of(app.identity());
+    let (client, events, event_loop) = kith_net::new(keypair, Config::default())
+        .map_err(|e| format!("The network could not start in this browser: {e}"))?;
+    platform::spawn(event_loop.run());
+    let agent =
+        Agent::new(client, app.store().clone(), plan.peer, plan.main).with_fallback(plan.fallback);
+    let net: Rc<dyn Network> = Rc::new(AgentNetwork::new(agent.clone(), retry_tx));
+    let (reports, report_rx) = mpsc::channel::<AgentEvent>(REPORT_QUEUE);
+    // One event path: the agent reads the node's events and reports connection news too.
+    platform::spawn_local(agent.run_with(events, retry, move |e| {
+        let _ = reports.clone().try_send(e);
+    }));
+    Ok((net, report_rx))
+}
