@@ -1,22 +1,22 @@
 //! kith-web: the Kith app, a Yew front end with a libp2p node in the tab.
 //!
 //! How the parts cooperate:
-//! - [`runtime`] is the one long-running task. It opens the IndexedDB store, holds the
-//!   person's identity, runs kith-net's agent (connection, relay, live delivery, sync,
-//!   serving followers), executes the person's [`runtime::Command`]s, and dispatches
-//!   [`state::Action`]s. It is started once, by one effect in [`app`].
-//! - kith-app's `Library` is the runtime's in-memory read model of the held feeds (kith-core
-//!   `Feed`s and `Timeline`), from which it computes kith-app's view types (re-exported by
-//!   [`state`]); kith-app's rules run and are tested natively.
+//! - kith-app's `App` holds the rules: it carries out the person's commands over the IndexedDB
+//!   store and a network, and says what to show as `Update`s.
+//! - [`runtime`] is the shell, started once by one effect in [`app`]: it opens the store,
+//!   onboards, builds the `App`, turns its updates into [`state::Action`]s, and spawns the tab
+//!   channel's reader and the network task. [`node`] starts this tab's libp2p node and
+//!   kith-net's agent (the app's network) once the tab holds the node lock.
+//! - [`tabs`]: one node per browser profile. The tab holding a Web Lock runs the node; the
+//!   profile's other tabs share its store, reach the network through it ([`tabs::TabNetwork`])
+//!   and take over when it closes.
 //! - [`state`] holds the view state and its reducer: everything on screen is derived from
 //!   [`state::Model`], which changes only through an action.
 //! - [`components`] are plain: data and callbacks in, HTML out; those that act send commands
-//!   through the [`runtime::Handle`] the app provides as a context.
-//! - [`tabs`]: one node per browser profile. The tab holding a Web Lock runs the node; the
-//!   profile's other tabs share its store, post through it, and take over when it closes.
-//! - [`routes`] maps URL fragments to screens (follow links included); [`text`] splits post
-//!   text into plain text and safe links; [`identicon`] draws people's keys; [`browser`] is
-//!   the one module that talks to browser APIs outside the DOM.
+//!   through the [`handle::Handle`] the app provides as a context.
+//! - [`routes`] (kith-app's) maps URL fragments to screens; [`text`] splits post text into
+//!   plain text and safe links; [`identicon`] draws people's keys; [`browser`] is the one
+//!   module that talks to browser APIs outside the DOM.
 
 pub mod app;
 pub mod browser;

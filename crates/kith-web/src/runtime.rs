@@ -36,10 +36,8 @@ pub const DB_NAME: &str = "kith";
 /// Where actions go: the reducer's dispatcher.
 pub type Dispatch = Rc<dyn Fn(Action)>;
 
-type Store = Rc<IdbStore>;
-
 struct Shell {
-    app: Rc<App<Store>>,
+    app: Rc<App<Rc<IdbStore>>>,
     dispatch: Dispatch,
     tabs: Option<Tabs>,
     /// The proxy while another tab runs the node.
@@ -199,7 +197,6 @@ impl Shell {
                 continue;
             };
             let holder = self.holder.get();
-            let proxy = self.proxy.borrow().clone();
             match &message {
                 TabMessage::Changed { author } => self.app.on_store_changed(*author).await,
                 TabMessage::Hello if holder => {
@@ -209,13 +206,11 @@ impl Shell {
                     (self.dispatch)(Action::ViaTab(true));
                     (self.dispatch)(status.action());
                 }
-                TabMessage::Unreachable { author } if !holder => {
-                    self.app
-                        .on_news(News::Unreachable { author: *author })
-                        .await;
+                &TabMessage::Unreachable { author } if !holder => {
+                    self.app.on_news(News::Unreachable { author }).await;
                 }
                 m if !holder => {
-                    if let Some(p) = proxy {
+                    if let Some(p) = self.proxy.borrow().as_ref() {
                         p.answer(m);
                     }
                 }
