@@ -45,7 +45,10 @@ pub use identity::{AuthorId, Identity, KdfParams, KeyExportError};
 pub use name::{NameClaim, NameError};
 pub use social::{FollowLink, LinkError, friends_of_friends};
 pub use timeline::{Cursor, Page, Thread, Timeline};
-pub use validate::{EntryError, Expect, Prev, VerifiedEntry, reload, validate, validate_detached};
+pub use validate::{
+    EntryError, Expect, Prev, VERIFY_BATCH, VerifiedEntry, reload, validate, validate_detached,
+    validate_detached_all,
+};
 
 #[cfg(all(test, target_arch = "wasm32"))]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use crate::entry::MAX_ENTRY_BYTES;
 use crate::feed::ForkEvidence;
 use crate::identity::AuthorId;
-use crate::validate::{Expect, VerifiedEntry, validate_detached};
+use crate::validate::{Expect, VerifiedEntry, validate_detached_all};
 
 /// The largest sync message, in bytes.
 pub const MAX_MESSAGE_BYTES: usize = 1024 * 1024;
@@ -563,8 +563,8 @@ impl Session {
             return self.retry_range(author, inflight, Some(msg), now_ms);
         }
         let mut batch = Vec::with_capacity(entries.len());
-        for bytes in &entries {
-            match validate_detached(bytes, now_ms) {
+        for verdict in validate_detached_all(&entries, now_ms) {
+            match verdict {
                 Ok(e) if e.author() == author => batch.push(e),
                 Ok(e) => {
                     let msg = format!("entry of {:?} in a batch of {author:?}", e.author());

@@ -320,6 +320,12 @@ fn decode_entry(bytes: &[u8]) -> Result<(RawEntry, Header), EntryError> {
 fn check_common(bytes: &[u8], now_ms: u64) -> Result<(RawEntry, Header), EntryError> {
     let (raw, header) = decode_entry(bytes)?;
     check_signature(&raw, &header)?;
+    check_fields(&header, now_ms)?;
+    Ok((raw, header))
+}
+
+/// The header checks after the signature: position, payload size, clock.
+fn check_fields(header: &Header, now_ms: u64) -> Result<(), EntryError> {
     if header.seq == 0 {
         return Err(EntryError::SeqNotNext {
             expected: 1,
@@ -340,7 +346,7 @@ fn check_common(bytes: &[u8], now_ms: u64) -> Result<(RawEntry, Header), EntryEr
             now_ms,
         });
     }
-    Ok((raw, header))
+    Ok(())
 }
 
 fn finish(raw: RawEntry, header: Header) -> Result<VerifiedEntry, EntryError> {
@@ -408,6 +414,85 @@ pub fn validate_detached(bytes: &[u8], now_ms: u64) -> Result<VerifiedEntry, Ent
     finish(raw, header)
 }
 
+/// How many signatures [`validate_detached_all`] verifies together at most.
+pub const VERIFY_BATCH: usize = 64;
+
+/// [`validate_detached`] for each of `entries`, in order, with the same verdicts, and the
+/// signatures of each run of [`VERIFY_BATCH`] verified together (ed25519 batch verification,
+/// one multiscalar multiplication for the run; the sync path's backfill).
+///
+/// What `verify_strict` checks beyond the verification equation is checked first for every
+/// entry: the author's key is not of small order, and the signature's `R` is a canonical
+/// encoding of a point that is not of small order. A run in which any entry fails to decode,
+/// fails those checks or fails the batch equation is verified again entry by entry, so every
+/// verdict and every error is the one [`validate_detached`] gives. The one difference left is
+/// the equation itself: a batch that holds an `R` with a torsion component (which only the
+/// holder of the author's key can produce) may pass where single verification refuses it.
+pub fn validate_detached_all(
+    entries: &[Vec<u8>],
+    now_ms: u64,
+) -> Vec<Result<VerifiedEntry, EntryError>> {
+    let mut out = Vec::with_capacity(entries.len());
+    for run in entries.chunks(VERIFY_BATCH) {
+        match verify_run(run, now_ms) {
+            Some(verdicts) => out.extend(verdicts),
+            None => out.extend(run.iter().map(|b| validate_detached(b, now_ms))),
+        }
+    }
+    out
+}
+
+/// The fast path of [`validate_detached_all`] for one run; `None` to verify it one by one.
+fn verify_run(run: &[Vec<u8>], now_ms: u64) -> Option<Vec<Result<VerifiedEntry, EntryError>>> {
+    let mut decoded = Vec::with_capacity(run.len());
+    let mut keys = Vec::with_capacity(run.len());
+    let mut sigs = Vec::with_capacity(run.len());
+    let mut last: Option<(AuthorId, ed25519_dalek::VerifyingKey)> = None;
+    for bytes in run {
+        let (raw, header) = decode_entry(bytes).ok()?;
+        // A run is nearly always one feed: its key is decompressed once.
+        let key = match last {
+            Some((a, k)) if a == header.author => k,
+            _ => {
+                let k = header.author.verifying_key()?;
+                if k.is_weak() {
+                    return None;
+                }
+                last = Some((header.author, k));
+                k
+            }
+        };
+        let sig: [u8; 64] = raw.signature.as_slice().try_into().ok()?;
+        if !strict_r(&sig) {
+            return None;
+        }
+        keys.push(key);
+        sigs.push(ed25519_dalek::Signature::from_bytes(&sig));
+        decoded.push((raw, header));
+    }
+    {
+        let messages: Vec<&[u8]> = decoded.iter().map(|(r, _)| r.header.as_slice()).collect();
+        ed25519_dalek::verify_batch(&messages, &sigs, &keys).ok()?;
+    }
+    Some(
+        decoded
+            .into_iter()
+            .map(|(raw, header)| check_fields(&header, now_ms).and_then(|()| finish(raw, header)))
+            .collect(),
+    )
+}
+
+/// Whether a signature's `R` is what `verify_strict` accepts: a canonical encoding of a point
+/// that is not of small order.
+fn strict_r(sig: &[u8; 64]) -> bool {
+    let mut r = [0u8; 32];
+    r.copy_from_slice(&sig[..32]);
+    let compressed = curve25519_dalek::edwards::CompressedEdwardsY(r);
+    compressed
+        .decompress()
+        .is_some_and(|p| !p.is_small_order() && p.compress() == compressed)
+}
+
 #[cfg(test)]
 mod tests {
     #[cfg(target_arch = "wasm32")]
@@ -461,6 +546,79 @@ mod tests {
             err(&raw.encode(), &expect),
             EntryError::Malformed(_)
         ));
+    }
+
+    /// Detached entries of `me`'s feed, `n` of them (the chain is not checked here).
+    fn feed_bytes(me: &crate::Identity, n: u64) -> Vec<Vec<u8>> {
+        (1..=n)
+            .map(|seq| {
+                let p = payload_bytes(&Payload::post(format!("post {seq}")));
+                let prev = (seq > 1).then_some(Hash([seq as u8; 32]));
+                craft(me, &header(me, seq, prev, &p), Some(p))
+            })
+            .collect()
+    }
+
+    fn one_by_one(entries: &[Vec<u8>]) -> Vec<Result<VerifiedEntry, EntryError>> {
+        entries.iter().map(|b| validate_detached(b, NOW)).collect()
+    }
+
+    #[test]
+    fn batch_verification_gives_the_verdicts_of_single_verification() {
+        let me = id(1);
+        let good = feed_bytes(&me, 150);
+        let all = validate_detached_all(&good, NOW);
+        assert_eq!(all.len(), 150);
+        assert!(all.iter().all(Result::is_ok));
+        assert_eq!(all, one_by_one(&good));
+
+        // A bad signature in the second run, a future timestamp in the first, garbage in the
+        // third: each refused as alone, everything else accepted.
+        let mut mixed = good.clone();
+        let p = payload_bytes(&Payload::post("forged"));
+        mixed[70] = craft(
+            &id(2),
+            &header(&me, 71, Some(Hash([1; 32])), &p),
+            Some(p.clone()),
+        );
+        let mut late = header(&me, 6, Some(Hash([6; 32])), &p);
+        late.timestamp_ms = NOW + 10 * MAX_CLOCK_SKEW_MS;
+        mixed[5] = craft(&me, &late, Some(p));
+        mixed[140] = vec![1, 2, 3];
+        let all = validate_detached_all(&mixed, NOW);
+        assert_eq!(all, one_by_one(&mixed));
+        assert_eq!(all[70], Err(EntryError::BadSignature));
+        assert!(matches!(all[5], Err(EntryError::FutureTimestamp { .. })));
+        assert!(matches!(all[140], Err(EntryError::Malformed(_))));
+        assert_eq!(all.iter().filter(|r| r.is_ok()).count(), 147);
+    }
+
+    #[test]
+    fn a_small_order_key_cannot_pass_the_batch() {
+        use curve25519_dalek::{EdwardsPoint, Scalar};
+        // The identity point as an author key: (R = sB, s) satisfies the verification equation
+        // for every message, so without the key check a batch would take it.
+        let mut weak = [0u8; 32];
+        weak[0] = 1;
+        let author = AuthorId(weak);
+        let p = payload_bytes(&Payload::post("anyone can sign this"));
+        let me = id(1);
+        let mut h = header(&me, 1, None, &p);
+        h.author = author;
+        let s = Scalar::from(5u64);
+        let mut signature = EdwardsPoint::mul_base(&s).compress().to_bytes().to_vec();
+        signature.extend_from_slice(&s.to_bytes());
+        let forged = RawEntry {
+            header: postcard::to_allocvec(&h).expect("encode"),
+            signature,
+            payload: Some(p),
+        }
+        .encode();
+        let mut entries = feed_bytes(&me, 3);
+        entries.push(forged);
+        let all = validate_detached_all(&entries, NOW);
+        assert_eq!(all[3], Err(EntryError::BadSignature));
+        assert_eq!(all, one_by_one(&entries));
     }
 
     #[test]
