@@ -31,7 +31,7 @@ suite!(
 );
 
 #[wasm_bindgen_test]
-async fn a_version_1_database_opens_with_version_2_code() {
+async fn a_version_1_database_opens_with_current_code() {
     let name = "kith-test-migration";
     IdbStore::delete(name).await.expect("clean");
     let a = person(1);
@@ -43,7 +43,7 @@ async fn a_version_1_database_opens_with_version_2_code() {
     IdbStore::create_v1(name, f.entries())
         .await
         .expect("v1 database");
-    let store = IdbStore::open(name).await.expect("open with v2 code");
+    let store = IdbStore::open(name).await.expect("open with current code");
     let held = store.range(&a.author(), 1, 10).await.expect("range");
     assert_eq!(held.len(), 6);
     assert_eq!(held[0], f.entries()[0]);
@@ -68,6 +68,64 @@ async fn a_version_1_database_opens_with_version_2_code() {
         store.range(&a.author(), 1, 10).await.expect("range").len(),
         7
     );
+}
+
+#[wasm_bindgen_test]
+async fn a_version_2_database_is_packed_into_chunks() {
+    let name = "kith-test-migration-v2";
+    IdbStore::delete(name).await.expect("clean");
+    let (a, b) = (person(1), person(2));
+    // More than one chunk of one feed, a purged post, and a second feed.
+    let mut f = posts(&a, 150, NOW);
+    let target = f.get(70).expect("70").entry_ref();
+    f.append(&a, &kith_core::Payload::Delete { target }, NOW + 1_000)
+        .expect("delete");
+    let mut held = f.entries().to_vec();
+    held[69].purge_payload();
+    let g = posts(&b, 3, NOW + 5);
+    held.extend(g.entries().iter().cloned());
+    IdbStore::create_v2(name, &held).await.expect("v2 database");
+    let store = IdbStore::open(name).await.expect("open with current code");
+    let mut read = Vec::new();
+    let mut from = 1;
+    loop {
+        let page = store.range(&a.author(), from, 64).await.expect("range");
+        if page.is_empty() {
+            break;
+        }
+        from = page.last().expect("last").seq() + 1;
+        read.extend(page);
+    }
+    assert_eq!(read.len(), 151);
+    assert_eq!(
+        read,
+        held[..151],
+        "every entry, purged one included, as it was"
+    );
+    assert_eq!(
+        store.range(&b.author(), 1, 10).await.expect("range b"),
+        g.entries()
+    );
+    let page = store.timeline(None, 3).await.expect("timeline");
+    let seqs: Vec<(u64, u64)> = page
+        .iter()
+        .map(|e| (e.header().timestamp_ms, e.seq()))
+        .collect();
+    assert_eq!(
+        seqs,
+        [(NOW + 1_490, 150), (NOW + 1_480, 149), (NOW + 1_470, 148)],
+        "the time index carried over"
+    );
+    // New writes continue it, and the move does not run twice.
+    f.append(&a, &kith_core::Payload::post("after"), NOW + 2_000)
+        .expect("append");
+    store.insert(&f.entries()[151..]).await.expect("insert");
+    let store = suite::Backend::reopen(store).await;
+    let mut frontier = store.frontier().await.expect("frontier");
+    frontier.sort();
+    let mut want = vec![(a.author(), 152), (b.author(), 3)];
+    want.sort();
+    assert_eq!(frontier, want);
 }
 
 #[wasm_bindgen_test]
