@@ -16,7 +16,8 @@ mod tasks;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <run | test [all|lint|native|wasm|e2e] | bench | setup>";
+const USAGE: &str =
+    "usage: cargo xtask <run | test [all|lint|native|wasm|e2e] | bench [backfill] | setup>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
             tasks::test(parts)
         }
         ["bench"] => tasks::bench(),
+        ["bench", "backfill"] => tasks::bench_backfill(),
         ["setup"] => setup::Tools::for_everything().map(|_| ()),
         _ => {
             eprintln!("{USAGE}");

@@ -233,19 +233,6 @@ pub(crate) fn bench() -> Result<()> {
     let tools = Tools::for_everything()?;
     let dist = build_release(&tools)?;
     let mut figures = BTreeMap::new();
-    let release_example = |package: &str, example: &str| {
-        let args = [
-            "run",
-            "--locked",
-            "--release",
-            "-q",
-            "-p",
-            package,
-            "--example",
-            example,
-        ];
-        cargo(&args)
-    };
     step("kith-core natively: sign, verify, timeline merge", || {
         figures.extend(figures_from(
             release_example("kith-core", "bench"),
@@ -253,36 +240,7 @@ pub(crate) fn bench() -> Result<()> {
         )?);
         Ok(())
     })?;
-    step(
-        "network through kith-node: delivery, backfill, lookup, memory",
-        || {
-            ensure_free("127.0.0.1:28080", "network bench")?;
-            let mut c = release_example("kith-node", "bench_net");
-            c.env("KITH_NODE_BIN", node_bin("release"));
-            figures.extend(figures_from(c, "network bench")?);
-            Ok(())
-        },
-    )?;
-    step(
-        "browser: backfill 10,000 entries from a native peer into IndexedDB",
-        || {
-            ensure_free(BACKFILL_NODE_HTTP, "backfill bench")?;
-            let _node = page_less_node(BACKFILL_NODE_HTTP, "28290", "28291")?;
-            let mut holder = Command::new(build_echo_peer(true)?);
-            holder
-                .args([BACKFILL_NODE_HTTP, "--hold", "10000"])
-                .env("KITH_LOG", "warn");
-            let _holder =
-                Background::start(holder, "holder peer", "ready", Duration::from_secs(60))?;
-            let node = format!("http://{BACKFILL_NODE_HTTP}");
-            figures.extend(browser_bench(
-                "kith-net",
-                "bench_backfill",
-                &[("KITH_TEST_NODE", node)],
-            )?);
-            Ok(())
-        },
-    )?;
+    backfill_steps(&mut figures)?;
     step("kith-core in headless Chromium: verify", || {
         figures.extend(browser_bench("kith-core", "bench_wasm", &[])?);
         Ok(())
@@ -316,6 +274,65 @@ pub(crate) fn bench() -> Result<()> {
         Ok(())
     })?;
     write_report(&figures)
+}
+
+/// `cargo run --release` of an example.
+fn release_example(package: &str, example: &str) -> Command {
+    let args = [
+        "run",
+        "--locked",
+        "--release",
+        "-q",
+        "-p",
+        package,
+        "--example",
+        example,
+    ];
+    cargo(&args)
+}
+
+/// `cargo xtask bench backfill`: only the native and the browser backfill (with the network
+/// bench they belong to), in one run, so their ratio can be measured in a few minutes.
+pub(crate) fn bench_backfill() -> Result<()> {
+    Tools::for_everything()?;
+    let mut figures = BTreeMap::new();
+    backfill_steps(&mut figures)?;
+    write_report(&figures)
+}
+
+/// The network bench through kith-node (native backfill among it) and the browser backfill.
+fn backfill_steps(figures: &mut BTreeMap<String, serde_json::Value>) -> Result<()> {
+    step(
+        "network through kith-node: delivery, backfill, lookup, memory",
+        || {
+            ensure_free("127.0.0.1:28080", "network bench")?;
+            let mut c = release_example("kith-node", "bench_net");
+            c.env("KITH_NODE_BIN", node_bin("release"));
+            figures.extend(figures_from(c, "network bench")?);
+            Ok(())
+        },
+    )?;
+    step(
+        "browser: backfill 10,000 entries from a native peer into IndexedDB",
+        || {
+            ensure_free(BACKFILL_NODE_HTTP, "backfill bench")?;
+            let _node = page_less_node(BACKFILL_NODE_HTTP, "28290", "28291")?;
+            let mut holder = Command::new(build_echo_peer(true)?);
+            holder
+                .args([BACKFILL_NODE_HTTP, "--hold", "10000"])
+                .env("KITH_LOG", "warn");
+            let _holder =
+                Background::start(holder, "holder peer", "ready", Duration::from_secs(60))?;
+            let node = format!("http://{BACKFILL_NODE_HTTP}");
+            figures.extend(browser_bench(
+                "kith-net",
+                "bench_backfill",
+                &[("KITH_TEST_NODE", node)],
+            )?);
+            Ok(())
+        },
+    )?;
+    Ok(())
 }
 
 /// Runs a bench program that prints its figures as a JSON object on its last line.

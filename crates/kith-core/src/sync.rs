@@ -147,8 +147,8 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            batch: 32,
-            max_inflight: 4,
+            batch: MAX_BATCH,
+            max_inflight: 6,
             timeout_ms: 10_000,
             max_retries: 3,
             max_strikes: 3,

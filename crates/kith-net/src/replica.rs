@@ -30,6 +30,32 @@ use crate::{Client, NetError, platform};
 /// larger transactions: each IndexedDB transaction costs a round trip to the storage backend).
 pub const WRITE_BATCH: usize = 512;
 
+/// Where a sync's time goes, for the backfill benchmark (feature `bench`): milliseconds in
+/// the session handling answers (decoding and verifying), and in store writes (from the
+/// write's start to its end, overlapping the verification of later answers).
+#[cfg(feature = "bench")]
+pub mod timing {
+    use std::cell::Cell;
+
+    thread_local! {
+        static HANDLE_MS: Cell<f64> = const { Cell::new(0.0) };
+        static WRITE_MS: Cell<f64> = const { Cell::new(0.0) };
+    }
+
+    pub(crate) fn handled(ms: f64) {
+        HANDLE_MS.with(|c| c.set(c.get() + ms));
+    }
+
+    pub(crate) fn wrote(ms: f64) {
+        WRITE_MS.with(|c| c.set(c.get() + ms));
+    }
+
+    /// (handling answers, writing) in milliseconds since the thread started.
+    pub fn totals() -> (f64, f64) {
+        (HANDLE_MS.with(Cell::get), WRITE_MS.with(Cell::get))
+    }
+}
+
 /// Why a sync did not complete.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReplicaError {
@@ -227,7 +253,13 @@ impl<S: Store> Replica<S> {
             let mut timeout = Box::pin(platform::sleep(Duration::from_millis(wait)).fuse());
             futures::select! {
                 answer = answers.select_next_some() => match answer {
-                    Ok(answer) => session.handle(answer, crate::now_ms()),
+                    Ok(answer) => {
+                        #[cfg(feature = "bench")]
+                        let started = web_time::Instant::now();
+                        session.handle(answer, crate::now_ms());
+                        #[cfg(feature = "bench")]
+                        timing::handled(started.elapsed().as_secs_f64() * 1000.0);
+                    }
                     Err(e) => break Err(e.into()),
                 },
                 written = writing => written?,
@@ -247,7 +279,11 @@ impl<S: Store> Replica<S> {
         if batch.is_empty() {
             return Ok(());
         }
+        #[cfg(feature = "bench")]
+        let started = web_time::Instant::now();
         self.store.insert(&batch).await?;
+        #[cfg(feature = "bench")]
+        timing::wrote(started.elapsed().as_secs_f64() * 1000.0);
         let now = crate::now_ms();
         for author in batch
             .iter()

@@ -70,9 +70,15 @@ async fn backfill_into_indexeddb() {
         .expect("meta")
         .map_or(0, |m| m.head_seq());
     assert_eq!((done.have, held), (ENTRIES, ENTRIES), "entries lost");
+    let (handle_ms, write_ms) = kith_net::replica::timing::totals();
     let body = format!(
-        "{{\"backfill_browser_per_s\": {}, \"backfill_browser_entries\": {held}}}",
-        (held as f64 / secs).round()
+        "{{\"backfill_browser_per_s\": {}, \"backfill_browser_entries\": {held}, \
+         \"backfill_browser_ms\": {}, \"backfill_browser_handle_ms\": {}, \
+         \"backfill_browser_write_ms\": {}}}",
+        (held as f64 / secs).round(),
+        (secs * 1000.0).round(),
+        handle_ms.round(),
+        write_ms.round()
     );
     let sink = env!(
         "KITH_BENCH_SINK",
