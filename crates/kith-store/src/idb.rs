@@ -4,8 +4,8 @@
 //!
 //! | object store | key | value |
 //! |---|---|---|
-//! | `chunks` | `[author hex, chunk]` | up to [`CHUNK`] entries of one feed, `(seq, entry)` pairs |
-//! | `timeline` | `[timestamp, author hex, seq]` | `0`: one row per post that has its payload |
+//! | `chunks` | `[author hex, chunk]` | `{ d, t }`: `d` up to [`CHUNK`] entries of one feed, `(seq, entry, post time)`; `t` the time keys `[timestamp, author hex, seq]` of its posts that have their payload |
+//! | `chunks`, index `time` (multiEntry on `t`) | a time key | the chunk's key |
 //! | `feeds` | author hex | [`FeedMeta`] |
 //! | `settings` | name | bytes |
 //! | `identity` | `"self"` | the identity secret, AES-GCM encrypted: 12-byte IV, then ciphertext |
@@ -14,9 +14,11 @@
 //! **Entries are packed**: entry `seq` of a feed lives in chunk `(seq - 1) / CHUNK`, as its
 //! whole encoding (header, signature and payload, or no payload once purged). A sync's batch
 //! of 512 entries is then about 9 chunk writes instead of 1,024 record writes, plus one
-//! time-index row per post. The time index stays one row per post, so the home timeline is
-//! still a key-range read; a delete rewrites the target's chunk without its payload (real
-//! deletion: the bytes are gone from the database) and removes its time-index row.
+//! write of the time index: each chunk lists its posts' time keys, and the browser keeps the
+//! `time` index over them (one index row per post, kept with the chunk's one write), so the
+//! home timeline is still a key-range read in time order. A delete rewrites the target's chunk
+//! without its payload and without its time key (real deletion: the bytes are gone from the
+//! database, and the post from the index).
 //!
 //! The identity is wrapped with a WebCrypto key the browser creates as non-extractable and
 //! stores by structured clone: script can ask the browser to use it, never to read it, so the
@@ -26,8 +28,8 @@
 //! Older schemas are moved into the chunks when the database is opened, each in one
 //! read-write transaction (a reload mid-way leaves the old data intact and the move is
 //! retried), and their stores stay, empty, until a later version drops them: version 1 kept
-//! whole entries in `entries`; version 2 kept header records in `headers` and payloads in
-//! `payloads`, one record each per entry (its time index is version 3's).
+//! whole entries in `entries`; version 2 kept header records in `headers`, payloads in
+//! `payloads` and one `timeline` row per post, one record each.
 //!
 //! Every write is one transaction: a failure (including the quota running out) aborts it and
 //! leaves the database as it was.
@@ -51,7 +53,9 @@ pub const CHUNK: u64 = 64;
 const CHUNKS: &str = "chunks";
 const V2_HEADERS: &str = "headers";
 const V2_PAYLOADS: &str = "payloads";
-const TIMELINE: &str = "timeline";
+const V2_TIMELINE: &str = "timeline";
+/// The time index over the chunks' `t` lists.
+const TIME_INDEX: &str = "time";
 const FEEDS: &str = "feeds";
 const SETTINGS: &str = "settings";
 const IDENTITY: &str = "identity";
@@ -163,18 +167,41 @@ fn chunk_of(seq: u64) -> u64 {
     seq.saturating_sub(1) / CHUNK
 }
 
-/// The entries of one chunk: seq → the entry's encoding.
-type Slots = BTreeMap<u64, Vec<u8>>;
+/// The entries of one chunk: seq → the entry's encoding, and its timestamp when it is a post
+/// that has its payload (what the time index lists).
+type Slots = BTreeMap<u64, (Vec<u8>, Option<u64>)>;
 
 fn decode_chunk(v: JsValue) -> Result<Slots, StoreError> {
-    let pairs: Vec<(u64, Vec<u8>)> =
-        postcard::from_bytes(&to_bytes(v)?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(pairs.into_iter().collect())
+    let data = js_sys::Reflect::get(&v, &JsValue::from_str("d"))
+        .map_err(|_| StoreError::Corrupt("a chunk has no data".into()))?;
+    let slots: Vec<(u64, Vec<u8>, Option<u64>)> =
+        postcard::from_bytes(&to_bytes(data)?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(slots.into_iter().map(|(seq, b, t)| (seq, (b, t))).collect())
 }
 
-fn encode_chunk(slots: &Slots) -> JsValue {
-    let pairs: Vec<(&u64, &Vec<u8>)> = slots.iter().collect();
-    bytes(&postcard::to_allocvec(&pairs).unwrap_or_default())
+fn encode_chunk(author: &AuthorId, slots: &Slots) -> Result<JsValue, StoreError> {
+    let flat: Vec<(&u64, &Vec<u8>, &Option<u64>)> =
+        slots.iter().map(|(seq, (b, t))| (seq, b, t)).collect();
+    let times = Array::new();
+    for (seq, (_, t)) in slots {
+        if let Some(ts) = t {
+            times.push(&time_key(*ts, author, *seq));
+        }
+    }
+    let chunk = js_sys::Object::new();
+    let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&chunk, &JsValue::from_str(k), v);
+    set(
+        "d",
+        &bytes(&postcard::to_allocvec(&flat).unwrap_or_default()),
+    )
+    .map_err(backend)?;
+    set("t", &times).map_err(backend)?;
+    Ok(chunk.into())
+}
+
+/// The timestamp the time index lists `e` under: posts that have their payload.
+fn post_time(e: &VerifiedEntry) -> Option<u64> {
+    (e.payload().is_some() && e.header().kind == PayloadKind::Post).then(|| e.header().timestamp_ms)
 }
 
 /// An entry this store wrote, read back (its signature was checked before it was written).
@@ -226,14 +253,16 @@ impl Chunks {
         self.slots(author, seq)
             .await?
             .get(&seq)
-            .map(|b| load(b))
+            .map(|(b, _)| load(b))
             .transpose()
     }
 
     /// Holds `e` (replacing what was at its seq).
     async fn put(&mut self, e: &VerifiedEntry) -> Result<(), StoreError> {
         let (author, seq) = (e.author(), e.seq());
-        self.slots(&author, seq).await?.insert(seq, e.encode());
+        self.slots(&author, seq)
+            .await?
+            .insert(seq, (e.encode(), post_time(e)));
         self.dirty.insert((author, chunk_of(seq)));
         Ok(())
     }
@@ -246,7 +275,7 @@ impl Chunks {
             match self.loaded.get(key) {
                 Some(slots) if !slots.is_empty() => {
                     self.store
-                        .put(&encode_chunk(slots), Some(&k))
+                        .put(&encode_chunk(&key.0, slots)?, Some(&k))
                         .map_err(backend)?;
                 }
                 _ => {
@@ -256,22 +285,6 @@ impl Chunks {
         }
         Ok(())
     }
-}
-
-/// Holds `e` in its chunk and, if it is a post with its payload, in the time index.
-async fn write_entry(
-    chunks: &mut Chunks,
-    timeline: &ObjectStore,
-    e: &VerifiedEntry,
-) -> Result<(), StoreError> {
-    chunks.put(e).await?;
-    if e.payload().is_some() && e.header().kind == PayloadKind::Post {
-        let tk = time_key(e.header().timestamp_ms, &e.author(), e.seq());
-        timeline
-            .put(&JsValue::from_f64(0.0), Some(&tk))
-            .map_err(backend)?;
-    }
-    Ok(())
 }
 
 fn parse_time_key(k: &JsValue) -> Option<(u64, AuthorId, u64)> {
@@ -334,12 +347,16 @@ fn upgrade_to_current(db: &Database, old: u32) {
         }
     }
     if old < 2 {
-        for s in [V2_HEADERS, V2_PAYLOADS, TIMELINE] {
+        for s in [V2_HEADERS, V2_PAYLOADS, V2_TIMELINE] {
             create(db, s);
         }
     }
-    if old < 3 {
-        create(db, CHUNKS);
+    if old < 3
+        && let Ok(chunks) = db.create_object_store(CHUNKS, idb::ObjectStoreParams::new())
+    {
+        let mut params = idb::IndexParams::new();
+        params.multi_entry(true);
+        let _ = chunks.create_index(TIME_INDEX, idb::KeyPath::new_single("t"), Some(params));
     }
 }
 
@@ -349,7 +366,7 @@ fn upgrade_to_v2(db: &Database, old: u32) {
             create(db, s);
         }
     }
-    for s in [V2_HEADERS, V2_PAYLOADS, TIMELINE] {
+    for s in [V2_HEADERS, V2_PAYLOADS, V2_TIMELINE] {
         create(db, s);
     }
 }
@@ -446,7 +463,7 @@ impl IdbStore {
         let db = open_raw(name, 2, upgrade_to_v2).await?;
         let tx = db
             .transaction(
-                &[V2_HEADERS, V2_PAYLOADS, TIMELINE, FEEDS],
+                &[V2_HEADERS, V2_PAYLOADS, V2_TIMELINE, FEEDS],
                 TransactionMode::ReadWrite,
             )
             .map_err(backend)?;
@@ -454,7 +471,7 @@ impl IdbStore {
         let (headers, payloads, timeline, feeds) = (
             store(V2_HEADERS)?,
             store(V2_PAYLOADS)?,
-            store(TIMELINE)?,
+            store(V2_TIMELINE)?,
             store(FEEDS)?,
         );
         for e in entries {
@@ -484,7 +501,7 @@ impl IdbStore {
         }
         let tx = self
             .db
-            .transaction(&[V1_ENTRIES, CHUNKS, TIMELINE], TransactionMode::ReadWrite)
+            .transaction(&[V1_ENTRIES, CHUNKS], TransactionMode::ReadWrite)
             .map_err(backend)?;
         let old = tx.object_store(V1_ENTRIES).map_err(backend)?;
         let values = old
@@ -494,9 +511,8 @@ impl IdbStore {
             .map_err(backend)?;
         if !values.is_empty() {
             let mut chunks = Chunks::new(tx.object_store(CHUNKS).map_err(backend)?);
-            let timeline = tx.object_store(TIMELINE).map_err(backend)?;
             for v in values {
-                write_entry(&mut chunks, &timeline, &load(&to_bytes(v)?)?).await?;
+                chunks.put(&load(&to_bytes(v)?)?).await?;
             }
             chunks.flush()?;
             old.clear().map_err(backend)?;
@@ -504,8 +520,8 @@ impl IdbStore {
         commit(tx).await
     }
 
-    /// Packs version 2's header and payload records into the chunks, in one transaction (the
-    /// time index is kept as it is).
+    /// Packs version 2's header and payload records into the chunks (whose `time` index
+    /// replaces its `timeline` rows), in one transaction.
     async fn migrate_v2_entries(&self) -> Result<(), StoreError> {
         if !self.db.store_names().iter().any(|n| n == V2_HEADERS) {
             return Ok(());
@@ -513,7 +529,7 @@ impl IdbStore {
         let tx = self
             .db
             .transaction(
-                &[V2_HEADERS, V2_PAYLOADS, CHUNKS],
+                &[V2_HEADERS, V2_PAYLOADS, V2_TIMELINE, CHUNKS],
                 TransactionMode::ReadWrite,
             )
             .map_err(backend)?;
@@ -558,6 +574,10 @@ impl IdbStore {
             chunks.flush()?;
             headers.clear().map_err(backend)?;
             payloads.clear().map_err(backend)?;
+            tx.object_store(V2_TIMELINE)
+                .map_err(backend)?
+                .clear()
+                .map_err(backend)?;
         }
         commit(tx).await
     }
@@ -582,7 +602,7 @@ impl IdbStore {
             .map_err(backend)?;
         let mut out = Vec::with_capacity((to - from + 1).min(MAX_READ as u64) as usize);
         for v in found {
-            for (_, b) in decode_chunk(v)?.range(from..=to) {
+            for (_, (b, _)) in decode_chunk(v)?.range(from..=to) {
                 out.push(load(b)?);
             }
         }
@@ -594,7 +614,6 @@ impl IdbStore {
 /// returns the bytes freed.
 async fn purge_in(
     chunks: &mut Chunks,
-    timeline: &ObjectStore,
     author: &AuthorId,
     seq: u64,
     hash: Option<kith_core::Hash>,
@@ -606,25 +625,24 @@ async fn purge_in(
         return Ok(0);
     }
     let freed = e.raw().payload.as_ref().map_or(0, |p| p.len() as u64);
+    // Without its payload it leaves the time index too.
     e.purge_payload();
     chunks.put(&e).await?;
-    let tk = time_key(e.header().timestamp_ms, author, seq);
-    timeline.delete(Query::Key(tk)).map_err(backend)?;
     Ok(freed)
 }
 
 impl IdbStore {
     /// A read-write transaction over the entry stores, and those stores.
-    fn entry_tx(&self) -> Result<(idb::Transaction, Chunks, [ObjectStore; 2]), StoreError> {
-        let names = [CHUNKS, TIMELINE, FEEDS];
+    fn entry_tx(&self) -> Result<(idb::Transaction, Chunks, ObjectStore), StoreError> {
+        let names = [CHUNKS, FEEDS];
         let tx = self
             .db
             .transaction(&names, TransactionMode::ReadWrite)
             .map_err(backend)?;
         let store = |n| tx.object_store(n).map_err(backend);
         let chunks = Chunks::new(store(CHUNKS)?);
-        let stores = [store(TIMELINE)?, store(FEEDS)?];
-        Ok((tx, chunks, stores))
+        let feeds = store(FEEDS)?;
+        Ok((tx, chunks, feeds))
     }
 
     async fn identity_record(&self, key: &str) -> Result<Option<JsValue>, StoreError> {
@@ -758,7 +776,7 @@ impl Store for IdbStore {
         if entries.is_empty() {
             return Ok(());
         }
-        let (tx, mut chunks, [timeline, feeds]) = self.entry_tx()?;
+        let (tx, mut chunks, feeds) = self.entry_tx()?;
         // The stored metadata of every feed in the batch (read once per feed).
         let authors: std::collections::BTreeSet<AuthorId> =
             entries.iter().map(VerifiedEntry::author).collect();
@@ -789,10 +807,10 @@ impl Store for IdbStore {
             }
         }
         for e in &plan.writes {
-            write_entry(&mut chunks, &timeline, e).await?;
+            chunks.put(e).await?;
         }
         for t in &plan.purges {
-            let freed = purge_in(&mut chunks, &timeline, &t.author, t.seq, Some(t.hash)).await?;
+            let freed = purge_in(&mut chunks, &t.author, t.seq, Some(t.hash)).await?;
             if let Some(m) = plan.metas.get_mut(&t.author) {
                 m.bytes = m.bytes.saturating_sub(freed);
             }
@@ -838,7 +856,7 @@ impl Store for IdbStore {
         let limit = limit.min(MAX_READ);
         let tx = self
             .db
-            .transaction(&[TIMELINE, CHUNKS, FEEDS], TransactionMode::ReadOnly)
+            .transaction(&[CHUNKS, FEEDS], TransactionMode::ReadOnly)
             .map_err(backend)?;
         let metas = tx
             .object_store(FEEDS)
@@ -854,38 +872,41 @@ impl Store for IdbStore {
                 followed.insert(m.author);
             }
         }
-        let timeline = tx.object_store(TIMELINE).map_err(backend)?;
-        let mut after = cursor.map(|c| time_key(c.timestamp_ms, &c.author, c.seq));
+        let chunks = tx.object_store(CHUNKS).map_err(backend)?;
+        let index = chunks.index(TIME_INDEX).map_err(backend)?;
+        let query = match cursor {
+            Some(c) => Some(Query::KeyRange(
+                KeyRange::lower_bound(&time_key(c.timestamp_ms, &c.author, c.seq), Some(true))
+                    .map_err(backend)?,
+            )),
+            None => None,
+        };
         let mut picked = Vec::new();
-        // Keys come newest first; unfollowed feeds' posts are skipped, reading on as needed.
-        while picked.len() < limit {
-            let query = match &after {
-                Some(k) => Some(Query::KeyRange(
-                    KeyRange::lower_bound(k, Some(true)).map_err(backend)?,
-                )),
-                None => None,
-            };
-            let want = u32::try_from(limit - picked.len()).unwrap_or(u32::MAX);
-            let keys = timeline
-                .get_all_keys(query, Some(want))
-                .map_err(backend)?
-                .await
-                .map_err(backend)?;
-            let done = keys.len() < want as usize;
-            for k in &keys {
-                if let Some((_, author, seq)) = parse_time_key(k)
+        // Index keys come newest first; unfollowed feeds' posts are skipped.
+        if let Some(found) = index
+            .open_key_cursor(query, None)
+            .map_err(backend)?
+            .await
+            .map_err(backend)?
+        {
+            let mut keys = found.into_managed();
+            while picked.len() < limit {
+                let Some(k) = keys.key().map_err(backend)? else {
+                    break;
+                };
+                if let Some((_, author, seq)) = parse_time_key(&k)
                     && followed.contains(&author)
                 {
                     picked.push((author, seq));
                 }
-            }
-            after = keys.last().cloned();
-            if done || after.is_none() {
-                break;
+                match keys.next(None).await {
+                    Ok(()) => {}
+                    Err(idb::Error::CursorFinished) => break,
+                    Err(e) => return Err(backend(e)),
+                }
             }
         }
         // Each chunk the page needs is read once; the requests run together.
-        let chunks = tx.object_store(CHUNKS).map_err(backend)?;
         let wanted: std::collections::BTreeSet<(AuthorId, u64)> =
             picked.iter().map(|(a, seq)| (*a, chunk_of(*seq))).collect();
         let mut pending = Vec::with_capacity(wanted.len());
@@ -904,7 +925,7 @@ impl Store for IdbStore {
         }
         let mut out = Vec::with_capacity(picked.len());
         for (author, seq) in &picked {
-            if let Some(b) = read
+            if let Some((b, _)) = read
                 .get(&(*author, chunk_of(*seq)))
                 .and_then(|slots| slots.get(seq))
             {
@@ -915,8 +936,8 @@ impl Store for IdbStore {
     }
 
     async fn purge(&self, author: &AuthorId, seq: u64) -> Result<(), StoreError> {
-        let (tx, mut chunks, [timeline, feeds]) = self.entry_tx()?;
-        let freed = purge_in(&mut chunks, &timeline, author, seq, None).await?;
+        let (tx, mut chunks, feeds) = self.entry_tx()?;
+        let freed = purge_in(&mut chunks, author, seq, None).await?;
         chunks.flush()?;
         if let Some(v) = feeds
             .get(Query::Key(hex(author)))
@@ -934,23 +955,9 @@ impl Store for IdbStore {
     }
 
     async fn forget(&self, author: &AuthorId) -> Result<(), StoreError> {
-        let (tx, chunks, [timeline, feeds]) = self.entry_tx()?;
+        // Deleting the chunks drops their rows from the time index with them.
+        let (tx, chunks, feeds) = self.entry_tx()?;
         let all = feed_range(author, 0, u64::from(u32::MAX))?;
-        let found = chunks
-            .store
-            .get_all(Some(all.clone()), None)
-            .map_err(backend)?
-            .await
-            .map_err(backend)?;
-        for v in found {
-            for (seq, b) in decode_chunk(v)? {
-                let e = load(&b)?;
-                if e.header().kind == PayloadKind::Post {
-                    let tk = time_key(e.header().timestamp_ms, author, seq);
-                    timeline.delete(Query::Key(tk)).map_err(backend)?;
-                }
-            }
-        }
         chunks.store.delete(all).map_err(backend)?;
         feeds.delete(Query::Key(hex(author))).map_err(backend)?;
         commit(tx).await
