@@ -144,7 +144,7 @@ fn ready(model: &UseReducerHandle<Model>, send: &Callback<Command>, now: u64) ->
         Route::Home => {
             let d = model.dispatcher();
             let on_show_new = Callback::from(move |()| {
-                d.dispatch(Action::ShowNew);
+                d.dispatch(Action::App(kith_app::Update::ShowNew));
                 browser::scroll_to_top();
             });
             let on_more = send.reform(|()| Command::LoadMore);

@@ -9,7 +9,7 @@
 //!    run kith-net's agent over the same store, as the app's network.
 //!
 //! What the app and the agent say becomes [`Action`]s: the app's [`Update`]s through
-//! [`state::action`](crate::state::action), the agent's connection news here (and, for the
+//! [`Action::App`], the agent's connection news here (and, for the
 //! profile's other tabs, as [`TabStatus`]).
 
 use std::cell::{Cell, RefCell};
@@ -24,7 +24,7 @@ use kith_store::idb::IdbStore;
 
 use crate::browser;
 use crate::routes::Route;
-use crate::state::{Action, action};
+use crate::state::Action;
 use crate::tabs::{CHANNEL, NODE_LOCK, TabMessage, TabNetwork, TabStatus, Tabs};
 
 pub use crate::handle::Handle;
@@ -72,15 +72,13 @@ fn env(dispatch: &Dispatch, tabs: Option<Tabs>) -> Env {
                     ),
                     Err(e) => (e, true),
                 };
-                d(Action::Notice { text, error });
+                d(Action::App(Update::Notice { text, error }));
             }
             other => {
                 if let Update::Theme(t) = &other {
                     browser::apply_theme(t.as_str());
                 }
-                if let Some(a) = action(other) {
-                    d(a);
-                }
+                d(Action::App(other));
             }
         }),
         spawn: Rc::new(platform::spawn_local),

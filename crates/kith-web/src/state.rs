@@ -1,8 +1,8 @@
 //! View state and the reducer: pure, so it is tested without a node or a DOM.
 //!
 //! kith-app's `App` computes what the screens show (timelines, profiles, search results) as
-//! its owned view types and sends them as `Update`s, which become [`Action`]s here
-//! ([`action`]); the shell adds connection news. The reducer only decides how they combine
+//! its owned view types and sends them as `Update`s, which reach the reducer as
+//! [`Action::App`]; the shell adds connection news. The reducer only decides how they combine
 //! with what the person is doing (which screen is open, notices); the "N new posts" pill is
 //! kith-app's [`HomeFeed`].
 
@@ -171,62 +171,16 @@ impl Model {
     }
 }
 
-/// The action an app update stands for; `None` for the updates the shell carries out itself
-/// ([`Update::Changed`], [`Update::Download`]).
-pub fn action(update: Update) -> Option<Action> {
-    Some(match update {
-        Update::Onboarding { busy, error } => Action::Onboarding { busy, error },
-        Update::Ready(me) => Action::Ready(me),
-        Update::Me(me) => Action::Me(me),
-        Update::Route(r) => Action::Route(r),
-        Update::SyncProgress {
-            author,
-            name,
-            have,
-            want,
-        } => Action::SyncProgress {
-            author,
-            name,
-            have,
-            want,
-        },
-        Update::SyncDone(a) => Action::SyncDone(a),
-        Update::Home { threads, more } => Action::Home { threads, more },
-        Update::Following(f) => Action::Following(f),
-        Update::ShowNew => Action::ShowNew,
-        Update::Profile(p) => Action::Profile(p),
-        Update::Search(s) => Action::Search(s),
-        Update::Suggestions(s) => Action::Suggestions(s),
-        Update::Holders(h) => Action::Holders(h),
-        Update::Usage(u) => Action::Usage(u),
-        Update::Persisted(p) => Action::Persisted(p),
-        Update::Theme(t) => Action::Theme(t),
-        Update::OwnCheck(c) => Action::OwnCheck(c),
-        Update::Notice { text, error } => Action::Notice { text, error },
-        Update::Changed(_) | Update::Download { .. } => return None,
-    })
-}
-
 /// Everything that can change the view state.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
+    /// What kith-app's `App` says the screens show ([`Update::Changed`] and
+    /// [`Update::Download`] are the shell's to carry out and leave the model as it is).
+    App(Update),
     /// The app cannot run (the store did not open).
     Failed(String),
-    /// No identity: show the welcome screen (with the last attempt's error, if any).
-    Onboarding {
-        /// Creating or restoring is under way.
-        busy: bool,
-        /// What went wrong.
-        error: Option<String>,
-    },
-    /// The identity is known and the library loaded.
-    Ready(Me),
     /// This tab's peer id.
     LocalPeer(String),
-    /// My profile changed.
-    Me(Me),
-    /// Open a screen.
-    Route(Route),
     /// A new attempt to reach the node started.
     Connecting {
         /// The attempt number.
@@ -250,55 +204,8 @@ pub enum Action {
     },
     /// Something the node reported.
     Net(Event),
-    /// A feed sync is under way.
-    SyncProgress {
-        /// The feed.
-        author: AuthorId,
-        /// Whose it is, as shown.
-        name: String,
-        /// Fetched so far.
-        have: u64,
-        /// Known missing.
-        want: u64,
-    },
-    /// A feed sync ended.
-    SyncDone(AuthorId),
-    /// The home timeline, recomputed.
-    Home {
-        /// Threads, newest first.
-        threads: Vec<ThreadView>,
-        /// Whether older ones exist.
-        more: bool,
-    },
-    /// Who I follow changed.
-    Following(std::collections::BTreeSet<AuthorId>),
-    /// Show the posts behind the pill (the pill was clicked, or I posted).
-    ShowNew,
-    /// The profile on screen, recomputed.
-    Profile(Box<ProfileView>),
-    /// The handle search changed.
-    Search(Search),
-    /// Friends-of-friends suggestions.
-    Suggestions(Vec<(Person, usize)>),
-    /// Who holds my feed (`None`: asking).
-    Holders(Option<Result<Vec<Person>, String>>),
-    /// Storage per feed.
-    Usage(Vec<FeedUsage>),
-    /// Whether storage is persistent.
-    Persisted(bool),
-    /// The theme changed.
-    Theme(Theme),
     /// The node runs in another tab (`true`), or in this one from now on (`false`).
     ViaTab(bool),
-    /// The check for posts made on another device changed.
-    OwnCheck(Option<OwnCheck>),
-    /// Show a message.
-    Notice {
-        /// The words.
-        text: String,
-        /// An error?
-        error: bool,
-    },
     /// Dismiss a message.
     Dismiss(u32),
 }
@@ -310,19 +217,53 @@ impl Reducible for Model {
         let mut next = (*self).clone();
         match action {
             Action::Failed(e) => next.phase = Phase::Failed(e),
-            Action::Onboarding { busy, error } => next.phase = Phase::Onboarding { busy, error },
-            Action::Ready(me) => {
-                next.phase = Phase::Ready;
-                next.me = Some(me);
-            }
             Action::LocalPeer(p) => next.local_peer = p,
-            Action::Me(me) => next.me = Some(me),
-            Action::Route(route) => {
-                if route != next.route {
-                    next.profile = None;
+            Action::App(update) => match update {
+                Update::Onboarding { busy, error } => {
+                    next.phase = Phase::Onboarding { busy, error }
                 }
-                next.route = route;
-            }
+                Update::Ready(me) => {
+                    next.phase = Phase::Ready;
+                    next.me = Some(me);
+                }
+                Update::Me(me) => next.me = Some(me),
+                Update::Route(route) => {
+                    if route != next.route {
+                        next.profile = None;
+                    }
+                    next.route = route;
+                }
+                Update::SyncProgress {
+                    author,
+                    name,
+                    have,
+                    want,
+                } => {
+                    next.syncing.insert(author, (name, have, want));
+                }
+                Update::SyncDone(author) => {
+                    next.syncing.remove(&author);
+                }
+                Update::Home { threads, more } => next.home.update(threads, more),
+                Update::Following(f) => next.following = f,
+                Update::ShowNew => next.home.show_new(),
+                Update::Profile(p) => next.profile = Some(*p),
+                Update::Search(s) => next.search = s,
+                Update::Suggestions(s) => next.suggestions = s,
+                Update::Holders(h) => next.holders = h,
+                Update::Usage(u) => next.usage = u,
+                Update::Persisted(p) => next.persisted = Some(p),
+                Update::Theme(t) => next.theme = t,
+                Update::OwnCheck(c) => next.own_check = c,
+                Update::Notice { text, error } => {
+                    let id = next.next_notice;
+                    next.next_notice += 1;
+                    next.notices.push(Notice { id, text, error });
+                    let excess = next.notices.len().saturating_sub(MAX_NOTICES);
+                    next.notices.drain(..excess);
+                }
+                Update::Changed(_) | Update::Download { .. } => return self,
+            },
             Action::Connecting { attempt } => next.conn = Conn::Connecting { attempt },
             Action::Connected {
                 node,
@@ -363,28 +304,6 @@ impl Reducible for Model {
                 }
             }
             Action::Net(_) => return self,
-            Action::SyncProgress {
-                author,
-                name,
-                have,
-                want,
-            } => {
-                next.syncing.insert(author, (name, have, want));
-            }
-            Action::SyncDone(author) => {
-                next.syncing.remove(&author);
-            }
-            Action::Home { threads, more } => next.home.update(threads, more),
-            Action::Following(f) => next.following = f,
-            Action::ShowNew => next.home.show_new(),
-            Action::Profile(p) => next.profile = Some(*p),
-            Action::Search(s) => next.search = s,
-            Action::Suggestions(s) => next.suggestions = s,
-            Action::Holders(h) => next.holders = h,
-            Action::Usage(u) => next.usage = u,
-            Action::Persisted(p) => next.persisted = Some(p),
-            Action::Theme(t) => next.theme = t,
-            Action::OwnCheck(c) => next.own_check = c,
             Action::ViaTab(v) => {
                 next.via_tab = v;
                 if !v {
@@ -392,13 +311,6 @@ impl Reducible for Model {
                     next.peers.clear();
                     next.conn = Conn::Connecting { attempt: 1 };
                 }
-            }
-            Action::Notice { text, error } => {
-                let id = next.next_notice;
-                next.next_notice += 1;
-                next.notices.push(Notice { id, text, error });
-                let excess = next.notices.len().saturating_sub(MAX_NOTICES);
-                next.notices.drain(..excess);
             }
             Action::Dismiss(id) => next.notices.retain(|n| n.id != id),
         }
@@ -452,10 +364,10 @@ mod tests {
     fn new_posts_wait_behind_the_pill_until_shown() {
         let m = reduce(
             Model::new(),
-            vec![Action::Home {
+            vec![Action::App(Update::Home {
                 threads: vec![thread(1, 2, 200), thread(1, 1, 100)],
                 more: false,
-            }],
+            })],
         );
         assert_eq!(m.home_shown().count(), 2);
         assert_eq!(m.home_new(), 0);
@@ -463,16 +375,16 @@ mod tests {
         // the new ones wait.
         let m = reduce(
             m,
-            vec![Action::Home {
+            vec![Action::App(Update::Home {
                 threads: vec![thread(2, 1, 400), thread(1, 3, 300), thread(1, 2, 200)],
                 more: true,
-            }],
+            })],
         );
         assert_eq!(m.home_new(), 2);
         let shown: Vec<u64> = m.home_shown().map(|t| t.post.ts_ms).collect();
         assert_eq!(shown, vec![200]);
         assert!(m.home.more);
-        let m = reduce(m, vec![Action::ShowNew]);
+        let m = reduce(m, vec![Action::App(Update::ShowNew)]);
         assert_eq!(m.home_new(), 0);
         assert_eq!(m.home_shown().count(), 3);
     }
@@ -482,14 +394,14 @@ mod tests {
         let m = reduce(
             Model::new(),
             vec![
-                Action::Home {
+                Action::App(Update::Home {
                     threads: vec![],
                     more: false,
-                },
-                Action::Home {
+                }),
+                Action::App(Update::Home {
                     threads: vec![thread(1, 1, 100)],
                     more: false,
-                },
+                }),
             ],
         );
         assert_eq!(m.home_shown().count(), 1);
@@ -515,12 +427,12 @@ mod tests {
                     peer: PeerId::random(),
                     rtt: Duration::from_millis(9),
                 }),
-                Action::SyncProgress {
+                Action::App(Update::SyncProgress {
                     author: AuthorId([3; 32]),
                     name: "Carol".into(),
                     have: 5,
                     want: 10,
-                },
+                }),
             ],
         );
         assert_eq!(m.rtt_ms, Some(1.5));
@@ -558,10 +470,10 @@ mod tests {
         for i in 0..6 {
             m = reduce(
                 m,
-                vec![Action::Notice {
+                vec![Action::App(Update::Notice {
                     text: format!("n{i}"),
                     error: false,
-                }],
+                })],
             );
         }
         assert_eq!(m.notices.len(), MAX_NOTICES);
@@ -581,9 +493,12 @@ mod tests {
     #[wasm_bindgen_test]
     fn changing_screens_drops_the_old_profile() {
         let a = AuthorId([1; 32]);
-        let m = reduce(Model::new(), vec![Action::Route(Route::Profile(a))]);
+        let m = reduce(
+            Model::new(),
+            vec![Action::App(Update::Route(Route::Profile(a)))],
+        );
         assert_eq!(m.route, Route::Profile(a));
-        let m = reduce(m, vec![Action::Route(Route::Settings)]);
+        let m = reduce(m, vec![Action::App(Update::Route(Route::Settings))]);
         assert_eq!(m.profile, None);
         assert_eq!(Theme::parse(Theme::Dark.as_str()), Theme::Dark);
         assert_eq!(Theme::parse("junk"), Theme::System);
