@@ -158,3 +158,76 @@ test('a backup restored in another browser waits for posts made since, then cont
   assert.equal(await e.locator('#forked').count(), 0, 'Erin saw a fork of Dana\'s feed');
   assert.deepEqual(seriousProblems(problems), []);
 });
+
+test('a backup restored in a second browser while the first is live: both stay online, each sees the other\'s posts, and the feed never forks', async () => {
+  const frank = await profile('frank');
+  const f = frank.pages()[0] ?? await frank.newPage();
+  const problems1 = watchPage(f);
+  await f.goto(baseUrl);
+  await onboard(f, { name: 'Frank', handle: 'frank' });
+  await viaTab(f, false);
+  await post(f, 'Frank before the backup');
+  await f.click('#nav-profile');
+  const link = await f.inputValue('#my-link');
+  const g = await follower('Gina', link, 'Frank');
+  await seeOnHome(g, 'Frank before the backup');
+
+  await f.click('#nav-settings');
+  await f.fill('#backup-pass', 'correct horse battery');
+  const [download] = await Promise.all([f.waitForEvent('download', { timeout: 60_000 }), f.click('#backup-button')]);
+  const backupPath = join(out, 'frank-backup.kith');
+  await download.saveAs(backupPath);
+  await post(f, 'Frank after the backup');
+  await seeOnHome(g, 'Frank after the backup');
+
+  // The first browser stays open while a second one restores the backup.
+  const frank2 = await profile('frank2');
+  const r = frank2.pages()[0] ?? await frank2.newPage();
+  const problems2 = watchPage(r);
+  await r.goto(baseUrl);
+  await r.waitForSelector('#onboarding', { timeout: 30_000 });
+  await r.setInputFiles('#restore-file', backupPath);
+  await r.fill('#restore-pass', 'correct horse battery');
+  await r.click('#restore-button');
+  await r.waitForSelector('#my-fingerprint', { timeout: 60_000 });
+  await r.waitForSelector('#own-check', { state: 'detached', timeout: 60_000 });
+  await seeOnHome(r, 'Frank after the backup', 10_000);
+  // Two devices of one person are two peers: the second does not knock the first offline.
+  await waitState(r, 'connected');
+  await waitState(f, 'connected');
+  const localPeer = async (page) => {
+    await page.click('#nav-network');
+    await page.waitForSelector('#local-peer[title^="12D3"]', { timeout: 10_000 });
+    return page.getAttribute('#local-peer', 'title');
+  };
+  const peer1 = await localPeer(f);
+  const peer2 = await localPeer(r);
+  assert.ok(peer1 && peer2 && peer1 !== peer2, `two peer ids: ${peer1} ${peer2}`);
+
+  // Each browser's post reaches the other live, and the follower.
+  await post(r, 'From the restored browser');
+  await seeOnHome(f, 'From the restored browser');
+  await seeOnHome(g, 'From the restored browser');
+  await post(f, 'From the first browser again');
+  await seeOnHome(r, 'From the first browser again');
+  await seeOnHome(g, 'From the first browser again');
+  await waitState(f, 'connected', 1_000);
+  await waitState(r, 'connected', 1_000);
+  await f.screenshot({ path: join(out, 'two-devices-first.png'), fullPage: true });
+  await r.screenshot({ path: join(out, 'two-devices-restored.png'), fullPage: true });
+
+  // One chain everywhere: the follower's copy and both devices' own copies hold every post
+  // and no fork.
+  const texts = ['Frank before the backup', 'Frank after the backup', 'From the restored browser', 'From the first browser again'];
+  await g.click(`${postByText('From the first browser again')} .post-head a.name`);
+  await g.waitForSelector('#profile-name:text-is("Frank")');
+  for (const page of [g, f, r]) {
+    if (page !== g) {
+      await page.click('#nav-profile');
+      await page.waitForSelector('#profile-name:text-is("Frank")');
+    }
+    for (const text of texts) await page.waitForSelector(postByText(text), { timeout: 10_000 });
+    assert.equal(await page.locator('#forked').count(), 0, 'a fork of Frank\'s feed');
+  }
+  assert.deepEqual(seriousProblems([...problems1, ...problems2]), []);
+});

@@ -8,6 +8,11 @@
 //!   published. The store refuses a second entry at a seq; the post is then signed again.
 //! - After a restore my feed may be behind posts made on another device: posting waits
 //!   ([`OWN_CHECK`]) until my feed was synced from the network, or until the person goes ahead.
+//!   Once an entry of mine has come from the network ([`OTHER_DEVICE`]), another device of
+//!   mine exists, and the same wait follows every (re)connection: that device may have posted
+//!   while this one was away.
+//! - Each device runs its node under a network key of its own ([`device_secret`]), so two
+//!   devices of one person can be online at once and see each other's posts live.
 //! - The network may be absent (offline, or not started yet): what needs it says so, and
 //!   what can wait (a follow, a post) is done locally and caught up by the next sync.
 //! - Nothing here waits on the network while a command runs: lookups, publishing and
@@ -38,6 +43,11 @@ pub const REACTIONS: [&str; 4] = ["❤️", "👍", "😂", "🎉"];
 /// The setting present while the person's own feed may be behind posts made on another
 /// device (after a restore).
 pub const OWN_CHECK: &str = "own-feed-check";
+/// The setting present once an entry of mine came from the network: another device of mine
+/// posts too, so my feed is checked at every (re)connection before I post.
+pub const OTHER_DEVICE: &str = "other-device";
+/// The setting that holds this device's network key (32 secret bytes; never in a backup).
+pub const DEVICE_KEY: &str = "device-key";
 /// How many times a post is signed again when another view of the store stored an entry at
 /// its seq first.
 pub const APPEND_TRIES: u32 = 3;
@@ -277,12 +287,20 @@ pub async fn welcome<S: Store>(store: &S, env: &Env, command: Command) -> Option
                 error: None,
             });
             match backup::import(store, &file, &passphrase, None, now_ms()).await {
-                // The backup's feed may be behind posts made elsewhere since: check first.
-                Ok(r) => store
-                    .put_setting(OWN_CHECK, b"1")
-                    .await
-                    .map(|()| r.identity)
-                    .map_err(|e| format!("Restoring failed: {e}")),
+                // The backup's feed may be behind posts made elsewhere since: check first,
+                // now and whenever this device comes back, since the backup's device may
+                // still be in use.
+                Ok(r) => {
+                    let mut saved = Ok(());
+                    for setting in [OWN_CHECK, OTHER_DEVICE] {
+                        if saved.is_ok() {
+                            saved = store.put_setting(setting, b"1").await;
+                        }
+                    }
+                    saved
+                        .map(|()| r.identity)
+                        .map_err(|e| format!("Restoring failed: {e}"))
+                }
                 Err(e) => Err(format!("Restoring failed: {e}")),
             }
         }
@@ -386,6 +404,30 @@ pub async fn stored_identity<S: Store>(store: &S) -> Result<Option<Identity>, St
     }
 }
 
+/// This device's network key: the one kept in `store`, or, the first time (`env` given), a
+/// new random one, saved. `Ok(None)` when there is none yet and `env` is `None`.
+pub async fn device_secret<S: Store>(
+    store: &S,
+    env: Option<&Env>,
+) -> Result<Option<[u8; 32]>, String> {
+    let kept = store
+        .get_setting(DEVICE_KEY)
+        .await
+        .map_err(|e| format!("Reading this device's key failed: {e}"))?;
+    if let Some(bytes) = kept {
+        return <[u8; 32]>::try_from(bytes.as_slice())
+            .map(Some)
+            .map_err(|_| "This device's network key is damaged.".to_owned());
+    }
+    let Some(env) = env else { return Ok(None) };
+    let secret = env.random::<32>()?;
+    store
+        .put_setting(DEVICE_KEY, &secret)
+        .await
+        .map_err(|e| format!("Saving this device's key failed: {e}"))?;
+    Ok(Some(secret))
+}
+
 /// The app for one person. See the module docs.
 pub struct App<S> {
     env: Env,
@@ -436,6 +478,13 @@ impl<S: Store + 'static> App<S> {
     /// The person's identity.
     pub fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    /// This device's network key, made and saved the first time ([`device_secret`]).
+    pub async fn device_key(&self) -> Result<[u8; 32], String> {
+        device_secret(&self.store, Some(&self.env))
+            .await?
+            .ok_or_else(|| "No device key could be made.".to_owned())
     }
 
     /// The store.
@@ -1048,6 +1097,22 @@ impl<S: Store + 'static> App<S> {
         }
     }
 
+    /// Whether another device of mine is known to post.
+    async fn has_other_device(&self) -> bool {
+        matches!(self.store.get_setting(OTHER_DEVICE).await, Ok(Some(_)))
+    }
+
+    /// An entry of mine came from the network: remember that another device posts.
+    async fn other_device_seen(&self) {
+        if self.has_other_device().await {
+            return;
+        }
+        tracing::info!("an entry of mine came from another device");
+        if let Err(e) = self.store.put_setting(OTHER_DEVICE, b"1").await {
+            self.notice(format!("Saving a setting failed: {e}"), true);
+        }
+    }
+
     /// My own feed is known to be current (synced from the network, or the person said so).
     async fn own_check_done(&self) {
         if !self.own_check.get() {
@@ -1099,7 +1164,16 @@ impl<S: Store + 'static> App<S> {
     /// What the network reports.
     pub async fn on_news(self: &Rc<Self>, news: News) {
         match news {
-            News::Online => self.on_online(),
+            News::Online => {
+                // Another device of mine may have posted while this one was away.
+                if self.has_other_device().await {
+                    if let Err(e) = self.store.put_setting(OWN_CHECK, b"1").await {
+                        self.notice(format!("Saving a setting failed: {e}"), true);
+                    }
+                    self.read_own_check().await;
+                }
+                self.on_online();
+            }
             News::SyncProgress { author, have, want } => {
                 let name = self.library.borrow().person(&author).display_name();
                 self.send(Update::SyncProgress {
@@ -1115,6 +1189,9 @@ impl<S: Store + 'static> App<S> {
                 fetched,
             } => {
                 tracing::info!("synced {author} from {from:?}: {fetched} entries");
+                if author == self.me() && fetched > 0 {
+                    self.other_device_seen().await;
+                }
                 self.send(Update::SyncDone(author));
                 self.synced_from.borrow_mut().insert(author, from);
                 self.following_now.borrow_mut().remove(&author);
@@ -1175,6 +1252,10 @@ impl<S: Store + 'static> App<S> {
             }
             News::Stored { entry } => {
                 let (author, seq) = (entry.author(), entry.seq());
+                if author == self.me() {
+                    // Not signed here (this device's own are stored before they leave).
+                    self.other_device_seen().await;
+                }
                 self.send(Update::Changed(author));
                 // Shown once stored: the feed's next entry is added without reading it back;
                 // after a gap the library catches up from the store.

@@ -659,6 +659,74 @@ fn after_a_restore_posting_waits_for_my_feed_from_the_network() {
 }
 
 #[test]
+fn once_another_device_of_mine_posts_every_reconnection_checks_my_feed_first() {
+    let mut h = Harness::new("Alice", "alice");
+    // One device: reconnecting asks nothing of my feed.
+    h.news(News::Online);
+    h.post("only device");
+    assert_eq!(h.stored(h.me()).len(), 2);
+    // My post made on another device arrives live (this device stored it from the network).
+    let elsewhere = h
+        .app
+        .library()
+        .next_own_entry(
+            h.app.identity(),
+            &Payload::post("from my laptop"),
+            kith_app::now_ms(),
+        )
+        .expect("sign");
+    futures::executor::block_on(h.store().insert(std::slice::from_ref(&elsewhere))).expect("store");
+    h.news(News::Stored {
+        entry: Box::new(elsewhere),
+    });
+    assert_eq!(h.home_texts()[0], "from my laptop");
+    let seen = futures::executor::block_on(h.store().get_setting(kith_app::OTHER_DEVICE));
+    assert!(matches!(seen, Ok(Some(_))));
+    // Back online after a while away: posting waits for my feed from the network.
+    h.news(News::Online);
+    assert_eq!(
+        h.last(|u| match u {
+            Update::OwnCheck(c) => Some(*c),
+            _ => None,
+        }),
+        Some(Some(OwnCheck::Checking))
+    );
+    h.net.take();
+    h.post("too early");
+    assert_eq!(h.stored(h.me()).len(), 3, "nothing stored");
+    assert!(h.net.take().is_empty(), "nothing published");
+    h.news(News::Synced {
+        author: h.me(),
+        from: Source::Peer("my laptop".into()),
+        fetched: 0,
+    });
+    h.post("after the check");
+    assert_eq!(h.stored(h.me()).len(), 4);
+    assert_eq!(h.net.take(), vec![Call::Publish(4)]);
+}
+
+#[test]
+fn a_device_key_is_made_once_and_kept() {
+    let h = Harness::new("Alice", "alice");
+    let none = futures::executor::block_on(kith_app::device_secret(h.store(), None));
+    assert_eq!(none, Ok(None));
+    let pool = LocalPool::new();
+    let updates = Rc::new(RefCell::new(Vec::new()));
+    let env = env(&pool, &updates);
+    // This fake's random bytes repeat per env; step past the ones the identity was made of.
+    (env.random)(&mut [0; 32]).expect("random");
+    let made = futures::executor::block_on(kith_app::device_secret(h.store(), Some(&env)))
+        .expect("made")
+        .expect("a key");
+    // Not the identity's key, and the same on every later start.
+    assert_ne!(made, h.app.identity().secret());
+    for _ in 0..2 {
+        let again = futures::executor::block_on(kith_app::device_secret(h.store(), Some(&env)));
+        assert_eq!(again, Ok(Some(made)));
+    }
+}
+
+#[test]
 fn going_ahead_ends_the_check() {
     let h = Harness::new("Alice", "alice");
     futures::executor::block_on(h.store().put_setting(OWN_CHECK, b"1")).expect("setting");

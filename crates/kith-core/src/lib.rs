@@ -5,8 +5,10 @@
 //!
 //! How the parts cooperate:
 //! - [`identity`]: a person is an Ed25519 key ([`Identity`]); its public half is the
-//!   [`AuthorId`] (and, in kith-net, the libp2p PeerId). Keys export encrypted under a
-//!   passphrase (Argon2id + ChaCha20-Poly1305); [`AuthorId::fingerprint`] is what people compare.
+//!   [`AuthorId`]. Keys export encrypted under a passphrase (Argon2id + ChaCha20-Poly1305);
+//!   [`AuthorId::fingerprint`] is what people compare.
+//! - [`device`]: each browser's node has a network key of its own, and the person's key signs
+//!   it ([`DeviceClaim`]), so one person can be online on two devices at once.
 //! - [`entry`]: an entry is a signed [`Header`] plus a separate [`Payload`], carried as the
 //!   exact signed bytes ([`RawEntry`]). Limits are constants there.
 //! - [`validate`]: bytes plus what the feed expects become a [`VerifiedEntry`] or one
@@ -24,6 +26,7 @@
 pub mod backoff;
 pub mod bootstrap;
 mod codec;
+pub mod device;
 pub mod entry;
 pub mod feed;
 pub mod hash;
@@ -38,6 +41,7 @@ pub mod validate;
 
 pub use backoff::Backoff;
 pub use bootstrap::{BootstrapDoc, BootstrapError};
+pub use device::{DeviceClaim, DeviceError};
 pub use entry::{EntryRef, Header, Payload, PayloadKind, RawEntry};
 pub use feed::{Feed, FeedError, ForkEvidence, Inserted, next_entry};
 pub use hash::Hash;

@@ -67,7 +67,8 @@ pub enum AgentEvent {
         retry_in: Duration,
     },
     /// Connection news from the node, for a status view: [`Event::Connected`],
-    /// [`Event::Disconnected`] and [`Event::Ping`], as the node reported them.
+    /// [`Event::Disconnected`], [`Event::Identified`] and [`Event::Ping`], as the node
+    /// reported them.
     Link(Event),
     /// A followed feed was brought up to date from `peer`.
     Synced {
@@ -75,6 +76,8 @@ pub enum AgentEvent {
         author: AuthorId,
         /// Where from.
         peer: PeerId,
+        /// Whose node `peer` is, if it said so in identify ([`Client::persons_of`]).
+        person: Option<AuthorId>,
         /// Entries fetched.
         fetched: u64,
     },
@@ -534,6 +537,10 @@ impl<S: Store + 'static> Agent<S> {
                 (lost && matches!(phase, Phase::Online { .. }))
                     .then(|| "lost the connection to kith-node".to_owned())
             }
+            Event::Identified { .. } => {
+                report(AgentEvent::Link(event));
+                None
+            }
             Event::Connected { peer, .. } | Event::Ping { peer, .. } => {
                 if let Phase::Online { last_heard } = phase
                     && peer == self.node
@@ -623,6 +630,10 @@ impl<S: Store + 'static> Agent<S> {
             }
             platform::sleep(Duration::from_millis(100)).await;
         }
+        // Whose device this is, for peers that find it as a holder or claimant.
+        if let Err(e) = self.client.announce_device().await {
+            tracing::info!("announcing this device's claim: {e}");
+        }
         Ok(relayed)
     }
 
@@ -636,6 +647,8 @@ impl<S: Store + 'static> Agent<S> {
     /// [`Agent::sync_feed`]; `false` when nobody holding the feed answered.
     async fn try_sync(&self, author: AuthorId, report: &dyn Fn(AgentEvent)) -> bool {
         let me = self.client.local_peer_id();
+        // The author's devices and followers announce the feed; a node running under the
+        // author's own key (native clients) is tried first without a lookup.
         let mut candidates: Vec<PeerId> =
             crate::identity::peer_id_of(&author).into_iter().collect();
         match self.client.find_providers(author).await {
@@ -685,9 +698,14 @@ impl<S: Store + 'static> Agent<S> {
                 .await
             {
                 Ok(p) => {
+                    let person = match self.client.persons_of(vec![peer]).await {
+                        Ok(mut v) => v.pop().flatten(),
+                        Err(_) => None,
+                    };
                     report(AgentEvent::Synced {
                         author,
                         peer,
+                        person,
                         fetched: p.have,
                     });
                     return true;

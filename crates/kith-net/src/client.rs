@@ -6,7 +6,7 @@ use libp2p::kad::RecordKey;
 use libp2p::{Multiaddr, PeerId};
 
 use kith_core::sync::Message;
-use kith_core::{AuthorId, VerifiedEntry};
+use kith_core::{AuthorId, DeviceClaim, VerifiedEntry};
 
 use crate::{NetError, TransportKind};
 
@@ -32,6 +32,10 @@ pub(crate) enum Command {
     },
     Stats {
         reply: oneshot::Sender<crate::NetStats>,
+    },
+    PersonOf {
+        peers: Vec<PeerId>,
+        reply: oneshot::Sender<Vec<Option<AuthorId>>>,
     },
     GossipReady {
         peer: PeerId,
@@ -94,13 +98,50 @@ pub struct Connected {
 pub struct Client {
     local_peer_id: PeerId,
     commands: mpsc::Sender<Command>,
+    /// Whose device this node is, if it says so ([`Config::device`](crate::Config::device)).
+    device: Option<DeviceClaim>,
 }
 
 impl Client {
-    pub(crate) fn new(local_peer_id: PeerId, commands: mpsc::Sender<Command>) -> Self {
+    pub(crate) fn new(
+        local_peer_id: PeerId,
+        commands: mpsc::Sender<Command>,
+        device: Option<DeviceClaim>,
+    ) -> Self {
         Client {
             local_peer_id,
             commands,
+            device,
+        }
+    }
+
+    /// Publishes this device's claim in the DHT under its own key, so that peers that never
+    /// met it can tell whose device it is. Nothing to do for a node without a claim.
+    pub async fn announce_device(&self) -> Result<(), NetError> {
+        let Some(claim) = &self.device else {
+            return Ok(());
+        };
+        let me = self.local_peer_id.to_bytes();
+        let key = RecordKey::new(&DeviceClaim::record_key(&me).0);
+        self.put_record(key, claim.encode_record(&me)).await
+    }
+
+    /// The person behind `peer`: what it said in identify when it was connected here, else its
+    /// device record in the DHT, else (no record) the key its peer id embeds: a node running
+    /// under its person's own key, as native clients do.
+    pub async fn person_behind(&self, peer: PeerId) -> Result<Option<AuthorId>, NetError> {
+        if let Some(Some(p)) = self.persons_of(vec![peer]).await?.pop() {
+            return Ok(Some(p));
+        }
+        let bytes = peer.to_bytes();
+        let key = RecordKey::new(&DeviceClaim::record_key(&bytes).0);
+        match self.get_record(key).await {
+            Ok(Some(record)) => Ok(match DeviceClaim::decode_record(&record) {
+                Ok((device, author)) if device == bytes => Some(author),
+                _ => None,
+            }),
+            Ok(None) | Err(NetError::Dht(_)) => Ok(crate::identity::author_of(&peer)),
+            Err(e) => Err(e),
         }
     }
 
@@ -146,6 +187,14 @@ impl Client {
     /// The peers in the Kademlia routing table.
     pub async fn routing_table(&self) -> Result<Vec<PeerId>, NetError> {
         self.ask(|reply| Command::RoutingTable { reply }).await
+    }
+
+    /// The person behind each of `peers`, as far as this node knows: from what the peer said
+    /// in identify when it was last connected ([`identity::person_of`](crate::identity::person_of);
+    /// the last [`MAX_PERSONS`](crate::MAX_PERSONS) peers are remembered). `None` for a peer
+    /// never identified here, or whose device claim did not hold.
+    pub async fn persons_of(&self, peers: Vec<PeerId>) -> Result<Vec<Option<AuthorId>>, NetError> {
+        self.ask(|reply| Command::PersonOf { peers, reply }).await
     }
 
     /// Whether gossipsub knows `peer`'s subscriptions (so publishing through it can work).

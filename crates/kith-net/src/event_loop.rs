@@ -15,6 +15,7 @@ use std::task::Poll;
 
 use futures::channel::{mpsc, oneshot};
 use futures::{FutureExt, StreamExt};
+use kith_core::AuthorId;
 use kith_core::sync::Message;
 use libp2p::core::transport::ListenerId;
 use libp2p::multiaddr::Protocol;
@@ -48,6 +49,45 @@ pub struct EventLoop {
     pending_puts: HashMap<kad::QueryId, Reply<()>>,
     pending_gets: HashMap<kad::QueryId, Reply<Option<Vec<u8>>>>,
     pending_lookups: HashMap<kad::QueryId, (Vec<PeerId>, Reply<Vec<PeerId>>)>,
+    /// The person behind each peer identified lately (bounded; see [`Persons`]).
+    persons: Persons,
+}
+
+/// The person behind each of the last [`MAX_PERSONS`](crate::MAX_PERSONS) peers that
+/// identified themselves: the oldest is forgotten first.
+#[derive(Default)]
+pub(crate) struct Persons {
+    map: HashMap<PeerId, AuthorId>,
+    order: VecDeque<PeerId>,
+}
+
+impl Persons {
+    pub(crate) fn learn(&mut self, peer: PeerId, person: Option<AuthorId>) {
+        let Some(person) = person else {
+            // A claim that did not hold also undoes what an earlier one said.
+            self.map.remove(&peer);
+            return;
+        };
+        if self.map.insert(peer, person).is_none() {
+            self.order.push_back(peer);
+        }
+        while self.map.len() > crate::MAX_PERSONS {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.map.remove(&old);
+                }
+                None => break,
+            }
+        }
+        // Peers forgotten by a failed claim leave stale order slots; keep them bounded too.
+        if self.order.len() > 2 * crate::MAX_PERSONS {
+            self.order.retain(|p| self.map.contains_key(p));
+        }
+    }
+
+    pub(crate) fn of(&self, peer: &PeerId) -> Option<AuthorId> {
+        self.map.get(peer).copied()
+    }
 }
 
 impl EventLoop {
@@ -72,6 +112,7 @@ impl EventLoop {
             pending_puts: HashMap::new(),
             pending_gets: HashMap::new(),
             pending_lookups: HashMap::new(),
+            persons: Persons::default(),
         }
     }
 
@@ -196,6 +237,9 @@ impl EventLoop {
                     .all_peers()
                     .any(|(p, topics)| *p == peer && !topics.is_empty());
                 let _ = reply.send(ready);
+            }
+            Command::PersonOf { peers, reply } => {
+                let _ = reply.send(peers.iter().map(|p| self.persons.of(p)).collect());
             }
             Command::ConnectedPeers { reply } => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
@@ -373,7 +417,13 @@ impl EventLoop {
                 info,
                 ..
             })) => {
+                let person = crate::identity::person_of(&peer_id, &info.agent_version);
+                self.persons.learn(peer_id, person);
                 learn_dht_peer(&mut self.swarm.behaviour_mut().kad, &peer_id, info);
+                self.emit(Event::Identified {
+                    peer: peer_id,
+                    person,
+                });
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
@@ -615,5 +665,34 @@ impl EventLoop {
             }
             _ => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Persons;
+    use kith_core::{AuthorId, Identity};
+    use libp2p::PeerId;
+
+    #[test]
+    fn persons_stay_bounded_and_a_failed_claim_forgets() {
+        let alice: AuthorId = Identity::from_secret([1; 32]).author();
+        let mut persons = Persons::default();
+        let first = PeerId::random();
+        persons.learn(first, Some(alice));
+        assert_eq!(persons.of(&first), Some(alice));
+        persons.learn(first, None);
+        assert_eq!(persons.of(&first), None);
+        let peers: Vec<PeerId> = (0..crate::MAX_PERSONS + 10)
+            .map(|_| PeerId::random())
+            .collect();
+        for p in &peers {
+            persons.learn(*p, Some(alice));
+        }
+        assert_eq!(persons.map.len(), crate::MAX_PERSONS);
+        assert!(persons.order.len() <= 2 * crate::MAX_PERSONS);
+        // The oldest are forgotten first.
+        assert_eq!(persons.of(&peers[0]), None);
+        assert_eq!(persons.of(&peers[peers.len() - 1]), Some(alice));
     }
 }

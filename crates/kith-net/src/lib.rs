@@ -66,6 +66,9 @@ pub const COMMAND_QUEUE: usize = 64;
 /// wait: live entries are dropped and counted ([`NetStats`]), other events wait in an overflow
 /// of [`EVENT_OVERFLOW`].
 pub const EVENT_QUEUE: usize = 256;
+/// How many peers' persons the node remembers from identify (see [`Client::persons_of`]).
+pub const MAX_PERSONS: usize = 4096;
+
 /// How many events other than live entries may wait beyond [`EVENT_QUEUE`] (connection news,
 /// pings, sync requests, all bounded by the connection limits); past that they are dropped and
 /// counted too.
@@ -111,6 +114,14 @@ pub enum Event {
         peer: PeerId,
         /// What went wrong.
         error: String,
+    },
+    /// A peer said in identify who it is: `person` is whose node it is, if its device claim
+    /// holds (or, with no claim, the key its peer id embeds); see [`identity::person_of`].
+    Identified {
+        /// The peer.
+        peer: PeerId,
+        /// Its person.
+        person: Option<kith_core::AuthorId>,
     },
     /// A Kademlia server peer entered the routing table.
     RoutingUpdated {
@@ -252,6 +263,10 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Gossipsub's heartbeat.
     pub gossip_heartbeat: Duration,
+    /// The person's claim of this node's key, when the node is one of their devices (a
+    /// browser's): said in identify after the agent version, and published in the DHT
+    /// ([`Client::announce_device`]).
+    pub device: Option<kith_core::DeviceClaim>,
 }
 
 impl Default for Config {
@@ -262,6 +277,7 @@ impl Default for Config {
             ping_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(3600),
             gossip_heartbeat: Duration::from_secs(1),
+            device: None,
         }
     }
 }
@@ -272,11 +288,15 @@ pub fn new(
     config: Config,
 ) -> Result<(Client, mpsc::Receiver<Event>, EventLoop), NetError> {
     let local_peer_id = keypair.public().to_peer_id();
+    let mut config = config;
+    if let Some(claim) = &config.device {
+        config.agent_version = format!("{} {}", config.agent_version, claim.to_text());
+    }
     let swarm = platform::build_swarm(keypair, &config)?;
     let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
     let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
     Ok((
-        Client::new(local_peer_id, command_tx),
+        Client::new(local_peer_id, command_tx, config.device.clone()),
         event_rx,
         EventLoop::new(swarm, command_rx, event_tx),
     ))

@@ -36,9 +36,14 @@ impl Client {
         };
         let mut claims = Vec::new();
         for peer in providers.into_iter().take(MAX_CLAIMANTS) {
-            let Some(author) = crate::identity::author_of(&peer) else {
+            // Claimants announce themselves from their devices: find whose each one is.
+            let Ok(Some(author)) = self.person_behind(peer).await else {
                 continue;
             };
+            // Several devices of one person claim the same handle: one claim each person.
+            if claims.iter().any(|c: &NameClaim| c.author == author) {
+                continue;
+            }
             let key = RecordKey::new(&NameClaim::record_key(&handle, &author).0);
             if let Ok(Some(bytes)) = self.get_record(key).await
                 && let Ok(claim) = NameClaim::decode(&bytes)

@@ -8,8 +8,11 @@ use kith_app::{NetFailure, NetResult, Network, News, Source};
 use kith_core::{AuthorId, NameClaim, VerifiedEntry};
 use kith_store::Store;
 
+use crate::NetError;
 use crate::agent::{Agent, AgentEvent};
-use crate::{NetError, identity};
+
+/// The most holders of a feed named on the Network screen (each may take a DHT lookup).
+pub const MAX_HOLDERS: usize = 20;
 
 /// An [`Agent`] as the app's network. Cheap to clone.
 pub struct AgentNetwork<S> {
@@ -66,12 +69,23 @@ impl<S: Store + 'static> Network for AgentNetwork<S> {
         let client = self.agent.client().clone();
         async move {
             let me = client.local_peer_id();
-            let peers = client.find_providers(author).await.map_err(failed)?;
-            Ok(peers
+            let peers: Vec<_> = client
+                .find_providers(author)
+                .await
+                .map_err(failed)?
                 .into_iter()
                 .filter(|p| *p != me)
-                .filter_map(|p| identity::author_of(&p))
-                .collect())
+                .collect();
+            // Holders are devices: name each one's person (two devices of one person count once).
+            let mut holders: Vec<AuthorId> = Vec::new();
+            for peer in peers.into_iter().take(MAX_HOLDERS) {
+                if let Ok(Some(p)) = client.person_behind(peer).await
+                    && !holders.contains(&p)
+                {
+                    holders.push(p);
+                }
+            }
+            Ok(holders)
         }
         .boxed_local()
     }
@@ -93,10 +107,11 @@ pub fn news(event: AgentEvent) -> Option<News> {
         AgentEvent::Synced {
             author,
             peer,
+            person,
             fetched,
         } => News::Synced {
             author,
-            from: match identity::author_of(&peer) {
+            from: match person {
                 Some(a) if a == author => Source::Author,
                 Some(a) => Source::Person(a),
                 None => Source::Peer(peer.to_string()),

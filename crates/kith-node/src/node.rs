@@ -468,7 +468,8 @@ impl SwarmLoop {
         }
     }
 
-    /// Stores only what verifies: a record must be a signed name claim stored under its own key
+    /// Stores only what verifies: a record must be a signed name claim or device claim stored
+    /// under its own key
     /// (anything else is dropped); a provider record is kept within the store's bounds
     /// (Kademlia has already checked that it names the peer that sent it).
     fn filter_inbound(&mut self, request: kad::InboundRequest) {
@@ -480,7 +481,11 @@ impl SwarmLoop {
                 ..
             } => {
                 let valid = kith_core::NameClaim::decode(&record.value)
-                    .is_ok_and(|c| c.stored_under(record.key.as_ref()));
+                    .is_ok_and(|c| c.stored_under(record.key.as_ref()))
+                    || kith_core::DeviceClaim::record_stored_under(
+                        &record.value,
+                        record.key.as_ref(),
+                    );
                 if !valid {
                     tracing::warn!(%source, "refused a DHT record that does not verify");
                     return;

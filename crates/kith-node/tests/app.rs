@@ -16,7 +16,7 @@ use kith_app::{App, Command, Env, Network, Update, welcome};
 use kith_net::AgentNetwork;
 use kith_net::agent::{Agent, AgentEvent};
 use kith_node::Node;
-use kith_store::MemoryStore;
+use kith_store::{MemoryStore, Store};
 use tokio::task::LocalSet;
 
 type Updates = Rc<RefCell<Vec<Update>>>;
@@ -25,36 +25,52 @@ struct Person {
     app: Rc<App<Rc<MemoryStore>>>,
     updates: Updates,
     online: Rc<RefCell<bool>>,
+    /// How many times the agent went offline after it was first online.
+    dropped: Rc<RefCell<u32>>,
 }
 
-/// Onboards `name` (@`handle`) through the welcome screen and runs the app on the network.
-async fn person(node: &Node, name: &str, handle: &str, seed: u8) -> Person {
-    let updates: Updates = Rc::default();
+fn env(updates: &Updates, seed: u8) -> Env {
     let out = updates.clone();
-    let env = Env {
+    // Distinct bytes per call (identity, device key), the same in every run.
+    let counter = Rc::new(std::cell::Cell::new(0u8));
+    Env {
         out: Rc::new(move |u| out.borrow_mut().push(u)),
         spawn: Rc::new(|task| {
             tokio::task::spawn_local(task);
         }),
         random: Rc::new(move |buf: &mut [u8]| {
-            buf.fill(seed);
+            counter.set(counter.get().wrapping_add(1));
+            buf.fill(seed.wrapping_add(counter.get().wrapping_mul(50)));
             Ok(())
         }),
         persist: Rc::new(|_| futures::future::ready(Ok(true)).boxed_local()),
         origin: "http://127.0.0.1:8080".into(),
-    };
-    let store = Rc::new(MemoryStore::new());
+    }
+}
+
+/// Onboards `name` (@`handle`) through the welcome screen and runs the app on the network.
+async fn person(node: &Node, name: &str, handle: &str, seed: u8) -> Person {
     let create = Command::CreateIdentity {
         name: name.into(),
         handle: handle.into(),
         bio: String::new(),
     };
-    let identity = welcome(&store, &env, create).await.expect("identity");
-    let key = kith_net::identity::keypair_of(&identity);
+    device(node, create, seed).await
+}
+
+/// A new device: the welcome screen's `command` (create or restore) over a fresh store, then
+/// the app on the network under the device's own key and claim, as the browser runs it.
+async fn device(node: &Node, command: Command, seed: u8) -> Person {
+    let updates: Updates = Rc::default();
+    let env = env(&updates, seed);
+    let store = Rc::new(MemoryStore::new());
+    let identity = welcome(&store, &env, command).await.expect("identity");
     let app = App::new(store.clone(), identity, env);
     app.load(Route::Home).await;
 
-    let (client, events, peer, addrs) = common::node_for_agent(node, key);
+    let key = kith_net::identity::device_keypair(app.device_key().await.expect("device key"));
+    let claim = kith_net::identity::device_claim(app.identity(), &key.public().to_peer_id());
+    let (client, events, peer, addrs) = common::node_for_agent_as(node, key, claim);
     let agent = Agent::new(client, store, peer, addrs);
     let (retry_tx, retry_rx) = futures::channel::mpsc::channel(1);
     let net: Rc<dyn Network> = Rc::new(AgentNetwork::new(agent.clone(), retry_tx));
@@ -64,11 +80,14 @@ async fn person(node: &Node, name: &str, handle: &str, seed: u8) -> Person {
         let _ = reports.clone().try_send(e);
     }));
     let online = Rc::new(RefCell::new(false));
-    let (a, o) = (app.clone(), online.clone());
+    let dropped = Rc::new(RefCell::new(0));
+    let (a, o, d) = (app.clone(), online.clone(), dropped.clone());
     tokio::task::spawn_local(async move {
         while let Some(event) = rx.next().await {
-            if matches!(event, AgentEvent::Online { .. }) {
-                *o.borrow_mut() = true;
+            match event {
+                AgentEvent::Online { .. } => *o.borrow_mut() = true,
+                AgentEvent::Offline { .. } if *o.borrow() => *d.borrow_mut() += 1,
+                _ => {}
             }
             if let Some(news) = kith_net::news(event) {
                 a.on_news(news).await;
@@ -79,6 +98,7 @@ async fn person(node: &Node, name: &str, handle: &str, seed: u8) -> Person {
         app,
         updates,
         online,
+        dropped,
     }
 }
 
@@ -223,6 +243,164 @@ async fn the_apps_rules_hold_over_a_real_kith_node() {
             assert!(
                 holders.iter().any(|h| h.author == bob.app.me()),
                 "bob holds alice's feed: {holders:?}"
+            );
+            node.shutdown().await;
+        }))
+        .await;
+}
+
+impl Person {
+    async fn post(&self, text: &str) {
+        self.run(Command::Post {
+            text: text.into(),
+            reply_to: None,
+        })
+        .await;
+    }
+
+    fn sees(&self, text: &str) -> bool {
+        self.home_texts().iter().any(|t| t == text)
+    }
+
+    fn own_check(&self) -> Option<Option<kith_app::view::OwnCheck>> {
+        self.updates.borrow().iter().rev().find_map(|u| match u {
+            Update::OwnCheck(c) => Some(*c),
+            _ => None,
+        })
+    }
+}
+
+/// A backup restored on a second device while the first is online: both stay connected
+/// (each device is its own peer), each sees the other's posts live, and the follower's copy
+/// of the feed is one chain.
+#[tokio::test]
+async fn two_devices_of_one_person_stay_online_and_never_fork() {
+    LocalSet::new()
+        .run_until(Box::pin(async {
+            let dir = common::workdir();
+            let node = Node::start(common::cli(dir.path(), &[]))
+                .await
+                .expect("node");
+            let laptop = person(&node, "Alice", "alice", 21).await;
+            laptop.until("laptop online", |p| *p.online.borrow()).await;
+            laptop.post("before the backup").await;
+            let passphrase = "correct horse battery".to_owned();
+            laptop
+                .run(Command::Backup {
+                    passphrase: passphrase.clone(),
+                })
+                .await;
+            let file = laptop.updates.borrow().iter().rev().find_map(|u| match u {
+                Update::Download { bytes, .. } => Some(bytes.clone()),
+                _ => None,
+            });
+            let file = file.expect("a backup");
+            laptop.post("after the backup").await;
+
+            let bob = person(&node, "Bob", "bob", 22).await;
+            bob.until("bob online", |p| *p.online.borrow()).await;
+            bob.run(Command::Follow(laptop.app.me())).await;
+            bob.until("bob's sync", |p| p.sees("after the backup"))
+                .await;
+
+            // The phone restores the backup while the laptop is online.
+            let phone = device(&node, Command::Restore { file, passphrase }, 23).await;
+            assert_eq!(phone.app.me(), laptop.app.me());
+            phone.until("phone online", |p| *p.online.borrow()).await;
+            phone
+                .until("the phone's check of its feed", |p| {
+                    p.own_check() == Some(None)
+                })
+                .await;
+            phone
+                .until("the post made after the backup", |p| {
+                    p.sees("after the backup")
+                })
+                .await;
+
+            phone.post("from the phone").await;
+            laptop
+                .until("the phone's post on the laptop", |p| {
+                    p.sees("from the phone")
+                })
+                .await;
+            bob.until("the phone's post", |p| p.sees("from the phone"))
+                .await;
+            laptop.post("from the laptop").await;
+            phone
+                .until("the laptop's post on the phone", |p| {
+                    p.sees("from the laptop")
+                })
+                .await;
+            bob.until("the laptop's post", |p| p.sees("from the laptop"))
+                .await;
+            assert_eq!(
+                *laptop.dropped.borrow(),
+                0,
+                "the laptop was knocked offline"
+            );
+            assert_eq!(*phone.dropped.borrow(), 0, "the phone was knocked offline");
+
+            // One chain in every copy: the profile and four posts, each continuing the last.
+            let me = laptop.app.me();
+            for (who, store) in [
+                ("bob", bob.app.store()),
+                ("laptop", laptop.app.store()),
+                ("phone", phone.app.store()),
+            ] {
+                let feed = store.range(&me, 1, 100).await.expect("read");
+                assert_eq!(feed.len(), 5, "{who}'s copy");
+                let mut chain = kith_core::Feed::new(me);
+                for e in feed {
+                    assert_eq!(
+                        chain.insert_verified(e),
+                        Ok(kith_core::Inserted::Appended),
+                        "{who}'s copy is one chain"
+                    );
+                }
+                let meta = store.feed(&me).await.expect("read").expect("held");
+                assert!(meta.fork.is_none(), "{who} saw a fork");
+            }
+
+            // The phone says whose device it is: among the holders of Alice's feed the laptop
+            // counts it as Alice herself (left out of "who else holds my posts"), not as a
+            // stranger, and Bob as Bob.
+            let mut authors = Vec::new();
+            for _ in 0..30 {
+                laptop.run(Command::Open(Route::Network)).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                authors = laptop
+                    .updates
+                    .borrow()
+                    .iter()
+                    .rev()
+                    .find_map(|u| match u {
+                        Update::Holders(Some(Ok(h))) => {
+                            Some(h.iter().map(|p| p.author).collect::<Vec<_>>())
+                        }
+                        _ => None,
+                    })
+                    .unwrap_or_default();
+                if authors.contains(&bob.app.me()) {
+                    break;
+                }
+            }
+            assert_eq!(authors, vec![bob.app.me()]);
+            // Bob finds Alice's handle once, though both her devices claim it.
+            bob.updates.borrow_mut().clear();
+            bob.run(Command::Search("@alice".into())).await;
+            let done = |p: &Person| {
+                p.updates.borrow().iter().rev().find_map(|u| match u {
+                    Update::Search(Search::Done { hits, .. }) => Some(hits.clone()),
+                    _ => None,
+                })
+            };
+            bob.until("the search", |p| done(p).is_some()).await;
+            let hits = done(&bob).expect("searched");
+            assert_eq!(
+                hits.iter().map(|h| h.author).collect::<Vec<_>>(),
+                vec![me],
+                "one hit for two devices"
             );
             node.shutdown().await;
         }))

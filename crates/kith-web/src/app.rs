@@ -161,12 +161,9 @@ fn ready(model: &UseReducerHandle<Model>, send: &Callback<Command>, now: u64) ->
                 following={model.following.iter().copied().collect::<Vec<_>>()} />
         },
         Route::Profile(author) => {
-            let peer = kith_net::identity::peer_id_of(&author)
-                .map(|p| p.to_string())
-                .unwrap_or_default();
             html! {
                 <ProfilePage profile={model.profile.clone().filter(|p| p.person.author == author)}
-                    me={me.clone()} online={model.peers.contains_key(&peer)} now_ms={now} />
+                    me={me.clone()} online={model.is_connected(&author)} now_ms={now} />
             }
         }
         Route::Network => html! {

@@ -9,7 +9,7 @@ use futures::{FutureExt, StreamExt};
 use kith_app::{App, Network};
 use kith_core::Backoff;
 use kith_net::agent::{Agent, AgentEvent};
-use kith_net::{AgentNetwork, Config, NodePlan, platform};
+use kith_net::{AgentNetwork, Config, Keypair, NodePlan, platform};
 use kith_store::idb::IdbStore;
 
 use crate::browser;
@@ -48,17 +48,22 @@ pub async fn bootstrap(retry: &mut mpsc::Receiver<()>, status: &dyn Fn(TabStatus
     }
 }
 
-/// Starts the node with the person's key and runs the agent over the app's store. Returns the
-/// app's network and the agent's reports; `retry` ends the agent's reconnect waits early
-/// (`retry_tx` is its sending end, for "Retry now").
+/// Starts the node under this device's network key `device`, saying in identify that it is
+/// the person's device, and runs the agent over the app's store. Returns the app's network
+/// and the agent's reports; `retry` ends the agent's reconnect waits early (`retry_tx` is its
+/// sending end, for "Retry now").
 pub fn start(
     app: &Rc<App<Rc<IdbStore>>>,
+    device: Keypair,
     plan: NodePlan,
     retry_tx: mpsc::Sender<()>,
     retry: mpsc::Receiver<()>,
 ) -> Result<(Rc<dyn Network>, mpsc::Receiver<AgentEvent>), String> {
-    let keypair = kith_net::identity::keypair_of(app.identity());
-    let (client, events, event_loop) = kith_net::new(keypair, Config::default())
+    let config = Config {
+        device: kith_net::identity::device_claim(app.identity(), &device.public().to_peer_id()),
+        ..Config::default()
+    };
+    let (client, events, event_loop) = kith_net::new(device, config)
         .map_err(|e| format!("The network could not start in this browser: {e}"))?;
     platform::spawn(event_loop.run());
     let agent =

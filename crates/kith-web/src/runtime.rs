@@ -5,8 +5,9 @@
 //! 2. read the identity, or run the welcome screen ([`kith_app::welcome`]) until there is one;
 //! 3. load every held feed into the app and show the timeline (this works offline);
 //! 4. wait for the node lock ([`tabs`](crate::tabs)); then fetch `/bootstrap.json` (retrying
-//!    with backoff while kith-node is unreachable), start the node with the person's key and
-//!    run kith-net's agent over the same store, as the app's network.
+//!    with backoff while kith-node is unreachable), start the node with this device's network
+//!    key (its claim signed by the person's key) and run kith-net's agent over the same store,
+//!    as the app's network.
 //!
 //! What the app and the agent say becomes [`Action`]s: the app's [`Update`]s through
 //! [`Action::App`], the agent's connection news here (and, for the
@@ -139,7 +140,11 @@ pub async fn run(mut commands: mpsc::UnboundedReceiver<Command>, dispatch: Dispa
             return;
         }
     };
-    if let Some(peer) = kith_net::identity::peer_id_of(&identity.author()) {
+    // This device's peer id, once its node has run (the node lock's holder makes the key).
+    if let Ok(Some(secret)) = kith_app::device_secret(&store, None).await {
+        let peer = kith_net::identity::device_keypair(secret)
+            .public()
+            .to_peer_id();
         dispatch(Action::LocalPeer(peer.to_string()));
     }
     let app = App::new(store, identity, env);
@@ -252,8 +257,13 @@ impl Shell {
             return;
         };
         let plan = crate::node::bootstrap(&mut retry, &|s| self.show_status(s)).await;
+        let device = match self.app.device_key().await {
+            Ok(secret) => kith_net::identity::device_keypair(secret),
+            Err(e) => return d(Action::Failed(e)),
+        };
+        d(Action::LocalPeer(device.public().to_peer_id().to_string()));
         let (net, mut report_rx) =
-            match crate::node::start(&self.app, plan.clone(), self.retry.clone(), retry) {
+            match crate::node::start(&self.app, device, plan.clone(), self.retry.clone(), retry) {
                 Ok(started) => started,
                 Err(e) => return d(Action::Failed(e)),
             };

@@ -98,6 +98,9 @@ pub struct Model {
     pub via_tab: bool,
     /// Connected peers and the transport of their latest connection.
     pub peers: BTreeMap<String, TransportKind>,
+    /// Whose node each connected peer is, as it said in identify (a device claim checked by
+    /// kith-net); only connected peers are kept.
+    pub persons: BTreeMap<String, AuthorId>,
     /// The latest ping round trip to the node, in milliseconds.
     pub rtt_ms: Option<f64>,
     /// Feeds being synced: (whose, fetched, known missing).
@@ -144,6 +147,7 @@ impl Model {
             via_tab: false,
             own_check: None,
             peers: BTreeMap::new(),
+            persons: BTreeMap::new(),
             rtt_ms: None,
             syncing: BTreeMap::new(),
             following: Default::default(),
@@ -158,6 +162,13 @@ impl Model {
             notices: Vec::new(),
             next_notice: 1,
         }
+    }
+
+    /// Whether a node of `author`'s (any of their devices) is connected to this one.
+    pub fn is_connected(&self, author: &AuthorId) -> bool {
+        self.persons
+            .iter()
+            .any(|(peer, p)| p == author && self.peers.contains_key(peer))
     }
 
     /// The home threads on screen: those not newer than the cutoff.
@@ -297,6 +308,13 @@ impl Reducible for Model {
                 peer, remaining: 0, ..
             }) => {
                 next.peers.remove(&peer.to_string());
+                next.persons.remove(&peer.to_string());
+            }
+            Action::Net(Event::Identified {
+                peer,
+                person: Some(person),
+            }) if next.peers.contains_key(&peer.to_string()) => {
+                next.persons.insert(peer.to_string(), person);
             }
             Action::Net(Event::Ping { peer, rtt }) => {
                 if matches!(&next.conn, Conn::Connected { node, .. } if *node == peer.to_string()) {
@@ -309,6 +327,7 @@ impl Reducible for Model {
                 if !v {
                     // This tab's own node starts from scratch.
                     next.peers.clear();
+                    next.persons.clear();
                     next.conn = Conn::Connecting { attempt: 1 };
                 }
             }
@@ -406,6 +425,46 @@ mod tests {
         );
         assert_eq!(m.home_shown().count(), 1);
         assert_eq!(m.home_new(), 0);
+    }
+
+    #[wasm_bindgen_test]
+    fn a_person_is_connected_through_any_of_their_devices() {
+        let alice = AuthorId([1; 32]);
+        let (laptop, phone) = (PeerId::random(), PeerId::random());
+        let connected = |peer| {
+            Action::Net(Event::Connected {
+                peer,
+                address: "/memory/1".parse().expect("addr"),
+                transport: TransportKind::Other,
+                connections: 1,
+            })
+        };
+        let identified = |peer| {
+            Action::Net(Event::Identified {
+                peer,
+                person: Some(alice),
+            })
+        };
+        let m = reduce(Model::new(), vec![connected(laptop), connected(phone)]);
+        // Connected, but nobody said who they are yet.
+        assert!(!m.is_connected(&alice));
+        let m = reduce(m, vec![identified(laptop), identified(phone)]);
+        assert!(m.is_connected(&alice));
+        let gone = |peer| {
+            Action::Net(Event::Disconnected {
+                peer,
+                remaining: 0,
+                cause: None,
+            })
+        };
+        let m = reduce(m, vec![gone(laptop)]);
+        assert!(m.is_connected(&alice), "still through the phone");
+        let m = reduce(m, vec![gone(phone)]);
+        assert!(!m.is_connected(&alice));
+        assert!(m.persons.is_empty());
+        // A peer that is not connected is not remembered.
+        let m = reduce(m, vec![identified(laptop)]);
+        assert!(m.persons.is_empty());
     }
 
     #[wasm_bindgen_test]

@@ -65,8 +65,23 @@ pub fn node_for_agent(
     kith_net::PeerId,
     Vec<kith_net::Multiaddr>,
 ) {
+    node_for_agent_as(node, key, None)
+}
+
+/// [`node_for_agent`] for a device of a person, with their `claim` of it (as a browser's).
+pub fn node_for_agent_as(
+    node: &Node,
+    key: Keypair,
+    device: Option<kith_core::DeviceClaim>,
+) -> (
+    Client,
+    futures::channel::mpsc::Receiver<Event>,
+    kith_net::PeerId,
+    Vec<kith_net::Multiaddr>,
+) {
     let config = Config {
         gossip_heartbeat: Duration::from_millis(200),
+        device,
         ..Config::default()
     };
     let (client, events, event_loop) = kith_net::new(key, config).expect("client");

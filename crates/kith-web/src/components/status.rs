@@ -146,8 +146,7 @@ pub fn network_panel(props: &NetworkProps) -> Html {
         Some(Ok(list)) => html! {
             <ul id="holders" class="people">
                 { for list.iter().map(|p: &Person| {
-                    let peer = kith_net::identity::peer_id_of(&p.author).map(|x| x.to_string()).unwrap_or_default();
-                    let online = m.peers.contains_key(&peer);
+                    let online = m.is_connected(&p.author);
                     html! {
                         <li>
                             <Avatar author={p.author} size={28} />
