@@ -630,10 +630,14 @@ impl<S: Store + 'static> Agent<S> {
             }
             platform::sleep(Duration::from_millis(100)).await;
         }
-        // Whose device this is, for peers that find it as a holder or claimant.
-        if let Err(e) = self.client.announce_device().await {
-            tracing::info!("announcing this device's claim: {e}");
-        }
+        // Whose device this is, for peers that find it as a holder or claimant: in a task of
+        // its own, so a slow DHT query never holds going online back.
+        let client = self.client.clone();
+        platform::spawn_local(async move {
+            if let Err(e) = client.announce_device().await {
+                tracing::info!("announcing this device's claim: {e}");
+            }
+        });
         Ok(relayed)
     }
 

@@ -12,7 +12,7 @@ use crate::NetError;
 use crate::agent::{Agent, AgentEvent};
 
 /// The most holders of a feed named on the Network screen (each may take a DHT lookup).
-pub const MAX_HOLDERS: usize = 20;
+pub(crate) const MAX_HOLDERS: usize = 20;
 
 /// An [`Agent`] as the app's network. Cheap to clone.
 pub struct AgentNetwork<S> {
