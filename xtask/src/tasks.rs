@@ -43,16 +43,18 @@ fn node_bin(profile: &str) -> PathBuf {
 fn build_release(tools: &Tools) -> Result<PathBuf> {
     let dist = root().join("dist");
     step("build the app (release)", || build_app(tools, &dist, true))?;
-    step("build kith-node (release)", || {
-        run_cmd(&mut cargo(&[
-            "build",
-            "--locked",
-            "--release",
-            "-p",
-            "kith-node",
-        ]))
-    })?;
+    step("build kith-node (release)", build_node_release)?;
     Ok(dist)
+}
+
+fn build_node_release() -> Result<()> {
+    run_cmd(&mut cargo(&[
+        "build",
+        "--locked",
+        "--release",
+        "-p",
+        "kith-node",
+    ]))
 }
 
 /// `cargo xtask run`.
@@ -295,6 +297,8 @@ fn release_example(package: &str, example: &str) -> Command {
 /// bench they belong to), in one run, so their ratio can be measured in a few minutes.
 pub(crate) fn bench_backfill() -> Result<()> {
     Tools::for_everything()?;
+    // The network bench starts the release kith-node (the full bench builds it with the app).
+    step("build kith-node (release)", build_node_release)?;
     let mut figures = BTreeMap::new();
     backfill_steps(&mut figures)?;
     write_report(&figures)
@@ -347,8 +351,9 @@ fn figures_from(mut c: Command, what: &str) -> Result<BTreeMap<String, serde_jso
     parse_figures(&out.stdout)
 }
 
-/// Runs a browser benchmark (a wasm-bindgen test behind the crate's `bench` feature, release
-/// build) and returns the figures it posts.
+/// Runs a browser benchmark (a wasm-bindgen test behind the crate's `bench` feature, built
+/// with the app's own `wasm-release` profile, so it times the code people run) and returns the
+/// figures it posts.
 fn browser_bench(
     package: &str,
     test: &str,
@@ -358,7 +363,8 @@ fn browser_bench(
     let mut c = cargo(&[
         "test",
         "--locked",
-        "--release",
+        "--profile",
+        "wasm-release",
         "--features",
         "bench",
         "--target",

@@ -9,7 +9,7 @@ use futures::{FutureExt, StreamExt};
 use kith_app::{App, Network};
 use kith_core::Backoff;
 use kith_net::agent::{Agent, AgentEvent};
-use kith_net::{AgentNetwork, Config, Keypair, NodePlan, platform};
+use kith_net::{AgentNetwork, Config, NodePlan, platform};
 use kith_store::idb::IdbStore;
 
 use crate::browser;
@@ -48,19 +48,29 @@ pub async fn bootstrap(retry: &mut mpsc::Receiver<()>, status: &dyn Fn(TabStatus
     }
 }
 
-/// Starts the node under this device's network key `device`, saying in identify that it is
-/// the person's device, and runs the agent over the app's store. Returns the app's network
-/// and the agent's reports; `retry` ends the agent's reconnect waits early (`retry_tx` is its
-/// sending end, for "Retry now").
-pub fn start(
+/// This device's peer id, if its node has run before (the node lock's holder makes the key).
+pub async fn stored_peer(store: &Rc<IdbStore>) -> Option<String> {
+    let secret = kith_app::device_secret(store, None).await.ok()??;
+    let peer = kith_net::identity::device_keypair(secret)
+        .public()
+        .to_peer_id();
+    Some(peer.to_string())
+}
+
+/// Starts the node under this device's network key (made the first time), saying in identify
+/// and the DHT that it is the person's device, and runs the agent over the app's store.
+/// Returns the app's network, the agent's reports and this node's peer id; `retry` ends the
+/// agent's reconnect waits early (`retry_tx` is its sending end, for "Retry now").
+pub async fn start(
     app: &Rc<App<Rc<IdbStore>>>,
-    device: Keypair,
     plan: NodePlan,
     retry_tx: mpsc::Sender<()>,
     retry: mpsc::Receiver<()>,
-) -> Result<(Rc<dyn Network>, mpsc::Receiver<AgentEvent>), String> {
+) -> Result<(Rc<dyn Network>, mpsc::Receiver<AgentEvent>, String), String> {
+    let device = kith_net::identity::device_keypair(app.device_key().await?);
+    let me = device.public().to_peer_id();
     let config = Config {
-        device: kith_net::identity::device_claim(app.identity(), &device.public().to_peer_id()),
+        device: kith_net::identity::device_claim(app.identity(), &me),
         ..Config::default()
     };
     let (client, events, event_loop) = kith_net::new(device, config)
@@ -74,5 +84,5 @@ pub fn start(
     platform::spawn_local(agent.run_with(events, retry, move |e| {
         let _ = reports.clone().try_send(e);
     }));
-    Ok((net, report_rx))
+    Ok((net, report_rx, me.to_string()))
 }

@@ -140,12 +140,8 @@ pub async fn run(mut commands: mpsc::UnboundedReceiver<Command>, dispatch: Dispa
             return;
         }
     };
-    // This device's peer id, once its node has run (the node lock's holder makes the key).
-    if let Ok(Some(secret)) = kith_app::device_secret(&store, None).await {
-        let peer = kith_net::identity::device_keypair(secret)
-            .public()
-            .to_peer_id();
-        dispatch(Action::LocalPeer(peer.to_string()));
+    if let Some(peer) = crate::node::stored_peer(&store).await {
+        dispatch(Action::LocalPeer(peer));
     }
     let app = App::new(store, identity, env);
     let (retry_tx, retry_rx) = mpsc::channel(1);
@@ -257,16 +253,12 @@ impl Shell {
             return;
         };
         let plan = crate::node::bootstrap(&mut retry, &|s| self.show_status(s)).await;
-        let device = match self.app.device_key().await {
-            Ok(secret) => kith_net::identity::device_keypair(secret),
+        let started = crate::node::start(&self.app, plan.clone(), self.retry.clone(), retry);
+        let (net, mut report_rx, me) = match started.await {
+            Ok(started) => started,
             Err(e) => return d(Action::Failed(e)),
         };
-        d(Action::LocalPeer(device.public().to_peer_id().to_string()));
-        let (net, mut report_rx) =
-            match crate::node::start(&self.app, device, plan.clone(), self.retry.clone(), retry) {
-                Ok(started) => started,
-                Err(e) => return d(Action::Failed(e)),
-            };
+        d(Action::LocalPeer(me));
         *self.own.borrow_mut() = Some(net.clone());
         self.app.set_network(Some(net));
         let node = plan.peer;
