@@ -257,8 +257,12 @@ impl Feed {
     fn push(&mut self, entry: VerifiedEntry) -> &VerifiedEntry {
         if let Some(Payload::Delete { target }) = entry.payload() {
             let target = *target;
-            if let Some(victim) = usize::try_from(target.seq - 1)
-                .ok()
+            // A delete of seq 0 (validation lets it through: it is below the delete's own
+            // seq) targets nothing.
+            if let Some(victim) = target
+                .seq
+                .checked_sub(1)
+                .and_then(|i| usize::try_from(i).ok())
                 .and_then(|i| self.entries.get_mut(i))
                 .filter(|v| v.hash() == target.hash)
             {
@@ -396,6 +400,31 @@ mod tests {
             ..(*evidence).clone()
         };
         assert!(!bogus.verify(NOW));
+    }
+
+    #[test]
+    fn a_delete_of_seq_zero_deletes_nothing_and_panics_nowhere() {
+        let me = id(1);
+        let mut mine = Feed::new(me.author());
+        mine.append(&me, &Payload::post("keep"), NOW).expect("1");
+        let target = crate::EntryRef {
+            author: me.author(),
+            seq: 0,
+            hash: Hash([0; 32]),
+        };
+        mine.append(&me, &Payload::Delete { target }, NOW)
+            .expect("a delete of nothing is still an entry");
+        let mut replica = Feed::new(me.author());
+        for e in mine.entries() {
+            replica.insert(&e.encode(), NOW).expect("replicate");
+        }
+        for f in [&mine, &replica] {
+            assert_eq!(
+                f.get(1).expect("kept").payload(),
+                Some(&Payload::post("keep"))
+            );
+            assert!(!f.is_deleted(0) && !f.is_deleted(1));
+        }
     }
 
     #[test]

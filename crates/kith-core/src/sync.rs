@@ -445,12 +445,14 @@ impl Session {
             match self.wants.get_mut(&author) {
                 Some(w) => {
                     if peer_head > w.target {
-                        self.progress.want += peer_head - w.target;
+                        // Peer input: a head near u64::MAX must not overflow the count.
+                        self.progress.want =
+                            self.progress.want.saturating_add(peer_head - w.target);
                         w.target = peer_head;
                     }
                 }
                 None => {
-                    self.progress.want += peer_head - ours;
+                    self.progress.want = self.progress.want.saturating_add(peer_head - ours);
                     let prev = self.heads.get(&author).cloned().flatten();
                     self.wants.insert(
                         author,
@@ -526,7 +528,7 @@ impl Session {
         let Some(w) = self.wants.get_mut(&author) else {
             return;
         };
-        w.asked_to = w.asked_to.max(from + u64::from(limit));
+        w.asked_to = w.asked_to.max(from.saturating_add(u64::from(limit)));
         w.inflight.insert(
             from,
             Inflight {
@@ -621,7 +623,8 @@ impl Session {
             let Some(w) = self.wants.get_mut(&author) else {
                 break;
             };
-            if seq + 1 == w.next && !w.checked {
+            // A peer may answer with any seq, u64::MAX included.
+            if seq.checked_add(1) == Some(w.next) && !w.checked {
                 // The overlap entry: it must be the one we hold.
                 if let Some(held) = &w.prev
                     && e.hash() != held.hash()
@@ -673,7 +676,7 @@ impl Session {
         let Some(w) = self.wants.get(&author) else {
             return false;
         };
-        let end = inflight.from + u64::from(inflight.limit);
+        let end = inflight.from.saturating_add(u64::from(inflight.limit));
         let next = w.next;
         if next < end && next <= w.target && !w.inflight.contains_key(&next) {
             self.send_range(author, next, end - next, 0, now_ms);
@@ -708,7 +711,7 @@ impl Session {
             let from = inflight
                 .from
                 .max(w.next.saturating_sub(u64::from(!w.checked)));
-            let end = inflight.from + u64::from(inflight.limit);
+            let end = inflight.from.saturating_add(u64::from(inflight.limit));
             if from < end {
                 self.send_range(author, from, end - from, retries, now_ms);
             }
@@ -1124,6 +1127,50 @@ mod tests {
         );
     }
 
+    /// Seqs and heads are peer input: the largest ones are answered like any wrong answer,
+    /// never with an overflow (tests run with overflow checks on).
+    #[test]
+    fn the_largest_seqs_and_heads_from_a_peer_overflow_nothing() {
+        let x = id(1);
+        let others: Vec<AuthorId> = (2..6).map(|n| id(n).author()).collect();
+        let mut interest = BTreeSet::from([x.author()]);
+        interest.extend(others.iter().copied());
+        let mut b = Peer::new(vec![], interest, small(), NOW);
+        b.drain(NOW);
+        let mut heads = vec![(x.author(), u64::MAX)];
+        heads.extend(others.iter().map(|a| (*a, u64::MAX)));
+        b.session
+            .handle(Message::Frontier { heads, reply: true }, NOW);
+        assert_eq!(b.session.progress().want, u64::MAX, "the count saturates");
+        b.drain(NOW);
+        // An answer with an entry at seq u64::MAX, signed by the author.
+        let payload = crate::testutil::payload_bytes(&Payload::post("far"));
+        let far = crate::testutil::craft(
+            &x,
+            &crate::testutil::header(&x, u64::MAX, Some(crate::Hash([7; 32])), &payload),
+            Some(payload),
+        );
+        b.session.handle(
+            Message::Entries {
+                author: x.author(),
+                from: 1,
+                entries: vec![far],
+            },
+            NOW,
+        );
+        // Nothing is taken from it, and the range is asked for again.
+        let again = b.drain(NOW);
+        assert!(
+            b.feeds
+                .get(&x.author())
+                .is_none_or(|f| f.entries().is_empty())
+        );
+        assert!(again.iter().any(|m| matches!(
+            decode(m),
+            Ok(Message::Request { author, from: 1, .. }) if author == x.author()
+        )));
+    }
+
     #[test]
     fn garbage_tampering_and_floods_are_strikes_then_failure() {
         let x = feed(1, 5);
@@ -1244,16 +1291,16 @@ mod tests {
             Err(CodecError::TooLarge(_))
         ));
         assert!(matches!(decode(b"\xff\xff"), Err(CodecError::Malformed(_))));
-        // Over the byte limit while every list is within its own limit.
+        // The largest answer every list limit allows (a full batch of the largest entries)
+        // still fits the byte limit, so an honest peer never builds one it cannot send.
         let heavy = Message::Entries {
             author,
             from: 1,
             entries: vec![vec![0; MAX_ENTRY_BYTES]; MAX_BATCH as usize],
         };
-        assert!(matches!(
-            encode(&heavy),
-            Ok(_) | Err(CodecError::TooLarge(_))
-        ));
+        let bytes = encode(&heavy).expect("the largest legal answer encodes");
+        assert!(bytes.len() <= MAX_MESSAGE_BYTES);
+        assert_eq!(decode(&bytes).expect("and decodes"), heavy);
     }
 }
 

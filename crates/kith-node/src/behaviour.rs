@@ -65,8 +65,15 @@ impl Behaviour {
         // Every record and provider record is checked by the node before it is stored.
         let mut kad_config = kith_net::behaviour::kad_config();
         kad_config.set_record_filtering(kad::StoreInserts::FilterBoth);
-        let mut kad =
-            kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_config);
+        // The DHT's bounds are the operator's (`--dht-max-records`,
+        // `--dht-max-providers-per-key`).
+        let store_config = kad::store::MemoryStoreConfig {
+            max_records: cli.dht_max_records,
+            max_providers_per_key: cli.dht_max_providers_per_key,
+            ..kad::store::MemoryStoreConfig::default()
+        };
+        let store = kad::store::MemoryStore::with_config(peer_id, store_config);
+        let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
         kad.set_mode(Some(kad::Mode::Server));
         let mut relay = relay::Behaviour::new(peer_id, relay_config(cli));
         relay.set_status(Some(relay::Status::Enable));

@@ -76,3 +76,38 @@ async fn every_claimant_of_a_handle_is_found_and_forgeries_are_refused() {
     assert_eq!(status.dht_records, 2, "the node stored the forged record");
     node.shutdown().await;
 }
+
+/// `--dht-max-records` and `--dht-max-providers-per-key` bound what the node keeps: three
+/// people claim one handle on a node that keeps two records and two holders a key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dht_keeps_within_its_limits() {
+    let dir = common::workdir();
+    let limits = ["--dht-max-records", "2", "--dht-max-providers-per-key", "2"];
+    let node = Node::start(common::cli(dir.path(), &limits))
+        .await
+        .expect("node");
+    let relay: kith_net::Multiaddr = common::node_ws(&node).parse().expect("addr");
+    let mut clients = Vec::new();
+    for seed in 1..=3u8 {
+        let who = Identity::from_secret([seed; 32]);
+        let (c, _) = common::client_with(&node, keypair_of(&who)).await;
+        c.listen_via_relay(relay.clone())
+            .await
+            .expect("reservation");
+        claim(&c, &who, "same").await;
+        clients.push(c);
+    }
+    let status = node.control.status().await.expect("status");
+    assert_eq!(status.dht_records, 2, "records beyond --dht-max-records");
+    let (c, _) = common::client(&node).await;
+    let mut found = Vec::new();
+    for _ in 0..50 {
+        found = c.lookup_name("same").await.expect("lookup");
+        if found.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(found.len(), 2, "holders beyond --dht-max-providers-per-key");
+    node.shutdown().await;
+}

@@ -588,10 +588,12 @@ impl IdbStore {
         from: u64,
         limit: usize,
     ) -> Result<Vec<VerifiedEntry>, StoreError> {
+        // `from` and `limit` may come from a peer's request: any values, none overflowing.
+        let Some(last) = (limit.min(MAX_READ) as u64).checked_sub(1) else {
+            return Ok(Vec::new());
+        };
         let from = from.max(1);
-        let to = from
-            .saturating_add(limit.min(MAX_READ) as u64)
-            .saturating_sub(1);
+        let to = from.saturating_add(last);
         let found = chunks
             .get_all(
                 Some(feed_range(author, chunk_of(from), chunk_of(to))?),

@@ -163,6 +163,11 @@ pub async fn paging<B: Backend>() {
         seqs(&s.range(&a.author(), 28, 10).await.expect("range")),
         [28, 29, 30]
     );
+    // A peer's request asks for any range: empty ones and the last seqs read nothing.
+    for (from, limit) in [(3, 0), (u64::MAX, 10), (u64::MAX - 1, usize::MAX), (0, 0)] {
+        let got = s.range(&a.author(), from, limit).await.expect("range");
+        assert!(got.is_empty(), "{from} {limit}");
+    }
     let mut seen = Vec::new();
     let mut cursor: Option<Cursor> = None;
     loop {
