@@ -1,10 +1,14 @@
 //! The node's HTTP side: the built app, `/bootstrap.json` and `/status.json`.
+//!
+//! `/status.json` tells the operator everything (the peer ids connected and in the routing
+//! table) and anyone else only counts ([`is_operator`]).
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
-use axum::extract::State;
-use axum::http::{HeaderValue, header};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -52,13 +56,70 @@ async fn bootstrap(State(state): State<HttpState>) -> impl IntoResponse {
     Json(doc)
 }
 
-async fn status(State(state): State<HttpState>) -> impl IntoResponse {
+/// What `/status.json` shows to anyone but the operator: the node and counts, no peer ids of
+/// the people connected.
+#[derive(Debug, serde::Serialize)]
+struct PublicStatus {
+    peer_id: String,
+    version: String,
+    connected_peers: usize,
+    routing_table: usize,
+    dht_records: usize,
+}
+
+/// Whether a request is the operator's: made from this machine (loopback), not forwarded by a
+/// reverse proxy (`Forwarded`, `X-Forwarded-For`), and not by a web page of some origin
+/// (`Origin`, which browsers send on cross-origin reads; a page on this machine is anyone).
+pub fn is_operator(remote: SocketAddr, headers: &HeaderMap) -> bool {
+    remote.ip().is_loopback()
+        && !headers.contains_key(header::FORWARDED)
+        && !headers.contains_key("x-forwarded-for")
+        && !headers.contains_key(header::ORIGIN)
+}
+
+async fn status(
+    State(state): State<HttpState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> impl IntoResponse {
     match state.control.status().await {
-        Ok(s) => Json(s).into_response(),
+        Ok(s) if is_operator(remote, &headers) => Json(s).into_response(),
+        Ok(s) => Json(PublicStatus {
+            peer_id: s.peer_id,
+            version: s.version,
+            connected_peers: s.connected_peers.len(),
+            routing_table: s.routing_table.len(),
+            dht_records: s.dht_records,
+        })
+        .into_response(),
         Err(e) => (
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
             format!("node is shutting down: {e}"),
         )
             .into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_direct_request_from_this_machine_is_the_operators() {
+        let local: SocketAddr = "127.0.0.1:5000".parse().expect("addr");
+        let remote: SocketAddr = "203.0.113.7:5000".parse().expect("addr");
+        let none = HeaderMap::new();
+        assert!(is_operator(local, &none));
+        assert!(is_operator("[::1]:5000".parse().expect("addr"), &none));
+        assert!(!is_operator(remote, &none));
+        for (name, value) in [
+            ("origin", "https://elsewhere.example"),
+            ("x-forwarded-for", "203.0.113.7"),
+            ("forwarded", "for=203.0.113.7"),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(name, HeaderValue::from_static(value));
+            assert!(!is_operator(local, &h), "{name}");
+        }
     }
 }

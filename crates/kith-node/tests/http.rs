@@ -8,8 +8,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A bare HTTP/1.1 GET; returns the status line, headers and body as one string.
 async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+    get_with(addr, path, "").await
+}
+
+/// [`get`] with `extra` header lines (each ending in `\r\n`).
+async fn get_with(addr: std::net::SocketAddr, path: &str, extra: &str) -> String {
     let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n");
     s.write_all(req.as_bytes()).await.expect("write");
     let mut out = String::new();
     s.read_to_string(&mut out).await.expect("read");
@@ -46,8 +51,24 @@ async fn serves_bootstrap_status_and_the_app() {
         "{doc:?}"
     );
 
+    // The operator (this machine, directly) sees who is connected; a web page of another
+    // origin, or a request a proxy forwarded, sees counts only.
+    let (client, _) = common::client(&node).await;
+    let someone = client.local_peer_id().to_string();
     let status = get(node.http_addr, "/status.json").await;
     assert!(status.contains(&node.peer_id.to_string()), "{status}");
+    assert!(status.contains(&someone), "{status}");
+    for header in [
+        "Origin: https://elsewhere.example\r\n",
+        "X-Forwarded-For: 203.0.113.7\r\n",
+    ] {
+        let public = get_with(node.http_addr, "/status.json", header).await;
+        let body = public.split("\r\n\r\n").nth(1).expect("body");
+        let v: serde_json::Value = serde_json::from_str(body).expect("json");
+        assert_eq!(v["connected_peers"], 1, "{body}");
+        assert_eq!(v["peer_id"], node.peer_id.to_string(), "{body}");
+        assert!(!body.contains(&someone), "{header}: {body}");
+    }
 
     // Paths inside the app fall back to index.html.
     for path in ["/", "/profile/someone"] {
