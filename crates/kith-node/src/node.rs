@@ -140,7 +140,7 @@ impl Node {
             },
         );
         let http_task = tokio::spawn(async move {
-            let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             if let Err(e) = axum::serve(http_listener, app).await {
                 tracing::error!("HTTP server stopped: {e}");
             }
