@@ -74,8 +74,10 @@ pub struct Cli {
     #[arg(long, default_value_t = 3600, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_circuit_secs: u32,
 
-    /// Bytes one relayed circuit may carry; 0 for no cap.
-    #[arg(long, default_value_t = 0)]
+    /// Bytes one relayed circuit may carry; 0 for no cap. The default (256 MiB) fits the
+    /// backfill of a feed of several hundred thousand posts; a sync cut short by it keeps what
+    /// it verified and goes on over a new circuit.
+    #[arg(long, default_value_t = 256 * 1024 * 1024)]
     pub max_circuit_bytes: u64,
 
     /// Most connections open at once, all peers together.
@@ -125,5 +127,15 @@ mod tests {
         let ok =
             "/ip4/127.0.0.1/tcp/9090/ws/p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp";
         assert!(parse_peer_addr(ok).is_ok());
+    }
+
+    #[test]
+    fn circuits_are_capped_unless_the_operator_says_otherwise() {
+        use clap::Parser;
+        let cli = Cli::try_parse_from(["kith-node"]).expect("defaults");
+        assert_eq!(cli.max_circuit_bytes, 256 * 1024 * 1024);
+        let uncapped =
+            Cli::try_parse_from(["kith-node", "--max-circuit-bytes", "0"]).expect("parse");
+        assert_eq!(uncapped.max_circuit_bytes, 0);
     }
 }

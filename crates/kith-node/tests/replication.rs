@@ -367,3 +367,43 @@ async fn a_flood_of_requests_from_one_peer_leaves_the_others_served() {
         }))
         .await;
 }
+
+/// `--max-circuit-bytes` cuts a relayed circuit off: a backfill larger than the cap ends
+/// short, keeping only a verified prefix (the default cap, used by the tests above, fits).
+#[tokio::test]
+async fn a_circuit_stops_at_its_byte_cap() {
+    LocalSet::new()
+        .run_until(Box::pin(async {
+            let dir = common::workdir();
+            let node = Node::start(common::cli(dir.path(), &["--max-circuit-bytes", "8192"]))
+                .await
+                .expect("node");
+            let alice = Identity::from_secret([1; 32]);
+            let feed = alice_feed(&alice);
+            let store = MemoryStore::new();
+            store
+                .insert(feed.entries())
+                .await
+                .expect("alice's own feed");
+            let (_a, _a_replica, a_peer) = relayed_peer(&node, keypair_of(&alice), store).await;
+            let (c, c_replica) = follower(&node, &alice).await;
+            dial_via_relay(&node, &c, a_peer).await;
+            let outcome =
+                tokio::time::timeout(Duration::from_secs(60), c_replica.sync_with(a_peer, |_| {}))
+                    .await
+                    .expect("the sync ends");
+            let held = c_replica
+                .store()
+                .range(&alice.author(), 1, 1000)
+                .await
+                .expect("range");
+            assert!(
+                (held.len() as u64) < POSTS,
+                "{} of {POSTS} entries crossed an 8 KiB circuit ({outcome:?})",
+                held.len()
+            );
+            assert_eq!(held, feed.entries()[..held.len()], "a verified prefix");
+            node.shutdown().await;
+        }))
+        .await;
+}
