@@ -648,7 +648,9 @@ impl<S: Store + 'static> Agent<S> {
         self.try_sync(author, report).await;
     }
 
-    /// [`Agent::sync_feed`]; `false` when nobody holding the feed answered.
+    /// [`Agent::sync_feed`]; `false` when nobody holding the feed answered with it. A holder
+    /// that answers with nothing of a feed held nowhere here does not end the search (a
+    /// hostile or stale holder would otherwise hide an offline author from a new follower).
     async fn try_sync(&self, author: AuthorId, report: &dyn Fn(AgentEvent)) -> bool {
         let me = self.client.local_peer_id();
         // The author's devices and followers announce the feed; a node running under the
@@ -666,6 +668,7 @@ impl<S: Store + 'static> Agent<S> {
             Err(e) => tracing::info!("looking up holders of {author}: {e}"),
         }
         tracing::debug!("sync candidates for {author}: {candidates:?}");
+        let mut fetched = 0;
         for peer in candidates
             .into_iter()
             .filter(|p| *p != me && *p != self.node)
@@ -702,6 +705,14 @@ impl<S: Store + 'static> Agent<S> {
                 .await
             {
                 Ok(p) => {
+                    fetched += p.have;
+                    // "I have nothing" from one holder must not hide a feed another holder
+                    // has (every feed holds at least its profile): while nothing of it is held
+                    // here, the next holder is asked.
+                    if self.held(author).await == 0 {
+                        tracing::info!("sync of {author}: {peer} had nothing of it");
+                        continue;
+                    }
                     let person = match self.client.persons_of(vec![peer]).await {
                         Ok(mut v) => v.pop().flatten(),
                         Err(_) => None,
@@ -710,7 +721,7 @@ impl<S: Store + 'static> Agent<S> {
                         author,
                         peer,
                         person,
-                        fetched: p.have,
+                        fetched,
                     });
                     return true;
                 }
@@ -719,6 +730,14 @@ impl<S: Store + 'static> Agent<S> {
         }
         report(AgentEvent::Unreachable { author });
         false
+    }
+
+    /// The head seq of `author`'s feed here, 0 when nothing of it is held.
+    async fn held(&self, author: AuthorId) -> u64 {
+        match self.replica.store().feed(&author).await {
+            Ok(Some(m)) => m.head_seq(),
+            _ => 0,
+        }
     }
 }
 

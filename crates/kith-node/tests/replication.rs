@@ -407,3 +407,85 @@ async fn a_circuit_stops_at_its_byte_cap() {
         }))
         .await;
 }
+
+/// Holders that answer "I have nothing" do not hide an offline author from a new follower:
+/// the agent asks the next holder while it holds nothing of the feed. Five empty holders and
+/// one honest one announce Alice's feed. The DHT returns holders in no set order, so without
+/// the rule this fails only when an empty holder's answer comes first and ends the search
+/// (3 of 7 runs on the project's machine); with it, it never does.
+#[tokio::test]
+async fn holders_with_nothing_do_not_hide_an_offline_author() {
+    LocalSet::new()
+        .run_until(Box::pin(async {
+            let dir = common::workdir();
+            let node = Node::start(common::cli(dir.path(), &[]))
+                .await
+                .expect("node");
+            let alice = Identity::from_secret([1; 32]);
+            let feed = alice_feed(&alice);
+            let honest = MemoryStore::new();
+            honest.insert(feed.entries()).await.expect("a copy");
+            let mut holders = Vec::new();
+            for store in std::iter::once(honest).chain((0..5).map(|_| MemoryStore::new())) {
+                let (client, replica, peer) =
+                    relayed_peer(&node, kith_net::Keypair::generate_ed25519(), store).await;
+                let mut announced = false;
+                for _ in 0..50 {
+                    if client.provide(alice.author()).await.is_ok() {
+                        announced = true;
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                assert!(announced, "a holder could not announce alice's feed");
+                holders.push((client, replica, peer));
+            }
+
+            let store = MemoryStore::new();
+            store
+                .update_meta(&alice.author(), &|m| m.followed = true)
+                .await
+                .expect("follow");
+            let (client, _events, node_peer, addrs) =
+                common::node_for_agent(&node, kith_net::Keypair::generate_ed25519());
+            client.dial(node_peer, addrs.clone()).await.expect("dial");
+            let mut found = Vec::new();
+            for _ in 0..50 {
+                found = client
+                    .find_providers(alice.author())
+                    .await
+                    .unwrap_or_default();
+                if found.len() == holders.len() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert_eq!(found.len(), holders.len(), "every holder announced");
+            let agent = kith_net::agent::Agent::new(client, store, node_peer, addrs);
+            let reports = std::cell::RefCell::new(Vec::new());
+            agent
+                .sync_feed(alice.author(), &|e| reports.borrow_mut().push(e))
+                .await;
+            let held = agent
+                .replica()
+                .store()
+                .range(&alice.author(), 1, 1000)
+                .await
+                .expect("range");
+            assert_eq!(
+                held,
+                feed.entries(),
+                "alice's posts, from the honest holder"
+            );
+            assert!(
+                reports.borrow().iter().any(|e| matches!(
+                    e,
+                    kith_net::agent::AgentEvent::Synced { fetched, .. } if *fetched == POSTS
+                )),
+                "{:?}",
+                reports.borrow().last()
+            );
+            node.shutdown().await;
+        }))
+        .await;
+}
