@@ -42,6 +42,32 @@ async function follower(who, link, name) {
   return page;
 }
 
+const BACKUP_PASS = 'correct horse battery';
+
+/** Downloads `page`'s encrypted backup from Settings into target/e2e/`file`. */
+async function backup(page, file) {
+  await page.click('#nav-settings');
+  await page.fill('#backup-pass', BACKUP_PASS);
+  const [download] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click('#backup-button')]);
+  const path = join(out, file);
+  await download.saveAs(path);
+  return path;
+}
+
+/** A new browser profile called `name` that restores the backup at `path` from the welcome screen. */
+async function restored(name, path) {
+  const context = await profile(name);
+  const page = context.pages()[0] ?? await context.newPage();
+  const problems = watchPage(page);
+  await page.goto(baseUrl);
+  await page.waitForSelector('#onboarding', { timeout: 30_000 });
+  await page.setInputFiles('#restore-file', path);
+  await page.fill('#restore-pass', BACKUP_PASS);
+  await page.click('#restore-button');
+  await page.waitForSelector('#my-fingerprint', { timeout: 60_000 });
+  return { page, problems };
+}
+
 before(async () => {
   node = new NodeProcess();
   await node.start();
@@ -122,26 +148,14 @@ test('a backup restored in another browser waits for posts made since, then cont
   await seeOnHome(e, 'Before the backup');
 
   // Dana backs up, then posts again: the backup is behind her feed.
-  await d.click('#nav-settings');
-  await d.fill('#backup-pass', 'correct horse battery');
-  const [download] = await Promise.all([d.waitForEvent('download', { timeout: 60_000 }), d.click('#backup-button')]);
-  const backupPath = join(out, 'dana-backup.kith');
-  await download.saveAs(backupPath);
+  const backupPath = await backup(d, 'dana-backup.kith');
   await post(d, 'After the backup');
   await seeOnHome(e, 'After the backup');
   await closeProfile(dana);
 
   // A new browser restores the backup: posting waits until her feed is checked in the network,
   // and the post made after the backup arrives from Erin, who holds it.
-  const dana2 = await profile('dana2');
-  const r = dana2.pages()[0] ?? await dana2.newPage();
-  const problems = watchPage(r);
-  await r.goto(baseUrl);
-  await r.waitForSelector('#onboarding', { timeout: 30_000 });
-  await r.setInputFiles('#restore-file', backupPath);
-  await r.fill('#restore-pass', 'correct horse battery');
-  await r.click('#restore-button');
-  await r.waitForSelector('#my-fingerprint', { timeout: 60_000 });
+  const { page: r, problems } = await restored('dana2', backupPath);
   await r.waitForSelector('#own-check[data-state="checking"]', { timeout: 5_000 });
   await r.screenshot({ path: join(out, 'restore-checking.png'), fullPage: true });
   await r.waitForSelector('#own-check', { state: 'detached', timeout: 60_000 });
@@ -172,24 +186,12 @@ test('a backup restored in a second browser while the first is live: both stay o
   const g = await follower('Gina', link, 'Frank');
   await seeOnHome(g, 'Frank before the backup');
 
-  await f.click('#nav-settings');
-  await f.fill('#backup-pass', 'correct horse battery');
-  const [download] = await Promise.all([f.waitForEvent('download', { timeout: 60_000 }), f.click('#backup-button')]);
-  const backupPath = join(out, 'frank-backup.kith');
-  await download.saveAs(backupPath);
+  const backupPath = await backup(f, 'frank-backup.kith');
   await post(f, 'Frank after the backup');
   await seeOnHome(g, 'Frank after the backup');
 
   // The first browser stays open while a second one restores the backup.
-  const frank2 = await profile('frank2');
-  const r = frank2.pages()[0] ?? await frank2.newPage();
-  const problems2 = watchPage(r);
-  await r.goto(baseUrl);
-  await r.waitForSelector('#onboarding', { timeout: 30_000 });
-  await r.setInputFiles('#restore-file', backupPath);
-  await r.fill('#restore-pass', 'correct horse battery');
-  await r.click('#restore-button');
-  await r.waitForSelector('#my-fingerprint', { timeout: 60_000 });
+  const { page: r, problems: problems2 } = await restored('frank2', backupPath);
   // The check of the feed ends with the post made after the backup, which the first browser
   // (or Gina) serves.
   await seeOnHome(r, 'Frank after the backup', 60_000);
