@@ -28,6 +28,13 @@ fn alice_feed(alice: &Identity) -> Feed {
     f
 }
 
+/// A store holding `feed` (Alice's own, or a follower's copy).
+async fn holding(feed: &Feed) -> MemoryStore {
+    let store = MemoryStore::new();
+    store.insert(feed.entries()).await.expect("the feed");
+    store
+}
+
 /// Serves sync requests from `replica` until the events end; other events are dropped.
 fn serve(replica: Rc<Replica<MemoryStore>>, mut events: UnboundedReceiver<Event>) {
     tokio::task::spawn_local(async move {
@@ -87,12 +94,8 @@ async fn a_late_follower_backfills_the_authors_history_from_the_author() {
                 .expect("node");
             let alice = Identity::from_secret([1; 32]);
             let feed = alice_feed(&alice);
-            let store = MemoryStore::new();
-            store
-                .insert(feed.entries())
-                .await
-                .expect("alice's own feed");
-            let (_a, a_replica, a_peer) = relayed_peer(&node, keypair_of(&alice), store).await;
+            let (_a, a_replica, a_peer) =
+                relayed_peer(&node, keypair_of(&alice), holding(&feed).await).await;
 
             let (c, c_replica) = follower(&node, &alice).await;
             dial_via_relay(&node, &c, a_peer).await;
@@ -312,9 +315,8 @@ async fn a_flood_of_requests_from_one_peer_leaves_the_others_served() {
                 .expect("node");
             let alice = Identity::from_secret([1; 32]);
             let feed = alice_feed(&alice);
-            let store = MemoryStore::new();
-            store.insert(feed.entries()).await.expect("feed");
-            let (_a, _a_replica, a_peer) = relayed_peer(&node, keypair_of(&alice), store).await;
+            let (_a, _a_replica, a_peer) =
+                relayed_peer(&node, keypair_of(&alice), holding(&feed).await).await;
 
             // Mallory fires 10,000 requests at Alice, 200 at a time, as fast as they go.
             let (m, _m_events) = common::client(&node).await;
@@ -380,12 +382,8 @@ async fn a_circuit_stops_at_its_byte_cap() {
                 .expect("node");
             let alice = Identity::from_secret([1; 32]);
             let feed = alice_feed(&alice);
-            let store = MemoryStore::new();
-            store
-                .insert(feed.entries())
-                .await
-                .expect("alice's own feed");
-            let (_a, _a_replica, a_peer) = relayed_peer(&node, keypair_of(&alice), store).await;
+            let (_a, _a_replica, a_peer) =
+                relayed_peer(&node, keypair_of(&alice), holding(&feed).await).await;
             let (c, c_replica) = follower(&node, &alice).await;
             dial_via_relay(&node, &c, a_peer).await;
             let outcome =
@@ -423,9 +421,8 @@ async fn holders_with_nothing_do_not_hide_an_offline_author() {
                 .expect("node");
             let alice = Identity::from_secret([1; 32]);
             let feed = alice_feed(&alice);
-            let honest = MemoryStore::new();
-            honest.insert(feed.entries()).await.expect("a copy");
             let mut holders = Vec::new();
+            let honest = holding(&feed).await;
             for store in std::iter::once(honest).chain((0..5).map(|_| MemoryStore::new())) {
                 let (client, replica, peer) =
                     relayed_peer(&node, kith_net::Keypair::generate_ed25519(), store).await;
