@@ -1218,6 +1218,18 @@ impl<S: Store + 'static> App<S> {
                     self.send(Update::OwnCheck(Some(OwnCheck::Unreachable)));
                 }
             }
+            News::StoreFailed { author, reason } => {
+                self.send(Update::SyncDone(author));
+                self.following_now.borrow_mut().remove(&author);
+                let name = self.library.borrow().person(&author).display_name();
+                self.notice(
+                    format!("{name}'s posts arrived but could not be saved: {reason}"),
+                    true,
+                );
+                // Whatever a batch before the failure stored is shown.
+                self.reload_feed(author).await;
+                self.refresh_all().await;
+            }
             News::Unreachable { author } => {
                 self.send(Update::SyncDone(author));
                 if self.following_now.borrow_mut().remove(&author) {

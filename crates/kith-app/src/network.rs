@@ -95,6 +95,14 @@ pub enum News {
         /// The feed.
         author: AuthorId,
     },
+    /// A sync of `author`'s feed fetched entries this device could not store (a full disk):
+    /// what was stored before stays, and nothing is shown that is not stored.
+    StoreFailed {
+        /// The feed.
+        author: AuthorId,
+        /// The store's error, said for the person.
+        reason: String,
+    },
     /// A live entry was stored.
     Stored {
         /// The entry, as stored.

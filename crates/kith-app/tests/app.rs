@@ -727,6 +727,26 @@ fn a_device_key_is_made_once_and_kept() {
 }
 
 #[test]
+fn a_sync_that_could_not_be_stored_says_so() {
+    let mut h = Harness::new("Alice", "alice");
+    let bob = Other::new(9);
+    h.run(Command::Follow(bob.author()));
+    h.news(News::StoreFailed {
+        author: bob.author(),
+        reason: "storage is full: free space or forget a feed in Settings (nothing was lost)"
+            .into(),
+    });
+    let notices = h.notices();
+    assert!(
+        notices
+            .iter()
+            .any(|(t, e)| *e && t.contains("could not be saved") && t.contains("storage is full")),
+        "{notices:?}"
+    );
+    assert!(!notices.iter().any(|(t, _)| t.contains("Nobody holding")));
+}
+
+#[test]
 fn going_ahead_ends_the_check() {
     let h = Harness::new("Alice", "alice");
     futures::executor::block_on(h.store().put_setting(OWN_CHECK, b"1")).expect("setting");

@@ -43,7 +43,7 @@ use kith_store::Store;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 
-use crate::replica::{Live, Replica};
+use crate::replica::{Live, Replica, ReplicaError};
 use crate::{Client, Event, NetError, PublishError, platform};
 
 /// What the agent reports.
@@ -94,6 +94,14 @@ pub enum AgentEvent {
     Unreachable {
         /// The feed.
         author: AuthorId,
+    },
+    /// A sync of `author`'s feed could not write to this store (a full disk, a broken
+    /// database): not a matter of who holds the feed, so no other holder is tried.
+    StoreFailed {
+        /// The feed.
+        author: AuthorId,
+        /// The store's error.
+        reason: String,
     },
     /// A live entry was stored: it is now held, and a UI may show it.
     Stored {
@@ -724,6 +732,14 @@ impl<S: Store + 'static> Agent<S> {
                         fetched,
                     });
                     return true;
+                }
+                Err(ReplicaError::Store(e)) if !e.is_peer_data() => {
+                    tracing::warn!("sync of {author}: storing failed: {e}");
+                    report(AgentEvent::StoreFailed {
+                        author,
+                        reason: e.to_string(),
+                    });
+                    return false;
                 }
                 Err(e) => tracing::info!("sync of {author} from {peer}: {e}"),
             }

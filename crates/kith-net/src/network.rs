@@ -119,6 +119,7 @@ pub fn news(event: AgentEvent) -> Option<News> {
             fetched,
         },
         AgentEvent::Unreachable { author } => News::Unreachable { author },
+        AgentEvent::StoreFailed { author, reason } => News::StoreFailed { author, reason },
         AgentEvent::Stored { entry, .. } => News::Stored { entry },
         AgentEvent::Forked { author, seq } => News::Forked { author, seq },
         AgentEvent::Connecting { .. } | AgentEvent::Offline { .. } | AgentEvent::Link(_) => {

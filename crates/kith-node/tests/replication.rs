@@ -486,3 +486,60 @@ async fn holders_with_nothing_do_not_hide_an_offline_author() {
         }))
         .await;
 }
+
+/// A sync into a full store says so: the agent reports that storing failed, never that
+/// nobody holding the feed is online, and what fit before the failure stays.
+#[tokio::test]
+async fn a_full_store_is_reported_as_full_not_as_nobody_online() {
+    LocalSet::new()
+        .run_until(Box::pin(async {
+            let dir = common::workdir();
+            let node = Node::start(common::cli(dir.path(), &[]))
+                .await
+                .expect("node");
+            let alice = Identity::from_secret([1; 32]);
+            let feed = alice_feed(&alice);
+            let (_a, _a_replica, _a_peer) =
+                relayed_peer(&node, keypair_of(&alice), holding(&feed).await).await;
+            // Room for about a third of Alice's feed.
+            let bytes: u64 = feed.entries().iter().map(|e| e.encode().len() as u64).sum();
+            let store = MemoryStore::with_quota(bytes / 3);
+            store
+                .update_meta(&alice.author(), &|m| m.followed = true)
+                .await
+                .expect("follow");
+            let (client, _events, node_peer, addrs) =
+                common::node_for_agent(&node, kith_net::Keypair::generate_ed25519());
+            client.dial(node_peer, addrs.clone()).await.expect("dial");
+            let agent = kith_net::agent::Agent::new(client, store, node_peer, addrs);
+            let reports = std::cell::RefCell::new(Vec::new());
+            agent
+                .sync_feed(alice.author(), &|e| reports.borrow_mut().push(e))
+                .await;
+            let reports = reports.into_inner();
+            assert!(
+                reports.iter().any(|e| matches!(
+                    e,
+                    kith_net::agent::AgentEvent::StoreFailed { author, reason }
+                        if *author == alice.author() && reason.contains("storage is full")
+                )),
+                "{reports:?}"
+            );
+            assert!(
+                !reports
+                    .iter()
+                    .any(|e| matches!(e, kith_net::agent::AgentEvent::Unreachable { .. })),
+                "{reports:?}"
+            );
+            let held = agent
+                .replica()
+                .store()
+                .range(&alice.author(), 1, 1000)
+                .await
+                .expect("range");
+            assert!((held.len() as u64) < POSTS);
+            assert_eq!(held, feed.entries()[..held.len()], "a verified prefix");
+            node.shutdown().await;
+        }))
+        .await;
+}

@@ -80,6 +80,17 @@ pub enum StoreError {
     Backend(String),
 }
 
+impl StoreError {
+    /// Whether the error is about the entries written (they do not chain, or fork what is
+    /// stored), as opposed to the store itself failing (full, unreadable, unavailable).
+    pub fn is_peer_data(&self) -> bool {
+        matches!(
+            self,
+            StoreError::DoesNotChain { .. } | StoreError::Fork { .. }
+        )
+    }
+}
+
 /// What the store knows about one feed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedMeta {

@@ -17,6 +17,9 @@ struct Data {
     timeline: BTreeSet<(u64, AuthorId, u64)>,
     feeds: BTreeMap<AuthorId, FeedMeta>,
     settings: BTreeMap<String, Vec<u8>>,
+    /// Entry bytes (headers and payloads) this store may hold, like a browser's quota.
+    quota: Option<u64>,
+    used: u64,
 }
 
 impl Data {
@@ -39,10 +42,11 @@ impl Data {
         if hash.is_some_and(|h| h != e.hash()) {
             return Ok(());
         }
-        if let Some(p) = self.payloads.remove(&(author, seq))
-            && let Some(m) = self.feeds.get_mut(&author)
-        {
-            m.bytes = m.bytes.saturating_sub(p.len() as u64);
+        if let Some(p) = self.payloads.remove(&(author, seq)) {
+            self.used = self.used.saturating_sub(p.len() as u64);
+            if let Some(m) = self.feeds.get_mut(&author) {
+                m.bytes = m.bytes.saturating_sub(p.len() as u64);
+            }
         }
         if let Some(k) = timeline_key(&e) {
             self.timeline.remove(&k);
@@ -62,6 +66,15 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store that holds at most `bytes` of entries (headers and payloads), as a
+    /// browser's storage quota does: a write that would go over it is refused whole
+    /// ([`StoreError::QuotaExceeded`]).
+    pub fn with_quota(bytes: u64) -> Self {
+        let store = Self::default();
+        store.data.borrow_mut().quota = Some(bytes);
+        store
     }
 
     /// A fresh handle on the same data, as after a reload.
@@ -86,6 +99,18 @@ impl Store for MemoryStore {
         for r in &plan.held {
             check_held(r, d.read(r.author, r.seq)?.as_ref())?;
         }
+        let adds: u64 = plan
+            .writes
+            .iter()
+            .map(|e| {
+                let (header, payload) = split(e);
+                (header.len() + payload.map_or(0, |p| p.len())) as u64
+            })
+            .sum();
+        if d.quota.is_some_and(|q| d.used.saturating_add(adds) > q) {
+            return Err(StoreError::QuotaExceeded);
+        }
+        d.used = d.used.saturating_add(adds);
         for e in &plan.writes {
             let (header, payload) = split(e);
             let key = (e.author(), e.seq());
@@ -163,6 +188,14 @@ impl Store for MemoryStore {
     async fn forget(&self, author: &AuthorId) -> Result<(), StoreError> {
         let mut d = self.data.borrow_mut();
         let a = *author;
+        let freed: usize = d
+            .headers
+            .iter()
+            .chain(d.payloads.iter())
+            .filter(|((x, _), _)| *x == a)
+            .map(|(_, v)| v.len())
+            .sum();
+        d.used = d.used.saturating_sub(freed as u64);
         d.headers.retain(|(x, _), _| *x != a);
         d.payloads.retain(|(x, _), _| *x != a);
         d.timeline.retain(|(_, x, _)| *x != a);
