@@ -35,6 +35,23 @@ async fn holding(feed: &Feed) -> MemoryStore {
     store
 }
 
+/// An agent (the app's side of the network) over `store`, which follows `follows`, connected
+/// to `node`; its node events are dropped (a sync needs only the client).
+async fn agent_following(
+    node: &Node,
+    follows: &Identity,
+    store: MemoryStore,
+) -> kith_net::agent::Agent<MemoryStore> {
+    store
+        .update_meta(&follows.author(), &|m| m.followed = true)
+        .await
+        .expect("follow");
+    let (client, _events, node_peer, addrs) =
+        common::node_for_agent(node, kith_net::Keypair::generate_ed25519());
+    client.dial(node_peer, addrs.clone()).await.expect("dial");
+    kith_net::agent::Agent::new(client, store, node_peer, addrs)
+}
+
 /// Serves sync requests from `replica` until the events end; other events are dropped.
 fn serve(replica: Rc<Replica<MemoryStore>>, mut events: UnboundedReceiver<Event>) {
     tokio::task::spawn_local(async move {
@@ -438,14 +455,8 @@ async fn holders_with_nothing_do_not_hide_an_offline_author() {
                 holders.push((client, replica, peer));
             }
 
-            let store = MemoryStore::new();
-            store
-                .update_meta(&alice.author(), &|m| m.followed = true)
-                .await
-                .expect("follow");
-            let (client, _events, node_peer, addrs) =
-                common::node_for_agent(&node, kith_net::Keypair::generate_ed25519());
-            client.dial(node_peer, addrs.clone()).await.expect("dial");
+            let agent = agent_following(&node, &alice, MemoryStore::new()).await;
+            let client = agent.client();
             let mut found = Vec::new();
             for _ in 0..50 {
                 found = client
@@ -458,7 +469,6 @@ async fn holders_with_nothing_do_not_hide_an_offline_author() {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             assert_eq!(found.len(), holders.len(), "every holder announced");
-            let agent = kith_net::agent::Agent::new(client, store, node_peer, addrs);
             let reports = std::cell::RefCell::new(Vec::new());
             agent
                 .sync_feed(alice.author(), &|e| reports.borrow_mut().push(e))
@@ -503,15 +513,7 @@ async fn a_full_store_is_reported_as_full_not_as_nobody_online() {
                 relayed_peer(&node, keypair_of(&alice), holding(&feed).await).await;
             // Room for about a third of Alice's feed.
             let bytes: u64 = feed.entries().iter().map(|e| e.encode().len() as u64).sum();
-            let store = MemoryStore::with_quota(bytes / 3);
-            store
-                .update_meta(&alice.author(), &|m| m.followed = true)
-                .await
-                .expect("follow");
-            let (client, _events, node_peer, addrs) =
-                common::node_for_agent(&node, kith_net::Keypair::generate_ed25519());
-            client.dial(node_peer, addrs.clone()).await.expect("dial");
-            let agent = kith_net::agent::Agent::new(client, store, node_peer, addrs);
+            let agent = agent_following(&node, &alice, MemoryStore::with_quota(bytes / 3)).await;
             let reports = std::cell::RefCell::new(Vec::new());
             agent
                 .sync_feed(alice.author(), &|e| reports.borrow_mut().push(e))
