@@ -457,14 +457,21 @@ async fn holders_with_nothing_do_not_hide_an_offline_author() {
 
             let agent = agent_following(&node, &alice, MemoryStore::new()).await;
             let client = agent.client();
+            // An announcement is fire-and-forget, and one made before the holder's relayed
+            // address was confirmed is not handed out: announce again until all six are.
             let mut found = Vec::new();
-            for _ in 0..50 {
+            for round in 0..100 {
                 found = client
                     .find_providers(alice.author())
                     .await
                     .unwrap_or_default();
                 if found.len() == holders.len() {
                     break;
+                }
+                if round % 10 == 9 {
+                    for (holder, _, _) in &holders {
+                        let _ = holder.provide(alice.author()).await;
+                    }
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
