@@ -428,16 +428,13 @@ fn write_report(figures: &BTreeMap<String, serde_json::Value>) -> Result<()> {
     let dir = root().join("target/bench");
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("report.json");
-    // Later benches add figures; earlier ones are kept unless measured again.
-    let mut report: BTreeMap<String, serde_json::Value> = std::fs::read(&path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    report.extend(figures.clone());
-    std::fs::write(&path, serde_json::to_vec_pretty(&report)?)?;
+    // Written anew: the report holds what this run measured, never a figure left over from
+    // an earlier run (or from code since changed).
+    let report = figures;
+    std::fs::write(&path, serde_json::to_vec_pretty(report)?)?;
     let width = report.keys().map(String::len).max().unwrap_or(0);
     let mut table = String::new();
-    for (k, v) in &report {
+    for (k, v) in report {
         table.push_str(&format!("  {k:<width$}  {v}\n"));
     }
     eprintln!("\nFigures (written to {}):\n{table}", path.display());

@@ -138,6 +138,9 @@ async fn run(node_pid: u32) -> serde_json::Value {
     b.follow_live(alice.author()).await.expect("follow");
     let mut feed = Feed::new(alice.author());
     let mut lat = Vec::new();
+    // Posts that never arrived (within 5 s) and publishes that failed, after the warm-up:
+    // counted beside the latencies, never left out of the figures silently.
+    let (mut lost, mut publish_failed) = (0u64, 0u64);
     let mut warm = true;
     let deadline = Instant::now() + Duration::from_secs(60);
     while lat.len() < 200 {
@@ -148,6 +151,9 @@ async fn run(node_pid: u32) -> serde_json::Value {
             .clone();
         let sent = Instant::now();
         if a.publish(&e).await.is_err() {
+            if !warm {
+                publish_failed += 1;
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         }
@@ -172,6 +178,8 @@ async fn run(node_pid: u32) -> serde_json::Value {
             } else {
                 lat.push(sent.elapsed().as_secs_f64() * 1000.0);
             }
+        } else if !warm {
+            lost += 1;
         }
     }
     let p50 = flood::percentile(&mut lat, 0.5);
@@ -267,6 +275,8 @@ async fn run(node_pid: u32) -> serde_json::Value {
     serde_json::json!({
         "delivery_ms_p50": (p50 * 100.0).round() / 100.0,
         "delivery_ms_p99": (p99 * 100.0).round() / 100.0,
+        "delivery_lost": lost,
+        "delivery_publish_failed": publish_failed,
         "backfill_per_s": backfill_per_s.round(),
         "lookup_ms_p50": (lookup_p50 * 100.0).round() / 100.0,
         "flood_command_ms_p50": (flood_p50 * 100.0).round() / 100.0,
