@@ -227,6 +227,14 @@ impl Harness {
         self.updates.borrow().iter().rev().find_map(f)
     }
 
+    /// The last own-feed check state sent (`Some(None)`: the check ended).
+    fn own_check(&self) -> Option<Option<OwnCheck>> {
+        self.last(|u| match u {
+            Update::OwnCheck(c) => Some(*c),
+            _ => None,
+        })
+    }
+
     fn post(&mut self, text: &str) {
         self.run(Command::Post {
             text: text.into(),
@@ -603,13 +611,7 @@ fn after_a_restore_posting_waits_for_my_feed_from_the_network() {
     futures::executor::block_on(first.store().put_setting(OWN_CHECK, b"1")).expect("setting");
     // The app as it starts after the restore.
     let mut h = first.second_tab();
-    assert_eq!(
-        h.last(|u| match u {
-            Update::OwnCheck(c) => Some(*c),
-            _ => None,
-        }),
-        Some(Some(OwnCheck::Checking))
-    );
+    assert_eq!(h.own_check(), Some(Some(OwnCheck::Checking)));
     h.net.take();
     h.post("too early");
     assert!(
@@ -621,13 +623,7 @@ fn after_a_restore_posting_waits_for_my_feed_from_the_network() {
     assert_eq!(h.stored(h.me()).len(), 1, "nothing stored");
     // Nobody holding my feed answers: the banner says so and offers to go ahead.
     h.news(News::Unreachable { author: h.me() });
-    assert_eq!(
-        h.last(|u| match u {
-            Update::OwnCheck(c) => Some(*c),
-            _ => None,
-        }),
-        Some(Some(OwnCheck::Unreachable))
-    );
+    assert_eq!(h.own_check(), Some(Some(OwnCheck::Unreachable)));
     // Then a holder answers with a post made on the other device: it comes first.
     let other_device = h
         .app
@@ -644,13 +640,7 @@ fn after_a_restore_posting_waits_for_my_feed_from_the_network() {
         from: Source::Peer("a holder".into()),
         fetched: 1,
     });
-    assert_eq!(
-        h.last(|u| match u {
-            Update::OwnCheck(c) => Some(*c),
-            _ => None,
-        }),
-        Some(None)
-    );
+    assert_eq!(h.own_check(), Some(None));
     h.post("now");
     let feed = h.stored(h.me());
     assert_eq!(feed.len(), 3);
@@ -684,13 +674,7 @@ fn once_another_device_of_mine_posts_every_reconnection_checks_my_feed_first() {
     assert!(matches!(seen, Ok(Some(_))));
     // Back online after a while away: posting waits for my feed from the network.
     h.news(News::Online);
-    assert_eq!(
-        h.last(|u| match u {
-            Update::OwnCheck(c) => Some(*c),
-            _ => None,
-        }),
-        Some(Some(OwnCheck::Checking))
-    );
+    assert_eq!(h.own_check(), Some(Some(OwnCheck::Checking)));
     h.net.take();
     h.post("too early");
     assert_eq!(h.stored(h.me()).len(), 3, "nothing stored");

@@ -12,7 +12,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::hash::{Hash, hex};
+use crate::hash::{Hash, hex, unhex};
 use crate::identity::{AuthorId, Identity};
 
 /// The longest device key a claim covers (a protobuf-encoded libp2p public key is 36 bytes
@@ -60,17 +60,6 @@ fn signed_bytes(device_key: &[u8]) -> Vec<u8> {
     let mut m = b"kith-device-v1\0".to_vec();
     m.extend(device_key);
     m
-}
-
-fn unhex<const N: usize>(s: &str) -> Option<[u8; N]> {
-    if s.len() != 2 * N || !s.is_ascii() {
-        return None;
-    }
-    let mut out = [0u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
 }
 
 impl DeviceClaim {

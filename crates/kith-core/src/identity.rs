@@ -37,14 +37,7 @@ impl AuthorId {
 
     /// Parses [`AuthorId::to_hex`].
     pub fn from_hex(s: &str) -> Option<AuthorId> {
-        if s.len() != 64 || !s.is_ascii() {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (i, byte) in out.iter_mut().enumerate() {
-            *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-        }
-        Some(AuthorId(out))
+        crate::hash::unhex::<32>(s).map(AuthorId)
     }
 
     pub(crate) fn verifying_key(&self) -> Option<VerifyingKey> {

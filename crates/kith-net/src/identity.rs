@@ -13,17 +13,13 @@ use libp2p::identity::{Keypair, PublicKey, ed25519};
 
 /// The libp2p keypair of a person's identity: their node speaks as them.
 pub fn keypair_of(identity: &Identity) -> Keypair {
-    let mut secret = identity.secret();
-    // 32 bytes are always a valid Ed25519 secret key, so this cannot fail.
-    match Keypair::ed25519_from_bytes(&mut secret) {
-        Ok(k) => k,
-        Err(_) => unreachable!("any 32 bytes are an Ed25519 secret key"),
-    }
+    device_keypair(identity.secret())
 }
 
 /// The network key of a device, from its 32 random secret bytes (kept by the device, never
 /// in a backup).
 pub fn device_keypair(mut secret: [u8; 32]) -> Keypair {
+    // 32 bytes are always a valid Ed25519 secret key, so this cannot fail.
     match Keypair::ed25519_from_bytes(&mut secret) {
         Ok(k) => k,
         Err(_) => unreachable!("any 32 bytes are an Ed25519 secret key"),
