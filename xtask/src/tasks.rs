@@ -14,7 +14,13 @@ use crate::setup::Tools;
 pub(crate) const TEST_PARTS: &[&str] = &["lint", "native", "wasm", "e2e"];
 
 /// Crates that compile for the browser.
-const WASM_CRATES: &[&str] = &["kith-core", "kith-store", "kith-net", "kith-web"];
+const WASM_CRATES: &[&str] = &[
+    "kith-core",
+    "kith-store",
+    "kith-net",
+    "kith-webrtc",
+    "kith-web",
+];
 
 /// Where the kith-node for the browser backfill bench serves.
 const BACKFILL_NODE_HTTP: &str = "127.0.0.1:28280";
