@@ -81,12 +81,21 @@ mod derived {
         pub gossipsub: gossipsub::Behaviour,
         /// Feed sync and backfill.
         pub sync: libp2p::request_response::Behaviour<crate::sync_protocol::SyncCodec>,
+        /// Streams for `/webrtc` signalling: the browser's `/webrtc` transport holds its
+        /// control (natively it carries nothing: no transport signals through it).
+        pub signalling: libp2p_stream::Behaviour,
     }
 }
 
 impl Behaviour {
-    /// Builds the behaviour for `key`, with the relay client the transport builder made.
-    pub fn new(key: &identity::Keypair, relay: relay::client::Behaviour, config: &Config) -> Self {
+    /// Builds the behaviour for `key`, with the relay client and the signalling behaviour
+    /// whose halves the transports hold.
+    pub fn new(
+        key: &identity::Keypair,
+        relay: relay::client::Behaviour,
+        signalling: libp2p_stream::Behaviour,
+        config: &Config,
+    ) -> Self {
         let peer_id = key.public().to_peer_id();
         let mut kad = kad::Behaviour::with_config(
             peer_id,
@@ -114,6 +123,7 @@ impl Behaviour {
             kad,
             gossipsub,
             sync: crate::sync_protocol::behaviour(),
+            signalling,
         }
     }
 }

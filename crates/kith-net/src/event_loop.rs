@@ -26,6 +26,7 @@ use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, kad, ping};
 
 use crate::behaviour::{BehaviourEvent, learn_dht_peer};
 use crate::client::{Command, Connected};
+use crate::direct::{Links, Verdict};
 use crate::{Behaviour, Event, NetError, NetStats, TransportKind};
 
 /// Where the answer to a command goes.
@@ -51,6 +52,11 @@ pub struct EventLoop {
     pending_lookups: HashMap<kad::QueryId, (Vec<PeerId>, Reply<Vec<PeerId>>)>,
     /// The person behind each peer identified lately (bounded; see [`Persons`]).
     persons: Persons,
+    /// Every connection's transport, and the direct-connection rules ([`crate::direct`]).
+    links: Links,
+    /// Answers handed to the sync protocol and not yet sent, per peer (bounded by the
+    /// pending responses they came from).
+    answering: HashMap<PeerId, u32>,
 }
 
 /// The person behind each of the last [`MAX_PERSONS`](crate::MAX_PERSONS) peers that
@@ -95,7 +101,15 @@ impl EventLoop {
         swarm: Swarm<Behaviour>,
         commands: mpsc::Receiver<Command>,
         events: mpsc::Sender<Event>,
+        direct: crate::direct::Limits,
     ) -> Self {
+        let mut swarm = swarm;
+        if crate::platform::LISTENS_WEBRTC
+            && let Err(e) = swarm.listen_on(kith_webrtc::addr::listen_addr())
+        {
+            tracing::warn!("not listening for direct connections: {e}");
+        }
+        let links = Links::new(*swarm.local_peer_id(), direct);
         EventLoop {
             swarm,
             commands,
@@ -113,6 +127,49 @@ impl EventLoop {
             pending_gets: HashMap::new(),
             pending_lookups: HashMap::new(),
             persons: Persons::default(),
+            links,
+            answering: HashMap::new(),
+        }
+    }
+
+    /// Closes the relayed connections to `peer` that a direct one replaced, once no sync
+    /// request or answer with `peer` is in flight (closing would fail it).
+    fn retire_relayed(&mut self, peer: PeerId) {
+        let busy = self.pending_requests.values().any(|(p, _)| *p == peer)
+            || self.pending_responses.values().any(|(p, _)| *p == peer)
+            || self.answering.contains_key(&peer);
+        if busy {
+            return;
+        }
+        for id in self.links.relayed_to_retire(&peer) {
+            self.swarm.close_connection(id);
+        }
+    }
+
+    /// Dials `peer` directly if the rules of [`crate::direct`] say so.
+    fn maybe_go_direct(&mut self, peer: PeerId, advertised: &[Multiaddr]) {
+        if !crate::platform::can_dial(TransportKind::WebRtc) {
+            return;
+        }
+        let now = crate::now_ms();
+        let we_advertise = self
+            .swarm
+            .external_addresses()
+            .any(|a| TransportKind::of(a) == TransportKind::WebRtc);
+        let Some(addr) = self.links.want_direct(peer, advertised, we_advertise, now) else {
+            return;
+        };
+        let opts = DialOpts::peer_id(peer)
+            .addresses(vec![addr])
+            .condition(PeerCondition::Always)
+            .build();
+        let id = opts.connection_id();
+        match self.swarm.dial(opts) {
+            Ok(()) => self.links.dial_started(peer, id),
+            Err(e) => {
+                tracing::debug!(%peer, "direct dial not started: {e}");
+                self.links.dial_failed(peer, None, now);
+            }
         }
     }
 
@@ -280,15 +337,20 @@ impl EventLoop {
                 }
             },
             Command::Respond { id, message } => {
-                if let Some((_, channel)) = self.pending_responses.remove(&id)
-                    && let Ok(bytes) = kith_core::sync::encode(&message)
-                {
+                if let Some((peer, channel)) = self.pending_responses.remove(&id) {
                     // The requester may have gone; nothing to do then.
-                    let _ = self
-                        .swarm
-                        .behaviour_mut()
-                        .sync
-                        .send_response(channel, bytes);
+                    if let Ok(bytes) = kith_core::sync::encode(&message)
+                        && self
+                            .swarm
+                            .behaviour_mut()
+                            .sync
+                            .send_response(channel, bytes)
+                            .is_ok()
+                    {
+                        // Until `ResponseSent`, a circuit a direct connection replaced stays:
+                        // closing it would drop the answer.
+                        *self.answering.entry(peer).or_default() += 1;
+                    }
                 }
             }
             Command::ListenViaRelay { relay, reply } => {
@@ -357,7 +419,15 @@ impl EventLoop {
                 ..
             } => {
                 let address = endpoint.get_remote_address().clone();
-                let transport = TransportKind::of(&address);
+                let transport = TransportKind::of_endpoint(&endpoint);
+                if self.links.established(peer_id, connection_id, transport) == Verdict::Close {
+                    tracing::debug!(%peer_id, "closing a direct connection over the cap");
+                    self.swarm.close_connection(connection_id);
+                    return;
+                }
+                if transport == TransportKind::WebRtc {
+                    self.retire_relayed(peer_id);
+                }
                 if let Some((_, reply)) = self.pending_dials.remove(&connection_id) {
                     let _ = reply.send(Ok(Connected {
                         peer: peer_id,
@@ -374,14 +444,17 @@ impl EventLoop {
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
+                connection_id,
                 num_established,
                 cause,
                 ..
             } => {
+                let left = self.links.closed(&peer_id, connection_id);
                 self.emit(Event::Disconnected {
                     peer: peer_id,
                     remaining: num_established,
                     cause: cause.map(|c| c.to_string()),
+                    left,
                 });
             }
             SwarmEvent::OutgoingConnectionError {
@@ -389,6 +462,11 @@ impl EventLoop {
                 error,
                 ..
             } => {
+                if let Some(peer) = self.links.dialing_peer(connection_id) {
+                    tracing::debug!(%peer, "direct connection failed, the circuit stays: {error}");
+                    self.links
+                        .dial_failed(peer, Some(connection_id), crate::now_ms());
+                }
                 if let Some((peer, reply)) = self.pending_dials.remove(&connection_id) {
                     let _ = reply.send(Err(NetError::Dial {
                         peer,
@@ -419,7 +497,14 @@ impl EventLoop {
             })) => {
                 let person = crate::identity::person_of(&peer_id, &info.agent_version);
                 self.persons.learn(peer_id, person);
+                let advertised: Vec<Multiaddr> = info
+                    .listen_addrs
+                    .iter()
+                    .take(crate::behaviour::MAX_LISTEN_ADDRS)
+                    .cloned()
+                    .collect();
                 learn_dht_peer(&mut self.swarm.behaviour_mut().kad, &peer_id, info);
+                self.maybe_go_direct(peer_id, &advertised);
                 self.emit(Event::Identified {
                     peer: peer_id,
                     person,
@@ -431,8 +516,19 @@ impl EventLoop {
                 listener_id,
                 address,
             } => {
+                // A relay reservation: peers can reach us directly through it too.
+                if crate::platform::LISTENS_WEBRTC
+                    && let Some(direct) = kith_webrtc::addr::advertised(&address)
+                {
+                    self.swarm.add_external_address(direct);
+                }
                 if let Some(reply) = self.pending_listens.remove(&listener_id) {
                     let _ = reply.send(Ok(address));
+                }
+            }
+            SwarmEvent::ExpiredListenAddr { address, .. } => {
+                if let Some(direct) = kith_webrtc::addr::advertised(&address) {
+                    self.swarm.remove_external_address(&direct);
                 }
             }
             SwarmEvent::ListenerClosed {
@@ -536,6 +632,7 @@ impl EventLoop {
                     });
                     let _ = reply.send(answer);
                 }
+                self.retire_relayed(peer);
             }
             Rr::OutboundFailure {
                 peer,
@@ -547,8 +644,17 @@ impl EventLoop {
                     let reason = error.to_string();
                     let _ = reply.send(Err(NetError::Sync { peer, reason }));
                 }
+                self.retire_relayed(peer);
             }
-            _ => {}
+            Rr::ResponseSent { peer, .. } | Rr::InboundFailure { peer, .. } => {
+                if let Some(n) = self.answering.get_mut(&peer) {
+                    *n = n.saturating_sub(1);
+                    if *n == 0 {
+                        self.answering.remove(&peer);
+                    }
+                }
+                self.retire_relayed(peer);
+            }
         }
     }
 

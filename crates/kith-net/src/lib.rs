@@ -39,6 +39,7 @@ pub mod agent;
 pub mod behaviour;
 mod client;
 mod dial_plan;
+pub mod direct;
 mod event_loop;
 pub mod gossip;
 pub mod identity;
@@ -100,6 +101,9 @@ pub enum Event {
         remaining: u32,
         /// Why, when libp2p says.
         cause: Option<String>,
+        /// The best transport still open to `peer` (a direct connection over a relayed
+        /// one), if any.
+        left: Option<TransportKind>,
     },
     /// A ping round trip completed.
     Ping {
@@ -267,6 +271,10 @@ pub struct Config {
     /// browser's): said in identify after the agent version, and published in the DHT
     /// ([`Client::announce_device`]).
     pub device: Option<kith_core::DeviceClaim>,
+    /// Direct browser-to-browser connections (`/webrtc`): how many, and how often.
+    pub direct: direct::Limits,
+    /// The `/webrtc` transport's settings (ICE servers, timeouts, bounds).
+    pub webrtc: kith_webrtc::Config,
 }
 
 impl Default for Config {
@@ -278,6 +286,8 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(3600),
             gossip_heartbeat: Duration::from_secs(1),
             device: None,
+            direct: direct::Limits::default(),
+            webrtc: kith_webrtc::Config::default(),
         }
     }
 }
@@ -298,6 +308,6 @@ pub fn new(
     Ok((
         Client::new(local_peer_id, command_tx, config.device.clone()),
         event_rx,
-        EventLoop::new(swarm, command_rx, event_tx),
+        EventLoop::new(swarm, command_rx, event_tx, config.direct),
     ))
 }

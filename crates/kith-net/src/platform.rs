@@ -2,8 +2,8 @@
 //! [`build_swarm`], [`spawn`], [`spawn_local`] and [`sleep`].
 //!
 //! - Browser (`wasm32`): WebSocket (`websocket-websys`) and WebRTC-direct (`webrtc-websys`)
-//!   to reach kith-node, the circuit-relay client to reach other browsers through it, and
-//!   tasks on the page's event loop.
+//!   to reach kith-node, the circuit-relay client to reach other browsers through it,
+//!   `/webrtc` (kith-webrtc) to reach them directly, and tasks on the page's event loop.
 //! - Native: TCP and WebSocket (with DNS), the relay client, and tasks on tokio.
 
 use std::time::Duration;
@@ -18,29 +18,56 @@ fn setup_err(e: impl std::fmt::Display) -> NetError {
 }
 
 /// Builds the swarm with this target's transports.
+///
+/// In the browser the transports are tried in this order: `/webrtc` first (the relay
+/// client's transport would take `…/p2p-circuit/webrtc` dials too), then the relayed
+/// circuit, WebSocket and WebRTC-direct.
 #[cfg(target_arch = "wasm32")]
 pub fn build_swarm(keypair: Keypair, config: &Config) -> Result<Swarm<Behaviour>, NetError> {
+    use futures::future::Either;
     use libp2p::core::Transport as _;
+    use libp2p::core::muxing::StreamMuxerBox;
     use libp2p::core::upgrade::Version;
-    use libp2p::{noise, webrtc_websys, websocket_websys, yamux};
+    use libp2p::{noise, relay, webrtc_websys, websocket_websys, yamux};
 
     let idle = config.idle_timeout;
+    let signalling = libp2p_stream::Behaviour::new();
+    let control = signalling.new_control();
+    let (relay_transport, relay) = relay::client::new(keypair.public().to_peer_id());
+    let webrtc_config = config.webrtc.clone();
     Ok(libp2p::SwarmBuilder::with_existing_identity(keypair)
         .with_wasm_bindgen()
         .with_other_transport(|key| {
+            let noise = noise::Config::new(key)?;
+            let direct = kith_webrtc::Transport::new(webrtc_config, control)
+                .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)));
+            let relayed = relay_transport
+                .upgrade(Version::V1Lazy)
+                .authenticate(noise.clone())
+                .multiplex(yamux::Config::default())
+                .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)));
+            let websocket = websocket_websys::Transport::default()
+                .upgrade(Version::V1Lazy)
+                .authenticate(noise)
+                .multiplex(yamux::Config::default())
+                .map(|(peer, muxer), _| (peer, StreamMuxerBox::new(muxer)));
+            let webrtc_direct = webrtc_websys::Transport::new(webrtc_websys::Config::new(key))
+                .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)));
             Ok::<_, Box<dyn std::error::Error + Send + Sync>>(
-                websocket_websys::Transport::default()
-                    .upgrade(Version::V1Lazy)
-                    .authenticate(noise::Config::new(key)?)
-                    .multiplex(yamux::Config::default()),
+                direct
+                    .or_transport(relayed)
+                    .or_transport(websocket)
+                    .or_transport(webrtc_direct)
+                    .map(|either, _| match either {
+                        Either::Left(Either::Left(Either::Left(out)))
+                        | Either::Left(Either::Left(Either::Right(out)))
+                        | Either::Left(Either::Right(out))
+                        | Either::Right(out) => out,
+                    }),
             )
         })
         .map_err(setup_err)?
-        .with_other_transport(|key| webrtc_websys::Transport::new(webrtc_websys::Config::new(key)))
-        .map_err(setup_err)?
-        .with_relay_client(noise::Config::new, yamux::Config::default)
-        .map_err(setup_err)?
-        .with_behaviour(|key, relay| Behaviour::new(key, relay, config))
+        .with_behaviour(|key| Behaviour::new(key, relay, signalling, config))
         .map_err(setup_err)?
         .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
         .build())
@@ -70,7 +97,9 @@ pub fn build_swarm(keypair: Keypair, config: &Config) -> Result<Swarm<Behaviour>
     Ok(builder
         .with_relay_client(noise::Config::new, yamux::Config::default)
         .map_err(setup_err)?
-        .with_behaviour(|key, relay| Behaviour::new(key, relay, config))
+        .with_behaviour(|key, relay| {
+            Behaviour::new(key, relay, libp2p_stream::Behaviour::new(), config)
+        })
         .map_err(setup_err)?
         .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
         .build())
@@ -80,8 +109,11 @@ pub fn build_swarm(keypair: Keypair, config: &Config) -> Result<Swarm<Behaviour>
 #[cfg(target_arch = "wasm32")]
 pub fn can_dial(kind: crate::TransportKind) -> bool {
     use crate::TransportKind::*;
-    matches!(kind, WebRtcDirect | WebSocket | Relayed)
+    matches!(kind, WebRtcDirect | WebSocket | Relayed | WebRtc)
 }
+
+/// Whether this target listens for `/webrtc` (browser to browser).
+pub const LISTENS_WEBRTC: bool = cfg!(target_arch = "wasm32");
 
 /// Whether this target has a transport for `kind`.
 #[cfg(not(target_arch = "wasm32"))]

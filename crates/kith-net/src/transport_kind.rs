@@ -15,6 +15,9 @@ pub enum TransportKind {
     Tcp,
     /// Through a circuit relay; end-to-end encrypted, the relay sees ciphertext.
     Relayed,
+    /// Browser to browser over `/webrtc` (kith-webrtc): direct, after signalling through a
+    /// relayed connection.
+    WebRtc,
     /// Anything else.
     Other,
 }
@@ -22,6 +25,15 @@ pub enum TransportKind {
 impl TransportKind {
     /// Classifies an address; a relayed address wins over the transport to the relay.
     pub fn of(addr: &Multiaddr) -> Self {
+        if kith_webrtc::addr::is_listen_addr(addr)
+            || addr
+                .iter()
+                .collect::<Vec<_>>()
+                .windows(2)
+                .any(|w| matches!(w, [Protocol::P2pCircuit, Protocol::WebRTC]))
+        {
+            return TransportKind::WebRtc;
+        }
         let mut kind = TransportKind::Other;
         for p in addr.iter() {
             kind = match p {
@@ -35,6 +47,22 @@ impl TransportKind {
         kind
     }
 
+    /// Classifies a connection: by the remote address when we dialed; when we listened, by
+    /// our own address, which says relayed or `/webrtc` (the remote one is bare there,
+    /// `/p2p/<peer>` for a relayed connection).
+    pub fn of_endpoint(endpoint: &libp2p::core::ConnectedPoint) -> Self {
+        match endpoint {
+            libp2p::core::ConnectedPoint::Dialer { address, .. } => Self::of(address),
+            libp2p::core::ConnectedPoint::Listener {
+                local_addr,
+                send_back_addr,
+            } => match Self::of(local_addr) {
+                kind @ (TransportKind::Relayed | TransportKind::WebRtc) => kind,
+                _ => Self::of(send_back_addr),
+            },
+        }
+    }
+
     /// The short name shown in the UI and used in URLs (`?transport=`).
     pub fn as_str(self) -> &'static str {
         match self {
@@ -42,6 +70,7 @@ impl TransportKind {
             TransportKind::WebSocket => "websocket",
             TransportKind::Tcp => "tcp",
             TransportKind::Relayed => "relayed",
+            TransportKind::WebRtc => "webrtc",
             TransportKind::Other => "other",
         }
     }
@@ -80,5 +109,44 @@ mod tests {
             TransportKind::Relayed
         );
         assert_eq!(kind("/ip4/127.0.0.1/udp/1/quic-v1"), TransportKind::Other);
+        let relay =
+            "/ip4/127.0.0.1/tcp/9090/ws/p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp";
+        let peer = "12D3KooWJWoaqZhDaoEFshF7Rh1bpY9ohihFhzcW6d69Lr2NASuq";
+        // A dialer's address, a listener's view of the dialer, the listen address.
+        assert_eq!(
+            kind(&format!("{relay}/p2p-circuit/webrtc/p2p/{peer}")),
+            TransportKind::WebRtc
+        );
+        assert_eq!(
+            kind(&format!("/p2p-circuit/webrtc/p2p/{peer}")),
+            TransportKind::WebRtc
+        );
+        assert_eq!(kind("/webrtc"), TransportKind::WebRtc);
+        // Inbound: our own address tells.
+        let listener = |local: &str, remote: &str| libp2p::core::ConnectedPoint::Listener {
+            local_addr: local.parse().expect("addr"),
+            send_back_addr: remote.parse().expect("addr"),
+        };
+        assert_eq!(
+            TransportKind::of_endpoint(&listener(
+                &format!("{relay}/p2p-circuit"),
+                &format!("/p2p/{peer}")
+            )),
+            TransportKind::Relayed
+        );
+        assert_eq!(
+            TransportKind::of_endpoint(&listener(
+                "/webrtc",
+                &format!("/p2p-circuit/webrtc/p2p/{peer}")
+            )),
+            TransportKind::WebRtc
+        );
+        assert_eq!(
+            TransportKind::of_endpoint(&listener(
+                "/ip4/127.0.0.1/tcp/9090/ws",
+                "/ip4/127.0.0.1/tcp/5555/ws"
+            )),
+            TransportKind::WebSocket
+        );
     }
 }

@@ -157,3 +157,107 @@ async fn posts_travel_between_the_browser_and_a_native_peer() {
     }
     panic!("the native peer's answer never reached the browser");
 }
+
+#[wasm_bindgen_test]
+async fn two_browser_nodes_go_direct_and_sync_over_it() {
+    use kith_core::sync::Message;
+    use kith_core::{Feed, Identity, Payload};
+    use libp2p::multiaddr::Protocol;
+
+    let doc = bootstrap_doc().await;
+    let (node, addrs) = dial_plan(&doc, Some(TransportKind::WebSocket)).expect("plan");
+    let (a, mut a_events) = start_node();
+    let (b, mut b_events) = start_node();
+    a.dial(node, addrs.clone())
+        .await
+        .expect("A reaches the node");
+    b.dial(node, addrs.clone())
+        .await
+        .expect("B reaches the node");
+    let relay = addrs[0].clone();
+    // Only B reserves a circuit (A's reservation would bring A back to the node when it is
+    // cut off below): A advertises no `/webrtc` address, so A dials whichever id is lower.
+    b.listen_via_relay(relay.clone())
+        .await
+        .expect("B reserves a circuit");
+    let b_peer = b.local_peer_id();
+    // A reaches B through kith-node, as the agent does for a sync or a follow.
+    let circuit = relay.with(Protocol::P2pCircuit).with(Protocol::P2p(b_peer));
+    let relayed = a.dial(b_peer, vec![circuit]).await.expect("relayed dial");
+    assert_eq!(relayed.transport, TransportKind::Relayed);
+    // A dials `/webrtc`: both see the direct connection, then the circuit closes, with the
+    // direct connection left.
+    let a_peer = a.local_peer_id();
+    for (events, other) in [(&mut a_events, b_peer), (&mut b_events, a_peer)] {
+        wait_for(events, 20, |e| match e {
+            Event::Connected {
+                peer,
+                transport: TransportKind::WebRtc,
+                ..
+            } if peer == other => Some(()),
+            _ => None,
+        })
+        .await;
+    }
+    wait_for(&mut a_events, 20, |e| match e {
+        Event::Disconnected {
+            peer,
+            left: Some(TransportKind::WebRtc),
+            ..
+        } if peer == b_peer => Some(()),
+        _ => None,
+    })
+    .await;
+    // Sync now runs over the direct connection, the only one left between the two: A asks
+    // for Bob's feed and B serves the entry it holds.
+    let bob = Identity::from_secret([0x51; 32]);
+    let mut feed = Feed::new(bob.author());
+    let post = feed
+        .append(
+            &bob,
+            &Payload::post("over the direct connection"),
+            kith_net::now_ms(),
+        )
+        .expect("append")
+        .clone();
+    let served = post.encode();
+    let ask = a.request(
+        b_peer,
+        Message::Request {
+            author: bob.author(),
+            from: 1,
+            limit: 10,
+        },
+    );
+    let serve = async {
+        let id = wait_for(&mut b_events, 20, |e| match e {
+            Event::SyncRequest { id, peer, .. } if peer == a_peer => Some(id),
+            _ => None,
+        })
+        .await;
+        b.respond(
+            id,
+            Message::Entries {
+                author: bob.author(),
+                from: 1,
+                entries: vec![served.clone()],
+            },
+        )
+        .await
+        .expect("respond");
+    };
+    let (answer, ()) = futures::join!(ask, serve);
+    match answer.expect("the request is answered") {
+        Message::Entries { entries, .. } => assert_eq!(entries, vec![served]),
+        other => panic!("unexpected answer {other:?}"),
+    }
+    assert_eq!(
+        a.connected_peers()
+            .await
+            .expect("peers")
+            .iter()
+            .filter(|p| **p == b_peer)
+            .count(),
+        1
+    );
+}

@@ -112,7 +112,7 @@ pub fn app() -> Html {
                 <header class="topbar">
                     <a class="brand" href="#/">{ "Kith" }</a>
                     if model.phase == Phase::Ready {
-                        <StatusBar conn={model.conn.clone()} peers={model.peers.len()} via_tab={model.via_tab}
+                        <StatusBar conn={model.conn.clone()} peers={model.peers.len()} direct={model.direct_peers()} via_tab={model.via_tab}
                             syncing={syncing(&model)} on_retry={send.reform(|()| Command::RetryNow)} />
                     }
                 </header>

@@ -96,7 +96,8 @@ pub struct Model {
     /// Whether the node runs in another tab of this browser profile (this tab shows its
     /// connection and asks it for network work; see `tabs.rs`).
     pub via_tab: bool,
-    /// Connected peers and the transport of their latest connection.
+    /// Connected peers and the best transport open to each (a direct connection over a
+    /// relayed one).
     pub peers: BTreeMap<String, TransportKind>,
     /// Whose node each connected peer is, as it said in identify (a device claim checked by
     /// kith-net); only connected peers are kept.
@@ -166,9 +167,32 @@ impl Model {
 
     /// Whether a node of `author`'s (any of their devices) is connected to this one.
     pub fn is_connected(&self, author: &AuthorId) -> bool {
-        self.persons
+        self.link_to(author).is_some()
+    }
+
+    /// How `author` is connected: directly (`WebRtc`) if any of their devices is, else the
+    /// transport of another connection; `None` when not connected.
+    pub fn link_to(&self, author: &AuthorId) -> Option<TransportKind> {
+        let mut links = self
+            .persons
             .iter()
-            .any(|(peer, p)| p == author && self.peers.contains_key(peer))
+            .filter(|(_, p)| *p == author)
+            .filter_map(|(peer, _)| self.peers.get(peer).copied());
+        let first = links.next()?;
+        Some(
+            std::iter::once(first)
+                .chain(links)
+                .find(|t| *t == TransportKind::WebRtc)
+                .unwrap_or(first),
+        )
+    }
+
+    /// How many peers are connected directly (browser to browser, over `/webrtc`).
+    pub fn direct_peers(&self) -> usize {
+        self.peers
+            .values()
+            .filter(|t| **t == TransportKind::WebRtc)
+            .count()
     }
 
     /// The home threads on screen: those not newer than the cutoff.
@@ -302,7 +326,17 @@ impl Reducible for Model {
             Action::Net(Event::Connected {
                 peer, transport, ..
             }) => {
-                next.peers.insert(peer.to_string(), transport);
+                let best = next.peers.entry(peer.to_string()).or_insert(transport);
+                if transport == TransportKind::WebRtc {
+                    *best = transport;
+                }
+            }
+            Action::Net(Event::Disconnected {
+                peer,
+                left: Some(left),
+                ..
+            }) => {
+                next.peers.insert(peer.to_string(), left);
             }
             Action::Net(Event::Disconnected {
                 peer, remaining: 0, ..
@@ -455,6 +489,7 @@ mod tests {
                 peer,
                 remaining: 0,
                 cause: None,
+                left: None,
             })
         };
         let m = reduce(m, vec![gone(laptop)]);
@@ -465,6 +500,58 @@ mod tests {
         // A peer that is not connected is not remembered.
         let m = reduce(m, vec![identified(laptop)]);
         assert!(m.persons.is_empty());
+    }
+
+    #[wasm_bindgen_test]
+    fn a_direct_connection_is_shown_over_the_relayed_one_and_falls_back() {
+        let alice = AuthorId([9; 32]);
+        let peer = PeerId::random();
+        let connected = |transport| {
+            Action::Net(Event::Connected {
+                peer,
+                address: "/ip4/127.0.0.1/tcp/1".parse().expect("addr"),
+                transport,
+                connections: 1,
+            })
+        };
+        let m = reduce(
+            Model::new(),
+            vec![
+                connected(TransportKind::Relayed),
+                Action::Net(Event::Identified {
+                    peer,
+                    person: Some(alice),
+                }),
+            ],
+        );
+        assert_eq!(m.link_to(&alice), Some(TransportKind::Relayed));
+        assert_eq!(m.direct_peers(), 0);
+        let m = reduce(m, vec![connected(TransportKind::WebRtc)]);
+        assert_eq!(m.link_to(&alice), Some(TransportKind::WebRtc));
+        assert_eq!(m.direct_peers(), 1);
+        // The circuit goes: still direct.
+        let closed = |left: Option<TransportKind>| {
+            Action::Net(Event::Disconnected {
+                peer,
+                remaining: u32::from(left.is_some()),
+                cause: None,
+                left,
+            })
+        };
+        let m = reduce(m, vec![closed(Some(TransportKind::WebRtc))]);
+        assert_eq!(m.link_to(&alice), Some(TransportKind::WebRtc));
+        // The direct connection goes while a relayed one is open again: relayed.
+        let m = reduce(
+            m,
+            vec![
+                connected(TransportKind::Relayed),
+                closed(Some(TransportKind::Relayed)),
+            ],
+        );
+        assert_eq!(m.link_to(&alice), Some(TransportKind::Relayed));
+        let m = reduce(m, vec![closed(None)]);
+        assert_eq!(m.link_to(&alice), None);
+        assert!(!m.is_connected(&alice));
     }
 
     #[wasm_bindgen_test]
@@ -504,6 +591,7 @@ mod tests {
                     peer: node,
                     remaining: 0,
                     cause: None,
+                    left: None,
                 }),
                 Action::Disconnected {
                     reason: "lost".into(),

@@ -319,6 +319,19 @@ async fn the_status_bar_says_how_and_offers_a_retry() {
     );
     assert_eq!(text(&root, "#status-detail"), "3 peers");
     assert!(root.query_selector("#retry").expect("dom").is_none());
+
+    // kith-node is down, friends are still there directly: the bar says both.
+    let conn = Conn::Disconnected {
+        reason: "kith-node is unreachable".into(),
+        retry_in_ms: 4000,
+    };
+    let (root, _rx) = mount(html! { <StatusBar {conn} peers={2} direct={2} /> }).await;
+    assert_eq!(text(&root, "#status-headline"), "kith-node unreachable");
+    assert_eq!(
+        text(&root, "#status-detail"),
+        "2 friends connected directly. Retrying kith-node in 4.0 s."
+    );
+    assert!(root.query_selector("#retry").expect("dom").is_some());
 }
 
 #[wasm_bindgen_test]

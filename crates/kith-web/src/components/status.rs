@@ -11,7 +11,8 @@ pub fn transport_label(t: kith_net::TransportKind) -> &'static str {
         kith_net::TransportKind::WebRtcDirect => "WebRTC-direct",
         kith_net::TransportKind::WebSocket => "WebSocket",
         kith_net::TransportKind::Tcp => "TCP",
-        kith_net::TransportKind::Relayed => "relay",
+        kith_net::TransportKind::Relayed => "relayed via kith-node",
+        kith_net::TransportKind::WebRtc => "direct (WebRTC)",
         kith_net::TransportKind::Other => "another transport",
     }
 }
@@ -42,6 +43,9 @@ pub struct StatusBarProps {
     pub conn: Conn,
     /// How many peers are connected.
     pub peers: usize,
+    /// How many of them directly (browser to browser), which works without kith-node.
+    #[prop_or_default]
+    pub direct: usize,
     /// The node runs in another tab of this browser profile.
     #[prop_or_default]
     pub via_tab: bool,
@@ -89,6 +93,21 @@ pub fn status_bar(props: &StatusBarProps) -> Html {
         Conn::Disconnected {
             reason,
             retry_in_ms,
+        } if props.direct > 0 => (
+            "disconnected",
+            String::new(),
+            "kith-node unreachable".to_owned(),
+            format!(
+                "{} friend{} connected directly. Retrying kith-node in {:.1} s.",
+                props.direct,
+                if props.direct == 1 { "" } else { "s" },
+                *retry_in_ms as f64 / 1000.0
+            ),
+            String::new(),
+        ),
+        Conn::Disconnected {
+            reason,
+            retry_in_ms,
         } => (
             "disconnected",
             String::new(),
@@ -103,6 +122,7 @@ pub fn status_bar(props: &StatusBarProps) -> Html {
     html! {
         <section id="status" class={classes!("statusbar", state)} data-state={state}
             data-transport={transport} data-connected-at-ms={at} data-peers={props.peers.to_string()}
+            data-direct={props.direct.to_string()}
             data-via-tab={props.via_tab.to_string()}
             aria-live="polite" aria-label="Network status">
             <span class="dot" aria-hidden="true"></span>
@@ -146,13 +166,20 @@ pub fn network_panel(props: &NetworkProps) -> Html {
         Some(Ok(list)) => html! {
             <ul id="holders" class="people">
                 { for list.iter().map(|p: &Person| {
-                    let online = m.is_connected(&p.author);
+                    let link = m.link_to(&p.author);
+                    let label = match link {
+                        Some(t @ (kith_net::TransportKind::WebRtc | kith_net::TransportKind::Relayed)) => {
+                            format!("connected · {}", transport_label(t))
+                        }
+                        Some(_) => "connected".to_owned(),
+                        None => "announced".to_owned(),
+                    };
                     html! {
-                        <li>
+                        <li data-link={link.map(|t| t.as_str()).unwrap_or("none")}>
                             <Avatar author={p.author} size={28} />
                             <a href={crate::routes::Route::Profile(p.author).to_fragment()}>{ p.display_name() }</a>
                             <code class="fp">{ super::short_fp(&p.fingerprint) }</code>
-                            <span class={classes!("badge", online.then_some("online"))}>{ if online { "connected" } else { "announced" } }</span>
+                            <span class={classes!("badge", link.is_some().then_some("online"))}>{ label }</span>
                         </li>
                     }
                 }) }
@@ -170,8 +197,18 @@ pub fn network_panel(props: &NetworkProps) -> Html {
                 <dt>{ format!("Connected peers ({})", m.peers.len()) }</dt>
                 <dd>
                     <ul id="peers" class="peers">
-                        { for m.peers.iter().map(|(p, t)| html! {
-                            <li><code title={p.clone()}>{ short(p) }</code>{ " · " }{ transport_label(*t) }</li>
+                        { for m.peers.iter().map(|(p, t)| {
+                            let person = m.persons.get(p).copied();
+                            html! {
+                                <li data-transport={t.as_str()}>
+                                    if let Some(author) = person {
+                                        <a href={crate::routes::Route::Profile(author).to_fragment()} title="Their profile">
+                                            <Avatar author={author} size={20} />
+                                        </a>{ " " }
+                                    }
+                                    <code title={p.clone()}>{ short(p) }</code>{ " · " }{ transport_label(*t) }
+                                </li>
+                            }
                         }) }
                     </ul>
                 </dd>

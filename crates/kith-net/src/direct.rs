@@ -1,0 +1,429 @@
+//! Direct browser-to-browser connections: when a browser dials `/webrtc`, and when the relayed
+//! circuit it replaces can go. Rules only; the event loop does what they say.
+//!
+//! - **Which peers.** Two browsers connect through kith-node's relay only when one syncs
+//!   from, follows or serves the other; so every relayed connection between two browsers is
+//!   worth making direct, when the peer advertises a `…/p2p-circuit/webrtc` address.
+//! - **Who dials.** The lower peer id, so two browsers never open two connections to each
+//!   other. The higher one waits for the dial, unless it advertises no `/webrtc` address
+//!   itself (it holds no reservation yet): then the lower one cannot dial it, so it dials.
+//! - **How many.** At most [`Limits::max_direct`] direct connections at once (more, from
+//!   peers that dial us, are closed), at most [`Limits::max_dials`] dials in a tab's life
+//!   (Chrome allows about 500 `RTCPeerConnection`s), and a peer whose dial failed is not
+//!   dialed again for [`Limits::retry_after_ms`]. The relayed connection stays the fallback.
+//! - **The circuit goes.** Once a direct connection is up, the relayed ones to the same peer
+//!   are closed when nothing is in flight on them (the event loop checks its pending
+//!   requests), so sync, gossip and pings all take the direct path and kith-node relays no
+//!   more than the signalling.
+
+use std::collections::HashMap;
+
+use libp2p::multiaddr::Protocol;
+use libp2p::swarm::ConnectionId;
+use libp2p::{Multiaddr, PeerId};
+
+use crate::TransportKind;
+
+/// The bounds on direct connections.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Direct connections open at once.
+    pub max_direct: usize,
+    /// Direct dials over the tab's life.
+    pub max_dials: usize,
+    /// How long a peer whose dial failed waits before the next attempt.
+    pub retry_after_ms: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_direct: 64,
+            max_dials: 400,
+            retry_after_ms: 60_000,
+        }
+    }
+}
+
+/// The most peers whose failed dial is remembered; the oldest is forgotten first.
+const MAX_FAILED: usize = 1024;
+
+/// What to do with a connection that just came up.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Keep it.
+    Keep,
+    /// Close it: over [`Limits::max_direct`].
+    Close,
+}
+
+/// Every connection of the node and the direct-connection bookkeeping; see the module docs.
+#[derive(Debug)]
+pub struct Links {
+    local: PeerId,
+    limits: Limits,
+    /// The open connections to each peer, with their transport.
+    conns: HashMap<PeerId, Vec<(ConnectionId, TransportKind)>>,
+    /// `/webrtc` dials in flight.
+    dialing: HashMap<PeerId, ConnectionId>,
+    /// When each peer's last dial failed.
+    failed: HashMap<PeerId, u64>,
+    dials_made: usize,
+}
+
+impl Links {
+    /// The bookkeeping of the node `local`.
+    pub fn new(local: PeerId, limits: Limits) -> Self {
+        Self {
+            local,
+            limits,
+            conns: HashMap::new(),
+            dialing: HashMap::new(),
+            failed: HashMap::new(),
+            dials_made: 0,
+        }
+    }
+
+    fn direct_count(&self) -> usize {
+        self.conns
+            .values()
+            .flatten()
+            .filter(|(_, k)| *k == TransportKind::WebRtc)
+            .count()
+    }
+
+    fn has(&self, peer: &PeerId, kind: TransportKind) -> bool {
+        self.conns
+            .get(peer)
+            .is_some_and(|c| c.iter().any(|(_, k)| *k == kind))
+    }
+
+    /// A connection came up.
+    pub fn established(&mut self, peer: PeerId, id: ConnectionId, kind: TransportKind) -> Verdict {
+        if kind == TransportKind::WebRtc {
+            self.dialing.remove(&peer);
+            self.failed.remove(&peer);
+            if self.direct_count() >= self.limits.max_direct {
+                return Verdict::Close;
+            }
+        }
+        self.conns.entry(peer).or_default().push((id, kind));
+        Verdict::Keep
+    }
+
+    /// A connection closed; returns the best transport still open to the peer.
+    pub fn closed(&mut self, peer: &PeerId, id: ConnectionId) -> Option<TransportKind> {
+        let conns = self.conns.get_mut(peer)?;
+        conns.retain(|(c, _)| *c != id);
+        if conns.is_empty() {
+            self.conns.remove(peer);
+        }
+        self.best(peer)
+    }
+
+    /// The best transport open to `peer`: a direct connection over any other.
+    pub fn best(&self, peer: &PeerId) -> Option<TransportKind> {
+        let conns = self.conns.get(peer)?;
+        conns
+            .iter()
+            .map(|(_, k)| *k)
+            .find(|k| *k == TransportKind::WebRtc)
+            .or_else(|| conns.last().map(|(_, k)| *k))
+    }
+
+    /// Whether `peer` is connected directly.
+    pub fn is_direct(&self, peer: &PeerId) -> bool {
+        self.has(peer, TransportKind::WebRtc)
+    }
+
+    /// Peers connected directly.
+    pub fn direct_peers(&self) -> Vec<PeerId> {
+        self.conns
+            .keys()
+            .filter(|p| self.is_direct(p))
+            .copied()
+            .collect()
+    }
+
+    /// The `/webrtc` address to dial now for `peer`, given the addresses it advertised and
+    /// whether we advertise one, if the rules say so; the dial then counts as in flight until [`Links::dial_started`]
+    /// names its connection and it succeeds or fails.
+    pub fn want_direct(
+        &mut self,
+        peer: PeerId,
+        advertised: &[Multiaddr],
+        we_advertise: bool,
+        now_ms: u64,
+    ) -> Option<Multiaddr> {
+        if (self.local >= peer && we_advertise)
+            || !self.has(&peer, TransportKind::Relayed)
+            || self.is_direct(&peer)
+            || self.dialing.contains_key(&peer)
+            || self.direct_count() >= self.limits.max_direct
+            || self.dials_made >= self.limits.max_dials
+            || self
+                .failed
+                .get(&peer)
+                .is_some_and(|at| now_ms.saturating_sub(*at) < self.limits.retry_after_ms)
+        {
+            return None;
+        }
+        let addr = advertised.iter().find_map(|a| {
+            let full = match a.iter().last() {
+                Some(Protocol::P2p(p)) if p == peer => a.clone(),
+                Some(Protocol::P2p(_)) => return None,
+                _ => a.clone().with(Protocol::P2p(peer)),
+            };
+            (kith_webrtc::addr::dial_target(&full) == Some(peer)).then_some(full)
+        })?;
+        self.dials_made += 1;
+        Some(addr)
+    }
+
+    /// The dial for `peer` runs as connection `id`.
+    pub fn dial_started(&mut self, peer: PeerId, id: ConnectionId) {
+        self.dialing.insert(peer, id);
+    }
+
+    /// The dial for `peer` could not even start, or connection `id` failed to come up;
+    /// returns whether it was a `/webrtc` dial.
+    pub fn dial_failed(&mut self, peer: PeerId, id: Option<ConnectionId>, now_ms: u64) -> bool {
+        if let Some(id) = id
+            && self.dialing.get(&peer) != Some(&id)
+        {
+            return false;
+        }
+        self.dialing.remove(&peer);
+        if self.failed.len() >= MAX_FAILED
+            && let Some(oldest) = self
+                .failed
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(p, _)| *p)
+        {
+            self.failed.remove(&oldest);
+        }
+        self.failed.insert(peer, now_ms);
+        true
+    }
+
+    /// The peer a `/webrtc` dial in flight as connection `id` is for.
+    pub fn dialing_peer(&self, id: ConnectionId) -> Option<PeerId> {
+        self.dialing
+            .iter()
+            .find(|(_, c)| **c == id)
+            .map(|(p, _)| *p)
+    }
+
+    /// The relayed connections to `peer` that a direct connection has replaced.
+    pub fn relayed_to_retire(&self, peer: &PeerId) -> Vec<ConnectionId> {
+        if !self.is_direct(peer) {
+            return Vec::new();
+        }
+        self.conns
+            .get(peer)
+            .into_iter()
+            .flatten()
+            .filter(|(_, k)| *k == TransportKind::Relayed)
+            .map(|(c, _)| *c)
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const RELAY: &str =
+        "/ip4/127.0.0.1/tcp/9090/ws/p2p/12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp";
+
+    /// Two peers, the first lower than the second.
+    fn ordered() -> (PeerId, PeerId) {
+        let a = PeerId::random();
+        let b = PeerId::random();
+        if a < b { (a, b) } else { (b, a) }
+    }
+
+    fn webrtc_addr() -> Multiaddr {
+        format!("{RELAY}/p2p-circuit/webrtc").parse().expect("addr")
+    }
+
+    fn relayed(links: &mut Links, peer: PeerId) -> ConnectionId {
+        let id = ConnectionId::new_unchecked(links.conns.len() * 10 + 1);
+        assert_eq!(
+            links.established(peer, id, TransportKind::Relayed),
+            Verdict::Keep
+        );
+        id
+    }
+
+    #[test]
+    fn the_lower_peer_id_dials_once_over_a_relayed_connection() {
+        let (low, high) = ordered();
+        let mut at_low = Links::new(low, Limits::default());
+        let mut at_high = Links::new(high, Limits::default());
+        let advertised = [webrtc_addr()];
+        // Nothing without a relayed connection first.
+        assert_eq!(at_low.want_direct(high, &advertised, true, 0), None);
+        relayed(&mut at_low, high);
+        relayed(&mut at_high, low);
+        assert_eq!(
+            at_high.want_direct(low, &advertised, true, 0),
+            None,
+            "the higher id waits"
+        );
+        // … unless it advertises nothing, so the lower one could not reach it.
+        assert!(at_high.want_direct(low, &advertised, false, 0).is_some());
+        let addr = at_low
+            .want_direct(high, &advertised, true, 0)
+            .expect("the lower id dials");
+        assert_eq!(kith_webrtc::addr::dial_target(&addr), Some(high));
+        let dial = ConnectionId::new_unchecked(99);
+        at_low.dial_started(high, dial);
+        assert_eq!(
+            at_low.want_direct(high, &advertised, true, 0),
+            None,
+            "one dial at a time"
+        );
+        assert_eq!(at_low.dialing_peer(dial), Some(high));
+        assert_eq!(
+            at_low.established(high, dial, TransportKind::WebRtc),
+            Verdict::Keep
+        );
+        assert!(at_low.is_direct(&high));
+        assert_eq!(
+            at_low.want_direct(high, &advertised, true, 0),
+            None,
+            "already direct"
+        );
+        assert_eq!(at_low.best(&high), Some(TransportKind::WebRtc));
+    }
+
+    #[test]
+    fn only_webrtc_addresses_of_that_peer_are_dialed() {
+        let (low, high) = ordered();
+        let mut links = Links::new(low, Limits::default());
+        relayed(&mut links, high);
+        let other = PeerId::random();
+        let not_ours: Vec<Multiaddr> = vec![
+            format!("{RELAY}/p2p-circuit").parse().expect("addr"),
+            "/ip4/127.0.0.1/udp/1/webrtc-direct".parse().expect("addr"),
+            format!("{RELAY}/p2p-circuit/webrtc/p2p/{other}")
+                .parse()
+                .expect("addr"),
+        ];
+        assert_eq!(links.want_direct(high, &not_ours, true, 0), None);
+        let with_id: Multiaddr = format!("{RELAY}/p2p-circuit/webrtc/p2p/{high}")
+            .parse()
+            .expect("addr");
+        assert_eq!(
+            links.want_direct(high, &[with_id.clone()], true, 0),
+            Some(with_id)
+        );
+    }
+
+    #[test]
+    fn a_failed_dial_waits_before_the_next() {
+        let (low, high) = ordered();
+        let limits = Limits::default();
+        let mut links = Links::new(low, limits);
+        relayed(&mut links, high);
+        let advertised = [webrtc_addr()];
+        links
+            .want_direct(high, &advertised, true, 1_000)
+            .expect("dial");
+        let dial = ConnectionId::new_unchecked(7);
+        links.dial_started(high, dial);
+        assert!(
+            !links.dial_failed(high, Some(ConnectionId::new_unchecked(8)), 2_000),
+            "another dial"
+        );
+        assert!(links.dial_failed(high, Some(dial), 2_000));
+        assert_eq!(
+            links.want_direct(high, &advertised, true, 2_000 + limits.retry_after_ms - 1),
+            None
+        );
+        assert!(
+            links
+                .want_direct(high, &advertised, true, 2_000 + limits.retry_after_ms)
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn direct_connections_and_dials_are_capped() {
+        let local = PeerId::random();
+        let limits = Limits {
+            max_direct: 2,
+            max_dials: 3,
+            retry_after_ms: 0,
+        };
+        let mut links = Links::new(local, limits);
+        let mut peers: Vec<PeerId> = (0..6)
+            .map(|_| PeerId::random())
+            .filter(|p| *p > local)
+            .collect();
+        while peers.len() < 4 {
+            let p = PeerId::random();
+            if p > local {
+                peers.push(p);
+            }
+        }
+        let advertised = [webrtc_addr()];
+        for (i, peer) in peers.iter().take(2).enumerate() {
+            relayed(&mut links, *peer);
+            links
+                .want_direct(*peer, &advertised, true, 0)
+                .expect("under the caps");
+            let id = ConnectionId::new_unchecked(100 + i);
+            assert_eq!(
+                links.established(*peer, id, TransportKind::WebRtc),
+                Verdict::Keep
+            );
+        }
+        relayed(&mut links, peers[2]);
+        assert_eq!(
+            links.want_direct(peers[2], &advertised, true, 0),
+            None,
+            "two direct already"
+        );
+        // A peer that dials us anyway is closed.
+        assert_eq!(
+            links.established(
+                peers[3],
+                ConnectionId::new_unchecked(200),
+                TransportKind::WebRtc
+            ),
+            Verdict::Close
+        );
+        // One direct connection goes: a third dial is allowed, and it is the last one.
+        assert_eq!(
+            links.closed(&peers[0], ConnectionId::new_unchecked(100)),
+            Some(TransportKind::Relayed)
+        );
+        links
+            .want_direct(peers[2], &advertised, true, 0)
+            .expect("room again");
+        links.dial_failed(peers[2], None, 0);
+        assert_eq!(
+            links.want_direct(peers[2], &advertised, true, 0),
+            None,
+            "no dials left"
+        );
+    }
+
+    #[test]
+    fn relayed_connections_retire_only_behind_a_direct_one() {
+        let (low, high) = ordered();
+        let mut links = Links::new(low, Limits::default());
+        let circuit = relayed(&mut links, high);
+        assert!(links.relayed_to_retire(&high).is_empty());
+        let direct = ConnectionId::new_unchecked(55);
+        links.established(high, direct, TransportKind::WebRtc);
+        assert_eq!(links.relayed_to_retire(&high), vec![circuit]);
+        assert_eq!(links.direct_peers(), vec![high]);
+        assert_eq!(links.closed(&high, circuit), Some(TransportKind::WebRtc));
+        assert_eq!(links.closed(&high, direct), None);
+        assert!(links.conns.is_empty());
+    }
+}
