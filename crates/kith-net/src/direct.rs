@@ -317,7 +317,7 @@ mod tests {
             .parse()
             .expect("addr");
         assert_eq!(
-            links.want_direct(high, &[with_id.clone()], true, 0),
+            links.want_direct(high, std::slice::from_ref(&with_id), true, 0),
             Some(with_id)
         );
     }

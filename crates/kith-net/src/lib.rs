@@ -32,8 +32,10 @@
 //!
 //! Browsers cannot accept connections: in the browser the node dials kith-node over
 //! WebRTC-direct or WebSocket, keeps Kademlia in client mode, and is reached by other peers
-//! through kith-node's circuit relay (end-to-end encrypted). Natively the node dials TCP or
-//! WebSocket.
+//! through kith-node's circuit relay (end-to-end encrypted), then directly: [`direct`] says
+//! when a relayed connection between two browsers is replaced by a `/webrtc` one
+//! (kith-webrtc), and the event loop dials it and retires the circuit. Natively the node dials
+//! TCP or WebSocket.
 
 pub mod agent;
 pub mod behaviour;
