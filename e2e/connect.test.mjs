@@ -3,7 +3,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { NodeProcess, baseUrl, ensureOutDir, launchBrowser, onboard, seriousProblems, waitState, watchPage } from './lib.mjs';
+import { NodeProcess, baseUrl, ensureOutDir, launchBrowser, onboard, reported, seriousProblems, waitState, watchPage } from './lib.mjs';
 
 let browser;
 let node;
@@ -31,9 +31,14 @@ async function freshPage(url = baseUrl) {
 }
 
 test('connects, shows the node going away, and reconnects by itself', async () => {
-  const out = ensureOutDir();
   const page = await freshPage();
   const problems = watchPage(page);
+  await reported([{ name: 'the tab', page, problems }], node, () => goesAndComesBack(page, problems));
+  await page.context().close();
+});
+
+async function goesAndComesBack(page, problems) {
+  const out = ensureOutDir();
   await waitState(page, 'connected', 30_000);
   await page.click('#nav-network');
   assert.doesNotMatch(await page.content(), /panicked at/);
@@ -67,8 +72,7 @@ test('connects, shows the node going away, and reconnects by itself', async () =
   // of ours, and the app recovers (asserted above). Anything else fails the test.
   assert.deepEqual(seriousProblems(problems), []);
   console.log(`transport used: ${transport}; page errors seen: ${problems.length}`);
-  await page.context().close();
-});
+}
 
 // A WebRTC link to a node that vanished gives no close event; the app notices by the pings
 // it no longer gets back (12 s), says so, and reconnects once the node is back.

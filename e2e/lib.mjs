@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const here = new URL('.', import.meta.url).pathname;
@@ -105,9 +106,13 @@ export function ensureOutDir() {
 /** Collects console errors and page crashes so a failing test can show them. */
 export function watchPage(page) {
   const problems = [];
+  // The last console lines, for a failure report (the app logs through tracing).
+  problems.console = [];
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   page.on('console', (m) => {
     if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+    problems.console.push(`${new Date().toISOString().slice(11, 23)} ${m.type()}: ${m.text()}`);
+    if (problems.console.length > 120) problems.console.shift();
   });
   return problems;
 }
@@ -156,4 +161,71 @@ export async function seeOnHome(page, text, timeout = 30_000) {
     await page.waitForTimeout(200);
   }
   throw new Error(`"${text}" never appeared on the home timeline`);
+}
+
+/** Every persistent context a `Person` opened and has not closed. */
+const open = [];
+
+/** Closes every person's browser (for `after`). */
+export async function closeEveryone() {
+  for (const c of [...open]) await c.close();
+}
+
+/** A person: a Chromium profile directory that survives closing the browser. */
+export class Person {
+  constructor(name) {
+    this.name = name;
+    this.dir = mkdtempSync(join(tmpdir(), `kith-e2e-${name.toLowerCase()}-`));
+    this.problems = [];
+  }
+
+  async launch(viewport = { width: 1100, height: 800 }) {
+    this.context = await launchProfile(this.dir, viewport);
+    open.push(this.context);
+    this.page = this.context.pages()[0] ?? await this.context.newPage();
+    this.problems = watchPage(this.page);
+    return this.page;
+  }
+
+  async close() {
+    await this.context.close();
+    open.splice(open.indexOf(this.context), 1);
+  }
+
+  shot(name) {
+    return this.page.screenshot({ path: join(ensureOutDir(), `${name}.png`), fullPage: true });
+  }
+}
+
+
+/** Prints each person's status and last console lines, and the node's log, for a failure. */
+export async function reportFailure(people, node) {
+  for (const p of people) {
+    // Only for the failure report: a closed page has no status to print.
+    const status = await p.page?.textContent('#status').catch(() => '(closed)');
+    process.stderr.write(`--- ${p.name}: status "${status}"; console (last lines) ---\n${(p.problems?.console ?? []).join('\n')}\n`);
+  }
+  process.stderr.write(`--- kith-node log (tail) ---\n${node.log.slice(-4000)}\n`);
+}
+
+/** One kith-node for a test file: started before its tests; after them every person's browser
+ * is closed and the node stopped. */
+export function nodeForFile() {
+  const node = new NodeProcess();
+  before(() => node.start());
+  after(async () => {
+    await closeEveryone();
+    await node.stop();
+  });
+  return node;
+}
+
+/** Runs `scenario`; if it fails, prints each person's console and the node's log first. */
+export async function reported(people, node, scenario) {
+  try {
+    await scenario();
+  } catch (e) {
+    await reportFailure(people, node);
+    throw e;
+  }
 }

@@ -1,60 +1,16 @@
 // End to end, through the real UI: three people in three separate Chromium profiles (each its
 // own persistent user-data directory, so IndexedDB and the service worker are their own) and
 // one real kith-node. Screenshots of every main screen go to target/e2e/.
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  NodeProcess, baseUrl, ensureOutDir, launchProfile, onboard, post, postByText, seeOnHome, seriousProblems,
-  waitState, watchPage,
+  Person, baseUrl, ensureOutDir, nodeForFile, onboard, post, postByText, reported, seeOnHome,
+  seriousProblems, waitState,
 } from './lib.mjs';
 
 const out = ensureOutDir();
-let node;
-const open = [];
-
-/** A person: a Chromium profile directory that survives closing the browser. */
-class Person {
-  constructor(name) {
-    this.name = name;
-    this.dir = mkdtempSync(join(tmpdir(), `kith-e2e-${name.toLowerCase()}-`));
-    this.problems = [];
-  }
-
-  async launch(viewport = { width: 1100, height: 800 }) {
-    this.context = await launchProfile(this.dir, viewport);
-    open.push(this.context);
-    this.page = this.context.pages()[0] ?? await this.context.newPage();
-    this.problems = watchPage(this.page);
-    // The last console lines, printed when the test fails (the app logs through tracing).
-    this.console = [];
-    this.page.on('console', (m) => {
-      this.console.push(`${new Date().toISOString().slice(11, 23)} ${m.type()}: ${m.text()}`);
-      if (this.console.length > 80) this.console.shift();
-    });
-    return this.page;
-  }
-
-  async close() {
-    await this.context.close();
-    open.splice(open.indexOf(this.context), 1);
-  }
-
-  shot(name) {
-    return this.page.screenshot({ path: join(out, `${name}.png`), fullPage: true });
-  }
-}
-
-before(async () => {
-  node = new NodeProcess();
-  await node.start();
-});
-after(async () => {
-  for (const c of [...open]) await c.close();
-  await node?.stop();
-});
+const node = nodeForFile();
 
 
 const people = [];
@@ -63,17 +19,7 @@ test('three people: onboard, follow by link, post live, reply, reload, search, s
   const bob = new Person('Bob');
   const carol = new Person('Carol');
   people.push(alice, bob, carol);
-  try {
-    await threePeople(alice, bob, carol);
-  } catch (e) {
-    for (const p of people) {
-      // Only for the failure report: a closed page has no status to print.
-      const status = await p.page?.textContent('#status').catch(() => '(closed)');
-      process.stderr.write(`--- ${p.name}: status "${status}"; console (last lines) ---\n${(p.console ?? []).join('\n')}\n`);
-    }
-    process.stderr.write(`--- kith-node log (tail) ---\n${node.log.slice(-4000)}\n`);
-    throw e;
-  }
+  await reported(people, node, () => threePeople(alice, bob, carol));
 });
 
 async function threePeople(alice, bob, carol) {

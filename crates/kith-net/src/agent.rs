@@ -148,7 +148,10 @@ pub const PUBLISH_RETRY: Duration = Duration::from_millis(700);
 
 /// How long a sync candidate (the author or a holder) may take to answer a dial.
 pub const CANDIDATE_DIAL_TIMEOUT: Duration = Duration::from_secs(8);
-/// How often liveness is checked while online.
+/// A connection attempt (dial, live delivery, reservation, announcements) that takes longer
+/// is given up and retried: a step whose answer was lost must not hold the tab offline.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How often the agent checks that kith-node still answers.
 const LIVENESS_CHECK: Duration = Duration::from_secs(2);
 
 /// Why going online failed.
@@ -549,6 +552,27 @@ impl<S: Store + 'static> Agent<S> {
                 report(AgentEvent::Link(event));
                 None
             }
+            Event::Connected {
+                peer,
+                transport: crate::TransportKind::WebRtc,
+                ..
+            } => {
+                // A friend connected directly: catch up on their feed over it, which works
+                // with kith-node gone and needs no DHT lookup.
+                if let Ok(Some(author)) = self
+                    .client
+                    .persons_of(vec![peer])
+                    .await
+                    .map(|mut v| v.pop().flatten())
+                    && self.followed().await.contains(&author)
+                {
+                    for a in syncs.want(author) {
+                        self.spawn_sync(a, report, done);
+                    }
+                }
+                report(AgentEvent::Link(event));
+                None
+            }
             Event::Connected { peer, .. } | Event::Ping { peer, .. } => {
                 if let Phase::Online { last_heard } = phase
                     && peer == self.node
@@ -586,12 +610,38 @@ impl<S: Store + 'static> Agent<S> {
         &self,
         insist_on_gossip: bool,
     ) -> Fuse<LocalBoxFuture<'_, Result<Multiaddr, OnlineError>>> {
-        self.go_online(insist_on_gossip).boxed_local().fuse()
+        let attempt = self.go_online(insist_on_gossip).fuse();
+        async move {
+            let mut attempt = std::pin::pin!(attempt);
+            let mut limit = std::pin::pin!(platform::sleep(CONNECT_TIMEOUT).fuse());
+            futures::select! {
+                r = attempt => r,
+                () = limit => {
+                    tracing::info!("going online timed out");
+                    // Whatever is left of the attempt goes; the next one starts clean.
+                    let _ = self.client.disconnect(self.node).await;
+                    Err(OnlineError::Failed(format!(
+                        "going online took longer than {} s",
+                        CONNECT_TIMEOUT.as_secs()
+                    )))
+                }
+            }
+        }
+        .boxed_local()
+        .fuse()
     }
 
     /// Dial, check live delivery, reserve, follow, announce.
     async fn go_online(&self, insist_on_gossip: bool) -> Result<Multiaddr, OnlineError> {
+        // A connection left from an earlier attempt can be dead without anyone knowing yet
+        // (WebRTC-direct notices late), and the relay client would send the reservation over
+        // it: each attempt starts from no connection to kith-node.
+        let _ = self.client.disconnect(self.node).await;
         let dialed = self.client.dial(self.node, self.node_addrs.clone()).await;
+        tracing::debug!(
+            "going online: dialed {:?}",
+            dialed.as_ref().map(|c| c.transport)
+        );
         let connected = match dialed {
             Err(_) if !self.fallback_addrs.is_empty() => {
                 self.client
@@ -627,7 +677,9 @@ impl<S: Store + 'static> Agent<S> {
             .first()
             .cloned()
             .ok_or_else(|| OnlineError::Failed("no node address".to_owned()))?;
-        let relayed = self.client.listen_via_relay(relay).await?;
+        let relayed = self.client.listen_via_relay(relay).await;
+        tracing::debug!("going online: reservation {relayed:?}");
+        let relayed = relayed?;
         for author in &self.followed().await {
             let _ = self.client.follow_live(*author).await;
         }
@@ -661,10 +713,19 @@ impl<S: Store + 'static> Agent<S> {
     /// hostile or stale holder would otherwise hide an offline author from a new follower).
     async fn try_sync(&self, author: AuthorId, report: &dyn Fn(AgentEvent)) -> bool {
         let me = self.client.local_peer_id();
-        // The author's devices and followers announce the feed; a node running under the
-        // author's own key (native clients) is tried first without a lookup.
-        let mut candidates: Vec<PeerId> =
-            crate::identity::peer_id_of(&author).into_iter().collect();
+        // The author's devices connected here come first (no lookup, and they work with
+        // kith-node gone); then a node running under the author's own key (native clients);
+        // then the devices and followers that announce the feed in the DHT.
+        let mut candidates: Vec<PeerId> = self
+            .client
+            .connected_devices_of(author)
+            .await
+            .unwrap_or_default();
+        if let Some(p) = crate::identity::peer_id_of(&author)
+            && !candidates.contains(&p)
+        {
+            candidates.push(p);
+        }
         match self.client.find_providers(author).await {
             Ok(found) => {
                 for p in found {
@@ -681,24 +742,29 @@ impl<S: Store + 'static> Agent<S> {
             .into_iter()
             .filter(|p| *p != me && *p != self.node)
         {
-            let Some(relay) = self.node_addrs.first() else {
-                return false;
-            };
-            let circuit = relay
-                .clone()
-                .with(Protocol::P2pCircuit)
-                .with(Protocol::P2p(peer));
-            // A holder that just went away can leave the relay waiting on a dead link: give
-            // each candidate a bounded time and move on to the next.
-            let mut dial = Box::pin(self.client.dial(peer, vec![circuit]).fuse());
-            let mut give_up = Box::pin(platform::sleep(CANDIDATE_DIAL_TIMEOUT).fuse());
-            let reached = futures::select! {
-                r = dial => r.map_err(|e| e.to_string()),
-                () = give_up => Err("no answer in time".to_owned()),
-            };
-            if let Err(e) = reached {
-                tracing::info!("sync of {author}: {peer} unreachable: {e}");
-                continue;
+            // A peer connected directly is asked over that connection; any other is dialed
+            // through kith-node's relay (the direct connection follows if it can be made).
+            let direct = self.client.is_direct(peer).await.unwrap_or(false);
+            if !direct {
+                let Some(relay) = self.node_addrs.first() else {
+                    return false;
+                };
+                let circuit = relay
+                    .clone()
+                    .with(Protocol::P2pCircuit)
+                    .with(Protocol::P2p(peer));
+                // A holder that just went away can leave the relay waiting on a dead link:
+                // give each candidate a bounded time and move on to the next.
+                let mut dial = Box::pin(self.client.dial(peer, vec![circuit]).fuse());
+                let mut give_up = Box::pin(platform::sleep(CANDIDATE_DIAL_TIMEOUT).fuse());
+                let reached = futures::select! {
+                    r = dial => r.map_err(|e| e.to_string()),
+                    () = give_up => Err("no answer in time".to_owned()),
+                };
+                if let Err(e) = reached {
+                    tracing::info!("sync of {author}: {peer} unreachable: {e}");
+                    continue;
+                }
             }
             let progress = |p: kith_core::sync::Progress| {
                 report(AgentEvent::SyncProgress {
@@ -707,11 +773,24 @@ impl<S: Store + 'static> Agent<S> {
                     want: p.want,
                 });
             };
-            match self
-                .replica
-                .sync_with_also(peer, Some(author), progress)
-                .await
-            {
+            let mut retried = false;
+            let outcome = loop {
+                let r = self
+                    .replica
+                    .sync_with_also(peer, Some(author), &progress)
+                    .await;
+                // A request sent over a circuit that was closing (a direct connection had
+                // just replaced it) fails with it: asked once more, over the direct one.
+                if matches!(r, Err(ReplicaError::Net(_)))
+                    && !retried
+                    && self.client.is_direct(peer).await.unwrap_or(false)
+                {
+                    retried = true;
+                    continue;
+                }
+                break r;
+            };
+            match outcome {
                 Ok(p) => {
                     fetched += p.have;
                     // "I have nothing" from one holder must not hide a feed another holder

@@ -23,6 +23,14 @@ pub(crate) enum Command {
     ConnectedPeers {
         reply: oneshot::Sender<Vec<PeerId>>,
     },
+    DevicesOf {
+        author: AuthorId,
+        reply: oneshot::Sender<Vec<PeerId>>,
+    },
+    IsDirect {
+        peer: PeerId,
+        reply: oneshot::Sender<bool>,
+    },
     RoutingTable {
         reply: oneshot::Sender<Vec<PeerId>>,
     },
@@ -182,6 +190,17 @@ impl Client {
     /// The peers with at least one open connection.
     pub async fn connected_peers(&self) -> Result<Vec<PeerId>, NetError> {
         self.ask(|reply| Command::ConnectedPeers { reply }).await
+    }
+
+    /// The connected peers that said in identify they are devices of `author` (the device
+    /// claim checked): the first to ask for `author`'s feed, with no DHT lookup.
+    pub async fn connected_devices_of(&self, author: AuthorId) -> Result<Vec<PeerId>, NetError> {
+        self.ask(|reply| Command::DevicesOf { author, reply }).await
+    }
+
+    /// Whether `peer` is connected directly (browser to browser over `/webrtc`).
+    pub async fn is_direct(&self, peer: PeerId) -> Result<bool, NetError> {
+        self.ask(|reply| Command::IsDirect { peer, reply }).await
     }
 
     /// The peers in the Kademlia routing table.

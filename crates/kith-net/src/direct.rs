@@ -11,10 +11,12 @@
 //!   peers that dial us, are closed), at most [`Limits::max_dials`] dials in a tab's life
 //!   (Chrome allows about 500 `RTCPeerConnection`s), and a peer whose dial failed is not
 //!   dialed again for [`Limits::retry_after_ms`]. The relayed connection stays the fallback.
-//! - **The circuit goes.** Once a direct connection is up, the relayed ones to the same peer
-//!   are closed when nothing is in flight on them (the event loop checks its pending
-//!   requests), so sync, gossip and pings all take the direct path and kith-node relays no
-//!   more than the signalling.
+//! - **The circuit goes.** Once a direct connection has been up for [`RETIRE_AFTER_MS`], the
+//!   relayed ones to the same peer are closed when nothing is in flight on them (the event
+//!   loop checks its pending requests), so sync, gossip and pings all take the direct path
+//!   and kith-node relays no more than the signalling. The wait lets what was already sent
+//!   over the circuit (a gossip subscription, a request the other side has not yet seen)
+//!   arrive before it closes.
 
 use std::collections::HashMap;
 
@@ -23,6 +25,9 @@ use libp2p::swarm::ConnectionId;
 use libp2p::{Multiaddr, PeerId};
 
 use crate::TransportKind;
+
+/// How long a direct connection must have been up before the circuits it replaces close.
+pub const RETIRE_AFTER_MS: u64 = 3_000;
 
 /// The bounds on direct connections.
 #[derive(Debug, Clone, Copy)]
@@ -68,6 +73,8 @@ pub struct Links {
     dialing: HashMap<PeerId, ConnectionId>,
     /// When each peer's last dial failed.
     failed: HashMap<PeerId, u64>,
+    /// Since when each directly connected peer has been.
+    direct_since: HashMap<PeerId, u64>,
     dials_made: usize,
 }
 
@@ -80,6 +87,7 @@ impl Links {
             conns: HashMap::new(),
             dialing: HashMap::new(),
             failed: HashMap::new(),
+            direct_since: HashMap::new(),
             dials_made: 0,
         }
     }
@@ -99,13 +107,20 @@ impl Links {
     }
 
     /// A connection came up.
-    pub fn established(&mut self, peer: PeerId, id: ConnectionId, kind: TransportKind) -> Verdict {
+    pub fn established(
+        &mut self,
+        peer: PeerId,
+        id: ConnectionId,
+        kind: TransportKind,
+        now_ms: u64,
+    ) -> Verdict {
         if kind == TransportKind::WebRtc {
             self.dialing.remove(&peer);
             self.failed.remove(&peer);
             if self.direct_count() >= self.limits.max_direct {
                 return Verdict::Close;
             }
+            self.direct_since.entry(peer).or_insert(now_ms);
         }
         self.conns.entry(peer).or_default().push((id, kind));
         Verdict::Keep
@@ -117,6 +132,9 @@ impl Links {
         conns.retain(|(c, _)| *c != id);
         if conns.is_empty() {
             self.conns.remove(peer);
+        }
+        if !self.is_direct(peer) {
+            self.direct_since.remove(peer);
         }
         self.best(peer)
     }
@@ -216,8 +234,13 @@ impl Links {
     }
 
     /// The relayed connections to `peer` that a direct connection has replaced.
-    pub fn relayed_to_retire(&self, peer: &PeerId) -> Vec<ConnectionId> {
-        if !self.is_direct(peer) {
+    /// Nothing while the direct connection is younger than [`RETIRE_AFTER_MS`].
+    pub fn relayed_to_retire(&self, peer: &PeerId, now_ms: u64) -> Vec<ConnectionId> {
+        let settled = self
+            .direct_since
+            .get(peer)
+            .is_some_and(|since| now_ms.saturating_sub(*since) >= RETIRE_AFTER_MS);
+        if !settled || !self.is_direct(peer) {
             return Vec::new();
         }
         self.conns
@@ -227,6 +250,20 @@ impl Links {
             .filter(|(_, k)| *k == TransportKind::Relayed)
             .map(|(c, _)| *c)
             .collect()
+    }
+
+    /// Peers with circuits that [`Links::relayed_to_retire`] would close now.
+    pub fn retire_due(&self, now_ms: u64) -> Vec<PeerId> {
+        self.direct_since
+            .keys()
+            .filter(|p| !self.relayed_to_retire(p, now_ms).is_empty())
+            .copied()
+            .collect()
+    }
+
+    /// Every peer with an open connection.
+    pub fn connected(&self) -> impl Iterator<Item = &PeerId> {
+        self.conns.keys()
     }
 }
 
@@ -251,7 +288,7 @@ mod tests {
     fn relayed(links: &mut Links, peer: PeerId) -> ConnectionId {
         let id = ConnectionId::new_unchecked(links.conns.len() * 10 + 1);
         assert_eq!(
-            links.established(peer, id, TransportKind::Relayed),
+            links.established(peer, id, TransportKind::Relayed, 0),
             Verdict::Keep
         );
         id
@@ -287,7 +324,7 @@ mod tests {
         );
         assert_eq!(at_low.dialing_peer(dial), Some(high));
         assert_eq!(
-            at_low.established(high, dial, TransportKind::WebRtc),
+            at_low.established(high, dial, TransportKind::WebRtc, 0),
             Verdict::Keep
         );
         assert!(at_low.is_direct(&high));
@@ -377,7 +414,7 @@ mod tests {
                 .expect("under the caps");
             let id = ConnectionId::new_unchecked(100 + i);
             assert_eq!(
-                links.established(*peer, id, TransportKind::WebRtc),
+                links.established(*peer, id, TransportKind::WebRtc, 0),
                 Verdict::Keep
             );
         }
@@ -392,7 +429,8 @@ mod tests {
             links.established(
                 peers[3],
                 ConnectionId::new_unchecked(200),
-                TransportKind::WebRtc
+                TransportKind::WebRtc,
+                0
             ),
             Verdict::Close
         );
@@ -417,10 +455,17 @@ mod tests {
         let (low, high) = ordered();
         let mut links = Links::new(low, Limits::default());
         let circuit = relayed(&mut links, high);
-        assert!(links.relayed_to_retire(&high).is_empty());
+        assert!(links.relayed_to_retire(&high, 0).is_empty());
         let direct = ConnectionId::new_unchecked(55);
-        links.established(high, direct, TransportKind::WebRtc);
-        assert_eq!(links.relayed_to_retire(&high), vec![circuit]);
+        links.established(high, direct, TransportKind::WebRtc, 1_000);
+        // Not at once: what was sent over the circuit gets time to arrive.
+        assert!(links.relayed_to_retire(&high, 1_000).is_empty());
+        assert!(links.retire_due(1_000 + RETIRE_AFTER_MS - 1).is_empty());
+        assert_eq!(links.retire_due(1_000 + RETIRE_AFTER_MS), vec![high]);
+        assert_eq!(
+            links.relayed_to_retire(&high, 1_000 + RETIRE_AFTER_MS),
+            vec![circuit]
+        );
         assert_eq!(links.direct_peers(), vec![high]);
         assert_eq!(links.closed(&high, circuit), Some(TransportKind::WebRtc));
         assert_eq!(links.closed(&high, direct), None);

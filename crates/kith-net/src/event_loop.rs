@@ -29,6 +29,9 @@ use crate::client::{Command, Connected};
 use crate::direct::{Links, Verdict};
 use crate::{Behaviour, Event, NetError, NetStats, TransportKind};
 
+/// How often the loop does its timed chores (closing circuits a direct connection replaced).
+const TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Where the answer to a command goes.
 type Reply<T> = oneshot::Sender<Result<T, NetError>>;
 
@@ -45,7 +48,9 @@ pub struct EventLoop {
     pending_requests: HashMap<OutboundRequestId, (PeerId, Reply<Message>)>,
     pending_responses: HashMap<u64, (PeerId, ResponseChannel<Vec<u8>>)>,
     next_response_id: u64,
-    pending_listens: HashMap<ListenerId, oneshot::Sender<Result<Multiaddr, NetError>>>,
+    /// Reservations asked for, with the relay's peer id: a reservation whose relay
+    /// connection closes first fails (the relay client says nothing then).
+    pending_listens: HashMap<ListenerId, (Option<PeerId>, Reply<Multiaddr>)>,
     pending_provides: HashMap<kad::QueryId, Reply<()>>,
     pending_puts: HashMap<kad::QueryId, Reply<()>>,
     pending_gets: HashMap<kad::QueryId, Reply<Option<Vec<u8>>>>,
@@ -141,8 +146,27 @@ impl EventLoop {
         if busy {
             return;
         }
-        for id in self.links.relayed_to_retire(&peer) {
+        for id in self.links.relayed_to_retire(&peer, crate::now_ms()) {
             self.swarm.close_connection(id);
+        }
+    }
+
+    /// Fails the reservations still waiting on `relay`, whose last connection closed: the
+    /// request died with it, and the relay client would leave the listener waiting forever.
+    fn fail_reservations_via(&mut self, relay: PeerId) {
+        let dead: Vec<ListenerId> = self
+            .pending_listens
+            .iter()
+            .filter(|(_, (r, _))| *r == Some(relay))
+            .map(|(id, _)| *id)
+            .collect();
+        for id in dead {
+            self.swarm.remove_listener(id);
+            if let Some((_, reply)) = self.pending_listens.remove(&id) {
+                let _ = reply.send(Err(NetError::Relay(
+                    "the connection to the relay closed before the reservation".to_owned(),
+                )));
+            }
         }
     }
 
@@ -179,7 +203,9 @@ impl EventLoop {
             Swarm(Box<SwarmEvent<BehaviourEvent>>),
             Command(Option<Command>),
             Room,
+            Tick,
         }
+        let mut tick = Box::pin(crate::platform::sleep(TICK).fuse());
         loop {
             let step = {
                 let (events, waiting) = (&mut self.events, !self.overflow.is_empty());
@@ -195,6 +221,7 @@ impl EventLoop {
                     event = self.swarm.select_next_some() => Step::Swarm(Box::new(event)),
                     command = self.commands.next() => Step::Command(command),
                     () = room.fuse() => Step::Room,
+                    () = tick => Step::Tick,
                 }
             };
             match step {
@@ -202,6 +229,12 @@ impl EventLoop {
                 Step::Command(Some(c)) => self.on_command(c),
                 Step::Command(None) => return,
                 Step::Room => self.flush(),
+                Step::Tick => {
+                    tick = Box::pin(crate::platform::sleep(TICK).fuse());
+                    for peer in self.links.retire_due(crate::now_ms()) {
+                        self.retire_relayed(peer);
+                    }
+                }
             }
         }
     }
@@ -301,6 +334,18 @@ impl EventLoop {
             Command::ConnectedPeers { reply } => {
                 let _ = reply.send(self.swarm.connected_peers().copied().collect());
             }
+            Command::DevicesOf { author, reply } => {
+                let devices = self
+                    .links
+                    .connected()
+                    .filter(|p| self.persons.of(p) == Some(author))
+                    .copied()
+                    .collect();
+                let _ = reply.send(devices);
+            }
+            Command::IsDirect { peer, reply } => {
+                let _ = reply.send(self.links.is_direct(&peer));
+            }
             Command::RoutingTable { reply } => {
                 let mut peers = Vec::new();
                 for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
@@ -354,9 +399,13 @@ impl EventLoop {
                 }
             }
             Command::ListenViaRelay { relay, reply } => {
+                let relay_peer = relay.iter().find_map(|p| match p {
+                    Protocol::P2p(peer) => Some(peer),
+                    _ => None,
+                });
                 match self.swarm.listen_on(relay.with(Protocol::P2pCircuit)) {
                     Ok(id) => {
-                        self.pending_listens.insert(id, reply);
+                        self.pending_listens.insert(id, (relay_peer, reply));
                     }
                     Err(e) => {
                         let _ = reply.send(Err(NetError::Relay(e.to_string())));
@@ -420,7 +469,11 @@ impl EventLoop {
             } => {
                 let address = endpoint.get_remote_address().clone();
                 let transport = TransportKind::of_endpoint(&endpoint);
-                if self.links.established(peer_id, connection_id, transport) == Verdict::Close {
+                if self
+                    .links
+                    .established(peer_id, connection_id, transport, crate::now_ms())
+                    == Verdict::Close
+                {
                     tracing::debug!(%peer_id, "closing a direct connection over the cap");
                     self.swarm.close_connection(connection_id);
                     return;
@@ -450,6 +503,9 @@ impl EventLoop {
                 ..
             } => {
                 let left = self.links.closed(&peer_id, connection_id);
+                if num_established == 0 {
+                    self.fail_reservations_via(peer_id);
+                }
                 self.emit(Event::Disconnected {
                     peer: peer_id,
                     remaining: num_established,
@@ -522,7 +578,7 @@ impl EventLoop {
                 {
                     self.swarm.add_external_address(direct);
                 }
-                if let Some(reply) = self.pending_listens.remove(&listener_id) {
+                if let Some((_, reply)) = self.pending_listens.remove(&listener_id) {
                     let _ = reply.send(Ok(address));
                 }
             }
@@ -540,7 +596,7 @@ impl EventLoop {
                 listener_id,
                 error: e,
             } => {
-                if let Some(reply) = self.pending_listens.remove(&listener_id) {
+                if let Some((_, reply)) = self.pending_listens.remove(&listener_id) {
                     let _ = reply.send(Err(NetError::Relay(e.to_string())));
                 }
             }

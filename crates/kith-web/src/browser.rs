@@ -261,6 +261,19 @@ pub fn transport_from_url() -> Option<kith_net::TransportKind> {
     }
 }
 
+/// `?direct=off` in the page's URL keeps every connection to another browser relayed through
+/// kith-node (for the benchmark that compares the two paths, and for networks where WebRTC
+/// misbehaves).
+pub fn direct_off_in_url() -> bool {
+    let Some(search) = window().and_then(|w| w.location().search().ok()) else {
+        return false;
+    };
+    web_sys::UrlSearchParams::new_with_str(&search)
+        .ok()
+        .and_then(|p| p.get("direct"))
+        .is_some_and(|v| v == "off")
+}
+
 /// The serving kith-node's `/bootstrap.json`, or why it could not be had.
 pub async fn fetch_bootstrap() -> Result<kith_core::BootstrapDoc, String> {
     let resp = gloo_net::http::Request::get("/bootstrap.json")

@@ -69,10 +69,14 @@ pub async fn start(
 ) -> Result<(Rc<dyn Network>, mpsc::Receiver<AgentEvent>, String), String> {
     let device = kith_net::identity::device_keypair(app.device_key().await?);
     let me = device.public().to_peer_id();
-    let config = Config {
+    let mut config = Config {
         device: kith_net::identity::device_claim(app.identity(), &me),
         ..Config::default()
     };
+    if browser::direct_off_in_url() {
+        // No direct connection is made or kept: everything goes through kith-node.
+        config.direct.max_direct = 0;
+    }
     let (client, events, event_loop) = kith_net::new(device, config)
         .map_err(|e| format!("The network could not start in this browser: {e}"))?;
     platform::spawn(event_loop.run());

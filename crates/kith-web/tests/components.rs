@@ -332,6 +332,14 @@ async fn the_status_bar_says_how_and_offers_a_retry() {
         "2 friends connected directly. Retrying kith-node in 4.0 s."
     );
     assert!(root.query_selector("#retry").expect("dom").is_some());
+    // And while it is being retried.
+    let conn = Conn::Connecting { attempt: 3 };
+    let (root, _rx) = mount(html! { <StatusBar {conn} peers={1} direct={1} /> }).await;
+    assert_eq!(text(&root, "#status-headline"), "kith-node unreachable");
+    assert_eq!(
+        text(&root, "#status-detail"),
+        "1 friend connected directly. Reconnecting to kith-node (attempt 3)."
+    );
 }
 
 #[wasm_bindgen_test]

@@ -29,9 +29,11 @@
 //! Every queue fed by the peer is bounded: signalling messages per handshake
 //! ([`signal::MAX_SIGNALS`]) and their size ([`proto::MAX_SIGNAL`]), unread bytes per stream
 //! ([`Config::max_buffered`]), streams the peer opened and we have not taken
-//! ([`Config::max_pending_inbound`]) and streams alive at once ([`Config::max_inbound_streams`]).
+//! ([`Config::max_pending_inbound`]) and streams alive at once ([`Config::max_inbound_streams`]);
+//! and the peer connections a peer can make us create ([`budget`]).
 
 pub mod addr;
+pub mod budget;
 pub mod proto;
 pub mod signal;
 pub mod stream;
@@ -72,6 +74,11 @@ pub struct Config {
     pub max_pending_inbound: usize,
     /// Streams the peer opened that are alive at once; more are refused.
     pub max_inbound_streams: usize,
+    /// `RTCPeerConnection`s the transport may create over its life (Chrome allows about
+    /// 500 per tab); see [`budget`].
+    pub max_peer_connections: usize,
+    /// How often one peer may be answered over the transport's life.
+    pub max_answers_per_peer: u32,
 }
 
 impl Default for Config {
@@ -84,6 +91,8 @@ impl Default for Config {
             max_buffered: stream::MAX_BUFFERED,
             max_pending_inbound: 32,
             max_inbound_streams: 256,
+            max_peer_connections: 400,
+            max_answers_per_peer: 16,
         }
     }
 }
@@ -101,6 +110,8 @@ pub enum Error {
     Timeout,
     /// The connection failed or closed.
     ConnectionLost(String),
+    /// The transport's [`budget`] refused the handshake.
+    Refused(String),
 }
 
 impl Error {
@@ -118,6 +129,7 @@ impl fmt::Display for Error {
             Self::Js(e) => write!(f, "the browser's WebRTC refused: {e}"),
             Self::Timeout => write!(f, "the webrtc handshake timed out"),
             Self::ConnectionLost(e) => write!(f, "the webrtc connection was lost: {e}"),
+            Self::Refused(e) => write!(f, "webrtc handshake refused: {e}"),
         }
     }
 }

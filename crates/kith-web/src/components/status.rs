@@ -61,7 +61,20 @@ pub struct StatusBarProps {
 /// peer count, and sync progress.
 #[function_component(StatusBar)]
 pub fn status_bar(props: &StatusBarProps) -> Html {
+    let friends = format!(
+        "{} friend{} connected directly.",
+        props.direct,
+        if props.direct == 1 { "" } else { "s" }
+    );
     let (state, transport, headline, detail, at) = match &props.conn {
+        // Friends connected directly keep working while kith-node is being retried.
+        Conn::Connecting { attempt } if props.direct > 0 => (
+            "connecting",
+            String::new(),
+            "kith-node unreachable".to_owned(),
+            format!("{friends} Reconnecting to kith-node (attempt {attempt})."),
+            String::new(),
+        ),
         Conn::Connecting { attempt } => (
             "connecting",
             String::new(),
@@ -98,9 +111,7 @@ pub fn status_bar(props: &StatusBarProps) -> Html {
             String::new(),
             "kith-node unreachable".to_owned(),
             format!(
-                "{} friend{} connected directly. Retrying kith-node in {:.1} s.",
-                props.direct,
-                if props.direct == 1 { "" } else { "s" },
+                "{friends} Retrying kith-node in {:.1} s.",
                 *retry_in_ms as f64 / 1000.0
             ),
             String::new(),

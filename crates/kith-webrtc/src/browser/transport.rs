@@ -14,8 +14,11 @@ use libp2p::identity::PeerId;
 use libp2p::swarm::StreamProtocol;
 use send_wrapper::SendWrapper;
 
+use std::sync::{Arc, Mutex};
+
 use super::connection::Connection;
 use super::handshake;
+use crate::budget::{Budget, Refused};
 use crate::signal::PROTOCOL;
 use crate::{Config, Error, addr};
 
@@ -25,6 +28,7 @@ type Upgrade = Pin<Box<dyn Future<Output = Result<(PeerId, Connection), Error>> 
 pub struct Transport {
     config: Config,
     control: libp2p_stream::Control,
+    budget: Arc<Mutex<Budget>>,
     listener: Option<(ListenerId, libp2p_stream::IncomingStreams)>,
     events: VecDeque<TransportEvent<Upgrade, Error>>,
 }
@@ -33,9 +37,11 @@ impl Transport {
     /// A transport that signals through `control` (from the swarm's
     /// [`libp2p_stream::Behaviour`]).
     pub fn new(config: Config, control: libp2p_stream::Control) -> Self {
+        let budget = Budget::new(config.max_peer_connections, config.max_answers_per_peer);
         Self {
             config,
             control,
+            budget: Arc::new(Mutex::new(budget)),
             listener: None,
             events: VecDeque::new(),
         }
@@ -44,6 +50,35 @@ impl Transport {
 
 fn protocol() -> StreamProtocol {
     StreamProtocol::new(PROTOCOL)
+}
+
+/// A handshake counted in the budget until it ends, either way.
+struct Counted {
+    budget: Arc<Mutex<Budget>>,
+    peer: PeerId,
+}
+
+impl Counted {
+    fn start(budget: &Arc<Mutex<Budget>>, peer: PeerId, inbound: bool) -> Result<Self, Refused> {
+        lock(budget).start(peer, inbound)?;
+        Ok(Self {
+            budget: budget.clone(),
+            peer,
+        })
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        lock(&self.budget).finish(&self.peer);
+    }
+}
+
+fn lock(budget: &Mutex<Budget>) -> std::sync::MutexGuard<'_, Budget> {
+    // One thread in the browser: a poisoned lock only means a panic elsewhere.
+    budget
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Runs `fut` for at most `config.handshake_timeout`.
@@ -104,9 +139,12 @@ impl libp2p::core::Transport for Transport {
         let Some(peer) = addr::dial_target(&addr) else {
             return Err(TransportError::MultiaddrNotSupported(addr));
         };
+        let counted = Counted::start(&self.budget, peer, false)
+            .map_err(|e| TransportError::Other(Error::Refused(e.to_string())))?;
         let mut control = self.control.clone();
         let config = self.config.clone();
         Ok(Box::pin(SendWrapper::new(async move {
+            let _counted = counted;
             in_time(&config, async {
                 let stream = control
                     .open_stream(peer, protocol())
@@ -133,7 +171,10 @@ impl libp2p::core::Transport for Transport {
         let id = *id;
         match incoming.poll_next_unpin(cx) {
             Poll::Ready(Some((peer, stream))) => {
+                let counted = Counted::start(&self.budget, peer, true);
                 let upgrade: Upgrade = Box::pin(SendWrapper::new(async move {
+                    // A refused offer is answered with nothing: dropping the stream resets it.
+                    let _counted = counted.map_err(|e| Error::Refused(e.to_string()))?;
                     in_time(&config, handshake::answer(stream, &config))
                         .await
                         .map(|connection| (peer, connection))
