@@ -5,9 +5,16 @@
 //   IndexedDB warm) holding 1,000 stored posts: from navigation start to the first post on
 //   screen (the app's `performance.mark('kith:first-post')`).
 // - screen_delivery_ms_p50/p99: A clicks Post; B (another browser profile, following A, with
-//   A's profile open) shows the post. Both times are Date.now() on this machine. One post at a
-//   time, 50 ms after the previous one was seen, so each figure is one post's trip and not the
-//   queue behind a burst (B stores each live entry before taking the next from the network).
+//   A's profile open) shows the post, both opened with `?direct=off`, so the post goes through
+//   kith-node. Both times are Date.now() on this machine. One post at a time, 50 ms after the
+//   previous one was seen, so each figure is one post's trip and not the queue behind a burst
+//   (B stores each live entry before taking the next from the network). A post not on B's
+//   screen within 10 s is counted in screen_delivery_lost.
+// - screen_delivery_direct_ms_p50/p99 (and _lost): the same with a second pair in default
+//   mode, connected directly over /webrtc (checked before and after). The two pairs take
+//   turns in rounds of posts, and screen_delivery_direct_ratio_p50 is direct p50 / via-node p50.
+// - direct_connect_ms_p50: a fresh follower (its own profile, online) clicks Follow on A's
+//   profile; until its status bar counts a direct connection.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -19,6 +26,10 @@ const passphrase = process.env.KITH_BENCH_BACKUP_PASS;
 const loads = Number(process.env.KITH_BENCH_RUNS ?? 7);
 const deliveries = Number(process.env.KITH_BENCH_DELIVERIES ?? 100);
 const gapMs = Number(process.env.KITH_BENCH_GAP_MS ?? 50);
+const rounds = 4;
+const followers = Number(process.env.KITH_BENCH_FOLLOWERS ?? 5);
+// A post not on B's screen this long after the click counts as lost.
+const lostAfterMs = 10_000;
 if (!backupFile || !passphrase) throw new Error('run through `cargo xtask bench`');
 
 const median = (xs) => {
@@ -43,10 +54,70 @@ async function profile() {
   return ctx.pages()[0] ?? ctx.newPage();
 }
 
+/** A and B in two browser profiles at `query`, B following A with A's profile open. */
+async function pair(name, query) {
+  const a = await profile();
+  await a.goto(`${baseUrl}/${query}`);
+  await onboard(a, { name: `Bench A ${name}`, handle: `bench_a_${name}` });
+  const b = await profile();
+  await b.goto(`${baseUrl}/${query}`);
+  await onboard(b, { name: `Bench B ${name}`, handle: `bench_b_${name}` });
+  await waitState(a, 'connected');
+  await waitState(b, 'connected');
+  await a.click('#nav-profile');
+  // The follow link keeps the query, so B stays as configured.
+  const url = new URL(await a.inputValue('#my-link'));
+  url.search = query;
+  await b.goto(url.href);
+  await b.click('#follow');
+  await b.waitForSelector('#unfollow');
+  if (query === '') await b.waitForSelector('#status:not([data-direct="0"])', { timeout: 30_000 });
+  await b.evaluate(() => {
+    window.__seen = {};
+    new MutationObserver(() => {
+      for (const el of document.querySelectorAll('.post-text')) {
+        const m = /^bench (\d+)$/.exec(el.textContent);
+        if (m && !(m[1] in window.__seen)) window.__seen[m[1]] = Date.now();
+      }
+    }).observe(document.body, { childList: true, subtree: true, characterData: true });
+  });
+  await a.click('#nav-home');
+  const d = { name, a, b, link: url.href, ms: [], lost: 0, next: 0 };
+  // The first post warms the gossip mesh; it is not counted.
+  await post1(d);
+  d.ms.length = 0;
+  d.lost = 0;
+  return d;
+}
+
+/** Posts `n` on `d.a`, one at a time, timing each to `d.b`'s screen. */
+async function deliver(d, n) {
+  for (let i = 0; i < n; i++) {
+    await post1(d);
+    await new Promise((r) => setTimeout(r, gapMs));
+  }
+}
+
+async function post1(d) {
+  const i = d.next++;
+  await d.a.fill('#compose', `bench ${i}`);
+  const t0 = await d.a.evaluate(() => {
+    const t = Date.now();
+    document.querySelector('#compose ~ .compose-foot button[type=submit]').click();
+    return t;
+  });
+  const seen = await d.b
+    .waitForFunction((k) => window.__seen[k], String(i), { timeout: lostAfterMs })
+    .then((h) => h.jsonValue(), () => undefined);
+  if (seen === undefined) d.lost += 1;
+  else d.ms.push(seen - t0);
+}
+
 const node = new NodeProcess();
 await node.start();
 const firstPost = [];
-const delivery = [];
+const connect = [];
+const figures = {};
 try {
   // Warm start with 1,000 stored posts, restored from a backup through the welcome screen.
   const p = await profile();
@@ -66,44 +137,52 @@ try {
   const count = await p.locator('#timeline > article.post').count();
   process.stderr.write(`first_post_ms: ${firstPost.map((t) => t.toFixed(1)).join(', ')} (${count} posts on the first page)\n`);
 
-  // Delivery between two browsers.
-  const a = await profile();
-  await a.goto(baseUrl);
-  await onboard(a, { name: 'Bench A', handle: 'bench_a' });
-  const b = await profile();
-  await b.goto(baseUrl);
-  await onboard(b, { name: 'Bench B', handle: 'bench_b' });
-  await waitState(a, 'connected');
-  await waitState(b, 'connected');
-  await a.click('#nav-profile');
-  const link = await a.inputValue('#my-link');
-  await b.goto(link);
-  await b.click('#follow');
-  await b.waitForSelector('#unfollow');
-  await b.evaluate(() => {
-    window.__seen = {};
-    new MutationObserver(() => {
-      for (const el of document.querySelectorAll('.post-text')) {
-        const m = /^bench (\d+)$/.exec(el.textContent);
-        if (m && !(m[1] in window.__seen)) window.__seen[m[1]] = Date.now();
-      }
-    }).observe(document.body, { childList: true, subtree: true, characterData: true });
-  });
-  await a.click('#nav-home');
-  for (let i = 0; i <= deliveries; i++) {
-    await a.fill('#compose', `bench ${i}`);
-    const t0 = await a.evaluate(() => {
+  // Delivery between two browsers, through kith-node and directly, interleaved in rounds so
+  // both see the same machine; then how long a new follower takes to connect directly.
+  const viaNode = await pair('node', '?direct=off');
+  const direct = await pair('direct', '');
+  for (const page of [viaNode.a, viaNode.b]) {
+    if ((await page.getAttribute('#status', 'data-direct')) !== '0') throw new Error('?direct=off went direct');
+  }
+  for (let r = 0; r < rounds; r++) {
+    await deliver(viaNode, Math.ceil(deliveries / rounds));
+    await deliver(direct, Math.ceil(deliveries / rounds));
+  }
+  // Still direct at the end: the direct figures are of the direct path.
+  await direct.b.waitForSelector('#status[data-direct="1"]', { timeout: 5_000 });
+  for (const d of [viaNode, direct]) {
+    process.stderr.write(`screen delivery ${d.name}: min ${Math.min(...d.ms)} max ${Math.max(...d.ms)} n=${d.ms.length} lost=${d.lost}\n`);
+  }
+  for (let i = 0; i < followers; i++) {
+    const c = await profile();
+    await c.goto(baseUrl);
+    await onboard(c, { name: `Bench follower ${i}`, handle: `bench_f${i}` });
+    await waitState(c, 'connected');
+    await c.goto(direct.link);
+    await c.waitForSelector('#follow');
+    const t0 = await c.evaluate(() => {
       const t = Date.now();
-      document.querySelector('#compose ~ .compose-foot button[type=submit]').click();
+      document.querySelector('#follow').click();
       return t;
     });
-    await b.waitForFunction((n) => window.__seen[n] !== undefined, String(i), { timeout: 30_000 });
-    const seen = await b.evaluate((n) => window.__seen[n], String(i));
-    // The first post warms the gossip mesh; it is not counted.
-    if (i > 0) delivery.push(seen - t0);
-    await new Promise((r) => setTimeout(r, gapMs));
+    // data-direct counts this tab's direct connections: its first one is to A.
+    await c.waitForSelector('#status:not([data-direct="0"])', { timeout: 30_000 });
+    connect.push((await c.evaluate(() => Date.now())) - t0);
+    await c.context().close();
+    contexts.splice(contexts.indexOf(c.context()), 1);
   }
-  process.stderr.write(`screen_delivery_ms: min ${Math.min(...delivery)} max ${Math.max(...delivery)} n=${delivery.length}\n`);
+  process.stderr.write(`direct_connect_ms: ${connect.join(', ')}\n`);
+  figures.screen_delivery_ms_p50 = median(viaNode.ms);
+  figures.screen_delivery_ms_p99 = pct(viaNode.ms, 99);
+  figures.screen_delivery_posts = viaNode.ms.length;
+  figures.screen_delivery_lost = viaNode.lost;
+  figures.screen_delivery_direct_ms_p50 = median(direct.ms);
+  figures.screen_delivery_direct_ms_p99 = pct(direct.ms, 99);
+  figures.screen_delivery_direct_posts = direct.ms.length;
+  figures.screen_delivery_direct_lost = direct.lost;
+  figures.screen_delivery_direct_ratio_p50 = Number((median(direct.ms) / median(viaNode.ms)).toFixed(2));
+  figures.direct_connect_ms_p50 = median(connect);
+  figures.direct_connect_runs = connect.length;
 } finally {
   for (const c of contexts) await c.close();
   await node.stop();
@@ -111,7 +190,5 @@ try {
 console.log(JSON.stringify({
   first_post_ms: Number(median(firstPost).toFixed(1)),
   first_post_runs: firstPost.length,
-  screen_delivery_ms_p50: median(delivery),
-  screen_delivery_ms_p99: pct(delivery, 99),
-  screen_delivery_posts: delivery.length,
+  ...figures,
 }));

@@ -10,10 +10,11 @@ import {
 
 const node = nodeForFile();
 
-test('A and B go direct; with kith-node stopped a post and a reply still arrive; the node comes back', async () => {
+test('A and B go direct; with kith-node stopped a post and a reply still arrive; the node comes back; C catches up on A from B, directly', async () => {
   const alice = new Person('Alice');
   const bob = new Person('Bob');
-  await reported([alice, bob], node, () => direct(alice, bob));
+  const carol = new Person('Carol');
+  await reported([alice, bob, carol], node, () => direct(alice, bob, carol));
 });
 
 /** Follows the person whose follow link is on `owner`'s profile screen, from `follower`. */
@@ -25,7 +26,7 @@ async function followByLink(owner, follower) {
   await follower.waitForSelector('#unfollow');
 }
 
-async function direct(alice, bob) {
+async function direct(alice, bob, carol) {
   const t0 = Date.now();
   const mark = (what) => console.log(`${what}: ${Date.now() - t0} ms`);
   const a = await alice.launch();
@@ -36,6 +37,7 @@ async function direct(alice, bob) {
   await b.goto(baseUrl);
   await onboard(b, { name: 'Bob', handle: 'bob' });
   await waitState(b, 'connected');
+  const bobFp = await b.textContent('#my-fingerprint');
 
   // They follow each other: each syncs the other through kith-node's relay, and the tabs then
   // connect directly. The Network screen says so, person by person.
@@ -87,5 +89,39 @@ async function direct(alice, bob) {
   await b.waitForSelector(threaded, { timeout: 30_000 });
   await seeOnHome(b, 'And again with kith-node back', 30_000);
 
-  for (const p of [alice, bob]) assert.deepEqual(seriousProblems(p.problems), [], `${p.name}'s page errors`);
+  // C follows A while A and B are direct, and gets A's posts, live too.
+  const c = await carol.launch();
+  await c.goto(baseUrl);
+  await onboard(c, { name: 'Carol', handle: 'carol' });
+  await waitState(c, 'connected');
+  await followByLink(a, c);
+  const aliceLink = c.url();
+  await seeOnHome(c, 'And again with kith-node back');
+  await post(a, 'Live to Carol');
+  await seeOnHome(c, 'Live to Carol');
+  mark('C follows A and gets a live post');
+  // C leaves; A posts once more (B gets it), then A leaves too.
+  const aliceProblems = seriousProblems(alice.problems);
+  await carol.close();
+  await post(a, 'While Carol was away');
+  await seeOnHome(b, 'While Carol was away');
+  await alice.close();
+  // C comes back with A offline: B holds A's feed, and C gets the post from B, browser to
+  // browser, and says so on A's profile.
+  const c2 = await carol.launch();
+  await c2.goto(baseUrl);
+  await waitState(c2, 'connected');
+  await seeOnHome(c2, 'While Carol was away', 60_000);
+  mark('C caught up on A from B');
+  await c2.goto(aliceLink);
+  await c2.waitForSelector(
+    `#last-synced:has-text("author offline"):has-text("served by a follower (${bobFp.slice(0, 9)}) over a direct connection")`,
+    { timeout: 30_000 },
+  );
+  await carol.shot('direct-served-by-bob');
+  await c2.click('#nav-network');
+  await c2.waitForSelector('#peers li[data-transport="webrtc"]', { timeout: 10_000 });
+
+  assert.deepEqual(aliceProblems, [], "Alice's page errors");
+  for (const p of [bob, carol]) assert.deepEqual(seriousProblems(p.problems), [], `${p.name}'s page errors`);
 }

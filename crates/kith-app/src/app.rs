@@ -439,7 +439,7 @@ pub struct App<S> {
     net: RefCell<Option<Rc<dyn Network>>>,
     handle: RefCell<Option<String>>,
     /// Where each feed was last synced from.
-    synced_from: RefCell<BTreeMap<AuthorId, Source>>,
+    synced_from: RefCell<BTreeMap<AuthorId, (Source, bool)>>,
     /// The metadata of the profile on screen, as last read (live entries do not change it).
     shown_meta: RefCell<Option<FeedMeta>>,
     /// Feeds followed this session whose first sync has not finished.
@@ -597,19 +597,30 @@ impl<S: Store + 'static> App<S> {
 
     fn show_profile(&self, author: AuthorId, meta: Option<&FeedMeta>) {
         let lib = self.library.borrow();
-        let synced_from = match self.synced_from.borrow().get(&author) {
-            None | Some(Source::Author) => None,
-            Some(Source::Person(a)) => {
-                let who = lib.person(a);
-                let fp = &who.fingerprint[..9];
-                Some(if who.name.is_empty() {
-                    format!("a follower ({fp})")
+        let synced_from = self
+            .synced_from
+            .borrow()
+            .get(&author)
+            .and_then(|(from, direct)| {
+                let who = match from {
+                    Source::Author => return None,
+                    Source::Person(a) => {
+                        let who = lib.person(a);
+                        let fp = &who.fingerprint[..9];
+                        if who.name.is_empty() {
+                            format!("a follower ({fp})")
+                        } else {
+                            format!("{} ({fp})", who.name)
+                        }
+                    }
+                    Source::Peer(p) => p.clone(),
+                };
+                Some(if *direct {
+                    format!("{who} over a direct connection")
                 } else {
-                    format!("{} ({fp})", who.name)
+                    who
                 })
-            }
-            Some(Source::Peer(p)) => Some(p.clone()),
-        };
+            });
         let (posts, _) = lib.posts_of(&author, PROFILE_POSTS);
         let mut person = lib.person(&author);
         if author == self.me() {
@@ -1187,13 +1198,14 @@ impl<S: Store + 'static> App<S> {
                 author,
                 from,
                 fetched,
+                direct,
             } => {
                 tracing::info!("synced {author} from {from:?}: {fetched} entries");
                 if author == self.me() && fetched > 0 {
                     self.other_device_seen().await;
                 }
                 self.send(Update::SyncDone(author));
-                self.synced_from.borrow_mut().insert(author, from);
+                self.synced_from.borrow_mut().insert(author, (from, direct));
                 self.following_now.borrow_mut().remove(&author);
                 self.read_feed(author).await;
                 if author == self.me() {

@@ -89,6 +89,8 @@ pub enum News {
         from: Source,
         /// Entries fetched.
         fetched: u64,
+        /// Over a direct connection (browser to browser).
+        direct: bool,
     },
     /// Nobody holding `author`'s feed answered.
     Unreachable {

@@ -460,6 +460,7 @@ fn follow_and_unfollow_change_home_and_ask_the_network() {
         author: bob.author(),
         from: Source::Author,
         fetched: 2,
+        direct: false,
     });
     assert_eq!(h.home_texts(), vec!["two", "one"]);
     assert_eq!(
@@ -529,6 +530,7 @@ fn a_preview_shows_an_unfollowed_profile_but_not_on_home() {
         author: carol.author(),
         from: Source::Person(follower.author()),
         fetched: 2,
+        direct: true,
     });
     let profile = h
         .last(|u| match u {
@@ -541,10 +543,9 @@ fn a_preview_shows_an_unfollowed_profile_but_not_on_home() {
     assert!(profile.held);
     assert_eq!(profile.posts[0].post.text, "carol's post");
     assert!(
-        profile
-            .synced_from
-            .as_deref()
-            .is_some_and(|s| s.starts_with("a follower (")),
+        profile.synced_from.as_deref().is_some_and(
+            |s| s.starts_with("a follower (") && s.ends_with(") over a direct connection")
+        ),
         "{:?}",
         profile.synced_from
     );
@@ -639,6 +640,7 @@ fn after_a_restore_posting_waits_for_my_feed_from_the_network() {
         author: h.me(),
         from: Source::Peer("a holder".into()),
         fetched: 1,
+        direct: false,
     });
     assert_eq!(h.own_check(), Some(None));
     h.post("now");
@@ -683,6 +685,7 @@ fn once_another_device_of_mine_posts_every_reconnection_checks_my_feed_first() {
         author: h.me(),
         from: Source::Peer("my laptop".into()),
         fetched: 0,
+        direct: false,
     });
     h.post("after the check");
     assert_eq!(h.stored(h.me()).len(), 4);

@@ -43,6 +43,7 @@ use kith_store::Store;
 use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 
+use crate::direct::Expect;
 use crate::replica::{Live, Replica, ReplicaError};
 use crate::{Client, Event, NetError, PublishError, platform};
 
@@ -80,6 +81,8 @@ pub enum AgentEvent {
         person: Option<AuthorId>,
         /// Entries fetched.
         fetched: u64,
+        /// Whether it ran over a direct connection (browser to browser).
+        direct: bool,
     },
     /// A sync of `author`'s feed is under way (for a progress bar).
     SyncProgress {
@@ -148,6 +151,9 @@ pub const PUBLISH_RETRY: Duration = Duration::from_millis(700);
 
 /// How long a sync candidate (the author or a holder) may take to answer a dial.
 pub const CANDIDATE_DIAL_TIMEOUT: Duration = Duration::from_secs(8);
+/// How long a sync waits for a direct connection that is on its way before it goes over the
+/// relayed circuit instead.
+pub const DIRECT_WAIT: Duration = Duration::from_secs(2);
 /// A connection attempt (dial, live delivery, reservation, announcements) that takes longer
 /// is given up and retried: a step whose answer was lost must not hold the tab offline.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -711,6 +717,21 @@ impl<S: Store + 'static> Agent<S> {
     /// [`Agent::sync_feed`]; `false` when nobody holding the feed answered with it. A holder
     /// that answers with nothing of a feed held nowhere here does not end the search (a
     /// hostile or stale holder would otherwise hide an offline author from a new follower).
+    /// Whether `peer` is connected directly, waiting up to [`DIRECT_WAIT`] while that is
+    /// still undecided or a direct connection is on its way.
+    async fn await_direct(&self, peer: PeerId) -> bool {
+        let deadline = web_time::Instant::now() + DIRECT_WAIT;
+        loop {
+            match self.client.expect_direct(peer).await {
+                Ok(Expect::Direct) => return true,
+                Ok(Expect::Unknown | Expect::Coming) if web_time::Instant::now() < deadline => {
+                    platform::sleep(Duration::from_millis(50)).await;
+                }
+                _ => return false,
+            }
+        }
+    }
+
     async fn try_sync(&self, author: AuthorId, report: &dyn Fn(AgentEvent)) -> bool {
         let me = self.client.local_peer_id();
         // The author's devices connected here come first (no lookup, and they work with
@@ -766,6 +787,13 @@ impl<S: Store + 'static> Agent<S> {
                     continue;
                 }
             }
+            // Identify over the circuit tells whether a direct connection follows; the sync
+            // waits for it a moment, so the feed moves browser to browser rather than through
+            // kith-node, and only the direct connection is left to carry it.
+            let direct = self.await_direct(peer).await;
+            if direct {
+                let _ = self.client.prefer_direct(peer).await;
+            }
             let progress = |p: kith_core::sync::Progress| {
                 report(AgentEvent::SyncProgress {
                     author,
@@ -809,6 +837,7 @@ impl<S: Store + 'static> Agent<S> {
                         peer,
                         person,
                         fetched,
+                        direct,
                     });
                     return true;
                 }

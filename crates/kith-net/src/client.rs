@@ -31,6 +31,14 @@ pub(crate) enum Command {
         peer: PeerId,
         reply: oneshot::Sender<bool>,
     },
+    ExpectDirect {
+        peer: PeerId,
+        reply: oneshot::Sender<crate::direct::Expect>,
+    },
+    PreferDirect {
+        peer: PeerId,
+        reply: oneshot::Sender<()>,
+    },
     RoutingTable {
         reply: oneshot::Sender<Vec<PeerId>>,
     },
@@ -201,6 +209,19 @@ impl Client {
     /// Whether `peer` is connected directly (browser to browser over `/webrtc`).
     pub async fn is_direct(&self, peer: PeerId) -> Result<bool, NetError> {
         self.ask(|reply| Command::IsDirect { peer, reply }).await
+    }
+
+    /// Whether a direct connection to `peer` is there or on its way.
+    pub async fn expect_direct(&self, peer: PeerId) -> Result<crate::direct::Expect, NetError> {
+        self.ask(|reply| Command::ExpectDirect { peer, reply })
+            .await
+    }
+
+    /// Closes the relayed connections to `peer` behind a direct one now, unless something is
+    /// in flight on them, so that what follows takes the direct path.
+    pub async fn prefer_direct(&self, peer: PeerId) -> Result<(), NetError> {
+        self.ask(|reply| Command::PreferDirect { peer, reply })
+            .await
     }
 
     /// The peers in the Kademlia routing table.

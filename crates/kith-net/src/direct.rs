@@ -26,6 +26,19 @@ use libp2p::{Multiaddr, PeerId};
 
 use crate::TransportKind;
 
+/// Whether a direct connection to a peer is there or coming, as a sync about to start asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Connected directly.
+    Direct,
+    /// A dial is under way, ours or (we being the higher id) the peer's.
+    Coming,
+    /// The peer has not been identified yet: it may advertise `/webrtc`.
+    Unknown,
+    /// No direct connection will be made now.
+    No,
+}
+
 /// How long a direct connection must have been up before the circuits it replaces close.
 pub const RETIRE_AFTER_MS: u64 = 3_000;
 
@@ -75,6 +88,8 @@ pub struct Links {
     failed: HashMap<PeerId, u64>,
     /// Since when each directly connected peer has been.
     direct_since: HashMap<PeerId, u64>,
+    /// Whether each identified, connected peer advertised a `/webrtc` address.
+    advertises: HashMap<PeerId, bool>,
     dials_made: usize,
 }
 
@@ -88,6 +103,7 @@ impl Links {
             dialing: HashMap::new(),
             failed: HashMap::new(),
             direct_since: HashMap::new(),
+            advertises: HashMap::new(),
             dials_made: 0,
         }
     }
@@ -132,6 +148,7 @@ impl Links {
         conns.retain(|(c, _)| *c != id);
         if conns.is_empty() {
             self.conns.remove(peer);
+            self.advertises.remove(peer);
         }
         if !self.is_direct(peer) {
             self.direct_since.remove(peer);
@@ -173,19 +190,6 @@ impl Links {
         we_advertise: bool,
         now_ms: u64,
     ) -> Option<Multiaddr> {
-        if (self.local >= peer && we_advertise)
-            || !self.has(&peer, TransportKind::Relayed)
-            || self.is_direct(&peer)
-            || self.dialing.contains_key(&peer)
-            || self.direct_count() >= self.limits.max_direct
-            || self.dials_made >= self.limits.max_dials
-            || self
-                .failed
-                .get(&peer)
-                .is_some_and(|at| now_ms.saturating_sub(*at) < self.limits.retry_after_ms)
-        {
-            return None;
-        }
         let addr = advertised.iter().find_map(|a| {
             let full = match a.iter().last() {
                 Some(Protocol::P2p(p)) if p == peer => a.clone(),
@@ -193,9 +197,49 @@ impl Links {
                 _ => a.clone().with(Protocol::P2p(peer)),
             };
             (kith_webrtc::addr::dial_target(&full) == Some(peer)).then_some(full)
-        })?;
+        });
+        if self.conns.contains_key(&peer) {
+            self.advertises.insert(peer, addr.is_some());
+        }
+        if (self.local >= peer && we_advertise)
+            || !self.has(&peer, TransportKind::Relayed)
+            || self.is_direct(&peer)
+            || self.dialing.contains_key(&peer)
+            || !self.may_dial(&peer, now_ms)
+        {
+            return None;
+        }
+        let addr = addr?;
         self.dials_made += 1;
         Some(addr)
+    }
+
+    /// Whether the caps and the wait after a failure allow a direct connection to `peer`.
+    fn may_dial(&self, peer: &PeerId, now_ms: u64) -> bool {
+        self.direct_count() < self.limits.max_direct
+            && self.dials_made < self.limits.max_dials
+            && self
+                .failed
+                .get(peer)
+                .is_none_or(|at| now_ms.saturating_sub(*at) >= self.limits.retry_after_ms)
+    }
+
+    /// Whether a direct connection to `peer` is there or coming (see [`Expect`]).
+    pub fn expect(&self, peer: &PeerId, we_advertise: bool, now_ms: u64) -> Expect {
+        if self.is_direct(peer) {
+            return Expect::Direct;
+        }
+        if self.dialing.contains_key(peer) {
+            return Expect::Coming;
+        }
+        match self.advertises.get(peer) {
+            None if self.conns.contains_key(peer) => Expect::Unknown,
+            // It dials us: we are the higher id and can be dialed.
+            Some(true) if self.local >= *peer && we_advertise && self.may_dial(peer, now_ms) => {
+                Expect::Coming
+            }
+            _ => Expect::No,
+        }
     }
 
     /// The dial for `peer` runs as connection `id`.
@@ -240,7 +284,16 @@ impl Links {
             .direct_since
             .get(peer)
             .is_some_and(|since| now_ms.saturating_sub(*since) >= RETIRE_AFTER_MS);
-        if !settled || !self.is_direct(peer) {
+        if !settled {
+            return Vec::new();
+        }
+        self.relayed_behind_direct(peer)
+    }
+
+    /// The relayed connections to `peer` while a direct one is open, at once (before a sync
+    /// of ours starts, so that it takes the direct path).
+    pub fn relayed_behind_direct(&self, peer: &PeerId) -> Vec<ConnectionId> {
+        if !self.is_direct(peer) {
             return Vec::new();
         }
         self.conns
@@ -470,5 +523,43 @@ mod tests {
         assert_eq!(links.closed(&high, circuit), Some(TransportKind::WebRtc));
         assert_eq!(links.closed(&high, direct), None);
         assert!(links.conns.is_empty());
+    }
+
+    #[test]
+    fn a_sync_knows_whether_to_wait_for_a_direct_connection() {
+        let (low, high) = ordered();
+        let advertised = [webrtc_addr()];
+        // At the higher id, advertising: the lower one will dial.
+        let mut at_high = Links::new(high, Limits::default());
+        assert_eq!(at_high.expect(&low, true, 0), Expect::No, "not connected");
+        relayed(&mut at_high, low);
+        assert_eq!(at_high.expect(&low, true, 0), Expect::Unknown);
+        assert_eq!(at_high.want_direct(low, &advertised, true, 0), None);
+        assert_eq!(at_high.expect(&low, true, 0), Expect::Coming);
+        // A peer that advertises nothing is not waited for.
+        let other = PeerId::random();
+        relayed(&mut at_high, other);
+        at_high.want_direct(other, &[], true, 0);
+        assert_eq!(at_high.expect(&other, true, 0), Expect::No);
+        // At the lower id: its own dial is what is coming, then the connection.
+        let mut at_low = Links::new(low, Limits::default());
+        relayed(&mut at_low, high);
+        at_low
+            .want_direct(high, &advertised, true, 0)
+            .expect("the lower id dials");
+        let dial = ConnectionId::new_unchecked(77);
+        at_low.dial_started(high, dial);
+        assert_eq!(at_low.expect(&high, true, 0), Expect::Coming);
+        at_low.dial_failed(high, Some(dial), 5);
+        assert_eq!(at_low.expect(&high, true, 10), Expect::No, "failed lately");
+        at_low.established(
+            high,
+            ConnectionId::new_unchecked(78),
+            TransportKind::WebRtc,
+            20,
+        );
+        assert_eq!(at_low.expect(&high, true, 20), Expect::Direct);
+        assert_eq!(at_low.relayed_behind_direct(&high).len(), 1);
+        assert!(at_low.relayed_to_retire(&high, 20).is_empty());
     }
 }

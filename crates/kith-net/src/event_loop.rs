@@ -139,14 +139,20 @@ impl EventLoop {
 
     /// Closes the relayed connections to `peer` that a direct one replaced, once no sync
     /// request or answer with `peer` is in flight (closing would fail it).
-    fn retire_relayed(&mut self, peer: PeerId) {
+    /// `now` skips the wait of [`crate::direct::RETIRE_AFTER_MS`].
+    fn retire_relayed(&mut self, peer: PeerId, now: bool) {
         let busy = self.pending_requests.values().any(|(p, _)| *p == peer)
             || self.pending_responses.values().any(|(p, _)| *p == peer)
             || self.answering.contains_key(&peer);
         if busy {
             return;
         }
-        for id in self.links.relayed_to_retire(&peer, crate::now_ms()) {
+        let retire = if now {
+            self.links.relayed_behind_direct(&peer)
+        } else {
+            self.links.relayed_to_retire(&peer, crate::now_ms())
+        };
+        for id in retire {
             self.swarm.close_connection(id);
         }
     }
@@ -170,16 +176,20 @@ impl EventLoop {
         }
     }
 
+    /// Whether this node advertises a `/webrtc` address (it holds a reservation).
+    fn advertises_webrtc(&self) -> bool {
+        self.swarm
+            .external_addresses()
+            .any(|a| TransportKind::of(a) == TransportKind::WebRtc)
+    }
+
     /// Dials `peer` directly if the rules of [`crate::direct`] say so.
     fn maybe_go_direct(&mut self, peer: PeerId, advertised: &[Multiaddr]) {
         if !crate::platform::can_dial(TransportKind::WebRtc) {
             return;
         }
         let now = crate::now_ms();
-        let we_advertise = self
-            .swarm
-            .external_addresses()
-            .any(|a| TransportKind::of(a) == TransportKind::WebRtc);
+        let we_advertise = self.advertises_webrtc();
         let Some(addr) = self.links.want_direct(peer, advertised, we_advertise, now) else {
             return;
         };
@@ -232,7 +242,7 @@ impl EventLoop {
                 Step::Tick => {
                     tick = Box::pin(crate::platform::sleep(TICK).fuse());
                     for peer in self.links.retire_due(crate::now_ms()) {
-                        self.retire_relayed(peer);
+                        self.retire_relayed(peer, false);
                     }
                 }
             }
@@ -345,6 +355,19 @@ impl EventLoop {
             }
             Command::IsDirect { peer, reply } => {
                 let _ = reply.send(self.links.is_direct(&peer));
+            }
+            Command::ExpectDirect { peer, reply } => {
+                let expect = if crate::platform::can_dial(TransportKind::WebRtc) {
+                    self.links
+                        .expect(&peer, self.advertises_webrtc(), crate::now_ms())
+                } else {
+                    crate::direct::Expect::No
+                };
+                let _ = reply.send(expect);
+            }
+            Command::PreferDirect { peer, reply } => {
+                self.retire_relayed(peer, true);
+                let _ = reply.send(());
             }
             Command::RoutingTable { reply } => {
                 let mut peers = Vec::new();
@@ -479,7 +502,7 @@ impl EventLoop {
                     return;
                 }
                 if transport == TransportKind::WebRtc {
-                    self.retire_relayed(peer_id);
+                    self.retire_relayed(peer_id, false);
                 }
                 if let Some((_, reply)) = self.pending_dials.remove(&connection_id) {
                     let _ = reply.send(Ok(Connected {
@@ -688,7 +711,7 @@ impl EventLoop {
                     });
                     let _ = reply.send(answer);
                 }
-                self.retire_relayed(peer);
+                self.retire_relayed(peer, false);
             }
             Rr::OutboundFailure {
                 peer,
@@ -700,7 +723,7 @@ impl EventLoop {
                     let reason = error.to_string();
                     let _ = reply.send(Err(NetError::Sync { peer, reason }));
                 }
-                self.retire_relayed(peer);
+                self.retire_relayed(peer, false);
             }
             Rr::ResponseSent { peer, .. } | Rr::InboundFailure { peer, .. } => {
                 if let Some(n) = self.answering.get_mut(&peer) {
@@ -709,7 +732,7 @@ impl EventLoop {
                         self.answering.remove(&peer);
                     }
                 }
-                self.retire_relayed(peer);
+                self.retire_relayed(peer, false);
             }
         }
     }

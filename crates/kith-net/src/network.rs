@@ -109,6 +109,7 @@ pub fn news(event: AgentEvent) -> Option<News> {
             peer,
             person,
             fetched,
+            direct,
         } => News::Synced {
             author,
             from: match person {
@@ -117,6 +118,7 @@ pub fn news(event: AgentEvent) -> Option<News> {
                 None => Source::Peer(peer.to_string()),
             },
             fetched,
+            direct,
         },
         AgentEvent::Unreachable { author } => News::Unreachable { author },
         AgentEvent::StoreFailed { author, reason } => News::StoreFailed { author, reason },
