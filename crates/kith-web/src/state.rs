@@ -104,6 +104,8 @@ pub struct Model {
     pub persons: BTreeMap<String, AuthorId>,
     /// The latest ping round trip to the node, in milliseconds.
     pub rtt_ms: Option<f64>,
+    /// The latest ping round trip to each connected peer, in milliseconds.
+    pub peer_rtt_ms: BTreeMap<String, f64>,
     /// Feeds being synced: (whose, fetched, known missing).
     pub syncing: BTreeMap<AuthorId, (String, u64, u64)>,
     /// Who I follow.
@@ -150,6 +152,7 @@ impl Model {
             peers: BTreeMap::new(),
             persons: BTreeMap::new(),
             rtt_ms: None,
+            peer_rtt_ms: BTreeMap::new(),
             syncing: BTreeMap::new(),
             following: Default::default(),
             home: HomeFeed::default(),
@@ -343,6 +346,7 @@ impl Reducible for Model {
             }) => {
                 next.peers.remove(&peer.to_string());
                 next.persons.remove(&peer.to_string());
+                next.peer_rtt_ms.remove(&peer.to_string());
             }
             Action::Net(Event::Identified {
                 peer,
@@ -351,8 +355,12 @@ impl Reducible for Model {
                 next.persons.insert(peer.to_string(), person);
             }
             Action::Net(Event::Ping { peer, rtt }) => {
+                let ms = rtt.as_secs_f64() * 1000.0;
                 if matches!(&next.conn, Conn::Connected { node, .. } if *node == peer.to_string()) {
-                    next.rtt_ms = Some(rtt.as_secs_f64() * 1000.0);
+                    next.rtt_ms = Some(ms);
+                }
+                if next.peers.contains_key(&peer.to_string()) {
+                    next.peer_rtt_ms.insert(peer.to_string(), ms);
                 }
             }
             Action::Net(_) => return self,
@@ -583,6 +591,9 @@ mod tests {
         );
         assert_eq!(m.rtt_ms, Some(1.5));
         assert_eq!(m.peers.len(), 1);
+        // Each connected peer's round trip; a peer not connected gets none.
+        assert_eq!(m.peer_rtt_ms.get(&node.to_string()), Some(&1.5));
+        assert_eq!(m.peer_rtt_ms.len(), 1);
         assert_eq!(m.syncing.len(), 1);
         let m = reduce(
             m,
@@ -600,6 +611,7 @@ mod tests {
             ],
         );
         assert!(m.peers.is_empty());
+        assert!(m.peer_rtt_ms.is_empty());
         assert_eq!(m.rtt_ms, None);
         assert!(m.syncing.is_empty());
         assert!(matches!(

@@ -192,10 +192,12 @@ impl Node {
     }
 }
 
+/// The dialer's address names `/webrtc`; the listener's local address is the `/webrtc`
+/// listener (its send-back address is empty: where the dialer is reachable is not known).
 fn is_webrtc(endpoint: &ConnectedPoint) -> bool {
     let addr = match endpoint {
         ConnectedPoint::Dialer { address, .. } => address,
-        ConnectedPoint::Listener { send_back_addr, .. } => send_back_addr,
+        ConnectedPoint::Listener { local_addr, .. } => local_addr,
     };
     addr.iter().any(|p| p == Protocol::WebRTC)
 }

@@ -210,14 +210,19 @@ pub fn network_panel(props: &NetworkProps) -> Html {
                     <ul id="peers" class="peers">
                         { for m.peers.iter().map(|(p, t)| {
                             let person = m.persons.get(p).copied();
+                            let rtt = m.peer_rtt_ms.get(p).copied();
                             html! {
-                                <li data-transport={t.as_str()}>
+                                <li data-transport={t.as_str()} data-peer={p.clone()}
+                                    data-rtt-ms={rtt.map(|r| format!("{r:.1}")).unwrap_or_default()}>
                                     if let Some(author) = person {
                                         <a href={crate::routes::Route::Profile(author).to_fragment()} title="Their profile">
                                             <Avatar author={author} size={20} />
                                         </a>{ " " }
                                     }
                                     <code title={p.clone()}>{ short(p) }</code>{ " · " }{ transport_label(*t) }
+                                    if let Some(r) = rtt {
+                                        { format!(" · {r:.1} ms") }
+                                    }
                                 </li>
                             }
                         }) }

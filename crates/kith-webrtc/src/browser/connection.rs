@@ -117,7 +117,11 @@ impl Peer {
             move |ev: RtcDataChannelEvent| {
                 let dc = ev.channel();
                 if dc.label() == "init" {
-                    dc.close(); // the offerer's handshake channel carries no stream
+                    // The offerer's handshake channel carries no stream, and the offerer
+                    // closes it once it is open. Closing it here first raced js-libp2p's
+                    // dialer, which then waits for an `open` that never comes (1 dial in 10
+                    // timed out); it is one channel per connection, closed by the offerer
+                    // or with the connection.
                     return;
                 }
                 let mut s = shared.borrow_mut();

@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use futures::{FutureExt as _, StreamExt as _};
 use futures_timer::Delay;
-use libp2p::core::multiaddr::{Multiaddr, Protocol};
+use libp2p::core::multiaddr::Multiaddr;
 use libp2p::core::transport::{DialOpts, ListenerId, TransportError, TransportEvent};
 use libp2p::identity::PeerId;
 use libp2p::swarm::StreamProtocol;
@@ -183,10 +183,12 @@ impl libp2p::core::Transport for Transport {
                     listener_id: id,
                     upgrade,
                     local_addr: addr::listen_addr(),
-                    send_back_addr: Multiaddr::empty()
-                        .with(Protocol::P2pCircuit)
-                        .with(Protocol::WebRTC)
-                        .with(Protocol::P2p(peer)),
+                    // Where the dialer can be reached is not known here (its offer came over
+                    // some relayed connection). identify sends this back as the "observed
+                    // address", and js-libp2p's identify throws on one that is not IP-based
+                    // (`/p2p-circuit/webrtc/p2p/…` failed identify over the connection);
+                    // an empty address is skipped by both.
+                    send_back_addr: Multiaddr::empty(),
                 })
             }
             Poll::Ready(None) => {
