@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Person, baseUrl, nodeForFile, onboard, post, postByText, reported, seeOnHome, seriousProblems,
+  Person, baseUrl, nodeForFile, post, postByText, reported, seeOnHome, seriousProblems,
   waitState,
 } from './lib.mjs';
 
@@ -29,14 +29,8 @@ async function followByLink(owner, follower) {
 async function direct(alice, bob, carol) {
   const t0 = Date.now();
   const mark = (what) => console.log(`${what}: ${Date.now() - t0} ms`);
-  const a = await alice.launch();
-  await a.goto(baseUrl);
-  await onboard(a, { name: 'Alice', handle: 'alice' });
-  await waitState(a, 'connected');
-  const b = await bob.launch();
-  await b.goto(baseUrl);
-  await onboard(b, { name: 'Bob', handle: 'bob' });
-  await waitState(b, 'connected');
+  const a = await alice.join();
+  const b = await bob.join();
   const bobFp = await b.textContent('#my-fingerprint');
 
   // They follow each other: each syncs the other through kith-node's relay, and the tabs then
@@ -90,10 +84,7 @@ async function direct(alice, bob, carol) {
   await seeOnHome(b, 'And again with kith-node back', 30_000);
 
   // C follows A while A and B are direct, and gets A's posts, live too.
-  const c = await carol.launch();
-  await c.goto(baseUrl);
-  await onboard(c, { name: 'Carol', handle: 'carol' });
-  await waitState(c, 'connected');
+  const c = await carol.join();
   await followByLink(a, c);
   const aliceLink = c.url();
   await seeOnHome(c, 'And again with kith-node back');

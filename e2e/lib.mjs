@@ -187,6 +187,16 @@ export class Person {
     return this.page;
   }
 
+  /** A new person: launches, onboards at `baseUrl` with `handle` (the lower-cased name by
+   * default) and waits until connected. */
+  async join({ handle = this.name.toLowerCase(), viewport } = {}) {
+    const page = await this.launch(viewport);
+    await page.goto(baseUrl);
+    await onboard(page, { name: this.name, handle });
+    await waitState(page, 'connected');
+    return page;
+  }
+
   async close() {
     await this.context.close();
     open.splice(open.indexOf(this.context), 1);

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import {
-  Person, baseUrl, ensureOutDir, nodeForFile, onboard, post, postByText, reported, seeOnHome,
+  Person, baseUrl, ensureOutDir, nodeForFile, post, postByText, reported, seeOnHome,
   seriousProblems, waitState,
 } from './lib.mjs';
 
@@ -39,10 +39,7 @@ async function threePeople(alice, bob, carol) {
   assert.match(aliceFp, /^[0-9a-f]{4}(-[0-9a-f]{4}){4}$/);
   await waitState(a, 'connected');
 
-  const b = await bob.launch();
-  await b.goto(baseUrl);
-  await onboard(b, { name: 'Bob', handle: 'bob' });
-  await waitState(b, 'connected');
+  const b = await bob.join();
   const bobFp = await b.textContent('#my-fingerprint');
 
   // B follows A through A's follow link.
@@ -100,10 +97,7 @@ async function threePeople(alice, bob, carol) {
   await b.click('#nav-network');
   await b.waitForSelector('#holders li, #holders-empty', { timeout: 30_000 });
   await alice.close();
-  const c = await carol.launch({ width: 390, height: 844 });
-  await c.goto(baseUrl);
-  await onboard(c, { name: 'Carol', handle: 'carol' });
-  await waitState(c, 'connected');
+  const c = await carol.join({ viewport: { width: 390, height: 844 } });
   await c.click('#nav-discover');
   await c.fill('#search', '@alice');
   await c.click('form[role=search] button[type=submit]');
