@@ -19,7 +19,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS, NodeProcess, baseUrl, onboard, waitState } from './lib.mjs';
+import { CHROMIUM_ARGS, NodeProcess, baseUrl, onboard, restore, waitState } from './lib.mjs';
 
 const backupFile = process.env.KITH_BENCH_BACKUP;
 const passphrase = process.env.KITH_BENCH_BACKUP_PASS;
@@ -122,10 +122,7 @@ try {
   // Warm start with 1,000 stored posts, restored from a backup through the welcome screen.
   const p = await profile();
   await p.goto(baseUrl);
-  await p.waitForSelector('#onboarding', { timeout: 30_000 });
-  await p.setInputFiles('#restore-file', backupFile);
-  await p.fill('#restore-pass', passphrase);
-  await p.click('#restore-button');
+  await restore(p, backupFile, passphrase);
   await p.waitForSelector('#timeline article.post', { timeout: 120_000 });
   for (let i = 0; i < loads; i++) {
     await p.reload();

@@ -127,6 +127,14 @@ export async function onboard(page, { name, handle, bio = '' }) {
   await page.waitForSelector('#my-fingerprint', { timeout: 30_000 });
 }
 
+/** Restores the backup at `file` from the welcome screen (the page is on the app, new). */
+export async function restore(page, file, passphrase) {
+  await page.waitForSelector('#onboarding', { timeout: 30_000 });
+  await page.setInputFiles('#restore-file', file);
+  await page.fill('#restore-pass', passphrase);
+  await page.click('#restore-button');
+}
+
 /** Waits until the status bar says `state` ("connected", "disconnected", "connecting"). */
 export async function waitState(page, state, timeout = 30_000) {
   await page.waitForSelector(`#status[data-state="${state}"]`, { timeout });

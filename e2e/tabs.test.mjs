@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   NodeProcess, baseUrl, ensureOutDir, launchProfile, onboard, post, postByText, seeOnHome, seriousProblems,
-  waitState, watchPage,
+  restore, waitState, watchPage,
 } from './lib.mjs';
 
 const out = ensureOutDir();
@@ -60,10 +60,7 @@ async function restored(name, path) {
   const page = context.pages()[0] ?? await context.newPage();
   const problems = watchPage(page);
   await page.goto(baseUrl);
-  await page.waitForSelector('#onboarding', { timeout: 30_000 });
-  await page.setInputFiles('#restore-file', path);
-  await page.fill('#restore-pass', BACKUP_PASS);
-  await page.click('#restore-button');
+  await restore(page, path, BACKUP_PASS);
   await page.waitForSelector('#my-fingerprint', { timeout: 60_000 });
   return { page, problems };
 }

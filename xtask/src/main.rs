@@ -3,7 +3,8 @@
 //! - `cargo xtask run`: installs what is missing, builds the app (release) and serves it with
 //!   kith-node at http://127.0.0.1:8080.
 //! - `cargo xtask test [all|lint|native|wasm|e2e]`: the whole suite, or one part of it.
-//! - `cargo xtask bench`: measures and writes `target/bench/report.json`.
+//! - `cargo xtask bench [backfill|bytes]`: measures and writes `target/bench/report.json` (all,
+//!   or one part merged into it).
 //! - `cargo xtask setup`: only installs the tools.
 //!
 //! [`setup`] installs tools idempotently (each step first checks what is there), [`proc`]
@@ -17,7 +18,7 @@ mod tasks;
 use std::process::ExitCode;
 
 const USAGE: &str =
-    "usage: cargo xtask <run | test [all|lint|native|wasm|e2e] | bench [backfill] | setup>";
+    "usage: cargo xtask <run | test [all|lint|native|wasm|e2e] | bench [backfill|bytes] | setup>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -30,6 +31,7 @@ fn main() -> ExitCode {
         }
         ["bench"] => tasks::bench(),
         ["bench", "backfill"] => tasks::bench_backfill(),
+        ["bench", "bytes"] => tasks::bench_bytes(),
         ["setup"] => setup::Tools::for_everything().map(|_| ()),
         _ => {
             eprintln!("{USAGE}");

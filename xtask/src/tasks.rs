@@ -260,20 +260,12 @@ pub(crate) fn bench() -> Result<()> {
     step(
         "browser: first post on a warm start, delivery between two screens",
         || {
-            let backup = target_dir().join("bench-1000-posts.kith");
-            let pass = "kith bench passphrase";
-            let mut make = release_example("kith-store", "make_backup");
-            make.args([backup.to_string_lossy().as_ref(), pass, "1000"]);
-            run_cmd(&mut make)?;
-            let mut c = cmd("node", &["e2e/bench-app.mjs"]);
-            c.env("KITH_NODE_BIN", node_bin("release"))
-                .env("KITH_DIST", &dist)
-                .env("KITH_BENCH_BACKUP", &backup)
-                .env("KITH_BENCH_BACKUP_PASS", pass);
+            let c = app_bench("e2e/bench-app.mjs", &dist, 1000)?;
             figures.extend(figures_from(c, "app bench (e2e/bench-app.mjs)")?);
             Ok(())
         },
     )?;
+    bytes_step(&dist, &mut figures)?;
     step("browser: bundle size and page load to connected", || {
         let mut c = cmd("node", &["e2e/bench-connect.mjs"]);
         c.env("KITH_NODE_BIN", node_bin("release"))
@@ -282,6 +274,48 @@ pub(crate) fn bench() -> Result<()> {
         Ok(())
     })?;
     write_report(&figures)
+}
+
+/// `cargo xtask bench bytes`: only what crosses kith-node while two browsers are directly
+/// connected (a few minutes); the report then holds these figures alone.
+pub(crate) fn bench_bytes() -> Result<()> {
+    let tools = Tools::for_everything()?;
+    let dist = build_release(&tools)?;
+    let mut figures = BTreeMap::new();
+    bytes_step(&dist, &mut figures)?;
+    write_report(&figures)
+}
+
+/// A backfills 10,000 entries to B and posts 1,000 live, with A and B directly connected;
+/// kith-node's own counters say what crossed it (e2e/bench-bytes.mjs).
+fn bytes_step(dist: &Path, figures: &mut BTreeMap<String, serde_json::Value>) -> Result<()> {
+    step(
+        "browser: bytes through kith-node while A and B are directly connected",
+        || {
+            let mut c = app_bench("e2e/bench-bytes.mjs", dist, 10_000)?;
+            c.env("KITH_BENCH_LIVE_POSTS", "1000");
+            figures.extend(figures_from(c, "bytes bench (e2e/bench-bytes.mjs)")?);
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
+/// A browser bench script run with the release kith-node and app, and a backup of an
+/// identity with `posts` posts to restore (written first by the `make_backup` example).
+fn app_bench(script: &str, dist: &Path, posts: u32) -> Result<Command> {
+    let backup = target_dir().join(format!("bench-{posts}-posts.kith"));
+    let pass = "kith bench passphrase";
+    let mut make = release_example("kith-store", "make_backup");
+    make.args([backup.to_string_lossy().as_ref(), pass, &posts.to_string()]);
+    run_cmd(&mut make)?;
+    let mut c = cmd("node", &[script]);
+    c.env("KITH_NODE_BIN", node_bin("release"))
+        .env("KITH_DIST", dist)
+        .env("KITH_BENCH_BACKUP", &backup)
+        .env("KITH_BENCH_BACKUP_PASS", pass)
+        .env("KITH_BENCH_BACKUP_POSTS", posts.to_string());
+    Ok(c)
 }
 
 /// `cargo run --release` of an example.

@@ -4,6 +4,7 @@
 use std::num::NonZeroU32;
 use std::time::Duration;
 
+use libp2p::metrics::Registry;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{connection_limits, gossipsub, identify, identity, kad, ping, relay};
 
@@ -59,8 +60,9 @@ pub fn relay_config(cli: &Cli) -> relay::Config {
 }
 
 impl Behaviour {
-    /// Builds the node's behaviour for `key` with the limits in `cli`.
-    pub fn new(key: &identity::Keypair, cli: &Cli) -> Self {
+    /// Builds the node's behaviour for `key` with the limits in `cli`; gossipsub records its
+    /// figures (messages and bytes per topic, mesh sizes) in `registry`.
+    pub fn new(key: &identity::Keypair, cli: &Cli, registry: &mut Registry) -> Self {
         let peer_id = key.public().to_peer_id();
         // Every record and provider record is checked by the node before it is stored.
         let mut kad_config = kith_net::behaviour::kad_config();
@@ -87,7 +89,11 @@ impl Behaviour {
         ) {
             Ok(g) => g,
             Err(e) => unreachable!("gossipsub with a signing key: {e}"),
-        };
+        }
+        .with_metrics(
+            registry.sub_registry_with_prefix("gossipsub"),
+            gossipsub::MetricsConfig::default(),
+        );
         for topic in kith_net::gossip::all_topics() {
             // Subscribing to a valid topic on a fresh behaviour cannot fail.
             let _ = gossipsub.subscribe(&topic);

@@ -1,18 +1,20 @@
-//! The node's HTTP side: the built app, `/bootstrap.json` and `/status.json`.
+//! The node's HTTP side: the built app, `/bootstrap.json`, `/status.json` and `/metrics`.
 //!
 //! `/status.json` tells the operator everything (the peer ids connected and in the routing
-//! table) and anyone else only counts ([`is_operator`]).
+//! table) and anyone else only counts ([`is_operator`]); `/metrics` (Prometheus' text format)
+//! is the operator's only.
 
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 
 use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use kith_core::BootstrapDoc;
+use libp2p::metrics::Registry;
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -25,6 +27,9 @@ pub struct HttpState {
     pub bootstrap: Arc<RwLock<BootstrapDoc>>,
     /// Asks the swarm task for live figures.
     pub control: NodeControl,
+    /// libp2p's counters (bytes per transport and direction, connections, relay circuits,
+    /// gossip messages and bytes per topic, DHT queries), served at `/metrics`.
+    pub metrics: Arc<Registry>,
 }
 
 /// The routes. Unknown paths fall back to `index.html`, so links into the app work.
@@ -35,6 +40,7 @@ pub fn router(dist: &Path, state: HttpState) -> Router {
     Router::new()
         .route("/bootstrap.json", get(bootstrap))
         .route("/status.json", get(status))
+        .route("/metrics", get(metrics))
         .layer(SetResponseHeaderLayer::overriding(
             header::ACCESS_CONTROL_ALLOW_ORIGIN,
             HeaderValue::from_static("*"),
@@ -93,11 +99,43 @@ async fn status(
         })
         .into_response(),
         Err(e) => (
-            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::SERVICE_UNAVAILABLE,
             format!("node is shutting down: {e}"),
         )
             .into_response(),
     }
+}
+
+/// The node's counters in Prometheus' text format, for the operator only: they name no peer,
+/// but traffic figures are the operator's business.
+async fn metrics(
+    State(state): State<HttpState>,
+    ConnectInfo(remote): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> axum::response::Response {
+    if !is_operator(remote, &headers) {
+        return (
+            StatusCode::FORBIDDEN,
+            "/metrics is served to the operator only (a direct request from this machine)",
+        )
+            .into_response();
+    }
+    let mut text = String::new();
+    if let Err(e) = prometheus_client::encoding::text::encode(&mut text, &state.metrics) {
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode the metrics: {e}"),
+        )
+            .into_response();
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        text,
+    )
+        .into_response()
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use futures::channel::{mpsc, oneshot};
 use kith_core::BootstrapDoc;
 use kith_net::TransportKind;
 use libp2p::core::transport::ListenerId;
+use libp2p::metrics::{Metrics, Recorder, Registry};
 use libp2p::multiaddr::Protocol;
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, kad, noise, yamux};
@@ -101,7 +102,9 @@ impl Node {
             .local_addr()
             .context("HTTP listener has no address")?;
 
-        let mut swarm = build_swarm(key, cert, &cli).await?;
+        let mut registry = Registry::default();
+        let mut swarm = build_swarm(key, cert, &cli, &mut registry).await?;
+        let metrics = Metrics::new(&mut registry);
         let listen_addrs = listen(&mut swarm, &cli).await?;
         for addr in &cli.announce {
             swarm.add_external_address(addr.clone());
@@ -129,6 +132,7 @@ impl Node {
             announce: cli.announce.clone(),
             listen_addrs,
             inbound: HashMap::new(),
+            metrics,
         };
         let swarm_task = tokio::spawn(swarm_loop.run(shutdown_rx));
 
@@ -137,6 +141,7 @@ impl Node {
             http::HttpState {
                 bootstrap: bootstrap.clone(),
                 control: control.clone(),
+                metrics: Arc::new(registry),
             },
         );
         let http_task = tokio::spawn(async move {
@@ -180,6 +185,7 @@ async fn build_swarm(
     key: libp2p::identity::Keypair,
     cert: libp2p_webrtc::tokio::Certificate,
     cli: &Cli,
+    registry: &mut Registry,
 ) -> Result<Swarm<Behaviour>> {
     let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
@@ -190,7 +196,8 @@ async fn build_swarm(
         .with_websocket(noise::Config::new, yamux::Config::default)
         .await
         .context("cannot set up WebSocket")?
-        .with_behaviour(|key| Behaviour::new(key, cli))
+        .with_bandwidth_metrics(registry)
+        .with_behaviour(|key| Behaviour::new(key, cli, registry))
         .context("cannot set up the node's protocols")?
         .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
         .build();
@@ -332,6 +339,8 @@ struct SwarmLoop {
     listen_addrs: Vec<Multiaddr>,
     /// Inbound connections per peer, oldest first, with when each came up.
     inbound: HashMap<PeerId, Vec<(ConnectionId, Instant)>>,
+    /// libp2p's figures (connections, relay, DHT, identify, ping), served at `/metrics`.
+    metrics: Metrics,
 }
 
 /// A peer's older inbound connection is taken for stale (a reloaded tab, a restarted client)
@@ -397,6 +406,7 @@ impl SwarmLoop {
     }
 
     fn on_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        self.record(&event);
         match event {
             SwarmEvent::NewListenAddr { address, .. } => {
                 tracing::info!("listening on {address}");
@@ -534,6 +544,21 @@ impl SwarmLoop {
             if *strikes >= self.max_invalid_entries {
                 tracing::warn!(%from, "disconnecting a peer that keeps sending invalid entries");
                 let _ = self.swarm.disconnect_peer_id(from);
+            }
+        }
+    }
+
+    /// Counts the event in the node's metrics.
+    fn record(&self, event: &SwarmEvent<BehaviourEvent>) {
+        self.metrics.record(event);
+        if let SwarmEvent::Behaviour(e) = event {
+            match e {
+                BehaviourEvent::Relay(e) => self.metrics.record(e),
+                BehaviourEvent::Identify(e) => self.metrics.record(e),
+                BehaviourEvent::Ping(e) => self.metrics.record(e),
+                BehaviourEvent::Kad(e) => self.metrics.record(e),
+                BehaviourEvent::Gossipsub(e) => self.metrics.record(e),
+                BehaviourEvent::Limits(_) => {}
             }
         }
     }

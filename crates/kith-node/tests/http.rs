@@ -21,6 +21,14 @@ async fn get_with(addr: std::net::SocketAddr, path: &str, extra: &str) -> String
     out
 }
 
+/// The value of the counter `name` (with its labels) in Prometheus' text format.
+fn counter(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no counter {name} in {text}"))
+}
+
 #[tokio::test]
 async fn serves_bootstrap_status_and_the_app() {
     let dir = common::workdir();
@@ -69,6 +77,32 @@ async fn serves_bootstrap_status_and_the_app() {
         assert_eq!(v["peer_id"], node.peer_id.to_string(), "{body}");
         assert!(!body.contains(&someone), "{header}: {body}");
     }
+
+    // The operator reads libp2p's counters at /metrics: the client's connection has moved
+    // bytes both ways over WebSocket. Nobody else may read them.
+    let metrics = get(node.http_addr, "/metrics").await;
+    assert!(metrics.starts_with("HTTP/1.1 200"), "{metrics}");
+    for direction in ["Inbound", "Outbound"] {
+        let bytes = counter(
+            &metrics,
+            &format!(
+                "libp2p_bandwidth_bytes_total{{protocols=\"/ip4/tcp/ws\",direction=\"{direction}\"}}"
+            ),
+        );
+        assert!(bytes > 0, "{direction}: {metrics}");
+    }
+    assert!(
+        metrics.contains("libp2p_swarm_connections_established_total"),
+        "{metrics}"
+    );
+    let refused = get_with(
+        node.http_addr,
+        "/metrics",
+        "Origin: https://elsewhere.example\r\n",
+    )
+    .await;
+    assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
+    assert!(!refused.contains("libp2p_bandwidth"), "{refused}");
 
     // Paths inside the app fall back to index.html.
     for path in ["/", "/profile/someone"] {

@@ -134,7 +134,7 @@ pub fn settings_page(props: &SettingsProps) -> Html {
                     let author = u.person.author;
                     let name = u.person.display_name();
                     html! {
-                        <tr data-author={author.to_hex()}>
+                        <tr data-author={author.to_hex()} data-entries={u.entries.to_string()} data-bytes={u.bytes.to_string()}>
                             <td><Avatar author={author} size={24} />{ " " }{ name.clone() }{ if u.followed || author == props.me { "" } else { " (not followed)" } }</td>
                             <td>{ u.entries }</td>
                             <td>{ bytes(u.bytes) }</td>
