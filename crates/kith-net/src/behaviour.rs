@@ -103,16 +103,8 @@ impl Behaviour {
             kad_config(),
         );
         kad.set_mode(Some(kad::Mode::Client));
-        let gossip_config =
-            crate::gossip::config(crate::gossip::Role::Client, config.gossip_heartbeat);
-        let gossipsub = match gossipsub::Behaviour::new(
-            gossipsub::MessageAuthenticity::Signed(key.clone()),
-            gossip_config,
-        ) {
-            Ok(g) => g,
-            // Fails only for anonymous authenticity with a signing config; not our case.
-            Err(e) => unreachable!("gossipsub with a signing key: {e}"),
-        };
+        let gossipsub =
+            crate::gossip::behaviour(crate::gossip::Role::Client, config.gossip_heartbeat);
         Behaviour {
             relay,
             identify: identify::Behaviour::new(identify_config(

@@ -83,17 +83,12 @@ impl Behaviour {
             .with_max_established(Some(cli.max_connections))
             .with_max_established_per_peer(Some(cli.max_connections_per_peer))
             .with_max_pending_incoming(Some(cli.max_connections.min(1024)));
-        let mut gossipsub = match gossipsub::Behaviour::new(
-            gossipsub::MessageAuthenticity::Signed(key.clone()),
-            kith_net::gossip::config(kith_net::gossip::Role::Hub, Duration::from_secs(1)),
-        ) {
-            Ok(g) => g,
-            Err(e) => unreachable!("gossipsub with a signing key: {e}"),
-        }
-        .with_metrics(
-            registry.sub_registry_with_prefix("gossipsub"),
-            gossipsub::MetricsConfig::default(),
-        );
+        let mut gossipsub =
+            kith_net::gossip::behaviour(kith_net::gossip::Role::Hub, Duration::from_secs(1))
+                .with_metrics(
+                    registry.sub_registry_with_prefix("gossipsub"),
+                    gossipsub::MetricsConfig::default(),
+                );
         for topic in kith_net::gossip::all_topics() {
             // Subscribing to a valid topic on a fresh behaviour cannot fail.
             let _ = gossipsub.subscribe(&topic);

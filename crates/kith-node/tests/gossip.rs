@@ -87,6 +87,25 @@ async fn a_post_reaches_a_follower_live() {
             "post {i} not delivered"
         );
     }
+    // A gossip message is the entry and its topic: no gossipsub signature, sender or sequence
+    // number (about 110 bytes more per message when they were there).
+    let metrics = common::get(node.http_addr, "/metrics").await;
+    let topic = kith_net::gossip::topic_for(&alice.author()).hash();
+    let label = format!("{{hash=\"{topic}\"}}");
+    let bytes = common::counter(
+        &metrics,
+        &format!("gossipsub_topic_msg_recv_bytes_total{label}"),
+    );
+    let count = common::counter(
+        &metrics,
+        &format!("gossipsub_topic_msg_recv_counts_total{label}"),
+    );
+    let entry_len = feed.entries().last().expect("an entry").encode().len() as u64;
+    let per_message = bytes / count;
+    assert!(
+        per_message <= entry_len + 40,
+        "{per_message} bytes per gossip message for entries of about {entry_len}"
+    );
     node.shutdown().await;
 }
 

@@ -2,32 +2,10 @@
 
 mod common;
 
+use common::{counter, get, get_with};
+
 use kith_core::BootstrapDoc;
 use kith_node::Node;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-/// A bare HTTP/1.1 GET; returns the status line, headers and body as one string.
-async fn get(addr: std::net::SocketAddr, path: &str) -> String {
-    get_with(addr, path, "").await
-}
-
-/// [`get`] with `extra` header lines (each ending in `\r\n`).
-async fn get_with(addr: std::net::SocketAddr, path: &str, extra: &str) -> String {
-    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n");
-    s.write_all(req.as_bytes()).await.expect("write");
-    let mut out = String::new();
-    s.read_to_string(&mut out).await.expect("read");
-    out
-}
-
-/// The value of the counter `name` (with its labels) in Prometheus' text format.
-fn counter(text: &str, name: &str) -> u64 {
-    text.lines()
-        .find_map(|l| l.strip_prefix(name))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no counter {name} in {text}"))
-}
 
 #[tokio::test]
 async fn serves_bootstrap_status_and_the_app() {

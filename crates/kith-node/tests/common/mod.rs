@@ -126,3 +126,27 @@ pub fn node_ws(node: &Node) -> String {
         .find(|a| a.contains("/ws/"))
         .expect("a websocket address")
 }
+
+/// A bare HTTP/1.1 GET; returns the status line, headers and body as one string.
+pub async fn get(addr: std::net::SocketAddr, path: &str) -> String {
+    get_with(addr, path, "").await
+}
+
+/// [`get`] with `extra` header lines (each ending in `\r\n`).
+pub async fn get_with(addr: std::net::SocketAddr, path: &str, extra: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let req = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n");
+    s.write_all(req.as_bytes()).await.expect("write");
+    let mut out = String::new();
+    s.read_to_string(&mut out).await.expect("read");
+    out
+}
+
+/// The value of the counter `name` (with its labels) in Prometheus' text format.
+pub fn counter(text: &str, name: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no counter {name} in {text}"))
+}
