@@ -16,6 +16,18 @@ pub fn random_bytes<const N: usize>() -> Result<[u8; N], String> {
     Ok(out)
 }
 
+/// Writes a log line to the console: `console.error` for errors, `warn`, `info`, and
+/// `debug` for the rest.
+pub fn console(level: tracing::Level, line: &str) {
+    let line = wasm_bindgen::JsValue::from_str(line);
+    match level {
+        tracing::Level::ERROR => web_sys::console::error_1(&line),
+        tracing::Level::WARN => web_sys::console::warn_1(&line),
+        tracing::Level::INFO => web_sys::console::info_1(&line),
+        _ => web_sys::console::debug_1(&line),
+    }
+}
+
 /// `performance.now()`: milliseconds since the page started loading.
 pub fn perf_now() -> f64 {
     window()

@@ -16,13 +16,15 @@
 //!   through the [`handle::Handle`] the app provides as a context.
 //! - [`routes`] (kith-app's) maps URL fragments to screens; [`text`] splits post text into
 //!   plain text and safe links; [`identicon`] draws people's keys; [`browser`] is the one
-//!   module that talks to browser APIs outside the DOM.
+//!   module that talks to browser APIs outside the DOM; [`log`] prints `tracing` events to
+//!   the console.
 
 pub mod app;
 pub mod browser;
 pub mod components;
 pub mod handle;
 pub mod identicon;
+pub mod log;
 pub mod node;
 pub use kith_app::route as routes;
 pub mod runtime;
@@ -39,18 +41,8 @@ pub fn start() {
              reload the page to continue."
         ));
     }));
-    init_tracing();
+    log::init();
     yew::Renderer::<app::App>::new().render();
-}
-
-fn init_tracing() {
-    use tracing_subscriber::prelude::*;
-    let layer = tracing_subscriber::fmt::layer()
-        .with_ansi(false)
-        .without_time()
-        .with_writer(tracing_web::MakeWebConsoleWriter::new())
-        .with_filter(tracing_subscriber::filter::LevelFilter::INFO);
-    let _ = tracing_subscriber::registry().with(layer).try_init();
 }
 
 #[cfg(test)]
