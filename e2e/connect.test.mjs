@@ -30,6 +30,32 @@ async function freshPage(url = baseUrl) {
   return page;
 }
 
+test('the app runs under its Content-Security-Policy, which refuses what it does not name', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = watchPage(page);
+  const response = await page.goto(baseUrl);
+  const policy = response.headers()['content-security-policy'] ?? '';
+  // Trunk's loader and the theme script, each by its hash; no 'unsafe-inline'.
+  assert.equal(policy.match(/'sha256-/g)?.length, 2, policy);
+  assert.doesNotMatch(policy, /unsafe-inline/);
+  await onboard(page, { name: 'Policy', handle: 'policy' });
+  await waitState(page, 'connected', 30_000);
+  assert.deepEqual(seriousProblems(problems), []);
+  // A script someone managed to inject does not run, and the page cannot call out.
+  await page.evaluate(() => {
+    const s = document.createElement('script');
+    s.textContent = 'window.injected = true';
+    document.head.append(s);
+    return fetch('http://127.0.0.2:9/').catch(() => undefined);
+  });
+  assert.equal(await page.evaluate(() => window.injected), undefined);
+  const refused = seriousProblems(problems).join('\n');
+  assert.match(refused, /Executing inline script violates the following Content Security Policy/);
+  assert.match(refused, /Connecting to 'http:\/\/127\.0\.0\.2:9\/' violates the following Content Security Policy/);
+  await context.close();
+});
+
 test('connects, shows the node going away, and reconnects by itself', async () => {
   const page = await freshPage();
   const problems = watchPage(page);

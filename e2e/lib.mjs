@@ -143,9 +143,11 @@ export async function waitState(page, state, timeout = 30_000) {
 /** The rust-libp2p browser-transport error tolerated in page errors (issues #5490, #5636). */
 export const UPSTREAM_CLOSURE_ERROR = /closure invoked recursively or after being dropped/;
 
-/** Page errors other than the tolerated upstream one. */
+/** Page errors other than the tolerated upstream one, and anything the page's
+ * Content-Security-Policy refused. */
 export function seriousProblems(problems) {
-  return problems.filter((p) => p.startsWith('pageerror') && !UPSTREAM_CLOSURE_ERROR.test(p));
+  return problems.filter((p) =>
+    (p.startsWith('pageerror') && !UPSTREAM_CLOSURE_ERROR.test(p)) || /Content Security Policy/.test(p));
 }
 
 /** The selector of a post card showing exactly `text`. */

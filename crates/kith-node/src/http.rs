@@ -5,8 +5,9 @@
 //! is the operator's only.
 
 use std::net::SocketAddr;
-use std::path::Path;
-use std::sync::{Arc, RwLock};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::SystemTime;
 
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -32,9 +33,14 @@ pub struct HttpState {
     pub metrics: Arc<Registry>,
 }
 
-/// The routes. Unknown paths fall back to `index.html`, so links into the app work.
+/// The routes. Unknown paths fall back to `index.html`, so links into the app work. Every
+/// response carries the app's Content-Security-Policy ([`content_security_policy`]).
 pub fn router(dist: &Path, state: HttpState) -> Router {
     let files = ServeDir::new(dist).fallback(ServeFile::new(dist.join("index.html")));
+    let csp = Arc::new(Csp {
+        index: dist.join("index.html"),
+        cached: Mutex::new(None),
+    });
     // The JSON routes are public facts about the node: any origin may read them (the browser
     // tests run on another origin), and they must never be cached across restarts.
     Router::new()
@@ -50,7 +56,80 @@ pub fn router(dist: &Path, state: HttpState) -> Router {
             HeaderValue::from_static("no-store"),
         ))
         .fallback_service(files)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            move |_: &axum::response::Response| csp.header(),
+        ))
         .with_state(state)
+}
+
+/// What the app may load and run. Scripts: the app's own files, WebAssembly, and the inline
+/// scripts of `index.html` by their SHA-256 (the theme and service worker lines, and the
+/// loader Trunk writes, whose file names change with each build). Connections: this origin
+/// and WebSockets to any kith-node. No plugins, frames, `<base>` or form posts anywhere. Style
+/// and images only from this origin (identicons and QR codes are inline SVG elements).
+pub fn content_security_policy(index_html: &str) -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let hashes: String = inline_scripts(index_html)
+        .map(|s| {
+            let digest = sha2::Sha256::digest(s.as_bytes());
+            format!(
+                " 'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            )
+        })
+        .collect();
+    format!(
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; style-src 'self'; \
+         img-src 'self' data: blob:; connect-src 'self' ws: wss:; worker-src 'self'; \
+         manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; \
+         frame-ancestors 'none'"
+    )
+}
+
+/// The text of each `<script>` element without a `src` in `html`, exactly as the browser
+/// hashes it (everything between the opening tag's `>` and `</script>`).
+fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
+    let mut rest = html;
+    std::iter::from_fn(move || {
+        loop {
+            let start = rest.find("<script")?;
+            let after = &rest[start..];
+            let open_end = after.find('>')?;
+            let tag = &after[..open_end];
+            let body = &after[open_end + 1..];
+            let close = body.find("</script>")?;
+            rest = &body[close..];
+            if !tag.contains("src=") {
+                return Some(&body[..close]);
+            }
+        }
+    })
+}
+
+/// The policy for the `index.html` on disk, worked out again when the file changes (a new
+/// build of the app while the node runs).
+struct Csp {
+    index: PathBuf,
+    cached: Mutex<Option<(SystemTime, u64, HeaderValue)>>,
+}
+
+impl Csp {
+    fn header(&self) -> Option<HeaderValue> {
+        let meta = std::fs::metadata(&self.index).ok()?;
+        let stamp = (meta.modified().ok()?, meta.len());
+        let mut cached = self.cached.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, len, value)) = cached.as_ref()
+            && (*at, *len) == stamp
+        {
+            return Some(value.clone());
+        }
+        let html = std::fs::read_to_string(&self.index).ok()?;
+        let value = HeaderValue::from_str(&content_security_policy(&html)).ok()?;
+        *cached = Some((stamp.0, stamp.1, value.clone()));
+        Some(value)
+    }
 }
 
 async fn bootstrap(State(state): State<HttpState>) -> impl IntoResponse {
@@ -141,6 +220,27 @@ async fn metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_policy_names_each_inline_script_by_its_hash() {
+        let html = "<head><script>var a = 1;</script><script type=\"module\">\nimport x from '/a.js';\n</script>\
+                    <script src=\"/b.js\"></script></head>";
+        let found: Vec<&str> = inline_scripts(html).collect();
+        assert_eq!(found, vec!["var a = 1;", "\nimport x from '/a.js';\n"]);
+        let policy = content_security_policy(html);
+        // echo -n 'var a = 1;' | openssl dgst -sha256 -binary | base64
+        assert!(
+            policy.contains("'sha256-+dZ6udsWxNVoGfScAq7t5IIF5UJb4F6RhjbN6oe1p4w='"),
+            "{policy}"
+        );
+        assert_eq!(policy.matches("'sha256-").count(), 2, "{policy}");
+        assert!(
+            policy.contains("script-src 'self' 'wasm-unsafe-eval'"),
+            "{policy}"
+        );
+        assert!(policy.contains("object-src 'none'"), "{policy}");
+        assert!(!policy.contains("unsafe-inline"), "{policy}");
+    }
 
     #[test]
     fn only_a_direct_request_from_this_machine_is_the_operators() {

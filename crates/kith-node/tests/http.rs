@@ -82,6 +82,26 @@ async fn serves_bootstrap_status_and_the_app() {
     assert!(refused.starts_with("HTTP/1.1 403"), "{refused}");
     assert!(!refused.contains("libp2p_bandwidth"), "{refused}");
 
+    // Every response carries the app's Content-Security-Policy, worked out again from
+    // index.html when a new build replaces it.
+    let page = get(node.http_addr, "/").await.to_ascii_lowercase();
+    assert!(
+        page.contains(
+            "content-security-policy: default-src 'self'; script-src 'self' 'wasm-unsafe-eval';"
+        ),
+        "{page}"
+    );
+    std::fs::write(
+        dir.path().join("dist/index.html"),
+        "<!doctype html><title>kith</title><script>var a = 1;</script>",
+    )
+    .expect("rewrite index.html");
+    let page = get(node.http_addr, "/").await;
+    assert!(
+        page.contains("'sha256-+dZ6udsWxNVoGfScAq7t5IIF5UJb4F6RhjbN6oe1p4w='"),
+        "{page}"
+    );
+
     // Paths inside the app fall back to index.html.
     for path in ["/", "/profile/someone"] {
         let page = get(node.http_addr, path).await;
