@@ -35,21 +35,35 @@ pub fn feed_key(author: &kith_core::AuthorId) -> kad::RecordKey {
 /// How many of a peer's self-reported listen addresses are taken into the routing table.
 pub const MAX_LISTEN_ADDRS: usize = 16;
 
-/// Adds a peer that identified itself to the routing table, if it serves Kith's DHT (other
-/// kith-nodes do; browsers run Kademlia in client mode and do not advertise it). At most
-/// [`MAX_LISTEN_ADDRS`] of its addresses are taken. Returns whether the peer was added.
-pub fn learn_dht_peer(
-    kad: &mut kad::Behaviour<kad::store::MemoryStore>,
-    peer: &libp2p::PeerId,
-    info: identify::Info,
-) -> bool {
+/// The addresses to check for a peer that says, in identify, that it serves Kith's DHT (other
+/// kith-nodes do; browsers run Kademlia in client mode and do not advertise it): at most
+/// [`MAX_LISTEN_ADDRS`] of its listen addresses that [`admits_dht_peer`]. `None` if it makes
+/// no such claim. A claim is not enough to enter a routing table: kith-node dials these
+/// addresses, and Kademlia takes the peer in only over a connection the node dialed.
+pub fn dht_server_addrs(info: &identify::Info) -> Option<Vec<libp2p::Multiaddr>> {
     if !info.protocols.contains(&KAD_PROTOCOL) {
-        return false;
+        return None;
     }
-    for addr in info.listen_addrs.into_iter().take(MAX_LISTEN_ADDRS) {
-        kad.add_address(peer, addr);
-    }
-    true
+    Some(
+        info.listen_addrs
+            .iter()
+            .filter(|a| admits_dht_peer(a))
+            .take(MAX_LISTEN_ADDRS)
+            .cloned()
+            .collect(),
+    )
+}
+
+/// Whether a DHT server reached at `addr` may enter a routing table: only at a node's own
+/// address (WebSocket, WebRTC-direct or TCP), never through a relay or over `/webrtc`, which
+/// is how browsers are reached.
+pub fn admits_dht_peer(addr: &libp2p::Multiaddr) -> bool {
+    matches!(
+        crate::TransportKind::of(addr),
+        crate::TransportKind::WebSocket
+            | crate::TransportKind::WebRtcDirect
+            | crate::TransportKind::Tcp
+    )
 }
 
 /// The ping configuration from the node's [`Config`].
@@ -97,11 +111,12 @@ impl Behaviour {
         config: &Config,
     ) -> Self {
         let peer_id = key.public().to_peer_id();
-        let mut kad = kad::Behaviour::with_config(
-            peer_id,
-            kad::store::MemoryStore::new(peer_id),
-            kad_config(),
-        );
+        // The event loop decides who enters the routing table ([`admits_dht_peer`]): a
+        // browser that says it serves the DHT over a direct connection does not.
+        let mut kad_cfg = kad_config();
+        kad_cfg.set_kbucket_inserts(kad::BucketInserts::Manual);
+        let mut kad =
+            kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_cfg);
         kad.set_mode(Some(kad::Mode::Client));
         let gossipsub =
             crate::gossip::behaviour(crate::gossip::Role::Client, config.gossip_heartbeat);
@@ -117,5 +132,57 @@ impl Behaviour {
             sync: crate::sync_protocol::behaviour(),
             signalling,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    const NODE: &str = "12D3KooWEyoppNCUx8Yx66oV9fJnriXwCcXwDDUA2kj6vnc6iDEp";
+
+    fn info(protocols: Vec<StreamProtocol>, addrs: &[String]) -> identify::Info {
+        identify::Info {
+            public_key: identity::Keypair::generate_ed25519().public(),
+            protocol_version: IDENTIFY_PROTOCOL_VERSION.to_owned(),
+            agent_version: "test".to_owned(),
+            listen_addrs: addrs.iter().map(|a| a.parse().expect("addr")).collect(),
+            protocols,
+            observed_addr: libp2p::Multiaddr::empty(),
+            signed_peer_record: None,
+        }
+    }
+
+    #[test]
+    fn only_a_nodes_own_addresses_may_enter_a_routing_table() {
+        let ws = "/ip4/127.0.0.1/tcp/9090/ws".to_owned();
+        let direct = format!(
+            "/ip4/127.0.0.1/udp/9091/webrtc-direct/certhash/uEiDDq4_xNyDorZBH3TlGazyJdOWSwvo4PUo5YHFMrvDE8g/p2p/{NODE}"
+        );
+        let circuit = format!("/ip4/127.0.0.1/tcp/9090/ws/p2p/{NODE}/p2p-circuit");
+        let browser = format!("{circuit}/webrtc");
+        for (addr, admitted) in [
+            (&ws, true),
+            (&direct, true),
+            (&circuit, false),
+            (&browser, false),
+        ] {
+            assert_eq!(
+                admits_dht_peer(&addr.parse().expect("addr")),
+                admitted,
+                "{addr}"
+            );
+        }
+        // A claim names the addresses to check, never a relayed one, at most MAX_LISTEN_ADDRS.
+        let mut many = vec![circuit.clone()];
+        many.extend((0..40).map(|i| format!("/ip4/10.0.0.{i}/tcp/9090/ws")));
+        let addrs = dht_server_addrs(&info(vec![KAD_PROTOCOL], &many)).expect("a claim");
+        assert_eq!(addrs.len(), MAX_LISTEN_ADDRS);
+        assert!(addrs.iter().all(admits_dht_peer));
+        // A peer that does not claim the protocol is no DHT server at all.
+        assert!(dht_server_addrs(&info(Vec::new(), &[ws])).is_none());
     }
 }

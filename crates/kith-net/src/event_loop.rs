@@ -24,7 +24,7 @@ use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
 use libp2p::swarm::{ConnectionId, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, gossipsub, identify, kad, ping};
 
-use crate::behaviour::{BehaviourEvent, learn_dht_peer};
+use crate::behaviour::BehaviourEvent;
 use crate::client::{Command, Connected};
 use crate::direct::{Links, Verdict};
 use crate::{Behaviour, Event, NetError, NetStats, TransportKind};
@@ -582,7 +582,6 @@ impl EventLoop {
                     .take(crate::behaviour::MAX_LISTEN_ADDRS)
                     .cloned()
                     .collect();
-                learn_dht_peer(&mut self.swarm.behaviour_mut().kad, &peer_id, info);
                 self.maybe_go_direct(peer_id, &advertised);
                 self.emit(Event::Identified {
                     peer: peer_id,
@@ -741,6 +740,13 @@ impl EventLoop {
         match event {
             kad::Event::RoutingUpdated { peer, .. } => {
                 self.emit(Event::RoutingUpdated { peer });
+            }
+            // A peer that serves the DHT, on a connection this node dialed.
+            kad::Event::RoutablePeer { peer, address }
+            | kad::Event::PendingRoutablePeer { peer, address }
+                if crate::behaviour::admits_dht_peer(&address) =>
+            {
+                self.swarm.behaviour_mut().kad.add_address(&peer, address);
             }
             kad::Event::OutboundQueryProgressed {
                 id,

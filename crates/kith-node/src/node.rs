@@ -133,6 +133,7 @@ impl Node {
             listen_addrs,
             inbound: HashMap::new(),
             metrics,
+            confirming: HashMap::new(),
         };
         let swarm_task = tokio::spawn(swarm_loop.run(shutdown_rx));
 
@@ -341,7 +342,15 @@ struct SwarmLoop {
     inbound: HashMap<PeerId, Vec<(ConnectionId, Instant)>>,
     /// libp2p's figures (connections, relay, DHT, identify, ping), served at `/metrics`.
     metrics: Metrics,
+    /// Peers that said they serve the DHT, and when the node dialed the addresses they gave
+    /// to check (at most [`MAX_CONFIRMING`], each at most once per [`CONFIRM_AGAIN_AFTER`]).
+    confirming: HashMap<PeerId, Instant>,
 }
+
+/// Peers checked at once before they may enter the routing table.
+const MAX_CONFIRMING: usize = 64;
+/// How long a peer that claimed to serve the DHT waits before it is checked again.
+const CONFIRM_AGAIN_AFTER: Duration = Duration::from_secs(600);
 
 /// A peer's older inbound connection is taken for stale (a reloaded tab, a restarted client)
 /// once a new one arrives and the old one is at least this old; a younger one is a dial race
@@ -461,11 +470,9 @@ impl SwarmLoop {
                 info,
                 ..
             })) => {
-                kith_net::behaviour::learn_dht_peer(
-                    &mut self.swarm.behaviour_mut().kad,
-                    &peer_id,
-                    info,
-                );
+                if let Some(addrs) = kith_net::behaviour::dht_server_addrs(&info) {
+                    self.confirm_dht_peer(peer_id, addrs);
+                }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(kad::Event::InboundRequest { request })) => {
                 self.filter_inbound(request)
@@ -545,6 +552,39 @@ impl SwarmLoop {
                 tracing::warn!(%from, "disconnecting a peer that keeps sending invalid entries");
                 let _ = self.swarm.disconnect_peer_id(from);
             }
+        }
+    }
+
+    /// A peer says it serves Kith's DHT at `addrs`. Saying so is not enough to enter the
+    /// routing table (from where the node would hand its addresses to everyone and dial them):
+    /// the node dials those addresses, and Kademlia takes the peer in only over that
+    /// connection, once the peer there proves its id and speaks the protocol
+    /// (`BucketInserts::OnConnected` inserts dialed addresses only). Bounded: at most
+    /// [`MAX_CONFIRMING`] checks at once, each peer once per [`CONFIRM_AGAIN_AFTER`].
+    fn confirm_dht_peer(&mut self, peer: PeerId, addrs: Vec<Multiaddr>) {
+        let now = Instant::now();
+        self.confirming
+            .retain(|_, at| now.duration_since(*at) < CONFIRM_AGAIN_AFTER);
+        let known = self
+            .swarm
+            .behaviour_mut()
+            .kad
+            .kbucket(peer)
+            .is_some_and(|b| b.iter().any(|e| *e.node.key.preimage() == peer));
+        if known
+            || addrs.is_empty()
+            || self.confirming.contains_key(&peer)
+            || self.confirming.len() >= MAX_CONFIRMING
+        {
+            return;
+        }
+        self.confirming.insert(peer, now);
+        let dial = libp2p::swarm::dial_opts::DialOpts::peer_id(peer)
+            .addresses(addrs)
+            .condition(libp2p::swarm::dial_opts::PeerCondition::Always)
+            .build();
+        if let Err(e) = self.swarm.dial(dial) {
+            tracing::debug!(%peer, "cannot check a DHT peer: {e}");
         }
     }
 

@@ -84,3 +84,99 @@ fn certhash(addrs: &[String]) -> String {
         .expect("a certhash")
         .to_owned()
 }
+
+/// A peer that serves nothing but says, in identify, that it serves Kith's DHT.
+mod fake {
+    use libp2p::swarm::NetworkBehaviour;
+    use libp2p::{identify, kad};
+
+    #[derive(NetworkBehaviour)]
+    pub(crate) struct Claims {
+        pub(crate) identify: identify::Behaviour,
+        pub(crate) kad: kad::Behaviour<kad::store::MemoryStore>,
+    }
+
+    /// Its swarm over WebSocket, claiming the DHT protocol (Kademlia in server mode) and
+    /// `listening` at an address it does not listen on.
+    pub(crate) async fn swarm(listening: libp2p::Multiaddr) -> libp2p::Swarm<Claims> {
+        let mut swarm = libp2p::SwarmBuilder::with_new_identity()
+            .with_tokio()
+            .with_tcp(
+                libp2p::tcp::Config::default(),
+                libp2p::noise::Config::new,
+                libp2p::yamux::Config::default,
+            )
+            .expect("tcp")
+            .with_dns()
+            .expect("dns")
+            .with_websocket(libp2p::noise::Config::new, libp2p::yamux::Config::default)
+            .await
+            .expect("websocket")
+            .with_behaviour(|key| {
+                let id = key.public().to_peer_id();
+                let mut kad = kad::Behaviour::with_config(
+                    id,
+                    kad::store::MemoryStore::new(id),
+                    kith_net::behaviour::kad_config(),
+                );
+                kad.set_mode(Some(kad::Mode::Server));
+                Claims {
+                    identify: identify::Behaviour::new(kith_net::behaviour::identify_config(
+                        &key.public(),
+                        "fake/0",
+                    )),
+                    kad,
+                }
+            })
+            .expect("behaviour")
+            .build();
+        swarm.add_external_address(listening);
+        swarm
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_peer_that_only_claims_to_serve_the_dht_stays_out_of_the_routing_table() {
+    use futures::StreamExt;
+    let dir = common::workdir();
+    let node = Node::start(common::cli(dir.path(), &[]))
+        .await
+        .expect("start");
+    // Nothing listens on port 9 (discard); the node must not take the claim at its word.
+    let mut liar = fake::swarm("/ip4/127.0.0.1/tcp/9/ws".parse().expect("addr")).await;
+    let liar_id = liar.local_peer_id().to_string();
+    liar.dial(
+        common::node_ws(&node)
+            .parse::<libp2p::Multiaddr>()
+            .expect("addr"),
+    )
+    .expect("dial");
+    let drive = tokio::spawn(async move {
+        loop {
+            liar.select_next_some().await;
+        }
+    });
+    // Connected and identified (identify runs at once on a new connection), then time for
+    // the node's check of the address to fail.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while !node
+        .control
+        .status()
+        .await
+        .expect("status")
+        .connected_peers
+        .contains(&liar_id)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the liar never connected"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let status = node.control.status().await.expect("status");
+    assert!(status.connected_peers.contains(&liar_id), "{status:?}");
+    assert!(!status.routing_table.contains(&liar_id), "{status:?}");
+    drive.abort();
+    node.shutdown().await;
+}
