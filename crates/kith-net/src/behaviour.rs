@@ -32,6 +32,10 @@ pub fn feed_key(author: &kith_core::AuthorId) -> kad::RecordKey {
     kad::RecordKey::new(&kith_core::Hash::of(&[b"kith-feed", &author.0]).0)
 }
 
+/// The most keys (feeds held, handles claimed) one peer announces in the DHT, and the most
+/// kith-node remembers for one peer by default (`--dht-max-keys-per-provider`).
+pub const MAX_PROVIDED_KEYS: usize = 4_096;
+
 /// How many of a peer's self-reported listen addresses are taken into the routing table.
 pub const MAX_LISTEN_ADDRS: usize = 16;
 
@@ -63,6 +67,18 @@ pub fn admits_dht_peer(addr: &libp2p::Multiaddr) -> bool {
         crate::TransportKind::WebSocket
             | crate::TransportKind::WebRtcDirect
             | crate::TransportKind::Tcp
+    )
+}
+
+/// A client's DHT store, announcing up to [`MAX_PROVIDED_KEYS`] keys (rust-libp2p's default
+/// of 1,024 would stop announcing past the 1,024th feed held).
+fn provided_keys_store(peer_id: libp2p::PeerId) -> kad::store::MemoryStore {
+    kad::store::MemoryStore::with_config(
+        peer_id,
+        kad::store::MemoryStoreConfig {
+            max_provided_keys: MAX_PROVIDED_KEYS,
+            ..kad::store::MemoryStoreConfig::default()
+        },
     )
 }
 
@@ -115,8 +131,7 @@ impl Behaviour {
         // browser that says it serves the DHT over a direct connection does not.
         let mut kad_cfg = kad_config();
         kad_cfg.set_kbucket_inserts(kad::BucketInserts::Manual);
-        let mut kad =
-            kad::Behaviour::with_config(peer_id, kad::store::MemoryStore::new(peer_id), kad_cfg);
+        let mut kad = kad::Behaviour::with_config(peer_id, provided_keys_store(peer_id), kad_cfg);
         kad.set_mode(Some(kad::Mode::Client));
         let gossipsub =
             crate::gossip::behaviour(crate::gossip::Role::Client, config.gossip_heartbeat);

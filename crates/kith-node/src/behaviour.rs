@@ -28,8 +28,8 @@ mod derived {
         pub identify: identify::Behaviour,
         /// Answers pings, so browsers can measure the round trip.
         pub ping: ping::Behaviour,
-        /// The DHT, in server mode.
-        pub kad: kad::Behaviour<kad::store::MemoryStore>,
+        /// The DHT, in server mode, over the node's store ([`crate::store`]).
+        pub kad: kad::Behaviour<crate::store::NodeStore>,
         /// Routes new entries between the peers following their authors (keeps none).
         pub gossipsub: gossipsub::Behaviour,
     }
@@ -67,14 +67,18 @@ impl Behaviour {
         // Every record and provider record is checked by the node before it is stored.
         let mut kad_config = kith_net::behaviour::kad_config();
         kad_config.set_record_filtering(kad::StoreInserts::FilterBoth);
-        // The DHT's bounds are the operator's (`--dht-max-records`,
-        // `--dht-max-providers-per-key`).
-        let store_config = kad::store::MemoryStoreConfig {
-            max_records: cli.dht_max_records,
-            max_providers_per_key: cli.dht_max_providers_per_key,
-            ..kad::store::MemoryStoreConfig::default()
-        };
-        let store = kad::store::MemoryStore::with_config(peer_id, store_config);
+        // The DHT's bounds are the operator's (`--dht-max-records`, `--dht-max-provider-keys`,
+        // `--dht-max-providers-per-key`, `--dht-max-keys-per-provider`).
+        let store = crate::store::NodeStore::new(
+            peer_id,
+            cli.dht_max_records,
+            crate::store::ProviderLimits {
+                max_keys: cli.dht_max_provider_keys,
+                max_per_key: cli.dht_max_providers_per_key,
+                max_per_peer: cli.dht_max_keys_per_provider,
+                max_addrs: kith_net::behaviour::MAX_LISTEN_ADDRS,
+            },
+        );
         let mut kad = kad::Behaviour::with_config(peer_id, store, kad_config);
         kad.set_mode(Some(kad::Mode::Server));
         let mut relay = relay::Behaviour::new(peer_id, relay_config(cli));

@@ -99,6 +99,14 @@ pub struct Cli {
     /// Most peers remembered as holders of one key (feed or handle).
     #[arg(long, default_value_t = 20)]
     pub dht_max_providers_per_key: usize,
+
+    /// Most keys (feeds and handles) with holders remembered, in all.
+    #[arg(long, default_value_t = 65_536)]
+    pub dht_max_provider_keys: usize,
+
+    /// Most keys one peer may be remembered as holding (a client announces at most as many).
+    #[arg(long, default_value_t = kith_net::behaviour::MAX_PROVIDED_KEYS)]
+    pub dht_max_keys_per_provider: usize,
 }
 
 fn parse_addr(s: &str) -> Result<Multiaddr, String> {

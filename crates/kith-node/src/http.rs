@@ -150,6 +150,7 @@ struct PublicStatus {
     connected_peers: usize,
     routing_table: usize,
     dht_records: usize,
+    dht_provider_records: usize,
 }
 
 /// Whether a request is the operator's: made from this machine (loopback), not forwarded by a
@@ -175,6 +176,7 @@ async fn status(
             connected_peers: s.connected_peers.len(),
             routing_table: s.routing_table.len(),
             dht_records: s.dht_records,
+            dht_provider_records: s.dht_provider_records,
         })
         .into_response(),
         Err(e) => (

@@ -8,6 +8,9 @@
 //!   (identify, ping, Kademlia in server mode on Kith's protocol name, circuit relay v2 server,
 //!   connection limits), listens on WebSocket and WebRTC-direct, joins other nodes named with
 //!   `--bootstrap`, and spawns one task that owns the swarm.
+//! - [`store::NodeStore`] is the DHT's store: records as rust-libp2p keeps them, provider
+//!   records under Kith's policy (keys of Kith's form, bounded per peer, per key and in all, and
+//!   junk cannot push real holders out).
 //! - [`http`] serves the built app, `/bootstrap.json` (this node's peer id and dialable
 //!   addresses, read by the app at load) and `/status.json`.
 //!
@@ -20,6 +23,7 @@ pub mod config;
 pub mod http;
 pub mod keys;
 pub mod node;
+pub mod store;
 
 pub use config::Cli;
 pub use node::{Node, Status};

@@ -42,6 +42,8 @@ pub struct Status {
     pub routing_table: Vec<String>,
     /// Verified records (name claims) this node holds in the DHT.
     pub dht_records: usize,
+    /// Provider records (who holds which feed, who claims which handle) this node holds.
+    pub dht_provider_records: usize,
 }
 
 enum Command {
@@ -375,12 +377,15 @@ impl SwarmLoop {
                 for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
                     routing_table.extend(bucket.iter().map(|e| e.node.key.preimage().to_string()));
                 }
+                let store = self.swarm.behaviour_mut().kad.store_mut();
                 let dht_records = {
                     use kad::store::RecordStore;
-                    self.swarm.behaviour_mut().kad.store_mut().records().count()
+                    store.records().count()
                 };
+                let dht_provider_records = store.provider_records();
                 let _ = reply.send(Status {
                     dht_records,
+                    dht_provider_records,
                     peer_id: self.swarm.local_peer_id().to_string(),
                     version: env!("CARGO_PKG_VERSION").to_owned(),
                     connected_peers: self
@@ -435,6 +440,11 @@ impl SwarmLoop {
                 ..
             } => {
                 tracing::debug!(%peer_id, addr = %endpoint.get_remote_address(), "connection up");
+                self.swarm
+                    .behaviour_mut()
+                    .kad
+                    .store_mut()
+                    .set_connected(peer_id, true);
                 if endpoint.is_listener() {
                     self.on_inbound(peer_id, connection_id);
                 }
@@ -455,6 +465,11 @@ impl SwarmLoop {
                 }
                 if num_established == 0 {
                     self.strikes.remove(&peer_id);
+                    self.swarm
+                        .behaviour_mut()
+                        .kad
+                        .store_mut()
+                        .set_connected(peer_id, false);
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
@@ -487,9 +502,9 @@ impl SwarmLoop {
     }
 
     /// Stores only what verifies: a record must be a signed name claim or device claim stored
-    /// under its own key
-    /// (anything else is dropped); a provider record is kept within the store's bounds
-    /// (Kademlia has already checked that it names the peer that sent it).
+    /// under its own key (anything else is dropped); a provider record goes through the
+    /// store's policy ([`crate::store`]; Kademlia has already checked that it names the peer
+    /// that sent it).
     fn filter_inbound(&mut self, request: kad::InboundRequest) {
         use kad::store::RecordStore;
         match request {
@@ -515,6 +530,7 @@ impl SwarmLoop {
             kad::InboundRequest::AddProvider {
                 record: Some(provider),
             } => {
+                let from = provider.provider;
                 if let Err(e) = self
                     .swarm
                     .behaviour_mut()
@@ -522,7 +538,7 @@ impl SwarmLoop {
                     .store_mut()
                     .add_provider(provider)
                 {
-                    tracing::warn!("provider record not stored: {e}");
+                    tracing::debug!(%from, "provider record not stored: {e}");
                 }
             }
             _ => {}

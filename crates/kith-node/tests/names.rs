@@ -111,3 +111,51 @@ async fn the_dht_keeps_within_its_limits() {
     assert_eq!(found.len(), 2, "holders beyond --dht-max-providers-per-key");
     node.shutdown().await;
 }
+
+/// One peer announcing holders for junk keys neither fills the node nor keeps a real holder
+/// out: its keys are capped (`--dht-max-keys-per-provider`), and the node has room for
+/// far more keys than rust-libp2p's default of 1,024, which this junk alone filled before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn junk_providers_neither_fill_the_node_nor_keep_a_holder_out() {
+    let dir = common::workdir();
+    let node = Node::start(common::cli(
+        dir.path(),
+        &["--dht-max-keys-per-provider", "300"],
+    ))
+    .await
+    .expect("node");
+    let (junk, _) = common::client(&node).await;
+    for i in 0..1_100u32 {
+        let mut a = [0u8; 32];
+        a[..4].copy_from_slice(&i.to_be_bytes());
+        junk.provide(kith_core::AuthorId(a))
+            .await
+            .expect("announce");
+    }
+    let status = node.control.status().await.expect("status");
+    assert_eq!(
+        status.dht_provider_records, 300,
+        "one peer's keys are capped"
+    );
+
+    // A holder others can reach: reserved on the node, so its record has an address.
+    let (honest, _) = common::client(&node).await;
+    honest
+        .listen_via_relay(common::node_ws(&node).parse().expect("addr"))
+        .await
+        .expect("reservation");
+    let author = Identity::from_secret([9; 32]).author();
+    honest.provide(author).await.expect("announce");
+    let (reader, _) = common::client(&node).await;
+    // An announcement is fire-and-forget: look until the node has it (or 5 s).
+    let mut found = Vec::new();
+    for _ in 0..50 {
+        found = reader.find_providers(author).await.expect("lookup");
+        if !found.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(found, vec![honest.local_peer_id()]);
+    node.shutdown().await;
+}
