@@ -88,7 +88,7 @@ impl Behaviour {
             .with_max_established_per_peer(Some(cli.max_connections_per_peer))
             .with_max_pending_incoming(Some(cli.max_connections.min(1024)));
         let mut gossipsub =
-            kith_net::gossip::behaviour(kith_net::gossip::Role::Hub, Duration::from_secs(1))
+            kith_net::gossip::behaviour(kith_net::gossip::Role::Hub, crate::node::HEARTBEAT)
                 .with_metrics(
                     registry.sub_registry_with_prefix("gossipsub"),
                     gossipsub::MetricsConfig::default(),

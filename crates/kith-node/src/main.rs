@@ -6,6 +6,13 @@ use std::process::ExitCode;
 use clap::Parser;
 use kith_node::{Cli, Node};
 
+/// Every heap block is zeroed as it is freed (1Password's `zeroizing-alloc` over the system
+/// allocator): the node routes posts but must not keep them, and without this a post's text
+/// stayed readable in freed memory long after gossip let go of it (`tests/memory.rs`).
+#[global_allocator]
+static ALLOCATOR: zeroizing_alloc::ZeroAlloc<std::alloc::System> =
+    zeroizing_alloc::ZeroAlloc(std::alloc::System);
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

@@ -354,6 +354,9 @@ const MAX_CONFIRMING: usize = 64;
 /// How long a peer that claimed to serve the DHT waits before it is checked again.
 const CONFIRM_AGAIN_AFTER: Duration = Duration::from_secs(600);
 
+/// gossipsub's heartbeat on the node.
+pub const HEARTBEAT: Duration = Duration::from_secs(1);
+
 /// A peer's older inbound connection is taken for stale (a reloaded tab, a restarted client)
 /// once a new one arrives and the old one is at least this old; a younger one is a dial race
 /// the client settles itself.
@@ -361,10 +364,19 @@ const STALE_AFTER: Duration = Duration::from_secs(2);
 
 impl SwarmLoop {
     async fn run(mut self, mut shutdown: oneshot::Receiver<()>) {
+        // gossipsub's heartbeat is a futures-timer `Delay` that is reset after it fires, and a
+        // reset timer fires without waking anyone (the waker was taken by the first firing and
+        // is registered again only when the swarm is next polled). On an idle node the
+        // heartbeat then never ran again: the message cache never let go of a routed post,
+        // and the mesh was never maintained. Polling the swarm a few times a heartbeat keeps
+        // it beating (`tests/memory.rs`).
+        let mut beat = tokio::time::interval(HEARTBEAT / 4);
+        beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_event(event),
                 Some(command) = self.commands.next() => self.on_command(command),
+                _ = beat.tick() => {}
                 _ = &mut shutdown => return,
             }
         }

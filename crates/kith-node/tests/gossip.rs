@@ -5,60 +5,11 @@ mod common;
 
 use std::time::Duration;
 
-use common::client;
-use kith_core::{Feed, Identity, Payload, VerifiedEntry};
-use kith_net::{Client, Event};
+use common::{client, post_until_delivered, receive};
+use kith_core::{Identity, Payload};
+use kith_net::Event;
 use kith_node::Node;
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{Instant, timeout};
-
-/// Waits up to `d` for an entry with `hash` on `rx`.
-async fn receive(rx: &mut UnboundedReceiver<Event>, want: &VerifiedEntry, d: Duration) -> bool {
-    let deadline = Instant::now() + d;
-    while let Ok(Some(e)) = timeout(
-        deadline.saturating_duration_since(Instant::now()),
-        rx.recv(),
-    )
-    .await
-    {
-        if let Event::Entry { entry, .. } = e
-            && entry.hash() == want.hash()
-        {
-            return true;
-        }
-    }
-    false
-}
-
-/// Posts until one arrives at `rx` (the mesh forms within a few heartbeats); returns the feed.
-async fn post_until_delivered(
-    author: &Identity,
-    a: &Client,
-    rx: &mut UnboundedReceiver<Event>,
-) -> Feed {
-    let mut feed = Feed::new(author.author());
-    let start = Instant::now();
-    loop {
-        let i = feed.head_seq();
-        let e = feed
-            .append(
-                author,
-                &Payload::post(format!("live {i}")),
-                kith_net::now_ms(),
-            )
-            .expect("append")
-            .clone();
-        // Until the node's subscriptions are known, publishing has no peers: try again.
-        let _ = a.publish(&e).await;
-        if receive(rx, &e, Duration::from_millis(400)).await {
-            return feed;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "no entry delivered within 20 s"
-        );
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_post_reaches_a_follower_live() {
@@ -72,21 +23,15 @@ async fn a_post_reaches_a_follower_live() {
     b.follow_live(alice.author()).await.expect("follow");
     let mut feed = post_until_delivered(&alice, &a, &mut b_events).await;
     // Once the mesh stands, every post arrives, promptly.
-    for i in 0..5 {
-        let e = feed
-            .append(
-                &alice,
-                &Payload::post(format!("steady {i}")),
-                kith_net::now_ms(),
-            )
-            .expect("append")
-            .clone();
-        a.publish(&e).await.expect("publish");
-        assert!(
-            receive(&mut b_events, &e, Duration::from_secs(2)).await,
-            "post {i} not delivered"
-        );
-    }
+    common::deliver_each(
+        &alice,
+        &mut feed,
+        &a,
+        &mut b_events,
+        (0..5).map(|i| format!("steady {i}")),
+        Duration::from_secs(2),
+    )
+    .await;
     // A gossip message is the entry and its topic: no gossipsub signature, sender or sequence
     // number (about 110 bytes more per message when they were there).
     let metrics = common::get(node.http_addr, "/metrics").await;

@@ -98,6 +98,15 @@ pub async fn client(node: &Node) -> (Client, UnboundedReceiver<Event>) {
 
 /// [`client`] with a given key.
 pub async fn client_with(node: &Node, key: Keypair) -> (Client, UnboundedReceiver<Event>) {
+    let doc = node.bootstrap.read().expect("doc").clone();
+    client_to(&doc, key).await
+}
+
+/// A client (with `key`) connected over WebSocket to the node that serves `doc`.
+pub async fn client_to(
+    doc: &kith_core::BootstrapDoc,
+    key: Keypair,
+) -> (Client, UnboundedReceiver<Event>) {
     let config = Config {
         gossip_heartbeat: Duration::from_millis(200),
         ..Config::default()
@@ -113,8 +122,7 @@ pub async fn client_with(node: &Node, key: Keypair) -> (Client, UnboundedReceive
             }
         }
     });
-    let doc = node.bootstrap.read().expect("doc").clone();
-    let (peer, addrs) = dial_plan(&doc, Some(TransportKind::WebSocket)).expect("ws address");
+    let (peer, addrs) = dial_plan(doc, Some(TransportKind::WebSocket)).expect("ws address");
     c.dial(peer, addrs).await.expect("dial the node");
     (c, rx)
 }
@@ -149,4 +157,75 @@ pub fn counter(text: &str, name: &str) -> u64 {
         .find_map(|l| l.strip_prefix(name))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("no counter {name} in {text}"))
+}
+
+use kith_core::{Feed, Identity, Payload, VerifiedEntry};
+use tokio::time::{Instant, timeout};
+
+/// Waits up to `d` for an entry with `hash` on `rx`.
+pub async fn receive(rx: &mut UnboundedReceiver<Event>, want: &VerifiedEntry, d: Duration) -> bool {
+    let deadline = Instant::now() + d;
+    while let Ok(Some(e)) = timeout(
+        deadline.saturating_duration_since(Instant::now()),
+        rx.recv(),
+    )
+    .await
+    {
+        if let Event::Entry { entry, .. } = e
+            && entry.hash() == want.hash()
+        {
+            return true;
+        }
+    }
+    false
+}
+
+/// Posts until one arrives at `rx` (the mesh forms within a few heartbeats); returns the feed.
+pub async fn post_until_delivered(
+    author: &Identity,
+    a: &Client,
+    rx: &mut UnboundedReceiver<Event>,
+) -> Feed {
+    let mut feed = Feed::new(author.author());
+    let start = Instant::now();
+    loop {
+        let i = feed.head_seq();
+        let e = feed
+            .append(
+                author,
+                &Payload::post(format!("live {i}")),
+                kith_net::now_ms(),
+            )
+            .expect("append")
+            .clone();
+        // Until the node's subscriptions are known, publishing has no peers: try again.
+        let _ = a.publish(&e).await;
+        if receive(rx, &e, Duration::from_millis(400)).await {
+            return feed;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "no entry delivered within 20 s"
+        );
+    }
+}
+
+/// Posts each of `texts` to `feed` from `a`, one at a time, each awaited at `rx` for up to
+/// `wait` (the mesh must stand: see [`post_until_delivered`]).
+pub async fn deliver_each(
+    author: &Identity,
+    feed: &mut Feed,
+    a: &Client,
+    rx: &mut UnboundedReceiver<Event>,
+    texts: impl IntoIterator<Item = String>,
+    wait: Duration,
+) {
+    for text in texts {
+        let e = feed
+            .append(author, &Payload::post(text.clone()), kith_net::now_ms())
+            .expect("append")
+            .clone();
+        a.publish(&e).await.expect("publish");
+        assert!(receive(rx, &e, wait).await, "{text:?} not delivered");
+    }
 }
