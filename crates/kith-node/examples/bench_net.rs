@@ -1,7 +1,8 @@
 //! Network figures for `cargo xtask bench`: post-to-follower delivery through kith-node,
 //! backfill throughput, provider lookup latency, a client's command round trip during a
-//! gossip flood (the scenario of `tests/flood.rs`), and kith-node's memory per connected
-//! client.
+//! gossip flood (the scenario of `tests/flood.rs`), kith-node's memory per connected
+//! client, and a soak: [`SESSIONS`] sessions of two people posting 100 posts each, with the
+//! node's memory growth per session and the copies of their text left in it afterwards.
 //! Starts the kith-node binary named by `KITH_NODE_BIN` on 127.0.0.1 (ports 28080, 29090,
 //! 29091) and native kith-net clients in this process. Prints one JSON object.
 
@@ -20,9 +21,14 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 #[path = "../tests/common/flood.rs"]
 mod flood;
+#[path = "../tests/common/procmem.rs"]
+mod procmem;
 
 const HTTP: &str = "127.0.0.1:28080";
 const CLIENTS: usize = 200;
+/// Soak sessions; the first [`SOAK_WARM`] warm the node up and are not counted in the growth.
+const SESSIONS: usize = 50;
+const SOAK_WARM: usize = 5;
 
 struct NodeProc(Child);
 impl Drop for NodeProc {
@@ -131,6 +137,9 @@ async fn run(node_pid: u32) -> serde_json::Value {
         .parse()
         .expect("addr");
 
+    // Soak first, while nobody else is connected: what stays in the node is the sessions'.
+    let soak = soak(&doc, node_pid).await;
+
     // Delivery: Alice posts, Bob (following her shard) receives through the node.
     let alice = Identity::from_secret([1; 32]);
     let (a, _a_events) = client(&doc, keypair_of(&alice)).await;
@@ -157,21 +166,12 @@ async fn run(node_pid: u32) -> serde_json::Value {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         }
-        let got = tokio::time::timeout(
+        let got = arrives(
+            &mut b_events,
+            &e,
             Duration::from_millis(if warm { 500 } else { 5000 }),
-            async {
-                while let Some(ev) = b_events.recv().await {
-                    if let Event::Entry { entry, .. } = ev
-                        && entry.hash() == e.hash()
-                    {
-                        return true;
-                    }
-                }
-                false
-            },
         )
-        .await
-        .unwrap_or(false);
+        .await;
         if got {
             if warm {
                 warm = false; // the first delivery only proves the mesh is up
@@ -273,6 +273,11 @@ async fn run(node_pid: u32) -> serde_json::Value {
     drop(crowd);
 
     serde_json::json!({
+        "node_rss_growth_kb_per_session": soak.growth_kb_per_session,
+        "node_rss_kb_after_soak": soak.rss_after_kb,
+        "soak_sessions": SESSIONS,
+        "soak_posts_lost": soak.lost,
+        "soak_text_copies_left": soak.copies_left,
         "delivery_ms_p50": (p50 * 100.0).round() / 100.0,
         "delivery_ms_p99": (p99 * 100.0).round() / 100.0,
         "delivery_lost": lost,
@@ -290,4 +295,98 @@ async fn run(node_pid: u32) -> serde_json::Value {
         "node_rss_clients": CLIENTS,
         "node_rss_kb_idle": before,
     })
+}
+
+struct Soak {
+    growth_kb_per_session: f64,
+    rss_after_kb: u64,
+    lost: u64,
+    copies_left: usize,
+}
+
+/// [`SESSIONS`] sessions, one after another, of two people who follow each other and post
+/// 100 posts each through the node, each post awaited by the other (5 s, else lost); then
+/// both leave. Nobody else is connected. The node's RSS after session [`SOAK_WARM`] and after
+/// the last gives the growth per session; 8 s after the last (gossip's cache is 5 heartbeats
+/// of 1 s) the node's memory is searched for the sessions' text.
+async fn soak(doc: &BootstrapDoc, node_pid: u32) -> Soak {
+    let marker = format!("kith-soak-{}", std::process::id());
+    let mut lost = 0u64;
+    let mut warm_rss = 0;
+    for session in 0..SESSIONS {
+        let alice = Identity::from_secret([10 + (session % 200) as u8; 32]);
+        let bob = Identity::from_secret([220 + (session % 30) as u8; 32]);
+        let (a, mut a_events) = client(doc, Keypair::generate_ed25519()).await;
+        let (b, mut b_events) = client(doc, Keypair::generate_ed25519()).await;
+        a.follow_live(bob.author()).await.expect("follow");
+        b.follow_live(alice.author()).await.expect("follow");
+        let (mut fa, mut fb) = (Feed::new(alice.author()), Feed::new(bob.author()));
+        // The mesh forms within a few heartbeats: the first post of each may need repeating,
+        // and is not counted.
+        for i in 0..=100 {
+            for (who, feed, from, to) in [
+                (&alice, &mut fa, &a, &mut b_events),
+                (&bob, &mut fb, &b, &mut a_events),
+            ] {
+                let deadline = Instant::now() + Duration::from_secs(20);
+                loop {
+                    let e = feed
+                        .append(
+                            who,
+                            &Payload::post(format!("{marker} session {session} post {i}")),
+                            kith_net::now_ms(),
+                        )
+                        .expect("append")
+                        .clone();
+                    let wait = Duration::from_millis(if i == 0 { 400 } else { 5000 });
+                    let got = from.publish(&e).await.is_ok() && arrives(to, &e, wait).await;
+                    if i > 0 {
+                        lost += u64::from(!got);
+                        break;
+                    }
+                    if got {
+                        break;
+                    }
+                    assert!(Instant::now() < deadline, "no soak delivery within 20 s");
+                }
+            }
+        }
+        drop((a, b, a_events, b_events));
+        if session + 1 == SOAK_WARM {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            warm_rss = rss_kb(node_pid);
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let rss_after_kb = rss_kb(node_pid);
+    Soak {
+        growth_kb_per_session: ((rss_after_kb as f64 - warm_rss as f64)
+            / (SESSIONS - SOAK_WARM) as f64
+            * 10.0)
+            .round()
+            / 10.0,
+        rss_after_kb,
+        lost,
+        copies_left: procmem::occurrences(node_pid, marker.as_bytes()),
+    }
+}
+
+/// Whether `want` arrives on `rx` within `wait`.
+async fn arrives(
+    rx: &mut UnboundedReceiver<Event>,
+    want: &kith_core::VerifiedEntry,
+    wait: Duration,
+) -> bool {
+    tokio::time::timeout(wait, async {
+        while let Some(ev) = rx.recv().await {
+            if let Event::Entry { entry, .. } = ev
+                && entry.hash() == want.hash()
+            {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false)
 }

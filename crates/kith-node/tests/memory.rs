@@ -5,43 +5,11 @@
 
 mod common;
 
-use std::io::{Read, Seek, SeekFrom};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use kith_core::{BootstrapDoc, Identity};
 use kith_net::Keypair;
-
-/// How many times `needle` appears in the readable memory of process `pid`.
-fn occurrences(pid: u32, needle: &[u8]) -> usize {
-    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("read maps");
-    let mut mem = std::fs::File::open(format!("/proc/{pid}/mem")).expect("open mem");
-    let mut found = 0;
-    let mut buf = Vec::new();
-    for line in maps.lines() {
-        let mut parts = line.split_whitespace();
-        let (Some(range), Some(perms)) = (parts.next(), parts.next()) else {
-            continue;
-        };
-        if !perms.starts_with('r') || line.ends_with("[vvar]") || line.ends_with("[vsyscall]") {
-            continue;
-        }
-        let Some((start, end)) = range.split_once('-') else {
-            continue;
-        };
-        let (Ok(start), Ok(end)) = (u64::from_str_radix(start, 16), u64::from_str_radix(end, 16))
-        else {
-            continue;
-        };
-        buf.resize((end - start) as usize, 0);
-        // A region can go away between reading the map and reading it.
-        if mem.seek(SeekFrom::Start(start)).is_err() || mem.read_exact(&mut buf).is_err() {
-            continue;
-        }
-        found += buf.windows(needle.len()).filter(|w| *w == needle).count();
-    }
-    found
-}
 
 /// The kith-node binary on free ports, and its bootstrap document once it serves.
 struct Spawned(Child);
@@ -107,7 +75,7 @@ async fn no_post_text_stays_in_the_node_after_the_people_leave() {
         )
         .await;
         assert!(
-            occurrences(pid, marker.as_bytes()) > 0,
+            common::procmem::occurrences(pid, marker.as_bytes()) > 0,
             "the probe cannot see what the node holds while it routes"
         );
     }
@@ -127,7 +95,7 @@ async fn no_post_text_stays_in_the_node_after_the_people_leave() {
     }
     tokio::time::sleep(Duration::from_secs(8)).await;
     assert_eq!(
-        occurrences(pid, marker.as_bytes()),
+        common::procmem::occurrences(pid, marker.as_bytes()),
         0,
         "post text left in the node's memory"
     );

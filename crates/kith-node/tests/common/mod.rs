@@ -4,6 +4,8 @@
 use std::path::Path;
 
 pub mod flood;
+#[cfg(target_os = "linux")]
+pub mod procmem;
 
 use clap::Parser;
 use kith_node::Cli;
