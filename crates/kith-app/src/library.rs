@@ -3,7 +3,8 @@
 //! The store is the record; the library is a read model built from it at start and kept up
 //! to date entry by entry (the app reads every entry the network stores). It holds each
 //! feed as a kith-core [`Feed`] (so deletes purge, forks are caught and the chain is checked
-//! again), plus an index of reactions. Timelines come from kith-core's [`Timeline`]: merged
+//! again), plus an index of reactions to held entries (a reaction to anything else waits, for
+//! at most [`MAX_PENDING_REACTIONS`] targets, until its target arrives). Timelines come from kith-core's [`Timeline`]: merged
 //! newest first, replies under their parents, deleted and unfollowed posts gone.
 //!
 //! Its size is what this device holds: the person's own feed and the feeds they follow.
@@ -23,9 +24,19 @@ pub struct Library {
     feeds: BTreeMap<AuthorId, Feed>,
     followed: BTreeSet<AuthorId>,
     handles: BTreeMap<AuthorId, String>,
-    /// Reactions by target: emoji → who.
-    reactions: HashMap<EntryRef, BTreeMap<String, BTreeSet<AuthorId>>>,
+    /// Reactions by target: emoji → who. Only targets held here: a reaction to anything
+    /// else waits in `pending`.
+    reactions: HashMap<EntryRef, Reactions>,
+    /// Reactions to targets not held (yet), at most [`MAX_PENDING_REACTIONS`] targets: a feed
+    /// of reactions to made-up entries cannot grow the library without bound.
+    pending: HashMap<EntryRef, Reactions>,
 }
+
+/// Emoji → who gave it.
+type Reactions = BTreeMap<String, BTreeSet<AuthorId>>;
+
+/// Targets not held here whose reactions are kept until the target arrives.
+pub(crate) const MAX_PENDING_REACTIONS: usize = 4_096;
 
 impl Library {
     /// An empty library for `me`.
@@ -36,6 +47,7 @@ impl Library {
             followed: BTreeSet::new(),
             handles: BTreeMap::new(),
             reactions: HashMap::new(),
+            pending: HashMap::new(),
         }
     }
 
@@ -59,23 +71,29 @@ impl Library {
             if let Some(Payload::Delete { target }) = e.payload()
                 && let Some(Payload::Reaction { target: t, emoji }) =
                     feed.get(target.seq).and_then(VerifiedEntry::payload)
-                && let Some(who) = self.reactions.get_mut(t).and_then(|m| m.get_mut(emoji))
             {
-                who.remove(&author);
+                for index in [&mut self.reactions, &mut self.pending] {
+                    if let Some(who) = index.get_mut(t).and_then(|m| m.get_mut(emoji)) {
+                        who.remove(&author);
+                    }
+                }
             }
             let reaction = match e.payload() {
                 Some(Payload::Reaction { target, emoji }) => Some((*target, emoji.clone())),
                 _ => None,
             };
+            let this = e.entry_ref();
             match feed.insert_verified(e) {
                 Ok(Inserted::Appended | Inserted::PayloadFilled) => {
+                    // Reactions that waited for this entry count now.
+                    if let Some(waiting) = self.pending.remove(&this) {
+                        let counted = self.reactions.entry(this).or_default();
+                        for (emoji, who) in waiting {
+                            counted.entry(emoji).or_default().extend(who);
+                        }
+                    }
                     if let Some((target, emoji)) = reaction {
-                        self.reactions
-                            .entry(target)
-                            .or_default()
-                            .entry(emoji)
-                            .or_default()
-                            .insert(author);
+                        self.react(target, emoji, author);
                     }
                     changed.insert(author);
                 }
@@ -84,6 +102,32 @@ impl Library {
             }
         }
         changed
+    }
+
+    /// Whether `target` is held here (its feed, at its seq, with its hash).
+    fn holds(&self, target: &EntryRef) -> bool {
+        self.feeds
+            .get(&target.author)
+            .and_then(|f| f.get(target.seq))
+            .is_some_and(|e| e.hash() == target.hash)
+    }
+
+    /// Counts `who`'s `emoji` on `target` if it is held; otherwise keeps it until the target
+    /// arrives, within [`MAX_PENDING_REACTIONS`] targets (beyond, it is not counted).
+    fn react(&mut self, target: EntryRef, emoji: String, who: AuthorId) {
+        let index = if self.holds(&target) {
+            &mut self.reactions
+        } else if self.pending.contains_key(&target) || self.pending.len() < MAX_PENDING_REACTIONS {
+            &mut self.pending
+        } else {
+            return;
+        };
+        index
+            .entry(target)
+            .or_default()
+            .entry(emoji)
+            .or_default()
+            .insert(who);
     }
 
     /// The next seq the library lacks for `author`.
@@ -166,10 +210,12 @@ impl Library {
     pub fn forget(&mut self, author: &AuthorId) {
         self.feeds.remove(author);
         self.followed.remove(author);
-        self.reactions.retain(|target, _| target.author != *author);
-        for by_emoji in self.reactions.values_mut() {
-            for who in by_emoji.values_mut() {
-                who.remove(author);
+        for index in [&mut self.reactions, &mut self.pending] {
+            index.retain(|target, _| target.author != *author);
+            for by_emoji in index.values_mut() {
+                for who in by_emoji.values_mut() {
+                    who.remove(author);
+                }
             }
         }
     }
@@ -360,5 +406,51 @@ mod tests {
         let p5 = post(&mut fa, &a, "later", None, 6);
         let mut lib2 = Library::new(b.author());
         assert!(lib2.add([p5]).is_empty());
+    }
+
+    #[test]
+    fn reactions_count_only_for_held_posts_and_made_up_targets_are_bounded() {
+        let (a, c) = (
+            Identity::from_secret([1; 32]),
+            Identity::from_secret([3; 32]),
+        );
+        let (mut fa, mut fc) = (Feed::new(a.author()), Feed::new(c.author()));
+        let mut lib = Library::new(a.author());
+        let p1 = post(&mut fa, &a, "mine", None, 1);
+        // C reacts to A's post before the library holds it, then to many made-up entries.
+        let mut entries = vec![
+            fc.append(
+                &c,
+                &Payload::Reaction {
+                    target: p1.entry_ref(),
+                    emoji: "👍".into(),
+                },
+                NOW + 2,
+            )
+            .cloned()
+            .expect("appends"),
+        ];
+        for i in 0..(MAX_PENDING_REACTIONS as u64 + 100) {
+            let made_up = EntryRef {
+                author: AuthorId([9; 32]),
+                seq: i + 1,
+                hash: kith_core::Hash::of(&[&i.to_be_bytes()]),
+            };
+            let r = Payload::Reaction {
+                target: made_up,
+                emoji: "👍".into(),
+            };
+            entries.push(fc.append(&c, &r, NOW + 3 + i).cloned().expect("appends"));
+        }
+        lib.add(entries);
+        assert!(lib.reactions.is_empty(), "nothing held was reacted to");
+        assert_eq!(lib.pending.len(), MAX_PENDING_REACTIONS, "bounded");
+        // A's post arrives: C's reaction counts.
+        lib.add([p1.clone()]);
+        assert_eq!(
+            lib.reactions[&p1.entry_ref()]["👍"],
+            BTreeSet::from([c.author()])
+        );
+        assert!(!lib.pending.contains_key(&p1.entry_ref()));
     }
 }
