@@ -1,7 +1,8 @@
 //! Network figures for `cargo xtask bench`: post-to-follower delivery through kith-node,
 //! backfill throughput, provider lookup latency, a client's command round trip during a
 //! gossip flood (the scenario of `tests/flood.rs`), kith-node's memory per connected
-//! client, and a soak: [`SESSIONS`] sessions of two people posting 100 posts each, with the
+//! client, and a soak: [`SESSIONS`] sessions (`KITH_SOAK_SESSIONS` to change) of two people
+//! posting 100 posts each, with the
 //! node's memory growth per session and the copies of their text left in it afterwards.
 //! Starts the kith-node binary named by `KITH_NODE_BIN` on 127.0.0.1 (ports 28080, 29090,
 //! 29091) and native kith-net clients in this process. Prints one JSON object.
@@ -26,7 +27,8 @@ mod procmem;
 
 const HTTP: &str = "127.0.0.1:28080";
 const CLIENTS: usize = 200;
-/// Soak sessions; the first [`SOAK_WARM`] warm the node up and are not counted in the growth.
+/// Soak sessions by default; the first [`SOAK_WARM`] warm the node up and are not counted in
+/// the growth.
 const SESSIONS: usize = 50;
 const SOAK_WARM: usize = 5;
 
@@ -275,7 +277,7 @@ async fn run(node_pid: u32) -> serde_json::Value {
     serde_json::json!({
         "node_rss_growth_kb_per_session": soak.growth_kb_per_session,
         "node_rss_kb_after_soak": soak.rss_after_kb,
-        "soak_sessions": SESSIONS,
+        "soak_sessions": soak.sessions,
         "soak_posts_lost": soak.lost,
         "soak_text_copies_left": soak.copies_left,
         "delivery_ms_p50": (p50 * 100.0).round() / 100.0,
@@ -298,6 +300,7 @@ async fn run(node_pid: u32) -> serde_json::Value {
 }
 
 struct Soak {
+    sessions: usize,
     growth_kb_per_session: f64,
     rss_after_kb: u64,
     lost: u64,
@@ -313,7 +316,12 @@ async fn soak(doc: &BootstrapDoc, node_pid: u32) -> Soak {
     let marker = format!("kith-soak-{}", std::process::id());
     let mut lost = 0u64;
     let mut warm_rss = 0;
-    for session in 0..SESSIONS {
+    let sessions = std::env::var("KITH_SOAK_SESSIONS")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .filter(|n| *n > SOAK_WARM)
+        .unwrap_or(SESSIONS);
+    for session in 0..sessions {
         let alice = Identity::from_secret([10 + (session % 200) as u8; 32]);
         let bob = Identity::from_secret([220 + (session % 30) as u8; 32]);
         let (a, mut a_events) = client(doc, Keypair::generate_ed25519()).await;
@@ -360,8 +368,9 @@ async fn soak(doc: &BootstrapDoc, node_pid: u32) -> Soak {
     tokio::time::sleep(Duration::from_secs(8)).await;
     let rss_after_kb = rss_kb(node_pid);
     Soak {
+        sessions,
         growth_kb_per_session: ((rss_after_kb as f64 - warm_rss as f64)
-            / (SESSIONS - SOAK_WARM) as f64
+            / (sessions - SOAK_WARM) as f64
             * 10.0)
             .round()
             / 10.0,
