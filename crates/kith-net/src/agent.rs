@@ -765,8 +765,8 @@ impl<S: Store + 'static> Agent<S> {
         {
             // A peer connected directly is asked over that connection; any other is dialed
             // through kith-node's relay (the direct connection follows if it can be made).
-            let direct = self.client.is_direct(peer).await.unwrap_or(false);
-            if !direct {
+            let was_direct = self.client.is_direct(peer).await.unwrap_or(false);
+            if !was_direct {
                 let Some(relay) = self.node_addrs.first() else {
                     return false;
                 };
@@ -791,7 +791,11 @@ impl<S: Store + 'static> Agent<S> {
             // waits for it a moment, so the feed moves browser to browser rather than through
             // kith-node, and only the direct connection is left to carry it.
             let direct = self.await_direct(peer).await;
-            if direct {
+            // Only a circuit this sync opened is closed at once. One that was there before may
+            // be carrying something else (a gossip subscription made a moment ago is lost with
+            // a circuit closed under it: the person followed back and never got the replies);
+            // it retires on its own once the direct connection has settled.
+            if direct && !was_direct {
                 let _ = self.client.prefer_direct(peer).await;
             }
             let progress = |p: kith_core::sync::Progress| {
