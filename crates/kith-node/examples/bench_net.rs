@@ -11,19 +11,17 @@ use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use futures::StreamExt;
 use kith_core::{BootstrapDoc, Feed, Identity, Payload};
 use kith_net::identity::keypair_of;
 use kith_net::replica::Replica;
-use kith_net::{Client, Config, Event, Keypair, Multiaddr, TransportKind, dial_plan};
+use kith_net::{Event, Keypair, Multiaddr};
 use kith_store::{MemoryStore, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
-#[path = "../tests/common/flood.rs"]
-mod flood;
-#[path = "../tests/common/procmem.rs"]
-mod procmem;
+// The integration tests' helpers: clients, the flood scenario, the memory search.
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{flood, procmem};
 
 const HTTP: &str = "127.0.0.1:28080";
 const CLIENTS: usize = 200;
@@ -70,26 +68,6 @@ async fn bootstrap_doc() -> BootstrapDoc {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("kith-node did not come up at {HTTP}");
-}
-
-async fn client(doc: &BootstrapDoc, key: Keypair) -> (Client, UnboundedReceiver<Event>) {
-    let config = Config {
-        gossip_heartbeat: Duration::from_millis(200),
-        ..Config::default()
-    };
-    let (c, mut events, event_loop) = kith_net::new(key, config).expect("client");
-    tokio::spawn(event_loop.run());
-    let (tx, rx) = unbounded_channel();
-    tokio::spawn(async move {
-        while let Some(e) = events.next().await {
-            if tx.send(e).is_err() {
-                break;
-            }
-        }
-    });
-    let (peer, addrs) = dial_plan(doc, Some(TransportKind::WebSocket)).expect("plan");
-    c.dial(peer, addrs).await.expect("dial");
-    (c, rx)
 }
 
 #[allow(clippy::print_stdout)] // the JSON line on stdout is this program's output
@@ -144,8 +122,8 @@ async fn run(node_pid: u32) -> serde_json::Value {
 
     // Delivery: Alice posts, Bob (following her shard) receives through the node.
     let alice = Identity::from_secret([1; 32]);
-    let (a, _a_events) = client(&doc, keypair_of(&alice)).await;
-    let (b, mut b_events) = client(&doc, Keypair::generate_ed25519()).await;
+    let (a, _a_events) = common::client_to(&doc, keypair_of(&alice)).await;
+    let (b, mut b_events) = common::client_to(&doc, Keypair::generate_ed25519()).await;
     b.follow_live(alice.author()).await.expect("follow");
     let mut feed = Feed::new(alice.author());
     let mut lat = Vec::new();
@@ -168,7 +146,7 @@ async fn run(node_pid: u32) -> serde_json::Value {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         }
-        let got = arrives(
+        let got = common::receive(
             &mut b_events,
             &e,
             Duration::from_millis(if warm { 500 } else { 5000 }),
@@ -201,7 +179,7 @@ async fn run(node_pid: u32) -> serde_json::Value {
     let (author, big_feed) = big;
     let a_store = MemoryStore::new();
     a_store.insert(big_feed.entries()).await.expect("insert");
-    let (src, mut src_events) = client(&doc, keypair_of(&author)).await;
+    let (src, mut src_events) = common::client_to(&doc, keypair_of(&author)).await;
     src.listen_via_relay(ws.clone()).await.expect("relay");
     let src_replica = Rc::new(Replica::new(src.clone(), a_store));
     let serving = src_replica.clone();
@@ -217,7 +195,7 @@ async fn run(node_pid: u32) -> serde_json::Value {
         .update_meta(&author.author(), &|m| m.followed = true)
         .await
         .expect("follow");
-    let (c, _c_events) = client(&doc, Keypair::generate_ed25519()).await;
+    let (c, _c_events) = common::client_to(&doc, Keypair::generate_ed25519()).await;
     let src_peer = keypair_of(&author).public().to_peer_id();
     let circuit: Multiaddr = format!("{ws}/p2p-circuit/p2p/{src_peer}")
         .parse()
@@ -239,7 +217,7 @@ async fn run(node_pid: u32) -> serde_json::Value {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let (d, _d_events) = client(&doc, Keypair::generate_ed25519()).await;
+    let (d, _d_events) = common::client_to(&doc, Keypair::generate_ed25519()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     let mut lookups = Vec::new();
     for _ in 0..21 {
@@ -267,7 +245,7 @@ async fn run(node_pid: u32) -> serde_json::Value {
     let before = rss_kb(node_pid);
     let mut crowd = Vec::new();
     for _ in 0..CLIENTS {
-        crowd.push(client(&doc, Keypair::generate_ed25519()).await);
+        crowd.push(common::client_to(&doc, Keypair::generate_ed25519()).await);
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
     let after = rss_kb(node_pid);
@@ -324,8 +302,8 @@ async fn soak(doc: &BootstrapDoc, node_pid: u32) -> Soak {
     for session in 0..sessions {
         let alice = Identity::from_secret([10 + (session % 200) as u8; 32]);
         let bob = Identity::from_secret([220 + (session % 30) as u8; 32]);
-        let (a, mut a_events) = client(doc, Keypair::generate_ed25519()).await;
-        let (b, mut b_events) = client(doc, Keypair::generate_ed25519()).await;
+        let (a, mut a_events) = common::client_to(doc, Keypair::generate_ed25519()).await;
+        let (b, mut b_events) = common::client_to(doc, Keypair::generate_ed25519()).await;
         a.follow_live(bob.author()).await.expect("follow");
         b.follow_live(alice.author()).await.expect("follow");
         let (mut fa, mut fb) = (Feed::new(alice.author()), Feed::new(bob.author()));
@@ -347,7 +325,7 @@ async fn soak(doc: &BootstrapDoc, node_pid: u32) -> Soak {
                         .expect("append")
                         .clone();
                     let wait = Duration::from_millis(if i == 0 { 400 } else { 5000 });
-                    let got = from.publish(&e).await.is_ok() && arrives(to, &e, wait).await;
+                    let got = from.publish(&e).await.is_ok() && common::receive(to, &e, wait).await;
                     if i > 0 {
                         lost += u64::from(!got);
                         break;
@@ -378,24 +356,4 @@ async fn soak(doc: &BootstrapDoc, node_pid: u32) -> Soak {
         lost,
         copies_left: procmem::occurrences(node_pid, marker.as_bytes()),
     }
-}
-
-/// Whether `want` arrives on `rx` within `wait`.
-async fn arrives(
-    rx: &mut UnboundedReceiver<Event>,
-    want: &kith_core::VerifiedEntry,
-    wait: Duration,
-) -> bool {
-    tokio::time::timeout(wait, async {
-        while let Some(ev) = rx.recv().await {
-            if let Event::Entry { entry, .. } = ev
-                && entry.hash() == want.hash()
-            {
-                return true;
-            }
-        }
-        false
-    })
-    .await
-    .unwrap_or(false)
 }
