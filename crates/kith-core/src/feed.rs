@@ -174,6 +174,25 @@ impl Feed {
     pub fn is_deleted(&self, seq: u64) -> bool {
         self.deleted.contains(&seq)
     }
+    /// The deletes that removed the payloads of `entries` (of this feed): what a sync answer
+    /// carries beside entries served without their payload.
+    pub fn deletes_of(&self, entries: &[VerifiedEntry]) -> Vec<VerifiedEntry> {
+        let wanted: BTreeSet<crate::EntryRef> = entries
+            .iter()
+            .filter(|e| e.payload().is_none() && self.is_deleted(e.seq()))
+            .map(VerifiedEntry::entry_ref)
+            .collect();
+        let Some(first) = wanted.iter().map(|r| r.seq).min() else {
+            return Vec::new();
+        };
+        self.range(first.saturating_add(1), usize::MAX)
+            .iter()
+            .filter(|d| {
+                matches!(d.payload(), Some(Payload::Delete { target }) if wanted.contains(target))
+            })
+            .cloned()
+            .collect()
+    }
     /// The fork evidence, if the author was caught signing two histories.
     pub fn fork(&self) -> Option<&ForkEvidence> {
         self.fork.as_deref()

@@ -30,7 +30,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::entry::MAX_ENTRY_BYTES;
+use crate::entry::{MAX_ENTRY_BYTES, Payload};
 use crate::feed::ForkEvidence;
 use crate::identity::AuthorId;
 use crate::validate::{Expect, VerifiedEntry, validate_detached_all};
@@ -73,6 +73,11 @@ pub enum Message {
         from: u64,
         /// The entries, in any order.
         entries: Vec<Vec<u8>>,
+        /// For each entry of `entries` without its payload, the author's delete that removed
+        /// it (encoded; later in the feed, so outside the range). A holder serves the payload
+        /// of every entry that is not deleted: an entry without its payload and without this
+        /// proof is a withheld payload, refused like a forged entry.
+        deletes: Vec<Vec<u8>>,
     },
 }
 
@@ -98,10 +103,18 @@ fn check_limits(m: &Message) -> Result<(), CodecError> {
         Message::Request { limit, from, .. } if *limit == 0 || *limit > MAX_BATCH || *from == 0 => {
             Err(CodecError::OverLimit("request range"))
         }
-        Message::Entries { entries, .. } if entries.len() > MAX_BATCH as usize => {
+        Message::Entries {
+            entries, deletes, ..
+        } if entries.len() > MAX_BATCH as usize || deletes.len() > MAX_BATCH as usize => {
             Err(CodecError::OverLimit("too many entries"))
         }
-        Message::Entries { entries, .. } if entries.iter().any(|e| e.len() > MAX_ENTRY_BYTES) => {
+        Message::Entries {
+            entries, deletes, ..
+        } if entries
+            .iter()
+            .chain(deletes)
+            .any(|e| e.len() > MAX_ENTRY_BYTES) =>
+        {
             Err(CodecError::OverLimit("entry too large"))
         }
         _ => Ok(()),
@@ -226,7 +239,8 @@ struct Want {
     inflight: BTreeMap<u64, Inflight>,
     /// Answers to ranges after `next` that came first, signatures verified, waiting for the
     /// ranges before them to be chained (at most `max_inflight` of them).
-    ahead: BTreeMap<u64, (Inflight, Vec<VerifiedEntry>)>,
+    /// With each, the withheld payload that cut it short, if one did.
+    ahead: BTreeMap<u64, (Inflight, Vec<VerifiedEntry>, Option<String>)>,
     /// The first seq not requested yet.
     asked_to: u64,
 }
@@ -406,22 +420,32 @@ impl Session {
                 author,
                 from,
                 entries,
-            } => self.on_entries(author, from, entries, now_ms),
+                deletes,
+            } => self.on_entries(author, from, entries, deletes, now_ms),
         }
         self.update_progress();
     }
 
-    /// Answers a [`Event::Serve`] with the encoded entries the caller holds (possibly none).
-    pub fn respond(&mut self, author: AuthorId, from: u64, entries: Vec<Vec<u8>>) {
+    /// Answers a [`Event::Serve`] with the encoded entries the caller holds (possibly none),
+    /// and for each of them held without its payload the delete that removed it.
+    pub fn respond(
+        &mut self,
+        author: AuthorId,
+        from: u64,
+        entries: Vec<Vec<u8>>,
+        deletes: Vec<Vec<u8>>,
+    ) {
         self.pending_serves = self.pending_serves.saturating_sub(1);
         if self.failed {
             return;
         }
         let entries = entries.into_iter().take(MAX_BATCH as usize).collect();
+        let deletes = deletes.into_iter().take(MAX_BATCH as usize).collect();
         self.outbox.push_back(Message::Entries {
             author,
             from,
             entries,
+            deletes,
         });
     }
 
@@ -545,7 +569,14 @@ impl Session {
         });
     }
 
-    fn on_entries(&mut self, author: AuthorId, from: u64, entries: Vec<Vec<u8>>, now_ms: u64) {
+    fn on_entries(
+        &mut self,
+        author: AuthorId,
+        from: u64,
+        entries: Vec<Vec<u8>>,
+        deletes: Vec<Vec<u8>>,
+        now_ms: u64,
+    ) {
         let Some(w) = self.wants.get_mut(&author) else {
             if !self.finished.contains(&author) {
                 self.strike(format!("unsolicited entries of {author:?}"));
@@ -577,19 +608,60 @@ impl Session {
                 }
             }
         }
+        // The deletes that explain entries served without their payload.
+        let mut deleted = BTreeSet::new();
+        for verdict in validate_detached_all(&deletes, now_ms) {
+            let problem = match verdict {
+                Ok(d) if d.author() != author => {
+                    format!("a delete of {:?} in a batch of {author:?}", d.author())
+                }
+                Ok(d) => match d.payload() {
+                    Some(Payload::Delete { target }) => {
+                        deleted.insert(*target);
+                        continue;
+                    }
+                    _ => format!(
+                        "entry {} of {author:?} sent as a delete is not one",
+                        d.seq()
+                    ),
+                },
+                Err(e) => e.to_string(),
+            };
+            return self.retry_range(author, inflight, Some(problem), now_ms);
+        }
         batch.sort_by_key(VerifiedEntry::seq);
         let Some(w) = self.wants.get_mut(&author) else {
             return;
         };
+        // A payload is withheld when an entry comes without it and without the delete that
+        // removed it; the entries before it are taken, and the rest is asked for again (a
+        // strike each time, as for a forged entry). The overlap entry is compared with the
+        // one held here by hash, so it needs no payload.
+        let overlap = (!w.checked).then(|| w.next.saturating_sub(1));
+        let withheld = batch
+            .iter()
+            .position(|e| {
+                e.payload().is_none()
+                    && Some(e.seq()) != overlap
+                    && !deleted.contains(&e.entry_ref())
+            })
+            .map(|i| {
+                let seq = batch[i].seq();
+                batch.truncate(i);
+                format!(
+                    "entry {seq} of {author:?} came without its payload and without the \
+                     delete that removed it"
+                )
+            });
         if from > w.next {
             // Ahead of the chain: it waits for the ranges before it.
-            w.ahead.insert(from, (inflight, batch));
+            w.ahead.insert(from, (inflight, batch, withheld));
             return self.pump(now_ms);
         }
         // Chain this range, then every waiting range it reaches.
-        let mut range = Some((inflight, batch));
-        while let Some((inflight, batch)) = range.take() {
-            if !self.chain(author, inflight, batch, now_ms) {
+        let mut range = Some((inflight, batch, withheld));
+        while let Some((inflight, batch, withheld)) = range.take() {
+            if !self.chain(author, inflight, batch, withheld, now_ms) {
                 return;
             }
             let Some(w) = self.wants.get_mut(&author) else {
@@ -612,6 +684,7 @@ impl Session {
         author: AuthorId,
         inflight: Inflight,
         batch: Vec<VerifiedEntry>,
+        withheld: Option<String>,
         now_ms: u64,
     ) -> bool {
         let mut advanced = false;
@@ -668,6 +741,7 @@ impl Session {
             self.pump(now_ms);
             return false;
         }
+        let problem = problem.or(withheld);
         if problem.is_some() || !advanced {
             self.retry_range(author, inflight, problem, now_ms);
             return self.wants.contains_key(&author) && !self.failed;
@@ -795,6 +869,8 @@ pub(crate) mod sim {
         pub(crate) progress_seen: Vec<Progress>,
         /// Answer requests with the batch reversed (entries out of order).
         pub(crate) reverse: bool,
+        /// Answer requests without any payload and without the deletes (a hostile holder).
+        pub(crate) withhold: bool,
     }
 
     impl Peer {
@@ -814,6 +890,7 @@ pub(crate) mod sim {
                 strikes: 0,
                 progress_seen: Vec::new(),
                 reverse: false,
+                withhold: false,
             }
         }
 
@@ -836,20 +913,36 @@ pub(crate) mod sim {
                             from,
                             limit,
                         } => {
-                            let mut entries: Vec<Vec<u8>> = self
+                            let (mut entries, deletes): (Vec<Vec<u8>>, Vec<Vec<u8>>) = self
                                 .feeds
                                 .get(&author)
                                 .map(|f| {
-                                    f.range(from, limit as usize)
-                                        .iter()
-                                        .map(VerifiedEntry::encode)
-                                        .collect()
+                                    let range = f.range(from, limit as usize);
+                                    let deletes = if self.withhold {
+                                        Vec::new()
+                                    } else {
+                                        f.deletes_of(range)
+                                    };
+                                    let encode = |v: &[VerifiedEntry]| {
+                                        v.iter().map(VerifiedEntry::encode).collect()
+                                    };
+                                    (encode(range), encode(&deletes))
                                 })
                                 .unwrap_or_default();
+                            if self.withhold {
+                                entries = entries
+                                    .iter()
+                                    .map(|b| {
+                                        let mut e = crate::reload(b).expect("held");
+                                        e.purge_payload();
+                                        e.encode()
+                                    })
+                                    .collect();
+                            }
                             if self.reverse {
                                 entries.reverse();
                             }
-                            self.session.respond(author, from, entries);
+                            self.session.respond(author, from, entries, deletes);
                         }
                         Event::Fork(f) => self.forks.push(*f),
                         Event::Failed(why) => self.failed = Some(why),
@@ -1053,6 +1146,117 @@ mod tests {
         assert!(a.failed.is_none() && b.failed.is_none() && b.strikes == 0);
     }
 
+    /// Feed 1 of 10 posts whose post 2 was deleted by entry 11 (outside the first ranges).
+    fn feed_with_a_delete() -> Feed {
+        let me = id(1);
+        let mut f = feed(1, 10);
+        let target = f.get(2).expect("post 2").entry_ref();
+        f.append(&me, &Payload::Delete { target }, NOW + 10)
+            .expect("delete");
+        assert!(f.get(2).expect("post 2").payload().is_none());
+        f
+    }
+
+    #[test]
+    fn a_deleted_post_travels_without_its_payload_beside_its_delete() {
+        let x = feed_with_a_delete();
+        let mut a = Peer::new(vec![x.clone()], BTreeSet::new(), small(), NOW);
+        let mut b = Peer::new(vec![], BTreeSet::from([x.author()]), small(), NOW);
+        run(&mut a, &mut b, || false, NOW);
+        assert_eq!(b.feeds[&x.author()], x);
+        assert!(
+            b.feeds[&x.author()]
+                .get(2)
+                .expect("held")
+                .payload()
+                .is_none()
+        );
+        assert_eq!(b.strikes, 0);
+        assert!(b.failed.is_none());
+    }
+
+    #[test]
+    fn a_withheld_payload_is_refused_and_then_fetched_from_an_honest_holder() {
+        let x = feed_with_a_delete();
+        let interest = BTreeSet::from([x.author()]);
+        // The hostile holder serves headers only, and no deletes.
+        let mut hostile = Peer::new(vec![x.clone()], BTreeSet::new(), small(), NOW);
+        hostile.withhold = true;
+        let mut b = Peer::new(vec![], interest.clone(), small(), NOW);
+        run(&mut hostile, &mut b, || false, NOW);
+        assert!(
+            matches!(&b.failed, Some(SyncFailure::Misbehaving(why)) if why.contains("without its payload")),
+            "{:?}",
+            b.failed
+        );
+        assert!(
+            b.feeds
+                .get(&x.author())
+                .is_none_or(|f| f.entries().is_empty()),
+            "nothing of a withheld feed is kept"
+        );
+        // The next holder serves everything.
+        let held: Vec<Feed> = b.feeds.values().cloned().collect();
+        let mut honest = Peer::new(vec![x.clone()], BTreeSet::new(), small(), NOW);
+        let mut b = Peer::new(held, interest, small(), NOW);
+        run(&mut honest, &mut b, || false, NOW);
+        assert_eq!(b.feeds[&x.author()], x);
+        assert!(b.failed.is_none());
+    }
+
+    #[test]
+    fn a_payload_withheld_mid_batch_keeps_the_entries_before_it() {
+        let x = feed(1, 6);
+        let mut b = Peer::new(vec![], BTreeSet::from([x.author()]), small(), NOW);
+        b.session.handle(
+            Message::Frontier {
+                heads: vec![(x.author(), 6)],
+                reply: true,
+            },
+            NOW,
+        );
+        b.drain(NOW);
+        let mut entries: Vec<Vec<u8>> = x.range(1, 4).iter().map(VerifiedEntry::encode).collect();
+        let mut blank = x.get(3).expect("entry 3").clone();
+        blank.purge_payload();
+        entries[2] = blank.encode();
+        // A delete proof by someone else, or an entry that is not a delete, explains nothing.
+        let other = feed(2, 1).get(1).expect("post").encode();
+        b.session.handle(
+            Message::Entries {
+                author: x.author(),
+                from: 1,
+                entries: entries.clone(),
+                deletes: vec![other],
+            },
+            NOW,
+        );
+        b.drain(NOW);
+        assert_eq!(b.strikes, 1, "a foreign delete is a strike");
+        b.session.handle(
+            Message::Entries {
+                author: x.author(),
+                from: 1,
+                entries,
+                deletes: vec![],
+            },
+            NOW,
+        );
+        let again = b.drain(NOW);
+        assert_eq!(b.strikes, 2, "a withheld payload is a strike");
+        assert_eq!(
+            b.feeds[&x.author()].entries().len(),
+            2,
+            "entries 1 and 2 are kept"
+        );
+        assert!(
+            again
+                .iter()
+                .any(|m| matches!(decode(m), Ok(Message::Request { from: 3, .. }))),
+            "the withheld entry is asked for again"
+        );
+    }
+
     #[test]
     fn a_peer_holding_another_history_is_reported_as_a_fork() {
         let me = id(1);
@@ -1155,6 +1359,7 @@ mod tests {
                 author: x.author(),
                 from: 1,
                 entries: vec![far],
+                deletes: vec![],
             },
             NOW,
         );
@@ -1184,6 +1389,7 @@ mod tests {
                 author: id(9).author(),
                 from: 1,
                 entries: vec![],
+                deletes: vec![],
             },
             NOW,
         );
@@ -1206,6 +1412,7 @@ mod tests {
                 author: x.author(),
                 from: 1,
                 entries: vec![bytes],
+                deletes: vec![],
             },
             NOW,
         );
@@ -1278,12 +1485,14 @@ mod tests {
             author,
             from: 1,
             entries: vec![vec![0; MAX_ENTRY_BYTES + 1]],
+            deletes: vec![],
         };
         assert!(matches!(encode(&big_entry), Err(CodecError::OverLimit(_))));
         let too_many = Message::Entries {
             author,
             from: 1,
             entries: vec![vec![]; MAX_BATCH as usize + 1],
+            deletes: vec![],
         };
         assert!(matches!(encode(&too_many), Err(CodecError::OverLimit(_))));
         assert!(matches!(
@@ -1297,6 +1506,7 @@ mod tests {
             author,
             from: 1,
             entries: vec![vec![0; MAX_ENTRY_BYTES]; MAX_BATCH as usize],
+            deletes: vec![],
         };
         let bytes = encode(&heavy).expect("the largest legal answer encodes");
         assert!(bytes.len() <= MAX_MESSAGE_BYTES);

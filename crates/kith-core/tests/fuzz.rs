@@ -159,6 +159,7 @@ fn sync_decoder_survives_mutations() {
             author,
             from: 1,
             entries: entries.clone(),
+            deletes: vec![],
         },
     ];
     let corpus: Vec<Vec<u8>> = messages

@@ -627,27 +627,22 @@ impl EventLoop {
                 message_id,
                 message,
             })) => {
-                let verdict = kith_core::validate_detached(&message.data, crate::now_ms());
+                let verdict =
+                    crate::gossip::accept_live(&message.data, &message.topic, crate::now_ms());
                 let acceptance = match &verdict {
-                    Ok(e) if crate::gossip::topic_for(&e.author()).hash() == message.topic => {
-                        gossipsub::MessageAcceptance::Accept
-                    }
-                    _ => gossipsub::MessageAcceptance::Reject,
+                    Ok(_) => gossipsub::MessageAcceptance::Accept,
+                    Err(_) => gossipsub::MessageAcceptance::Reject,
                 };
                 self.swarm
                     .behaviour_mut()
                     .gossipsub
                     .report_message_validation_result(&message_id, &from, acceptance);
                 match verdict {
-                    Ok(entry) if acceptance == gossipsub::MessageAcceptance::Accept => {
+                    Ok(entry) => {
                         self.emit(Event::Entry {
                             from,
                             entry: Box::new(entry),
                         });
-                    }
-                    Ok(_) => {
-                        let reason = "entry published on another author's topic".to_owned();
-                        self.emit(Event::InvalidEntry { from, reason });
                     }
                     Err(e) => {
                         let reason = e.to_string();

@@ -36,6 +36,38 @@ pub fn all_topics() -> impl Iterator<Item = IdentTopic> {
     (0..FEED_SHARDS).map(shard_topic)
 }
 
+/// Why a gossip message is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LiveError {
+    /// The bytes are not a valid entry.
+    #[error(transparent)]
+    Invalid(#[from] kith_core::EntryError),
+    /// A valid entry on a topic that is not its author's.
+    #[error("entry published on another author's topic")]
+    WrongTopic,
+    /// A live entry is its author's fresh entry, sent with its payload; one without it is a
+    /// withheld payload (only sync carries a deleted entry, beside its delete).
+    #[error("live entry {0} came without its payload")]
+    NoPayload(u64),
+}
+
+/// The one rule for a gossip message, applied by clients and kith-node alike: it is a valid
+/// entry, on its author's topic, with its payload.
+pub fn accept_live(
+    data: &[u8],
+    topic: &gossipsub::TopicHash,
+    now_ms: u64,
+) -> Result<kith_core::VerifiedEntry, LiveError> {
+    let entry = kith_core::validate_detached(data, now_ms)?;
+    if topic_for(&entry.author()).hash() != *topic {
+        return Err(LiveError::WrongTopic);
+    }
+    if entry.payload().is_none() {
+        return Err(LiveError::NoPayload(entry.seq()));
+    }
+    Ok(entry)
+}
+
 /// Who runs the gossipsub instance.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -105,5 +137,33 @@ mod tests {
         // Both set-ups build.
         let _ = behaviour(Role::Client, Duration::from_secs(1));
         let _ = behaviour(Role::Hub, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn a_live_entry_is_valid_on_its_authors_topic_and_carries_its_payload() {
+        let me = kith_core::Identity::from_secret([3; 32]);
+        let mut feed = kith_core::Feed::new(me.author());
+        let now = crate::now_ms();
+        let entry = feed
+            .append(&me, &kith_core::Payload::post("hello"), now)
+            .expect("append")
+            .clone();
+        let topic = topic_for(&me.author()).hash();
+        assert_eq!(accept_live(&entry.encode(), &topic, now), Ok(entry.clone()));
+        let elsewhere = shard_topic((shard_of(&me.author()) + 1) % FEED_SHARDS).hash();
+        assert_eq!(
+            accept_live(&entry.encode(), &elsewhere, now),
+            Err(LiveError::WrongTopic)
+        );
+        let mut blank = entry.clone();
+        blank.purge_payload();
+        assert_eq!(
+            accept_live(&blank.encode(), &topic, now),
+            Err(LiveError::NoPayload(1))
+        );
+        assert!(matches!(
+            accept_live(b"junk", &topic, now),
+            Err(LiveError::Invalid(_))
+        ));
     }
 }

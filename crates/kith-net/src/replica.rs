@@ -129,10 +129,13 @@ impl<S: Store> Replica<S> {
                 limit,
             } => {
                 let entries = self.store.range(&author, from, limit as usize).await?;
+                // An entry held without its payload travels with the delete that removed it.
+                let deletes = self.store.deletes_of(&entries).await?;
                 Message::Entries {
                     author,
                     from,
                     entries: entries.iter().map(VerifiedEntry::encode).collect(),
+                    deletes: deletes.iter().map(VerifiedEntry::encode).collect(),
                 }
             }
             // Not a request; an empty answer keeps the exchange well-formed.
@@ -140,6 +143,7 @@ impl<S: Store> Replica<S> {
                 author,
                 from,
                 entries: Vec::new(),
+                deletes: Vec::new(),
             },
         };
         Ok(self.client.respond(id, answer).await?)

@@ -11,7 +11,7 @@ use libp2p::StreamProtocol;
 use std::io;
 
 /// The protocol name.
-pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/kith/sync/1.0.0");
+pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/kith/sync/2.0.0");
 
 /// Length-prefixed byte frames, bounded.
 #[derive(Debug, Clone, Copy, Default)]

@@ -241,6 +241,7 @@ async fn two_browser_nodes_go_direct_and_sync_over_it() {
                 author: bob.author(),
                 from: 1,
                 entries: vec![served.clone()],
+                deletes: vec![],
             },
         )
         .await

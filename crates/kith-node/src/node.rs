@@ -561,8 +561,7 @@ impl SwarmLoop {
     /// sending invalid entries is disconnected. Nothing is stored.
     fn route(&mut self, from: PeerId, id: &gossipsub::MessageId, message: &gossipsub::Message) {
         let now = kith_net::now_ms();
-        let valid = kith_core::validate_detached(&message.data, now)
-            .is_ok_and(|e| kith_net::gossip::topic_for(&e.author()).hash() == message.topic);
+        let valid = kith_net::gossip::accept_live(&message.data, &message.topic, now).is_ok();
         let acceptance = if valid {
             gossipsub::MessageAcceptance::Accept
         } else {

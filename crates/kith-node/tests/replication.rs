@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use kith_core::{Feed, Identity, Payload};
 use kith_net::identity::keypair_of;
-use kith_net::replica::Replica;
+use kith_net::replica::{Replica, ReplicaError};
 use kith_net::{Client, Event, Multiaddr, PeerId};
 use kith_node::Node;
 use kith_store::{MemoryStore, Store};
@@ -50,6 +50,28 @@ async fn agent_following(
         common::node_for_agent(node, kith_net::Keypair::generate_ed25519());
     client.dial(node_peer, addrs.clone()).await.expect("dial");
     kith_net::agent::Agent::new(client, store, node_peer, addrs)
+}
+
+/// Has `agent` sync `author`'s feed; returns what its store then holds of it, and what the
+/// agent reported.
+async fn sync_and_read(
+    agent: &kith_net::agent::Agent<MemoryStore>,
+    author: &Identity,
+) -> (
+    Vec<kith_core::VerifiedEntry>,
+    Vec<kith_net::agent::AgentEvent>,
+) {
+    let reports = std::cell::RefCell::new(Vec::new());
+    agent
+        .sync_feed(author.author(), &|e| reports.borrow_mut().push(e))
+        .await;
+    let held = agent
+        .replica()
+        .store()
+        .range(&author.author(), 1, 1000)
+        .await
+        .expect("range");
+    (held, reports.into_inner())
 }
 
 /// Serves sync requests from `replica` until the events end; other events are dropped.
@@ -476,28 +498,104 @@ async fn holders_with_nothing_do_not_hide_an_offline_author() {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
             assert_eq!(found.len(), holders.len(), "every holder announced");
-            let reports = std::cell::RefCell::new(Vec::new());
-            agent
-                .sync_feed(alice.author(), &|e| reports.borrow_mut().push(e))
-                .await;
-            let held = agent
-                .replica()
-                .store()
-                .range(&alice.author(), 1, 1000)
-                .await
-                .expect("range");
+            let (held, reports) = sync_and_read(&agent, &alice).await;
             assert_eq!(
                 held,
                 feed.entries(),
                 "alice's posts, from the honest holder"
             );
             assert!(
-                reports.borrow().iter().any(|e| matches!(
+                reports.iter().any(|e| matches!(
                     e,
                     kith_net::agent::AgentEvent::Synced { fetched, .. } if *fetched == POSTS
                 )),
                 "{:?}",
-                reports.borrow().last()
+                reports.last()
+            );
+            node.shutdown().await;
+        }))
+        .await;
+}
+
+/// A holder that serves entries without their payloads (blanking posts, or hiding a delete's
+/// or a follow's content) is refused like one that forges, and the feed comes whole from the
+/// next holder. Alice's feed has a deleted post, which the honest holder serves without its
+/// payload beside the delete, and which is accepted.
+#[tokio::test]
+async fn a_withheld_payload_is_refused_then_fetched_from_an_honest_holder() {
+    LocalSet::new()
+        .run_until(Box::pin(async {
+            let dir = common::workdir();
+            let node = Node::start(common::cli(dir.path(), &[]))
+                .await
+                .expect("node");
+            let alice = Identity::from_secret([1; 32]);
+            let mut feed = alice_feed(&alice);
+            let target = feed.get(5).expect("post 5").entry_ref();
+            feed.append(&alice, &Payload::Delete { target }, kith_net::now_ms())
+                .expect("delete");
+            // The withholder holds every header and no payload. Under Alice's key it is the
+            // first peer a sync of her feed asks.
+            let blank: Vec<kith_core::VerifiedEntry> = feed
+                .entries()
+                .iter()
+                .map(|e| {
+                    let mut e = e.clone();
+                    e.purge_payload();
+                    e
+                })
+                .collect();
+            let withholding = MemoryStore::new();
+            withholding.insert(&blank).await.expect("headers");
+            let (_w, _w_replica, w_peer) =
+                relayed_peer(&node, keypair_of(&alice), withholding).await;
+
+            let (c, c_replica) = follower(&node, &alice).await;
+            dial_via_relay(&node, &c, w_peer).await;
+            let refused = c_replica.sync_with(w_peer, |_| {}).await;
+            assert!(
+                matches!(&refused, Err(ReplicaError::Failed { reason, .. }) if reason.contains("without its payload")),
+                "{refused:?}"
+            );
+            assert!(
+                c_replica
+                    .store()
+                    .range(&alice.author(), 1, 1000)
+                    .await
+                    .expect("range")
+                    .is_empty(),
+                "nothing withheld is stored"
+            );
+
+            let (honest, _h_replica, h_peer) =
+                relayed_peer(&node, kith_net::Keypair::generate_ed25519(), holding(&feed).await)
+                    .await;
+            let agent = agent_following(&node, &alice, MemoryStore::new()).await;
+            let mut found = Vec::new();
+            for round in 0..100 {
+                if round % 10 == 0 {
+                    let _ = honest.provide(alice.author()).await;
+                }
+                found = agent
+                    .client()
+                    .find_providers(alice.author())
+                    .await
+                    .unwrap_or_default();
+                if found.contains(&h_peer) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert!(found.contains(&h_peer), "the honest holder announced");
+            let (held, reports) = sync_and_read(&agent, &alice).await;
+            assert_eq!(held, feed.entries(), "every payload, from the honest holder");
+            assert!(held[4].payload().is_none(), "the deleted post stays deleted");
+            assert!(
+                reports.iter().any(|e| matches!(
+                    e,
+                    kith_net::agent::AgentEvent::Synced { peer, .. } if *peer == h_peer
+                )),
+                "{reports:?}"
             );
             node.shutdown().await;
         }))
@@ -521,11 +619,7 @@ async fn a_full_store_is_reported_as_full_not_as_nobody_online() {
             // Room for about a third of Alice's feed.
             let bytes: u64 = feed.entries().iter().map(|e| e.encode().len() as u64).sum();
             let agent = agent_following(&node, &alice, MemoryStore::with_quota(bytes / 3)).await;
-            let reports = std::cell::RefCell::new(Vec::new());
-            agent
-                .sync_feed(alice.author(), &|e| reports.borrow_mut().push(e))
-                .await;
-            let reports = reports.into_inner();
+            let (held, reports) = sync_and_read(&agent, &alice).await;
             assert!(
                 reports.iter().any(|e| matches!(
                     e,
@@ -540,12 +634,6 @@ async fn a_full_store_is_reported_as_full_not_as_nobody_online() {
                     .any(|e| matches!(e, kith_net::agent::AgentEvent::Unreachable { .. })),
                 "{reports:?}"
             );
-            let held = agent
-                .replica()
-                .store()
-                .range(&alice.author(), 1, 1000)
-                .await
-                .expect("range");
             assert!((held.len() as u64) < POSTS);
             assert_eq!(held, feed.entries()[..held.len()], "a verified prefix");
             node.shutdown().await;

@@ -4,7 +4,7 @@
 //!
 //! | object store | key | value |
 //! |---|---|---|
-//! | `chunks` | `[author hex, chunk]` | `{ d, t }`: `d` up to [`CHUNK`] entries of one feed, `(seq, entry, post time)`; `t` the time keys `[timestamp, author hex, seq]` of its posts that have their payload |
+//! | `chunks` | `[author hex, chunk]` | `{ d, t, p }`: `d` up to [`CHUNK`] entries of one feed, `(seq, entry, post time)`; `t` the time keys `[timestamp, author hex, seq]` of its posts that have their payload; `p` (absent when empty) `(seq, delete seq)` for each of its entries a delete purged |
 //! | `chunks`, index `time` (multiEntry on `t`) | a time key | the chunk's key |
 //! | `feeds` | author hex | [`FeedMeta`] |
 //! | `settings` | name | bytes |
@@ -18,7 +18,9 @@
 //! `time` index over them (one index row per post, kept with the chunk's one write), so the
 //! home timeline is still a key-range read in time order. A delete rewrites the target's chunk
 //! without its payload and without its time key (real deletion: the bytes are gone from the
-//! database, and the post from the index).
+//! database, and the post from the index), and notes in `p` which delete did it, so a sync
+//! answer finds the delete to send beside the entry (chunks written before `p` existed are
+//! searched for it).
 //!
 //! The identity is wrapped with a WebCrypto key the browser creates as non-extractable and
 //! stores by structured clone: script can ask the browser to use it, never to read it, so the
@@ -42,7 +44,7 @@ use js_sys::{Array, Uint8Array};
 use kith_core::{AuthorId, Cursor, PayloadKind, VerifiedEntry};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::plan::{check_held, join, plan, sizes, split};
+use crate::plan::{check_held, join, plan, proves_deleted, sizes, split};
 use crate::{FeedMeta, MAX_READ, Store, StoreError, check_setting};
 
 /// The schema version this code writes.
@@ -179,7 +181,20 @@ fn decode_chunk(v: JsValue) -> Result<Slots, StoreError> {
     Ok(slots.into_iter().map(|(seq, b, t)| (seq, (b, t))).collect())
 }
 
-fn encode_chunk(author: &AuthorId, slots: &Slots) -> Result<JsValue, StoreError> {
+/// The entries of one chunk a delete purged: seq → the delete's seq.
+type Purged = BTreeMap<u64, u64>;
+
+fn decode_purged(v: &JsValue) -> Result<Purged, StoreError> {
+    let p = js_sys::Reflect::get(v, &JsValue::from_str("p")).unwrap_or(JsValue::UNDEFINED);
+    if p.is_undefined() {
+        return Ok(Purged::new());
+    }
+    let pairs: Vec<(u64, u64)> =
+        postcard::from_bytes(&to_bytes(p)?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    Ok(pairs.into_iter().collect())
+}
+
+fn encode_chunk(author: &AuthorId, slots: &Slots, purged: &Purged) -> Result<JsValue, StoreError> {
     let flat: Vec<(&u64, &Vec<u8>, &Option<u64>)> =
         slots.iter().map(|(seq, (b, t))| (seq, b, t)).collect();
     let times = Array::new();
@@ -196,6 +211,14 @@ fn encode_chunk(author: &AuthorId, slots: &Slots) -> Result<JsValue, StoreError>
     )
     .map_err(backend)?;
     set("t", &times).map_err(backend)?;
+    if !purged.is_empty() {
+        let pairs: Vec<(u64, u64)> = purged.iter().map(|(a, b)| (*a, *b)).collect();
+        set(
+            "p",
+            &bytes(&postcard::to_allocvec(&pairs).unwrap_or_default()),
+        )
+        .map_err(backend)?;
+    }
     Ok(chunk.into())
 }
 
@@ -212,7 +235,7 @@ fn load(bytes: &[u8]) -> Result<VerifiedEntry, StoreError> {
 /// The chunks a read-write transaction touches, each read once and written once at the end.
 struct Chunks {
     store: ObjectStore,
-    loaded: BTreeMap<(AuthorId, u64), Slots>,
+    loaded: BTreeMap<(AuthorId, u64), (Slots, Purged)>,
     dirty: std::collections::BTreeSet<(AuthorId, u64)>,
 }
 
@@ -226,7 +249,11 @@ impl Chunks {
     }
 
     /// The chunk of `author` holding `seq`, read on first use.
-    async fn slots(&mut self, author: &AuthorId, seq: u64) -> Result<&mut Slots, StoreError> {
+    async fn chunk(
+        &mut self,
+        author: &AuthorId,
+        seq: u64,
+    ) -> Result<&mut (Slots, Purged), StoreError> {
         let key = (*author, chunk_of(seq));
         if !self.loaded.contains_key(&key) {
             let found = self
@@ -235,13 +262,29 @@ impl Chunks {
                 .map_err(backend)?
                 .await
                 .map_err(backend)?;
-            let slots = match found {
-                Some(v) => decode_chunk(v)?,
-                None => Slots::new(),
+            let chunk = match found {
+                Some(v) => (decode_purged(&v)?, decode_chunk(v)?),
+                None => Default::default(),
             };
-            self.loaded.insert(key, slots);
+            self.loaded.insert(key, (chunk.1, chunk.0));
         }
         Ok(self.loaded.entry(key).or_default())
+    }
+
+    async fn slots(&mut self, author: &AuthorId, seq: u64) -> Result<&mut Slots, StoreError> {
+        Ok(&mut self.chunk(author, seq).await?.0)
+    }
+
+    /// Notes that the delete at `by` purged `seq`.
+    async fn mark_purged(
+        &mut self,
+        author: &AuthorId,
+        seq: u64,
+        by: u64,
+    ) -> Result<(), StoreError> {
+        self.chunk(author, seq).await?.1.insert(seq, by);
+        self.dirty.insert((*author, chunk_of(seq)));
+        Ok(())
     }
 
     /// The entry held at `seq`, if any.
@@ -273,9 +316,9 @@ impl Chunks {
         for key in &self.dirty {
             let k = entry_key(&key.0, key.1);
             match self.loaded.get(key) {
-                Some(slots) if !slots.is_empty() => {
+                Some((slots, purged)) if !slots.is_empty() => {
                     self.store
-                        .put(&encode_chunk(&key.0, slots)?, Some(&k))
+                        .put(&encode_chunk(&key.0, slots, purged)?, Some(&k))
                         .map_err(backend)?;
                 }
                 _ => {
@@ -613,24 +656,24 @@ impl IdbStore {
 }
 
 /// Drops the payload of `author`/`seq` (if `hash` matches, when given) inside a transaction;
-/// returns the bytes freed.
+/// returns the bytes freed, `None` when no such entry is held.
 async fn purge_in(
     chunks: &mut Chunks,
     author: &AuthorId,
     seq: u64,
     hash: Option<kith_core::Hash>,
-) -> Result<u64, StoreError> {
+) -> Result<Option<u64>, StoreError> {
     let Some(mut e) = chunks.get(author, seq).await? else {
-        return Ok(0);
+        return Ok(None);
     };
     if hash.is_some_and(|h| h != e.hash()) {
-        return Ok(0);
+        return Ok(None);
     }
     let freed = e.raw().payload.as_ref().map_or(0, |p| p.len() as u64);
     // Without its payload it leaves the time index too.
     e.purge_payload();
     chunks.put(&e).await?;
-    Ok(freed)
+    Ok(Some(freed))
 }
 
 impl IdbStore {
@@ -811,10 +854,12 @@ impl Store for IdbStore {
         for e in &plan.writes {
             chunks.put(e).await?;
         }
-        for t in &plan.purges {
-            let freed = purge_in(&mut chunks, &t.author, t.seq, Some(t.hash)).await?;
-            if let Some(m) = plan.metas.get_mut(&t.author) {
-                m.bytes = m.bytes.saturating_sub(freed);
+        for (t, by) in &plan.purges {
+            if let Some(freed) = purge_in(&mut chunks, &t.author, t.seq, Some(t.hash)).await? {
+                chunks.mark_purged(&t.author, t.seq, *by).await?;
+                if let Some(m) = plan.metas.get_mut(&t.author) {
+                    m.bytes = m.bytes.saturating_sub(freed);
+                }
             }
         }
         chunks.flush()?;
@@ -939,7 +984,7 @@ impl Store for IdbStore {
 
     async fn purge(&self, author: &AuthorId, seq: u64) -> Result<(), StoreError> {
         let (tx, mut chunks, feeds) = self.entry_tx()?;
-        let freed = purge_in(&mut chunks, author, seq, None).await?;
+        let freed = purge_in(&mut chunks, author, seq, None).await?.unwrap_or(0);
         chunks.flush()?;
         if let Some(v) = feeds
             .get(Query::Key(hex(author)))
@@ -954,6 +999,60 @@ impl Store for IdbStore {
                 .map_err(backend)?;
         }
         commit(tx).await
+    }
+
+    async fn deletes_of(
+        &self,
+        entries: &[VerifiedEntry],
+    ) -> Result<Vec<VerifiedEntry>, StoreError> {
+        let blank: Vec<&VerifiedEntry> = entries.iter().filter(|e| e.payload().is_none()).collect();
+        if blank.is_empty() {
+            return Ok(Vec::new());
+        }
+        let tx = self
+            .db
+            .transaction(&[CHUNKS], TransactionMode::ReadOnly)
+            .map_err(backend)?;
+        let mut chunks = Chunks::new(tx.object_store(CHUNKS).map_err(backend)?);
+        let mut out = Vec::new();
+        let mut unindexed = Vec::new();
+        for e in blank {
+            let by = chunks
+                .chunk(&e.author(), e.seq())
+                .await?
+                .1
+                .get(&e.seq())
+                .copied();
+            match by {
+                Some(by) => {
+                    if let Some(d) = chunks.get(&e.author(), by).await?
+                        && proves_deleted(&d, e)
+                    {
+                        out.push(d);
+                    }
+                }
+                None => unindexed.push(e),
+            }
+        }
+        // Purged before chunks noted the delete: the feed after the entry is searched.
+        if let Some(first) = unindexed.first() {
+            let author = first.author();
+            let mut from = first.seq().saturating_add(1);
+            while !unindexed.is_empty() {
+                let page = IdbStore::read_range(&chunks.store, &author, from, MAX_READ).await?;
+                let Some(last) = page.last().map(VerifiedEntry::seq) else {
+                    break;
+                };
+                for d in page {
+                    if let Some(i) = unindexed.iter().position(|e| proves_deleted(&d, e)) {
+                        unindexed.swap_remove(i);
+                        out.push(d);
+                    }
+                }
+                from = last.saturating_add(1);
+            }
+        }
+        Ok(out)
     }
 
     async fn forget(&self, author: &AuthorId) -> Result<(), StoreError> {

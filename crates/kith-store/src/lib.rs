@@ -162,6 +162,11 @@ pub trait Store {
     ) -> Result<Vec<VerifiedEntry>, StoreError>;
     /// Drops the payload of one entry (the header stays).
     async fn purge(&self, author: &AuthorId, seq: u64) -> Result<(), StoreError>;
+    /// For each of `entries` (read from this store) held without its payload, the delete
+    /// that removed it, when held: what a sync answer carries beside such entries, so the
+    /// receiver can tell a deleted post from a withheld one.
+    async fn deletes_of(&self, entries: &[VerifiedEntry])
+    -> Result<Vec<VerifiedEntry>, StoreError>;
     /// Drops a whole feed and its metadata.
     async fn forget(&self, author: &AuthorId) -> Result<(), StoreError>;
 
@@ -227,6 +232,12 @@ impl<S: Store> Store for std::rc::Rc<S> {
     }
     async fn purge(&self, author: &AuthorId, seq: u64) -> Result<(), StoreError> {
         (**self).purge(author, seq).await
+    }
+    async fn deletes_of(
+        &self,
+        entries: &[VerifiedEntry],
+    ) -> Result<Vec<VerifiedEntry>, StoreError> {
+        (**self).deletes_of(entries).await
     }
     async fn forget(&self, author: &AuthorId) -> Result<(), StoreError> {
         (**self).forget(author).await

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use kith_core::{AuthorId, Cursor, VerifiedEntry};
 
-use crate::plan::{check_held, join, plan, split, timeline_key};
+use crate::plan::{check_held, join, plan, proves_deleted, split, timeline_key};
 use crate::{FeedMeta, MAX_READ, Store, StoreError, check_setting};
 
 #[derive(Default)]
@@ -15,6 +15,8 @@ struct Data {
     headers: BTreeMap<(AuthorId, u64), Vec<u8>>,
     payloads: BTreeMap<(AuthorId, u64), Vec<u8>>,
     timeline: BTreeSet<(u64, AuthorId, u64)>,
+    /// Purged entry → the seq of the delete that purged it.
+    purged_by: BTreeMap<(AuthorId, u64), u64>,
     feeds: BTreeMap<AuthorId, FeedMeta>,
     settings: BTreeMap<String, Vec<u8>>,
     /// Entry bytes (headers and payloads) this store may hold, like a browser's quota.
@@ -35,12 +37,12 @@ impl Data {
         author: AuthorId,
         seq: u64,
         hash: Option<kith_core::Hash>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let Some(e) = self.read(author, seq)? else {
-            return Ok(());
+            return Ok(false);
         };
         if hash.is_some_and(|h| h != e.hash()) {
-            return Ok(());
+            return Ok(false);
         }
         if let Some(p) = self.payloads.remove(&(author, seq)) {
             self.used = self.used.saturating_sub(p.len() as u64);
@@ -51,7 +53,7 @@ impl Data {
         if let Some(k) = timeline_key(&e) {
             self.timeline.remove(&k);
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -123,8 +125,10 @@ impl Store for MemoryStore {
             }
         }
         d.feeds.extend(plan.metas);
-        for t in plan.purges {
-            d.purge(t.author, t.seq, Some(t.hash))?;
+        for (t, by) in plan.purges {
+            if d.purge(t.author, t.seq, Some(t.hash))? {
+                d.purged_by.insert((t.author, t.seq), by);
+            }
         }
         Ok(())
     }
@@ -182,7 +186,24 @@ impl Store for MemoryStore {
     }
 
     async fn purge(&self, author: &AuthorId, seq: u64) -> Result<(), StoreError> {
-        self.data.borrow_mut().purge(*author, seq, None)
+        self.data.borrow_mut().purge(*author, seq, None).map(drop)
+    }
+
+    async fn deletes_of(
+        &self,
+        entries: &[VerifiedEntry],
+    ) -> Result<Vec<VerifiedEntry>, StoreError> {
+        let d = self.data.borrow();
+        let mut out = Vec::new();
+        for e in entries.iter().filter(|e| e.payload().is_none()) {
+            if let Some(by) = d.purged_by.get(&(e.author(), e.seq()))
+                && let Some(delete) = d.read(e.author(), *by)?
+                && proves_deleted(&delete, e)
+            {
+                out.push(delete);
+            }
+        }
+        Ok(out)
     }
 
     async fn forget(&self, author: &AuthorId) -> Result<(), StoreError> {
@@ -199,6 +220,7 @@ impl Store for MemoryStore {
         d.headers.retain(|(x, _), _| *x != a);
         d.payloads.retain(|(x, _), _| *x != a);
         d.timeline.retain(|(_, x, _)| *x != a);
+        d.purged_by.retain(|(x, _), _| *x != a);
         d.feeds.remove(author);
         Ok(())
     }

@@ -10,8 +10,10 @@ use crate::{FeedMeta, StoreError};
 pub(crate) struct Plan {
     /// Entries to write (their feeds' next ones, in order).
     pub(crate) writes: Vec<VerifiedEntry>,
-    /// Entries whose payload a delete in the batch removes (if the stored hash matches).
-    pub(crate) purges: Vec<EntryRef>,
+    /// Entries whose payload a delete in the batch removes (if the stored hash matches), each
+    /// with the seq of that delete (kept beside the purged entry: a sync answer that serves
+    /// the entry without its payload carries the delete as proof).
+    pub(crate) purges: Vec<(EntryRef, u64)>,
     /// The metadata of every feed the batch touches, as it will be after it.
     pub(crate) metas: BTreeMap<AuthorId, FeedMeta>,
     /// Entries below the stored head that the batch repeats: the backend compares each with
@@ -90,7 +92,7 @@ pub(crate) fn plan(
         meta.entries += 1;
         meta.bytes += h + p;
         if let Some(Payload::Delete { target }) = e.payload() {
-            purges.push(*target);
+            purges.push((*target, e.seq()));
         }
         writes.push(e.clone());
     }
@@ -121,4 +123,11 @@ pub(crate) fn join(header: &[u8], payload: Option<Vec<u8>>) -> Result<VerifiedEn
 pub(crate) fn timeline_key(e: &VerifiedEntry) -> Option<(u64, AuthorId, u64)> {
     matches!(e.payload(), Some(Payload::Post { .. }))
         .then(|| (e.header().timestamp_ms, e.author(), e.seq()))
+}
+
+/// Whether `delete` is the author's delete of `target` (what proves a payload was removed, not
+/// withheld).
+pub(crate) fn proves_deleted(delete: &VerifiedEntry, target: &VerifiedEntry) -> bool {
+    matches!(delete.payload(), Some(Payload::Delete { target: t }) if *t == target.entry_ref())
+        && delete.author() == target.author()
 }

@@ -215,6 +215,17 @@ pub async fn purge<B: Backend>() {
     assert_eq!(held[1].hash(), target.hash, "header kept");
     let page = s.timeline(None, 10).await.expect("page");
     assert_eq!(seqs(&page), [3, 1], "deleted post gone from the timeline");
+    // The delete is found for the purged entry (what a sync answer sends beside it), also
+    // after a reload.
+    assert_eq!(
+        s.deletes_of(&held).await.expect("deletes"),
+        [held[3].clone()]
+    );
+    let s = s.reopen().await;
+    assert_eq!(
+        s.deletes_of(&held[..2]).await.expect("deletes"),
+        [held[3].clone()]
+    );
     // Purge on request, and the size shrinks.
     let before = s
         .feed(&a.author())
@@ -231,6 +242,13 @@ pub async fn purge<B: Backend>() {
         .bytes;
     assert!(after < before, "{after} < {before}");
     assert_eq!(seqs(&s.timeline(None, 10).await.expect("page")), [3]);
+    // An entry purged by no delete has none to show.
+    let held = s.range(&a.author(), 1, 10).await.expect("range");
+    assert_eq!(held[0].payload(), None);
+    assert_eq!(
+        s.deletes_of(&held[..1]).await.expect("deletes"),
+        Vec::<VerifiedEntry>::new()
+    );
     // A fresh feed built from the purged entries still verifies end to end.
     let mut replica = Feed::new(a.author());
     for e in s.range(&a.author(), 1, 10).await.expect("range") {

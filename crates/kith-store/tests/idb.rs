@@ -102,6 +102,11 @@ async fn a_version_2_database_is_packed_into_chunks() {
         held[..151],
         "every entry, purged one included, as it was"
     );
+    // Version 2 did not note which delete purged an entry: it is found by searching the feed.
+    assert_eq!(
+        store.deletes_of(&read[64..128]).await.expect("deletes"),
+        [read[150].clone()]
+    );
     assert_eq!(
         store.range(&b.author(), 1, 10).await.expect("range b"),
         g.entries()
