@@ -245,6 +245,52 @@ impl SyncQueue {
     }
 }
 
+/// The most feeds [`HeadsSeen`] remembers a head for.
+pub const MAX_HEADS_SEEN: usize = 4096;
+
+/// The highest seq of each followed feed seen live (a gossip entry that left a gap, signed by
+/// its author, so the feed has at least that many entries): how far a sync must get before it
+/// stops asking holders. Bounded by [`MAX_HEADS_SEEN`]; when full, the lowest author key gives
+/// way.
+#[derive(Debug, Default)]
+pub struct HeadsSeen(BTreeMap<AuthorId, u64>);
+
+impl HeadsSeen {
+    /// Notes that `author`'s feed reaches at least `seq`.
+    pub fn saw(&mut self, author: AuthorId, seq: u64) {
+        let known = self.0.entry(author).or_insert(0);
+        *known = (*known).max(seq);
+        while self.0.len() > MAX_HEADS_SEEN {
+            let Some(first) = self.0.keys().find(|a| **a != author).copied() else {
+                break;
+            };
+            self.0.remove(&first);
+        }
+    }
+
+    /// How far `author`'s feed is known to reach (0 when nothing was seen).
+    pub fn expected(&self, author: &AuthorId) -> u64 {
+        self.0.get(author).copied().unwrap_or(0)
+    }
+
+    /// `author`'s feed is held up to `have`: a head seen at or below it is forgotten.
+    pub fn reached(&mut self, author: &AuthorId, have: u64) {
+        if self.expected(author) <= have {
+            self.0.remove(author);
+        }
+    }
+
+    /// How many feeds have a head remembered.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether no head is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// A person's node at work. See the module docs.
 pub struct Agent<S> {
     client: Client,
@@ -255,6 +301,8 @@ pub struct Agent<S> {
     /// Syncs asked for by the app ([`Agent::want_sync`]), read by [`Agent::run_with`].
     wants: mpsc::Sender<AuthorId>,
     wants_rx: Rc<std::cell::RefCell<Option<mpsc::Receiver<AuthorId>>>>,
+    /// Heads seen live, which a sync must reach before it stops asking holders.
+    heads_seen: Rc<std::cell::RefCell<HeadsSeen>>,
 }
 
 impl<S> Clone for Agent<S> {
@@ -267,6 +315,7 @@ impl<S> Clone for Agent<S> {
             fallback_addrs: self.fallback_addrs.clone(),
             wants: self.wants.clone(),
             wants_rx: self.wants_rx.clone(),
+            heads_seen: self.heads_seen.clone(),
         }
     }
 }
@@ -301,7 +350,15 @@ impl<S: Store + 'static> Agent<S> {
             node,
             node_addrs,
             fallback_addrs: Vec::new(),
+            heads_seen: Rc::default(),
         }
+    }
+
+    /// Notes that `author`'s feed reaches at least `seq` (a live entry of theirs, verified,
+    /// arrived): a sync of it asks holders until it gets that far. The agent calls this for
+    /// every live entry that leaves a gap.
+    pub fn saw_head(&self, author: AuthorId, seq: u64) {
+        self.heads_seen.borrow_mut().saw(author, seq);
     }
 
     /// Addresses of kith-node to dial (all at once) when none of the main ones answers.
@@ -536,6 +593,7 @@ impl<S: Store + 'static> Agent<S> {
                 match self.replica.take_live((*entry).clone()).await {
                     Ok(Live::Stored) => report(AgentEvent::Stored { author, seq, entry }),
                     Ok(Live::Gap { .. }) => {
+                        self.saw_head(author, seq);
                         for a in syncs.want(author) {
                             self.spawn_sync(a, report, done);
                         }
@@ -716,7 +774,9 @@ impl<S: Store + 'static> Agent<S> {
 
     /// [`Agent::sync_feed`]; `false` when nobody holding the feed answered with it. A holder
     /// that answers with nothing of a feed held nowhere here does not end the search (a
-    /// hostile or stale holder would otherwise hide an offline author from a new follower).
+    /// hostile or stale holder would otherwise hide an offline author from a new follower),
+    /// nor does one that has less than was seen live ([`Agent::saw_head`]): the next holders
+    /// are asked until the chain reaches it.
     /// Whether `peer` is connected directly, waiting up to [`DIRECT_WAIT`] while that is
     /// still undecided or a direct connection is on its way.
     async fn await_direct(&self, peer: PeerId) -> bool {
@@ -759,6 +819,8 @@ impl<S: Store + 'static> Agent<S> {
         }
         tracing::debug!("sync candidates for {author}: {candidates:?}");
         let mut fetched = 0;
+        // The holder that brought the most recent entries, and whether it was direct.
+        let mut best = None;
         for peer in candidates
             .into_iter()
             .filter(|p| *p != me && *p != self.node)
@@ -768,7 +830,7 @@ impl<S: Store + 'static> Agent<S> {
             let was_direct = self.client.is_direct(peer).await.unwrap_or(false);
             if !was_direct {
                 let Some(relay) = self.node_addrs.first() else {
-                    return false;
+                    continue;
                 };
                 let circuit = relay
                     .clone()
@@ -828,22 +890,25 @@ impl<S: Store + 'static> Agent<S> {
                     // "I have nothing" from one holder must not hide a feed another holder
                     // has (every feed holds at least its profile): while nothing of it is held
                     // here, the next holder is asked.
-                    if self.held(author).await == 0 {
+                    let have = self.held(author).await;
+                    if have == 0 {
                         tracing::info!("sync of {author}: {peer} had nothing of it");
                         continue;
                     }
-                    let person = match self.client.persons_of(vec![peer]).await {
-                        Ok(mut v) => v.pop().flatten(),
-                        Err(_) => None,
-                    };
-                    report(AgentEvent::Synced {
-                        author,
-                        peer,
-                        person,
-                        fetched,
-                        direct,
-                    });
-                    return true;
+                    if p.have > 0 || best.is_none() {
+                        best = Some((peer, direct));
+                    }
+                    // Nor does a holder with less than the feed is known to have (a stale or
+                    // hostile copy): the next holders are asked until the chain reaches what
+                    // was seen live, so the longest valid chain wins.
+                    let expected = self.heads_seen.borrow().expected(&author);
+                    if have < expected {
+                        tracing::info!(
+                            "sync of {author}: {peer} had it up to {have}, and {expected} was seen live"
+                        );
+                        continue;
+                    }
+                    break;
                 }
                 Err(ReplicaError::Store(e)) if !e.is_peer_data() => {
                     tracing::warn!("sync of {author}: storing failed: {e}");
@@ -856,8 +921,25 @@ impl<S: Store + 'static> Agent<S> {
                 Err(e) => tracing::info!("sync of {author} from {peer}: {e}"),
             }
         }
-        report(AgentEvent::Unreachable { author });
-        false
+        let Some((peer, direct)) = best else {
+            report(AgentEvent::Unreachable { author });
+            return false;
+        };
+        self.heads_seen
+            .borrow_mut()
+            .reached(&author, self.held(author).await);
+        let person = match self.client.persons_of(vec![peer]).await {
+            Ok(mut v) => v.pop().flatten(),
+            Err(_) => None,
+        };
+        report(AgentEvent::Synced {
+            author,
+            peer,
+            person,
+            fetched,
+            direct,
+        });
+        true
     }
 
     /// The head seq of `author`'s feed here, 0 when nothing of it is held.
@@ -876,7 +958,7 @@ fn jitter() -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::SyncQueue;
+    use super::{HeadsSeen, MAX_HEADS_SEEN, SyncQueue};
     use kith_core::{AuthorId, Identity};
 
     fn author(n: u8) -> AuthorId {
@@ -910,6 +992,28 @@ mod tests {
         assert_eq!(q.done(author(1)), [author(1)]);
         assert!(q.done(author(1)).is_empty());
         assert_eq!(q.running(), 0);
+    }
+
+    #[test]
+    fn heads_seen_keep_the_highest_are_bounded_and_go_once_reached() {
+        let mut seen = HeadsSeen::default();
+        seen.saw(author(1), 9);
+        seen.saw(author(1), 4);
+        assert_eq!(seen.expected(&author(1)), 9, "the highest seen wins");
+        assert_eq!(seen.expected(&author(2)), 0);
+        seen.reached(&author(1), 8);
+        assert_eq!(seen.expected(&author(1)), 9, "not reached yet");
+        seen.reached(&author(1), 9);
+        assert!(seen.is_empty(), "forgotten once reached");
+        for i in 0..MAX_HEADS_SEEN as u32 + 10 {
+            let mut a = [0u8; 32];
+            a[..4].copy_from_slice(&i.to_be_bytes());
+            seen.saw(AuthorId(a), 1);
+        }
+        assert_eq!(seen.len(), MAX_HEADS_SEEN);
+        seen.saw(AuthorId([0xff; 32]), 5);
+        assert_eq!(seen.len(), MAX_HEADS_SEEN);
+        assert_eq!(seen.expected(&AuthorId([0xff; 32])), 5, "the newest stays");
     }
 
     #[test]

@@ -74,6 +74,31 @@ async fn sync_and_read(
     (held, reports.into_inner())
 }
 
+/// Has `holder` (peer `id`) announce `author`'s feed until `agent` finds it in the DHT (an
+/// announcement made before the holder's relayed address was confirmed is not handed out).
+async fn announced(
+    holder: &Client,
+    agent: &kith_net::agent::Agent<MemoryStore>,
+    author: &Identity,
+    id: PeerId,
+) {
+    for round in 0..100 {
+        if round % 10 == 0 {
+            let _ = holder.provide(author.author()).await;
+        }
+        let found = agent
+            .client()
+            .find_providers(author.author())
+            .await
+            .unwrap_or_default();
+        if found.contains(&id) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{id} never showed as a holder of the feed");
+}
+
 /// Serves sync requests from `replica` until the events end; other events are dropped.
 fn serve(replica: Rc<Replica<MemoryStore>>, mut events: UnboundedReceiver<Event>) {
     tokio::task::spawn_local(async move {
@@ -571,22 +596,7 @@ async fn a_withheld_payload_is_refused_then_fetched_from_an_honest_holder() {
                 relayed_peer(&node, kith_net::Keypair::generate_ed25519(), holding(&feed).await)
                     .await;
             let agent = agent_following(&node, &alice, MemoryStore::new()).await;
-            let mut found = Vec::new();
-            for round in 0..100 {
-                if round % 10 == 0 {
-                    let _ = honest.provide(alice.author()).await;
-                }
-                found = agent
-                    .client()
-                    .find_providers(alice.author())
-                    .await
-                    .unwrap_or_default();
-                if found.contains(&h_peer) {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            assert!(found.contains(&h_peer), "the honest holder announced");
+            announced(&honest, &agent, &alice, h_peer).await;
             let (held, reports) = sync_and_read(&agent, &alice).await;
             assert_eq!(held, feed.entries(), "every payload, from the honest holder");
             assert!(held[4].payload().is_none(), "the deleted post stays deleted");
@@ -594,6 +604,48 @@ async fn a_withheld_payload_is_refused_then_fetched_from_an_honest_holder() {
                 reports.iter().any(|e| matches!(
                     e,
                     kith_net::agent::AgentEvent::Synced { peer, .. } if *peer == h_peer
+                )),
+                "{reports:?}"
+            );
+            node.shutdown().await;
+        }))
+        .await;
+}
+
+/// A holder with less of a feed than was seen live (a stale or hostile copy) does not end
+/// the search: the next holder is asked, and the longest chain wins. The stale holder runs
+/// under Alice's key, so it is the first one asked.
+#[tokio::test]
+async fn a_stale_holder_does_not_stop_a_sync_short_of_what_was_seen_live() {
+    LocalSet::new()
+        .run_until(Box::pin(async {
+            let dir = common::workdir();
+            let node = Node::start(common::cli(dir.path(), &[]))
+                .await
+                .expect("node");
+            let alice = Identity::from_secret([1; 32]);
+            let feed = alice_feed(&alice);
+            let stale = MemoryStore::new();
+            stale.insert(&feed.entries()[..50]).await.expect("a prefix");
+            let (_s, _s_replica, _s_peer) = relayed_peer(&node, keypair_of(&alice), stale).await;
+            let (honest, _h_replica, h_peer) = relayed_peer(
+                &node,
+                kith_net::Keypair::generate_ed25519(),
+                holding(&feed).await,
+            )
+            .await;
+            let agent = agent_following(&node, &alice, MemoryStore::new()).await;
+            announced(&honest, &agent, &alice, h_peer).await;
+            // Alice's latest entry was seen live (what the agent notes for a gossip entry
+            // that leaves a gap).
+            agent.saw_head(alice.author(), POSTS);
+            let (held, reports) = sync_and_read(&agent, &alice).await;
+            assert_eq!(held, feed.entries(), "the whole feed, not the stale prefix");
+            assert!(
+                reports.iter().any(|e| matches!(
+                    e,
+                    kith_net::agent::AgentEvent::Synced { peer, fetched, .. }
+                        if *peer == h_peer && *fetched == POSTS
                 )),
                 "{reports:?}"
             );
