@@ -925,9 +925,8 @@ impl<S: Store + 'static> Agent<S> {
             report(AgentEvent::Unreachable { author });
             return false;
         };
-        self.heads_seen
-            .borrow_mut()
-            .reached(&author, self.held(author).await);
+        let have = self.held(author).await;
+        self.heads_seen.borrow_mut().reached(&author, have);
         let person = match self.client.persons_of(vec![peer]).await {
             Ok(mut v) => v.pop().flatten(),
             Err(_) => None,
