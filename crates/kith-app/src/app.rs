@@ -29,7 +29,7 @@ use kith_core::name::normalize_handle;
 use kith_core::{
     AuthorId, EntryRef, FollowLink, Identity, KdfParams, NameClaim, Payload, VerifiedEntry,
 };
-use kith_store::{FeedMeta, MAX_READ, Store, StoreError, backup};
+use kith_store::{FeedLimits, FeedMeta, MAX_READ, Store, StoreError, backup};
 
 use crate::Library;
 use crate::network::{NetFailure, Network, News, Source};
@@ -125,6 +125,13 @@ pub enum Command {
     GoAhead,
     /// Ask the browser for persistent storage.
     RequestPersistence,
+    /// Change how much of one other person's feed this device keeps.
+    SetFeedLimits {
+        /// The most entries.
+        entries: u64,
+        /// The most megabytes (MiB).
+        megabytes: u64,
+    },
 }
 
 /// What the app tells its UI.
@@ -179,6 +186,8 @@ pub enum Update {
     Usage(Vec<FeedUsage>),
     /// Whether the browser keeps this storage even when space runs short.
     Persisted(bool),
+    /// How much of one other person's feed this device keeps.
+    FeedLimits(FeedLimits),
     /// The theme chosen.
     Theme(Theme),
     /// The check for posts made on another device, while it is pending.
@@ -448,6 +457,8 @@ pub struct App<S> {
     searches: Cell<u64>,
     /// Whether my own feed may be behind posts made on another device ([`OWN_CHECK`]).
     own_check: Cell<bool>,
+    /// Feeds whose reaching the cap was said this session (said once each).
+    capped_said: RefCell<BTreeSet<AuthorId>>,
 }
 
 impl<S: Store + 'static> App<S> {
@@ -467,6 +478,7 @@ impl<S: Store + 'static> App<S> {
             following_now: RefCell::new(BTreeSet::new()),
             searches: Cell::new(0),
             own_check: Cell::new(false),
+            capped_said: RefCell::new(BTreeSet::new()),
         })
     }
 
@@ -644,19 +656,24 @@ impl<S: Store + 'static> App<S> {
 
     async fn refresh_usage(&self) {
         let metas = self.store.feeds().await.unwrap_or_default();
-        let lib = self.library.borrow();
-        let mut usage: Vec<FeedUsage> = metas
-            .into_iter()
-            .map(|m| FeedUsage {
-                person: lib.person(&m.author),
-                entries: m.entries,
-                bytes: m.bytes,
-                followed: m.followed,
-            })
-            .collect();
-        drop(lib);
+        let mut usage: Vec<FeedUsage> = {
+            let lib = self.library.borrow();
+            metas
+                .into_iter()
+                .map(|m| FeedUsage {
+                    person: lib.person(&m.author),
+                    entries: m.entries,
+                    bytes: m.bytes,
+                    followed: m.followed,
+                })
+                .collect()
+        };
         usage.sort_by_key(|u| std::cmp::Reverse(u.bytes));
         self.send(Update::Usage(usage));
+        match FeedLimits::read(&self.store).await {
+            Ok(l) => self.send(Update::FeedLimits(l)),
+            Err(e) => tracing::warn!("reading the feed limits: {e}"),
+        }
     }
 
     async fn refresh_all(&self) {
@@ -793,6 +810,26 @@ impl<S: Store + 'static> App<S> {
         match command {
             Command::CreateIdentity { .. } => {}
             Command::RequestPersistence => self.env.persistence(true).await,
+            Command::SetFeedLimits { entries, megabytes } => {
+                let wanted = FeedLimits {
+                    entries,
+                    bytes: megabytes.saturating_mul(1024 * 1024),
+                };
+                match wanted.write(&self.store).await {
+                    Ok(kept) => {
+                        self.send(Update::FeedLimits(kept));
+                        self.notice(
+                            format!(
+                                "Saved: up to {} entries or {} MB of each person's feed.",
+                                kept.entries,
+                                kept.bytes / (1024 * 1024)
+                            ),
+                            false,
+                        );
+                    }
+                    Err(e) => self.notice(format!("Saving the limit failed: {e}"), true),
+                }
+            }
             Command::Restore { file, passphrase } => self.restore(&file, &passphrase).await,
             Command::Open(route) => self.open(route).await,
             Command::Post { text, reply_to } => self.post(text, reply_to).await,
@@ -1229,6 +1266,31 @@ impl<S: Store + 'static> App<S> {
                 if self.own_check.get() {
                     self.send(Update::OwnCheck(Some(OwnCheck::Unreachable)));
                 }
+            }
+            News::Capped {
+                author,
+                held,
+                available,
+                max_entries,
+                max_bytes,
+            } => {
+                self.send(Update::SyncDone(author));
+                self.following_now.borrow_mut().remove(&author);
+                if self.capped_said.borrow_mut().insert(author) {
+                    let name = self.library.borrow().person(&author).display_name();
+                    self.notice(
+                        format!(
+                            "{name}'s feed is larger than this browser keeps of one person \
+                             ({max_entries} entries or {} MB; it has at least {available}): \
+                             the first {held} are kept, and later posts are not shown. \
+                             You can raise the limit in Settings.",
+                            max_bytes / (1024 * 1024)
+                        ),
+                        true,
+                    );
+                }
+                self.reload_feed(author).await;
+                self.refresh_all().await;
             }
             News::StoreFailed { author, reason } => {
                 self.send(Update::SyncDone(author));

@@ -105,6 +105,20 @@ pub enum News {
         /// The store's error, said for the person.
         reason: String,
     },
+    /// `author`'s feed reached this device's cap on one feed (settings
+    /// [`kith_store::limits`]): its entries up to `held` are kept, later ones are not.
+    Capped {
+        /// The feed.
+        author: AuthorId,
+        /// The last seq kept.
+        held: u64,
+        /// How far the feed is known to go.
+        available: u64,
+        /// The cap in entries.
+        max_entries: u64,
+        /// The cap in bytes.
+        max_bytes: u64,
+    },
     /// A live entry was stored.
     Stored {
         /// The entry, as stored.

@@ -172,6 +172,12 @@ impl RawEntry {
         postcard::to_allocvec(self).unwrap_or_default()
     }
 
+    /// The bytes it holds (header, signature and payload), as stores count a feed's size.
+    pub fn byte_len(&self) -> u64 {
+        let payload = self.payload.as_ref().map_or(0, Vec::len);
+        (self.header.len() + self.signature.len() + payload) as u64
+    }
+
     /// The entry's hash: over the header bytes and the signature, not the payload.
     pub fn hash(&self) -> Hash {
         Hash::of(&[&self.header, &self.signature])

@@ -180,6 +180,16 @@ pub struct Progress {
     pub done: bool,
 }
 
+/// How much of one feed a session may fetch, counted from the start of the feed: a cap set
+/// by the caller (a person keeps at most so many entries and bytes of another's feed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// The last seq that may be held.
+    pub max_seq: u64,
+    /// Encoded bytes that may still be added.
+    pub bytes: u64,
+}
+
 /// Why a session gave up.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SyncFailure {
@@ -212,6 +222,16 @@ pub enum Event {
     Misbehaved(String),
     /// Progress changed.
     Progress(Progress),
+    /// `author`'s feed reached its [`Budget`]: nothing past `held` is fetched from this peer,
+    /// which has it up to `available`.
+    Capped {
+        /// The feed.
+        author: AuthorId,
+        /// The last seq taken.
+        held: u64,
+        /// The peer's head.
+        available: u64,
+    },
     /// The session gave up; disconnect or penalise the peer.
     Failed(SyncFailure),
 }
@@ -227,8 +247,10 @@ struct Inflight {
 struct Want {
     /// The next seq to verify.
     next: u64,
-    /// The peer's head.
+    /// The last seq to fetch: the peer's head, or the feed's cap.
     target: u64,
+    /// The peer's head.
+    available: u64,
     /// The entry before `next` (our head as it grows), for validation and fork evidence.
     prev: Option<VerifiedEntry>,
     /// Whether the peer's copy of `prev` was compared with ours (the first request starts one
@@ -253,6 +275,8 @@ pub struct Session {
     wants: BTreeMap<AuthorId, Want>,
     /// Feeds fetched (or given up on) in this session: late answers for them are ignored.
     finished: BTreeSet<AuthorId>,
+    /// Caps on feeds ([`Session::set_budget`]); a feed without one has none.
+    budgets: BTreeMap<AuthorId, Budget>,
     outbox: VecDeque<Message>,
     events: VecDeque<Event>,
     pending_serves: usize,
@@ -289,6 +313,7 @@ impl Session {
             interest,
             wants: BTreeMap::new(),
             finished: BTreeSet::new(),
+            budgets: BTreeMap::new(),
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             pending_serves: 0,
@@ -310,6 +335,22 @@ impl Session {
             .take(MAX_FRONTIER_AUTHORS)
             .collect();
         self.outbox.push_back(Message::Frontier { heads, reply });
+    }
+
+    /// Caps what this session fetches of `author`'s feed (set before the peer's frontier
+    /// arrives). Reaching the cap ends the feed's fetching with [`Event::Capped`]: the entries
+    /// up to it are kept, nothing after it is asked for.
+    pub fn set_budget(&mut self, author: AuthorId, budget: Budget) {
+        self.budgets.insert(author, budget);
+    }
+
+    fn cap(&mut self, author: AuthorId, held: u64, available: u64) {
+        self.end_want(author);
+        self.emit(Event::Capped {
+            author,
+            held,
+            available,
+        });
     }
 
     /// The next message to send.
@@ -466,8 +507,20 @@ impl Session {
             if peer_head <= ours {
                 continue;
             }
+            if let Some(b) = self.budgets.get(&author)
+                && peer_head > b.max_seq
+            {
+                // Only up to the cap; past it, the feed ends here for this session.
+                if ours >= b.max_seq {
+                    if !self.finished.contains(&author) {
+                        self.cap(author, ours, peer_head);
+                    }
+                    continue;
+                }
+            }
             match self.wants.get_mut(&author) {
                 Some(w) => {
+                    w.available = w.available.max(peer_head);
                     if peer_head > w.target {
                         // Peer input: a head near u64::MAX must not overflow the count.
                         self.progress.want =
@@ -483,6 +536,7 @@ impl Session {
                         Want {
                             next: ours + 1,
                             target: peer_head,
+                            available: peer_head,
                             checked: prev.is_none(),
                             prev,
                             inflight: BTreeMap::new(),
@@ -491,6 +545,15 @@ impl Session {
                         },
                     );
                 }
+            }
+        }
+        // A capped feed is fetched only up to its cap.
+        for (author, b) in &self.budgets {
+            if let Some(w) = self.wants.get_mut(author)
+                && w.target > b.max_seq
+            {
+                self.progress.want = self.progress.want.saturating_sub(w.target - b.max_seq);
+                w.target = b.max_seq;
             }
         }
         self.pump(now_ms);
@@ -691,11 +754,15 @@ impl Session {
         let mut verified = Vec::new();
         let mut problem = None;
         let mut fork = None;
+        let mut capped = false;
         for e in batch {
             let seq = e.seq();
             let Some(w) = self.wants.get_mut(&author) else {
                 break;
             };
+            if seq > w.target {
+                break; // past the cap (or the peer's head)
+            }
             // A peer may answer with any seq, u64::MAX included.
             if seq.checked_add(1) == Some(w.next) && !w.checked {
                 // The overlap entry: it must be the one we hold.
@@ -718,6 +785,14 @@ impl Session {
             };
             match e.check_chain(&expect) {
                 Ok(()) => {
+                    if let Some(b) = self.budgets.get_mut(&author) {
+                        let len = e.raw().byte_len();
+                        if len > b.bytes {
+                            capped = true;
+                            break;
+                        }
+                        b.bytes -= len;
+                    }
                     w.checked = true;
                     w.next += 1;
                     w.prev = Some(e.clone());
@@ -738,6 +813,14 @@ impl Session {
         if let Some(f) = fork {
             self.end_want(author);
             self.emit(Event::Fork(f));
+            self.pump(now_ms);
+            return false;
+        }
+        if capped {
+            if let Some(w) = self.wants.get(&author) {
+                let (held, available) = (w.next - 1, w.available);
+                self.cap(author, held, available);
+            }
             self.pump(now_ms);
             return false;
         }
@@ -804,8 +887,16 @@ impl Session {
 
     /// Ends `author`'s want once everything up to the peer's head is chained.
     fn finish_or_pump(&mut self, author: AuthorId, now_ms: u64) {
-        if self.wants.get(&author).is_some_and(|w| w.next > w.target) {
-            self.end_want(author);
+        if let Some(w) = self.wants.get(&author)
+            && w.next > w.target
+        {
+            let (held, available) = (w.target, w.available);
+            if available > held {
+                // Stopped by the feed's cap, short of the peer's head.
+                self.cap(author, held, available);
+            } else {
+                self.end_want(author);
+            }
         }
         self.pump(now_ms);
     }
@@ -871,6 +962,8 @@ pub(crate) mod sim {
         pub(crate) reverse: bool,
         /// Answer requests without any payload and without the deletes (a hostile holder).
         pub(crate) withhold: bool,
+        /// Feeds that reached their cap: (author, held, available).
+        pub(crate) capped: Vec<(AuthorId, u64, u64)>,
     }
 
     impl Peer {
@@ -891,6 +984,7 @@ pub(crate) mod sim {
                 progress_seen: Vec::new(),
                 reverse: false,
                 withhold: false,
+                capped: Vec::new(),
             }
         }
 
@@ -948,6 +1042,11 @@ pub(crate) mod sim {
                         Event::Failed(why) => self.failed = Some(why),
                         Event::Misbehaved(_) => self.strikes += 1,
                         Event::Progress(p) => self.progress_seen.push(p),
+                        Event::Capped {
+                            author,
+                            held,
+                            available,
+                        } => self.capped.push((author, held, available)),
                     }
                 }
                 let Some(m) = self.session.poll_outbound() else {
@@ -1255,6 +1354,75 @@ mod tests {
                 .any(|m| matches!(decode(m), Ok(Message::Request { from: 3, .. }))),
             "the withheld entry is asked for again"
         );
+    }
+
+    #[test]
+    fn a_feed_stops_at_its_entry_cap_and_says_so() {
+        let x = feed(1, 40);
+        let mut a = Peer::new(vec![x.clone()], BTreeSet::new(), small(), NOW);
+        let mut b = Peer::new(
+            vec![prefix(&x, 3)],
+            BTreeSet::from([x.author()]),
+            small(),
+            NOW,
+        );
+        b.session.set_budget(
+            x.author(),
+            Budget {
+                max_seq: 25,
+                bytes: u64::MAX,
+            },
+        );
+        run(&mut a, &mut b, || false, NOW);
+        assert_eq!(b.feeds[&x.author()].entries(), &x.entries()[..25]);
+        assert_eq!(b.capped, [(x.author(), 25, 40)]);
+        assert!(b.failed.is_none() && b.session.progress().done);
+        assert_eq!(
+            b.session.progress().want,
+            22,
+            "only what the cap lets in is wanted"
+        );
+        // A feed already at its cap is not fetched at all, and says so again.
+        let mut b2 = Peer::new(
+            vec![b.feeds[&x.author()].clone()],
+            BTreeSet::from([x.author()]),
+            small(),
+            NOW,
+        );
+        b2.session.set_budget(
+            x.author(),
+            Budget {
+                max_seq: 25,
+                bytes: u64::MAX,
+            },
+        );
+        let mut a = Peer::new(vec![x.clone()], BTreeSet::new(), small(), NOW);
+        run(&mut a, &mut b2, || false, NOW);
+        assert_eq!(b2.capped, [(x.author(), 25, 40)]);
+        assert_eq!(b2.session.progress().have, 0);
+    }
+
+    #[test]
+    fn a_feed_stops_at_its_byte_cap_and_says_so() {
+        let x = feed(1, 40);
+        let per_entry = x.entries()[5].raw().byte_len();
+        let mut a = Peer::new(vec![x.clone()], BTreeSet::new(), small(), NOW);
+        let mut b = Peer::new(vec![], BTreeSet::from([x.author()]), small(), NOW);
+        b.session.set_budget(
+            x.author(),
+            Budget {
+                max_seq: u64::MAX,
+                bytes: per_entry * 10 + per_entry / 2,
+            },
+        );
+        run(&mut a, &mut b, || false, NOW);
+        let held = b.feeds[&x.author()].entries().len() as u64;
+        assert!(
+            (9..=10).contains(&held),
+            "{held} entries in 10.5 entries' bytes"
+        );
+        assert_eq!(b.capped, [(x.author(), held, 40)]);
+        assert!(b.failed.is_none() && b.session.progress().done);
     }
 
     #[test]

@@ -106,6 +106,8 @@ pub enum AgentEvent {
         /// The store's error.
         reason: String,
     },
+    /// A feed reached its cap: entries past `held` are not kept here.
+    Capped(crate::replica::Capped),
     /// A live entry was stored: it is now held, and a UI may show it.
     Stored {
         /// Its feed.
@@ -599,6 +601,16 @@ impl<S: Store + 'static> Agent<S> {
                         }
                     }
                     Ok(Live::Fork) => report(AgentEvent::Forked { author, seq }),
+                    Ok(Live::Capped { have }) => {
+                        if let Ok(limits) = self.replica.read_limits().await {
+                            report(AgentEvent::Capped(crate::replica::Capped {
+                                author,
+                                held: have,
+                                available: seq,
+                                limits,
+                            }));
+                        }
+                    }
                     Ok(Live::Held | Live::NotFollowed) => {}
                     Err(e) => tracing::warn!("storing a live entry of {author}: {e}"),
                 }
@@ -884,7 +896,18 @@ impl<S: Store + 'static> Agent<S> {
                 }
                 break r;
             };
+            let mut at_cap = false;
+            for capped in self.replica.take_capped() {
+                at_cap |= capped.author == author;
+                report(AgentEvent::Capped(capped));
+            }
             match outcome {
+                Ok(p) if at_cap => {
+                    // As much as this device keeps of the feed: no other holder can add to it.
+                    fetched += p.have;
+                    best = Some((peer, direct));
+                    break;
+                }
                 Ok(p) => {
                     fetched += p.have;
                     // "I have nothing" from one holder must not hide a feed another holder

@@ -122,6 +122,13 @@ pub fn news(event: AgentEvent) -> Option<News> {
         },
         AgentEvent::Unreachable { author } => News::Unreachable { author },
         AgentEvent::StoreFailed { author, reason } => News::StoreFailed { author, reason },
+        AgentEvent::Capped(c) => News::Capped {
+            author: c.author,
+            held: c.held,
+            available: c.available,
+            max_entries: c.limits.entries,
+            max_bytes: c.limits.bytes,
+        },
         AgentEvent::Stored { entry, .. } => News::Stored { entry },
         AgentEvent::Forked { author, seq } => News::Forked { author, seq },
         AgentEvent::Connecting { .. } | AgentEvent::Offline { .. } | AgentEvent::Link(_) => {

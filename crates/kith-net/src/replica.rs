@@ -10,6 +10,7 @@
 //! Store futures are not `Send` (IndexedDB), so a replica runs on the page's event loop, or
 //! natively on a tokio `LocalSet`.
 
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeSet;
 use std::time::Duration;
 
@@ -18,10 +19,10 @@ use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 
 use kith_core::sync::{
-    Config, Event as SyncEvent, MAX_FRONTIER_AUTHORS, Message, Progress, Session,
+    Budget, Config, Event as SyncEvent, MAX_FRONTIER_AUTHORS, Message, Progress, Session,
 };
 use kith_core::{AuthorId, ForkEvidence, VerifiedEntry};
-use kith_store::{Store, StoreError};
+use kith_store::{FeedLimits, Store, StoreError};
 use libp2p::PeerId;
 
 use crate::{Client, NetError, platform};
@@ -91,6 +92,33 @@ pub enum Live {
     Fork,
     /// Its feed is not followed here (it shares a topic with one that is).
     NotFollowed,
+    /// Not stored: the feed is at its cap ([`FeedLimits`]).
+    Capped {
+        /// The head held here.
+        have: u64,
+    },
+}
+
+/// A feed that reached its cap ([`FeedLimits`]) in a sync or live: what is past `held` is not
+/// kept here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capped {
+    /// The feed.
+    pub author: AuthorId,
+    /// The last seq held.
+    pub held: u64,
+    /// How far the feed is known to go.
+    pub available: u64,
+    /// The caps applied.
+    pub limits: FeedLimits,
+}
+
+/// What a feed holding `bytes` may still take under `limits`.
+fn budget(limits: FeedLimits, bytes: u64) -> Budget {
+    Budget {
+        max_seq: limits.entries,
+        bytes: limits.bytes.saturating_sub(bytes),
+    }
 }
 
 /// A store served to peers and filled from them.
@@ -98,6 +126,12 @@ pub struct Replica<S> {
     client: Client,
     store: S,
     config: Config,
+    /// The person's own feed, which has no cap.
+    own: Cell<Option<AuthorId>>,
+    /// The caps, as last read from the store's settings.
+    limits: Cell<Option<FeedLimits>>,
+    /// Feeds that reached their cap in a sync, until [`Replica::take_capped`].
+    capped: RefCell<Vec<Capped>>,
 }
 
 impl<S: Store> Replica<S> {
@@ -107,7 +141,34 @@ impl<S: Store> Replica<S> {
             client,
             store,
             config: Config::default(),
+            own: Cell::new(None),
+            limits: Cell::new(None),
+            capped: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Exempts the person's own feed from the caps.
+    pub fn set_own(&self, author: AuthorId) {
+        self.own.set(Some(author));
+    }
+
+    /// The caps on other people's feeds, read afresh from the store's settings.
+    pub async fn read_limits(&self) -> Result<FeedLimits, StoreError> {
+        let limits = FeedLimits::read(&self.store).await?;
+        self.limits.set(Some(limits));
+        Ok(limits)
+    }
+
+    async fn limits(&self) -> Result<FeedLimits, StoreError> {
+        match self.limits.get() {
+            Some(l) => Ok(l),
+            None => self.read_limits().await,
+        }
+    }
+
+    /// The feeds that reached their cap in the syncs since the last call.
+    pub fn take_capped(&self) -> Vec<Capped> {
+        std::mem::take(&mut *self.capped.borrow_mut())
     }
 
     /// The store.
@@ -149,12 +210,28 @@ impl<S: Store> Replica<S> {
         Ok(self.client.respond(id, answer).await?)
     }
 
-    async fn followed(&self) -> Result<(Vec<VerifiedEntry>, BTreeSet<AuthorId>), StoreError> {
+    /// The head entry of every feed held, the feeds followed, and what each feed held may
+    /// still take under the caps.
+    async fn followed(
+        &self,
+    ) -> Result<
+        (
+            Vec<VerifiedEntry>,
+            BTreeSet<AuthorId>,
+            Vec<(AuthorId, Budget)>,
+        ),
+        StoreError,
+    > {
+        let limits = self.read_limits().await?;
         let mut heads = Vec::new();
         let mut interest = BTreeSet::new();
+        let mut budgets = Vec::new();
         for m in self.store.feeds().await? {
             if m.followed {
                 interest.insert(m.author);
+            }
+            if Some(m.author) != self.own.get() {
+                budgets.push((m.author, budget(limits, m.bytes)));
             }
             if m.head.is_some()
                 && let Some(e) = self.store.range(&m.author, m.head_seq(), 1).await?.pop()
@@ -162,7 +239,7 @@ impl<S: Store> Replica<S> {
                 heads.push(e);
             }
         }
-        Ok((heads, interest))
+        Ok((heads, interest, budgets))
     }
 
     /// Fetches from `peer` everything it holds beyond this store of the feeds followed here.
@@ -183,9 +260,19 @@ impl<S: Store> Replica<S> {
         also: Option<AuthorId>,
         progress: impl Fn(Progress),
     ) -> Result<Progress, ReplicaError> {
-        let (heads, mut interest) = self.followed().await?;
+        let (heads, mut interest, budgets) = self.followed().await?;
         interest.extend(also);
-        let mut session = Session::new(self.config, heads, interest, crate::now_ms());
+        let limits = self.limits().await?;
+        let mut session = Session::new(self.config, heads, interest.clone(), crate::now_ms());
+        for (author, b) in budgets {
+            session.set_budget(author, b);
+        }
+        // A feed not held at all yet (a preview, a new follow) starts with the whole budget.
+        for author in interest {
+            if Some(author) != self.own.get() && self.store.feed(&author).await?.is_none() {
+                session.set_budget(author, budget(limits, 0));
+            }
+        }
         // Requests under way, answered in any order (the session keeps at most
         // `max_inflight`); verified entries wait here and are written in large batches, one
         // write at a time (each must chain onto the last), while the next answers are verified.
@@ -205,6 +292,16 @@ impl<S: Store> Replica<S> {
                             .await?;
                     }
                     SyncEvent::Progress(p) => progress(p),
+                    SyncEvent::Capped {
+                        author,
+                        held,
+                        available,
+                    } => self.capped.borrow_mut().push(Capped {
+                        author,
+                        held,
+                        available,
+                        limits,
+                    }),
                     SyncEvent::Failed(why) => failed = Some(why.to_string()),
                     // In this request-response mapping the peer's requests arrive as
                     // `Event::SyncRequest`, never through the requester's session.
@@ -315,6 +412,15 @@ impl<S: Store> Replica<S> {
         let (seq, head) = (entry.seq(), meta.head_seq());
         if seq > head + 1 {
             return Ok(Live::Gap { have: head });
+        }
+        if seq == head + 1
+            && Some(author) != self.own.get()
+            && !self
+                .limits()
+                .await?
+                .admits(seq, meta.bytes.saturating_add(entry.raw().byte_len()))
+        {
+            return Ok(Live::Capped { have: head });
         }
         if seq <= head {
             let held = self.store.range(&author, seq, 1).await?.pop();

@@ -406,3 +406,87 @@ async fn two_devices_of_one_person_stay_online_and_never_fork() {
         }))
         .await;
 }
+
+/// A link to a feed of 100,000 entries stops at the cap on one person's feed with a message
+/// that says so; following it afterwards adds nothing past the cap, and the message is not
+/// repeated. The cap is the person's setting, set here to 1,000 entries through Settings (the
+/// default, 20,000, would make the test a slow one). The feed's holder runs under its
+/// author's key.
+#[tokio::test]
+async fn a_huge_feed_from_a_link_stops_at_the_cap_with_a_message() {
+    const HUGE: u64 = 100_000;
+    const CAP: u64 = 1_000;
+    LocalSet::new()
+        .run_until(Box::pin(async {
+            let dir = common::workdir();
+            let node = Node::start(common::cli(dir.path(), &[]))
+                .await
+                .expect("node");
+            let huge = kith_core::Identity::from_secret([7; 32]);
+            let store = MemoryStore::new();
+            let start = kith_net::now_ms() - 10_000_000;
+            let (mut head, mut batch) = (None, Vec::new());
+            for i in 0..HUGE {
+                let post = kith_core::Payload::post(format!("{i}"));
+                let e = kith_core::next_entry(&huge, head, &post, start + i).expect("sign");
+                head = Some(e.as_prev());
+                batch.push(e);
+                if batch.len() == 10_000 {
+                    store.insert(&batch).await.expect("store");
+                    batch.clear();
+                }
+            }
+            let (_h, _h_replica, _h_peer) =
+                common::relayed_peer(&node, kith_net::identity::keypair_of(&huge), store).await;
+
+            let bea = person(&node, "Bea", "bea", 40).await;
+            bea.until("bea online", |p| *p.online.borrow()).await;
+            bea.run(Command::SetFeedLimits {
+                entries: CAP,
+                megabytes: 8,
+            })
+            .await;
+            bea.run(Command::Open(Route::Profile(huge.author()))).await;
+            let capped = |p: &Person| {
+                p.updates
+                    .borrow()
+                    .iter()
+                    .filter(|u| {
+                        matches!(u, Update::Notice { text, error: true }
+                            if text.contains("larger than this browser keeps of one person"))
+                    })
+                    .count()
+            };
+            for _ in 0..1200 {
+                if capped(&bea) > 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert_eq!(capped(&bea), 1, "the cap is said");
+            let held = || async {
+                bea.app
+                    .store()
+                    .feed(&huge.author())
+                    .await
+                    .expect("meta")
+                    .expect("held")
+            };
+            let meta = held().await;
+            assert_eq!((meta.head_seq(), meta.entries), (CAP, CAP));
+            bea.run(Command::Follow(huge.author())).await;
+            bea.until("the follow's sync", |p| {
+                p.updates
+                    .borrow()
+                    .iter()
+                    .filter(|u| matches!(u, Update::SyncDone(a) if *a == huge.author()))
+                    .count()
+                    >= 2
+            })
+            .await;
+            assert_eq!(held().await.head_seq(), CAP, "nothing past the cap");
+            assert_eq!(capped(&bea), 1, "said once");
+            node.shutdown().await;
+        }))
+        .await;
+}

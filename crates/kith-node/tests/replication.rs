@@ -4,16 +4,14 @@
 
 mod common;
 
-use std::rc::Rc;
 use std::time::Duration;
 
 use kith_core::{Feed, Identity, Payload};
 use kith_net::identity::keypair_of;
 use kith_net::replica::{Replica, ReplicaError};
-use kith_net::{Client, Event, Multiaddr, PeerId};
+use kith_net::{Client, Multiaddr, PeerId};
 use kith_node::Node;
 use kith_store::{MemoryStore, Store};
-use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::LocalSet;
 
 const POSTS: u64 = 150;
@@ -99,35 +97,6 @@ async fn announced(
     panic!("{id} never showed as a holder of the feed");
 }
 
-/// Serves sync requests from `replica` until the events end; other events are dropped.
-fn serve(replica: Rc<Replica<MemoryStore>>, mut events: UnboundedReceiver<Event>) {
-    tokio::task::spawn_local(async move {
-        while let Some(e) = events.recv().await {
-            if let Event::SyncRequest { id, message, .. } = e {
-                let _ = replica.serve(id, message).await;
-            }
-        }
-    });
-}
-
-/// A peer reachable through the node's relay: returns its client, replica and peer id.
-async fn relayed_peer(
-    node: &Node,
-    key: kith_net::Keypair,
-    store: MemoryStore,
-) -> (Client, Rc<Replica<MemoryStore>>, PeerId) {
-    let peer = key.public().to_peer_id();
-    let (client, events) = common::client_with(node, key).await;
-    let relay: Multiaddr = common::node_ws(node).parse().expect("addr");
-    client
-        .listen_via_relay(relay)
-        .await
-        .expect("relay reservation");
-    let replica = Rc::new(Replica::new(client.clone(), store));
-    serve(replica.clone(), events);
-    (client, replica, peer)
-}
-
 async fn dial_via_relay(node: &Node, client: &Client, peer: PeerId) {
     let addr: Multiaddr = format!("{}/p2p-circuit/p2p/{peer}", common::node_ws(node))
         .parse()
@@ -159,7 +128,7 @@ async fn a_late_follower_backfills_the_authors_history_from_the_author() {
             let alice = Identity::from_secret([1; 32]);
             let feed = alice_feed(&alice);
             let (_a, a_replica, a_peer) =
-                relayed_peer(&node, keypair_of(&alice), holding(&feed).await).await;
+                common::relayed_peer(&node, keypair_of(&alice), holding(&feed).await).await;
 
             let (c, c_replica) = follower(&node, &alice).await;
             dial_via_relay(&node, &c, a_peer).await;
@@ -240,14 +209,14 @@ async fn with_the_author_offline_a_follower_found_in_the_dht_serves_the_posts() 
             let a_store = MemoryStore::new();
             a_store.insert(feed.entries()).await.expect("alice's feed");
             let (a_client, a_replica, a_peer) =
-                relayed_peer(&node, keypair_of(&alice), a_store).await;
+                common::relayed_peer(&node, keypair_of(&alice), a_store).await;
             let b_store = MemoryStore::new();
             b_store
                 .update_meta(&alice.author(), &|m| m.followed = true)
                 .await
                 .expect("follow");
             let (b_client, b_replica, b_peer) =
-                relayed_peer(&node, kith_net::Keypair::generate_ed25519(), b_store).await;
+                common::relayed_peer(&node, kith_net::Keypair::generate_ed25519(), b_store).await;
             dial_via_relay(&node, &b_client, a_peer).await;
             b_replica
                 .sync_with(a_peer, |_| {})
@@ -335,7 +304,7 @@ async fn a_peer_serving_another_history_is_reported_as_a_fork() {
                 .await
                 .expect("the other history");
             let (_m, _m_replica, m_peer) =
-                relayed_peer(&node, kith_net::Keypair::generate_ed25519(), m_store).await;
+                common::relayed_peer(&node, kith_net::Keypair::generate_ed25519(), m_store).await;
 
             let (c, c_replica) = follower(&node, &alice).await;
             c_replica
@@ -380,7 +349,7 @@ async fn a_flood_of_requests_from_one_peer_leaves_the_others_served() {
             let alice = Identity::from_secret([1; 32]);
             let feed = alice_feed(&alice);
             let (_a, _a_replica, a_peer) =
-                relayed_peer(&node, keypair_of(&alice), holding(&feed).await).await;
+                common::relayed_peer(&node, keypair_of(&alice), holding(&feed).await).await;
 
             // Mallory fires 10,000 requests at Alice, 200 at a time, as fast as they go.
             let (m, _m_events) = common::client(&node).await;
@@ -447,7 +416,7 @@ async fn a_circuit_stops_at_its_byte_cap() {
             let alice = Identity::from_secret([1; 32]);
             let feed = alice_feed(&alice);
             let (_a, _a_replica, a_peer) =
-                relayed_peer(&node, keypair_of(&alice), holding(&feed).await).await;
+                common::relayed_peer(&node, keypair_of(&alice), holding(&feed).await).await;
             let (c, c_replica) = follower(&node, &alice).await;
             dial_via_relay(&node, &c, a_peer).await;
             let outcome =
@@ -489,7 +458,7 @@ async fn holders_with_nothing_do_not_hide_an_offline_author() {
             let honest = holding(&feed).await;
             for store in std::iter::once(honest).chain((0..5).map(|_| MemoryStore::new())) {
                 let (client, replica, peer) =
-                    relayed_peer(&node, kith_net::Keypair::generate_ed25519(), store).await;
+                    common::relayed_peer(&node, kith_net::Keypair::generate_ed25519(), store).await;
                 let mut announced = false;
                 for _ in 0..50 {
                     if client.provide(alice.author()).await.is_ok() {
@@ -573,7 +542,7 @@ async fn a_withheld_payload_is_refused_then_fetched_from_an_honest_holder() {
             let withholding = MemoryStore::new();
             withholding.insert(&blank).await.expect("headers");
             let (_w, _w_replica, w_peer) =
-                relayed_peer(&node, keypair_of(&alice), withholding).await;
+                common::relayed_peer(&node, keypair_of(&alice), withholding).await;
 
             let (c, c_replica) = follower(&node, &alice).await;
             dial_via_relay(&node, &c, w_peer).await;
@@ -593,7 +562,7 @@ async fn a_withheld_payload_is_refused_then_fetched_from_an_honest_holder() {
             );
 
             let (honest, _h_replica, h_peer) =
-                relayed_peer(&node, kith_net::Keypair::generate_ed25519(), holding(&feed).await)
+                common::relayed_peer(&node, kith_net::Keypair::generate_ed25519(), holding(&feed).await)
                     .await;
             let agent = agent_following(&node, &alice, MemoryStore::new()).await;
             announced(&honest, &agent, &alice, h_peer).await;
@@ -627,8 +596,9 @@ async fn a_stale_holder_does_not_stop_a_sync_short_of_what_was_seen_live() {
             let feed = alice_feed(&alice);
             let stale = MemoryStore::new();
             stale.insert(&feed.entries()[..50]).await.expect("a prefix");
-            let (_s, _s_replica, _s_peer) = relayed_peer(&node, keypair_of(&alice), stale).await;
-            let (honest, _h_replica, h_peer) = relayed_peer(
+            let (_s, _s_replica, _s_peer) =
+                common::relayed_peer(&node, keypair_of(&alice), stale).await;
+            let (honest, _h_replica, h_peer) = common::relayed_peer(
                 &node,
                 kith_net::Keypair::generate_ed25519(),
                 holding(&feed).await,
@@ -667,7 +637,7 @@ async fn a_full_store_is_reported_as_full_not_as_nobody_online() {
             let alice = Identity::from_secret([1; 32]);
             let feed = alice_feed(&alice);
             let (_a, _a_replica, _a_peer) =
-                relayed_peer(&node, keypair_of(&alice), holding(&feed).await).await;
+                common::relayed_peer(&node, keypair_of(&alice), holding(&feed).await).await;
             // Room for about a third of Alice's feed.
             let bytes: u64 = feed.entries().iter().map(|e| e.encode().len() as u64).sum();
             let agent = agent_following(&node, &alice, MemoryStore::with_quota(bytes / 3)).await;

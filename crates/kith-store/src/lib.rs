@@ -20,6 +20,7 @@
 //! [`suite`] is the test suite every backend runs.
 
 pub mod backup;
+pub mod limits;
 mod memory;
 mod plan;
 pub mod suite;
@@ -30,6 +31,7 @@ pub mod idb;
 use kith_core::{AuthorId, Cursor, ForkEvidence, Prev, VerifiedEntry};
 use serde::{Deserialize, Serialize};
 
+pub use limits::FeedLimits;
 pub use memory::MemoryStore;
 
 /// The longest setting name accepted, in bytes.

@@ -82,6 +82,8 @@ pub async fn start(
     platform::spawn(event_loop.run());
     let agent =
         Agent::new(client, app.store().clone(), plan.peer, plan.main).with_fallback(plan.fallback);
+    // The person's own feed has no cap (the caps are on other people's feeds).
+    agent.replica().set_own(app.me());
     let net: Rc<dyn Network> = Rc::new(AgentNetwork::new(agent.clone(), retry_tx));
     let (reports, report_rx) = mpsc::channel::<AgentEvent>(REPORT_QUEUE);
     // One event path: the agent reads the node's events and reports connection news too.

@@ -124,6 +124,8 @@ pub struct Model {
     pub usage: Vec<FeedUsage>,
     /// Whether the browser granted persistent storage.
     pub persisted: Option<bool>,
+    /// How much of one other person's feed this browser keeps; `None` until read.
+    pub feed_limits: Option<kith_store::FeedLimits>,
     /// The theme.
     pub theme: Theme,
     /// Messages on screen.
@@ -162,6 +164,7 @@ impl Model {
             holders: None,
             usage: Vec::new(),
             persisted: None,
+            feed_limits: None,
             theme: Theme::System,
             notices: Vec::new(),
             next_notice: 1,
@@ -291,6 +294,7 @@ impl Reducible for Model {
                 Update::Holders(h) => next.holders = h,
                 Update::Usage(u) => next.usage = u,
                 Update::Persisted(p) => next.persisted = Some(p),
+                Update::FeedLimits(l) => next.feed_limits = Some(l),
                 Update::Theme(t) => next.theme = t,
                 Update::OwnCheck(c) => next.own_check = c,
                 Update::Notice { text, error } => {

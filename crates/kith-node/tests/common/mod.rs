@@ -64,8 +64,8 @@ pub fn node_for_agent(
 ) -> (
     Client,
     futures::channel::mpsc::Receiver<Event>,
-    kith_net::PeerId,
-    Vec<kith_net::Multiaddr>,
+    PeerId,
+    Vec<Multiaddr>,
 ) {
     node_for_agent_as(node, key, None)
 }
@@ -78,8 +78,8 @@ pub fn node_for_agent_as(
 ) -> (
     Client,
     futures::channel::mpsc::Receiver<Event>,
-    kith_net::PeerId,
-    Vec<kith_net::Multiaddr>,
+    PeerId,
+    Vec<Multiaddr>,
 ) {
     let config = Config {
         gossip_heartbeat: Duration::from_millis(200),
@@ -230,4 +230,39 @@ pub async fn deliver_each(
         a.publish(&e).await.expect("publish");
         assert!(receive(rx, &e, wait).await, "{text:?} not delivered");
     }
+}
+
+use std::rc::Rc;
+
+use kith_net::replica::Replica;
+use kith_net::{Multiaddr, PeerId};
+use kith_store::MemoryStore;
+
+/// Serves sync requests from `replica` until the events end; other events are dropped.
+pub fn serve(replica: Rc<Replica<MemoryStore>>, mut events: UnboundedReceiver<Event>) {
+    tokio::task::spawn_local(async move {
+        while let Some(e) = events.recv().await {
+            if let Event::SyncRequest { id, message, .. } = e {
+                let _ = replica.serve(id, message).await;
+            }
+        }
+    });
+}
+
+/// A peer reachable through the node's relay: returns its client, replica and peer id.
+pub async fn relayed_peer(
+    node: &Node,
+    key: Keypair,
+    store: MemoryStore,
+) -> (Client, Rc<Replica<MemoryStore>>, PeerId) {
+    let peer = key.public().to_peer_id();
+    let (client, events) = client_with(node, key).await;
+    let relay: Multiaddr = node_ws(node).parse().expect("addr");
+    client
+        .listen_via_relay(relay)
+        .await
+        .expect("relay reservation");
+    let replica = Rc::new(Replica::new(client.clone(), store));
+    serve(replica.clone(), events);
+    (client, replica, peer)
 }

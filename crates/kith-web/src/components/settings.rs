@@ -1,4 +1,5 @@
-//! Settings: backup and restore, storage per feed, persistence, forget a feed, theme.
+//! Settings: backup and restore, storage per feed, persistence, the cap on one person's feed,
+//! forget a feed, theme.
 
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -16,6 +17,8 @@ pub struct SettingsProps {
     pub usage: Vec<FeedUsage>,
     /// Persistent storage granted?
     pub persisted: Option<bool>,
+    /// How much of one other person's feed is kept; `None` until read.
+    pub feed_limits: Option<kith_store::FeedLimits>,
     /// The theme.
     pub theme: Theme,
     /// My key (my feed cannot be forgotten).
@@ -102,6 +105,20 @@ pub fn settings_page(props: &SettingsProps) -> Html {
             </label>
         }
     };
+    let (max_entries, max_mb) = (use_node_ref(), use_node_ref());
+    let on_limits = {
+        let (send, max_entries, max_mb) = (send.clone(), max_entries.clone(), max_mb.clone());
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            let read = |r: &NodeRef| {
+                r.cast::<HtmlInputElement>()
+                    .and_then(|i| i.value().trim().parse::<u64>().ok())
+            };
+            if let (Some(entries), Some(megabytes)) = (read(&max_entries), read(&max_mb)) {
+                send.emit(Command::SetFeedLimits { entries, megabytes });
+            }
+        })
+    };
     let total: u64 = props.usage.iter().map(|u| u.bytes).sum();
     html! {
         <>
@@ -125,6 +142,21 @@ pub fn settings_page(props: &SettingsProps) -> Html {
             } }</p>
             if props.persisted == Some(false) {
                 <button type="button" class="button secondary" onclick={send.reform(|_: MouseEvent| Command::RequestPersistence)}>{ "Ask for persistent storage" }</button>
+            }
+            if let Some(l) = props.feed_limits {
+                <form id="feed-limits" class="row" onsubmit={on_limits}>
+                    <span>{ "Keep at most" }</span>
+                    <label for="max-entries" class="sr-only">{ "Entries of one person's feed" }</label>
+                    <input id="max-entries" ref={max_entries} type="number" inputmode="numeric"
+                        min={kith_store::limits::MIN_MAX_ENTRIES.to_string()} value={l.entries.to_string()} />
+                    <span>{ "entries or" }</span>
+                    <label for="max-mb" class="sr-only">{ "Megabytes of one person's feed" }</label>
+                    <input id="max-mb" ref={max_mb} type="number" inputmode="numeric"
+                        min={(kith_store::limits::MIN_MAX_BYTES / (1024 * 1024)).to_string()}
+                        value={(l.bytes / (1024 * 1024)).to_string()} />
+                    <span>{ "MB of each person's feed." }</span>
+                    <button type="submit" class="button secondary small">{ "Save" }</button>
+                </form>
             }
             <table id="storage" class="storage">
                 <caption>{ format!("{} in {} feeds", bytes(total), props.usage.len()) }</caption>
