@@ -145,6 +145,12 @@ async function threePeople(alice, bob, carol) {
   // Settings: storage per feed, and a backup that restores Bob in a new browser profile.
   await b.click('#nav-settings');
   await b.waitForSelector('#storage tbody tr');
+  // The cap on one person's feed: the defaults, and a change saved.
+  assert.equal(await b.inputValue('#max-entries'), '20000');
+  assert.equal(await b.inputValue('#max-mb'), '32');
+  await b.fill('#max-entries', '5000');
+  await b.click('#feed-limits button[type=submit]');
+  await b.waitForSelector('.notice:has-text("up to 5000 entries or 32 MB")');
   await bob.shot('settings');
   await b.fill('#backup-pass', 'short');
   await b.click('#backup-button');
