@@ -48,6 +48,12 @@ pub const OWN_CHECK: &str = "own-feed-check";
 pub const OTHER_DEVICE: &str = "other-device";
 /// The setting that holds this device's network key (32 secret bytes; never in a backup).
 pub const DEVICE_KEY: &str = "device-key";
+/// The setting that lists the feeds fetched only to preview a profile (hex keys, one a line):
+/// they are kept for the session, never announced, and dropped at the next start unless
+/// followed meanwhile.
+pub const PREVIEWS: &str = "previews";
+/// The most previews kept at once; opening one more drops the oldest.
+pub const MAX_PREVIEWS: usize = 16;
 /// How many times a post is signed again when another view of the store stored an entry at
 /// its seq first.
 pub const APPEND_TRIES: u32 = 3;
@@ -538,6 +544,7 @@ impl<S: Store + 'static> App<S> {
             self.library.borrow_mut().learn_handle(self.me(), h.clone());
             *self.handle.borrow_mut() = Some(h);
         }
+        self.drop_previews(0).await;
         for m in self.store.feeds().await.unwrap_or_default() {
             self.library
                 .borrow_mut()
@@ -547,6 +554,64 @@ impl<S: Store + 'static> App<S> {
         self.send(Update::Ready(self.me_view()));
         self.open(route).await;
         self.refresh_home();
+    }
+
+    /// The feeds held only as previews ([`PREVIEWS`]), oldest first.
+    async fn previews(&self) -> Vec<AuthorId> {
+        match self.store.get_setting(PREVIEWS).await {
+            Ok(Some(v)) => String::from_utf8_lossy(&v)
+                .lines()
+                .filter_map(AuthorId::from_hex)
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    async fn set_previews(&self, list: &[AuthorId]) {
+        let text: Vec<String> = list.iter().map(AuthorId::to_hex).collect();
+        let saved = if list.is_empty() {
+            self.store.delete_setting(PREVIEWS).await
+        } else {
+            self.store
+                .put_setting(PREVIEWS, text.join("\n").as_bytes())
+                .await
+        };
+        if let Err(e) = saved {
+            tracing::warn!("keeping the list of previews: {e}");
+        }
+    }
+
+    /// Notes `author`'s feed as a preview, dropping the oldest previews beyond
+    /// [`MAX_PREVIEWS`].
+    async fn add_preview(&self, author: AuthorId) {
+        let mut list = self.previews().await;
+        if !list.contains(&author) {
+            list.push(author);
+            self.set_previews(&list).await;
+        }
+        self.drop_previews(MAX_PREVIEWS).await;
+    }
+
+    /// Forgets the preview feeds not followed meanwhile, oldest first, until at most `keep`
+    /// remain (at start-up, none).
+    async fn drop_previews(&self, keep: usize) {
+        let list = self.previews().await;
+        if list.len() <= keep {
+            return;
+        }
+        let cut = list.len() - keep;
+        for author in &list[..cut] {
+            let followed = matches!(self.store.feed(author).await, Ok(Some(m)) if m.followed);
+            if !followed && *author != self.me() {
+                if let Err(e) = self.store.forget(author).await {
+                    tracing::warn!("dropping the preview of {author}: {e}");
+                    continue;
+                }
+                self.library.borrow_mut().forget(author);
+                self.send(Update::Changed(*author));
+            }
+        }
+        self.set_previews(&list[cut..]).await;
     }
 
     /// Brings the library's copy of `author`'s feed up to the store's.
@@ -702,7 +767,11 @@ impl<S: Store + 'static> App<S> {
                 if author != self.me() && !self.library.borrow().is_followed(&author) =>
             {
                 // A preview: fetch their feed as it is now, so the profile shows who they are.
+                // It is kept for this session only, never announced.
                 if let Some(net) = self.net() {
+                    if matches!(self.store.feed(&author).await, Ok(None)) {
+                        self.add_preview(author).await;
+                    }
                     net.sync(author);
                 }
             }
@@ -943,6 +1012,11 @@ impl<S: Store + 'static> App<S> {
             }
             self.library.borrow_mut().set_followed(author, true);
             self.send(Update::Changed(author));
+            let mut previews = self.previews().await;
+            if previews.contains(&author) {
+                previews.retain(|a| *a != author);
+                self.set_previews(&previews).await;
+            }
         }
         self.following_now.borrow_mut().insert(author);
         self.refresh_all().await;

@@ -29,9 +29,9 @@ pub mod route;
 pub mod view;
 
 pub use app::{
-    APPEND_TRIES, App, Command, DEVICE_KEY, Env, MIN_PASSPHRASE, OTHER_DEVICE, OWN_CHECK, PAGE,
-    Persist, REACTIONS, Random, Update, device_secret, now_ms, set_theme, stored_identity,
-    stored_theme, welcome,
+    APPEND_TRIES, App, Command, DEVICE_KEY, Env, MAX_PREVIEWS, MIN_PASSPHRASE, OTHER_DEVICE,
+    OWN_CHECK, PAGE, PREVIEWS, Persist, REACTIONS, Random, Update, device_secret, now_ms,
+    set_theme, stored_identity, stored_theme, welcome,
 };
 pub use library::Library;
 pub use network::{NetFailure, NetResult, Network, News, Source};

@@ -13,7 +13,8 @@ use futures::task::LocalSpawnExt;
 use kith_app::route::Route;
 use kith_app::view::{HomeFeed, OwnCheck, Search, ThreadView};
 use kith_app::{
-    App, Command, Env, NetFailure, NetResult, Network, News, OWN_CHECK, Source, Update, welcome,
+    App, Command, Env, MAX_PREVIEWS, NetFailure, NetResult, Network, News, OWN_CHECK, PREVIEWS,
+    Source, Update, welcome,
 };
 use kith_core::{AuthorId, EntryRef, Feed, Identity, NameClaim, Payload, VerifiedEntry};
 use kith_store::{MemoryStore, Store};
@@ -507,6 +508,45 @@ fn following_while_offline_says_when_posts_arrive() {
         h.last(|u| match u { Update::Search(s) => Some(s.clone()), _ => None }),
         Some(Search::Failed(e)) if e.contains("offline")
     ));
+}
+
+/// A preview is kept for the session only: the next start drops it unless it was followed
+/// meanwhile, and at most `MAX_PREVIEWS` are kept at once (the oldest goes first). A feed
+/// followed from its preview stays.
+#[test]
+fn previews_are_dropped_at_the_next_start_and_bounded() {
+    let mut h = Harness::new("Alice", "alice");
+    let mut others: Vec<Other> = (0..=MAX_PREVIEWS as u8 + 1)
+        .map(|i| Other::new(20 + i))
+        .collect();
+    for o in &mut others {
+        h.run(Command::Open(Route::Profile(o.author())));
+        let post = o.sign(Payload::post("hello"));
+        futures::executor::block_on(h.store().insert(&[post])).expect("store");
+    }
+    let held = |h: &Harness, a: &AuthorId| {
+        futures::executor::block_on(h.store().feed(a))
+            .expect("meta")
+            .is_some()
+    };
+    // The two oldest were dropped when the 17th and 18th previews opened.
+    assert!(!held(&h, &others[1].author()));
+    assert!(held(&h, &others[2].author()));
+    // The newest one is followed; the rest are dropped at the next start.
+    let kept = others[MAX_PREVIEWS + 1].author();
+    h.run(Command::Follow(kept));
+    let h = h.second_tab();
+    assert!(held(&h, &kept), "a feed followed from its preview stays");
+    for o in &others[..MAX_PREVIEWS + 1] {
+        assert!(
+            !held(&h, &o.author()),
+            "a preview does not outlive the session"
+        );
+    }
+    assert_eq!(
+        futures::executor::block_on(h.store().get_setting(PREVIEWS)).expect("setting"),
+        None
+    );
 }
 
 #[test]

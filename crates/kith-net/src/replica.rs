@@ -4,7 +4,7 @@
 //! store ([`Replica::serve`]), fetches what the feeds followed here are missing from a peer
 //! with kith-core's sync session ([`Replica::sync_with`]; every entry verified against its
 //! author's key and chain before it is written), stores live entries of followed feeds
-//! ([`Replica::take_live`]), and announces every feed it holds in the DHT
+//! ([`Replica::take_live`]), and announces every feed it holds and follows in the DHT
 //! ([`Replica::provide_all`]), so that when an author is offline, followers serve their posts.
 //!
 //! Store futures are not `Send` (IndexedDB), so a replica runs on the page's event loop, or
@@ -445,10 +445,19 @@ impl<S: Store> Replica<S> {
         }
     }
 
-    /// Announces in the DHT every feed this store holds.
+    /// Announces in the DHT every feed this store holds and follows (the person's own feed is
+    /// followed). A feed held but not followed, a profile preview or a feed unfollowed, is
+    /// not announced: nothing keeps it up to date here.
     pub async fn provide_all(&self) -> Result<usize, ReplicaError> {
-        let feeds = self.store.frontier().await?;
-        for (author, _) in &feeds {
+        let feeds: Vec<AuthorId> = self
+            .store
+            .feeds()
+            .await?
+            .into_iter()
+            .filter(|m| m.followed && m.head.is_some())
+            .map(|m| m.author)
+            .collect();
+        for author in &feeds {
             self.client.provide(*author).await?;
         }
         Ok(feeds.len())

@@ -179,6 +179,11 @@ async fn run(node_pid: u32) -> serde_json::Value {
     let (author, big_feed) = big;
     let a_store = MemoryStore::new();
     a_store.insert(big_feed.entries()).await.expect("insert");
+    // The author's own feed counts as followed (as the app keeps it): it is announced.
+    a_store
+        .update_meta(&author.author(), &|m| m.followed = true)
+        .await
+        .expect("own feed");
     let (src, mut src_events) = common::client_to(&doc, keypair_of(&author)).await;
     src.listen_via_relay(ws.clone()).await.expect("relay");
     let src_replica = Rc::new(Replica::new(src.clone(), a_store));
