@@ -17,8 +17,7 @@ mod tasks;
 
 use std::process::ExitCode;
 
-const USAGE: &str =
-    "usage: cargo xtask <run | test [all|lint|native|wasm|e2e] | bench [backfill|bytes] | setup>";
+const USAGE: &str = "usage: cargo xtask <run | test [all|lint|native|wasm|e2e] | bench [backfill|bytes|start] | setup>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -32,6 +31,7 @@ fn main() -> ExitCode {
         ["bench"] => tasks::bench(),
         ["bench", "backfill"] => tasks::bench_backfill(),
         ["bench", "bytes"] => tasks::bench_bytes(),
+        ["bench", "start"] => tasks::bench_start(),
         ["setup"] => setup::Tools::for_everything().map(|_| ()),
         _ => {
             eprintln!("{USAGE}");

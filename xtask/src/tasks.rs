@@ -266,6 +266,7 @@ pub(crate) fn bench() -> Result<()> {
         },
     )?;
     bytes_step(&dist, &mut figures)?;
+    start_step(&dist, &mut figures)?;
     step("browser: bundle size and page load to connected", || {
         let mut c = cmd("node", &["e2e/bench-connect.mjs"]);
         c.env("KITH_NODE_BIN", node_bin("release"))
@@ -284,6 +285,45 @@ pub(crate) fn bench_bytes() -> Result<()> {
     let mut figures = BTreeMap::new();
     bytes_step(&dist, &mut figures)?;
     write_report(&figures)
+}
+
+/// `cargo xtask bench start`: only the cold starts (a few minutes); the report then holds
+/// these figures alone.
+pub(crate) fn bench_start() -> Result<()> {
+    let tools = Tools::for_everything()?;
+    let dist = build_release(&tools)?;
+    let mut figures = BTreeMap::new();
+    start_step(&dist, &mut figures)?;
+    write_report(&figures)
+}
+
+/// Cold starts of a browser holding 100 feeds of 100 posts and of one holding one feed of 10
+/// posts, in the same run (e2e/bench-start.mjs).
+fn start_step(dist: &Path, figures: &mut BTreeMap<String, serde_json::Value>) -> Result<()> {
+    step(
+        "browser: first post on a cold start, large and small",
+        || {
+            let pass = "kith bench passphrase";
+            let backup = |name: &str, args: &[&str]| -> Result<PathBuf> {
+                let file = target_dir().join(format!("bench-start-{name}.kith"));
+                let mut make = release_example("kith-store", "make_backup");
+                make.arg(&file).arg(pass).args(args);
+                run_cmd(&mut make)?;
+                Ok(file)
+            };
+            let large = backup("large", &["100", "99", "100"])?;
+            let small = backup("small", &["10"])?;
+            let mut c = cmd("node", &["e2e/bench-start.mjs"]);
+            c.env("KITH_NODE_BIN", node_bin("release"))
+                .env("KITH_DIST", dist)
+                .env("KITH_BENCH_BACKUP_LARGE", &large)
+                .env("KITH_BENCH_BACKUP_SMALL", &small)
+                .env("KITH_BENCH_BACKUP_PASS", pass);
+            figures.extend(figures_from(c, "start bench (e2e/bench-start.mjs)")?);
+            Ok(())
+        },
+    )?;
+    Ok(())
 }
 
 /// A backfills 10,000 entries to B and posts 1,000 live, with A and B directly connected;

@@ -536,7 +536,14 @@ impl<S: Store + 'static> App<S> {
         (self.env.spawn)(Box::pin(task));
     }
 
-    /// Reads every held feed into the library, shows the app and opens `route`.
+    /// Shows the app on `route` as soon as the first page is read, and reads every held feed
+    /// into the library behind it.
+    ///
+    /// First: my own feed (whole: posting signs after its head), and of each author on the
+    /// first page of the home timeline only their latest entries (a window, from the store's
+    /// time index: [`kith_store::first::first_page`]). So the first screen costs the same
+    /// whether this browser holds ten posts or ten thousand. Then, in a task of its own, every
+    /// feed is read whole (windows completed) and the screens are refreshed.
     pub async fn load(self: &Rc<Self>, route: Route) {
         self.read_own_check().await;
         if let Ok(Some(h)) = self.store.get_setting("handle").await {
@@ -545,15 +552,63 @@ impl<S: Store + 'static> App<S> {
             *self.handle.borrow_mut() = Some(h);
         }
         self.drop_previews(0).await;
-        for m in self.store.feeds().await.unwrap_or_default() {
+        let metas = self.store.feeds().await.unwrap_or_default();
+        for m in &metas {
             self.library
                 .borrow_mut()
                 .set_followed(m.author, m.followed && m.author != self.me());
-            self.read_feed(m.author).await;
+        }
+        self.read_feed(self.me()).await;
+        match kith_store::first::first_page(&self.store, PAGE, &self.me()).await {
+            Ok(windows) => {
+                let mut lib = self.library.borrow_mut();
+                for w in windows {
+                    match &w.base {
+                        Some(base) => lib.add_window(base, w.entries, w.first.as_ref()),
+                        None => {
+                            lib.add(w.entries);
+                        }
+                    }
+                }
+            }
+            Err(e) => self.notice(format!("Reading stored posts failed: {e}"), true),
         }
         self.send(Update::Ready(self.me_view()));
         self.open(route).await;
         self.refresh_home();
+        let app = self.clone();
+        self.spawn(async move {
+            for m in metas {
+                app.read_whole(m.author).await;
+            }
+            app.refresh_all().await;
+        });
+    }
+
+    /// Reads `author`'s feed whole into the library: a window is completed, a feed not held
+    /// yet is read, a whole one brought up to the store's head.
+    async fn read_whole(&self, author: AuthorId) {
+        if self.library.borrow().is_window(&author) {
+            let mut entries: Vec<VerifiedEntry> = Vec::new();
+            loop {
+                let from = entries.last().map_or(1, |e| e.seq() + 1);
+                match self.store.range(&author, from, MAX_READ).await {
+                    Ok(batch) => {
+                        let n = batch.len();
+                        entries.extend(batch);
+                        if n < MAX_READ {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        self.notice(format!("Reading stored posts failed: {e}"), true);
+                        return;
+                    }
+                }
+            }
+            self.library.borrow_mut().complete(author, entries);
+        }
+        self.read_feed(author).await;
     }
 
     /// The feeds held only as previews ([`PREVIEWS`]), oldest first.

@@ -30,6 +30,9 @@ pub struct Library {
     /// Reactions to targets not held (yet), at most [`MAX_PENDING_REACTIONS`] targets: a feed
     /// of reactions to made-up entries cannot grow the library without bound.
     pending: HashMap<EntryRef, Reactions>,
+    /// Profiles of feeds held only as a window that lacks one (from the feed's first entry),
+    /// until the whole feed is read.
+    profile_hints: HashMap<AuthorId, Payload>,
 }
 
 /// Emoji → who gave it.
@@ -48,7 +51,51 @@ impl Library {
             handles: BTreeMap::new(),
             reactions: HashMap::new(),
             pending: HashMap::new(),
+            profile_hints: HashMap::new(),
         }
+    }
+
+    /// Holds the latest entries of `author`'s feed, `entries` after `base` (both read from the
+    /// store, which checked the chain): enough for a first page. `first` is the feed's first
+    /// entry, whose profile names the author until the whole feed is read
+    /// ([`Library::complete`]). Nothing changes when the feed is held already.
+    pub fn add_window(
+        &mut self,
+        base: &VerifiedEntry,
+        entries: Vec<VerifiedEntry>,
+        first: Option<&VerifiedEntry>,
+    ) {
+        let author = base.author();
+        if self.feeds.contains_key(&author) {
+            return;
+        }
+        self.feeds
+            .insert(author, Feed::window(author, base.as_prev()));
+        if let Some(p @ Payload::Profile { .. }) = first.and_then(VerifiedEntry::payload) {
+            self.profile_hints.insert(author, p.clone());
+        }
+        self.add(entries);
+    }
+
+    /// Whether `author`'s feed is held here only as a window of its latest entries.
+    pub fn is_window(&self, author: &AuthorId) -> bool {
+        self.feeds.get(author).is_some_and(|f| !f.is_whole())
+    }
+
+    /// Replaces a window of `author`'s feed with the whole feed, `entries` from seq 1 (later
+    /// entries held in the window stay until the caller reads them again). The author's
+    /// reactions are counted afresh from the whole feed.
+    pub fn complete(&mut self, author: AuthorId, entries: Vec<VerifiedEntry>) {
+        for index in [&mut self.reactions, &mut self.pending] {
+            for by_emoji in index.values_mut() {
+                for who in by_emoji.values_mut() {
+                    who.remove(&author);
+                }
+            }
+        }
+        self.feeds.remove(&author);
+        self.profile_hints.remove(&author);
+        self.add(entries);
     }
 
     /// Whose library it is.
@@ -97,7 +144,8 @@ impl Library {
                     }
                     changed.insert(author);
                 }
-                Ok(Inserted::Duplicate) | Err(FeedError::Gap { .. }) => {}
+                Ok(Inserted::Duplicate)
+                | Err(FeedError::Gap { .. } | FeedError::BeforeWindow { .. }) => {}
                 Err(e) => tracing::warn!("library: {author}: {e}"),
             }
         }
@@ -209,6 +257,7 @@ impl Library {
     /// Drops a feed from memory (after the store forgot it).
     pub fn forget(&mut self, author: &AuthorId) {
         self.feeds.remove(author);
+        self.profile_hints.remove(author);
         self.followed.remove(author);
         for index in [&mut self.reactions, &mut self.pending] {
             index.retain(|target, _| target.author != *author);
@@ -222,7 +271,12 @@ impl Library {
 
     /// Someone, as the screens show them.
     pub fn person(&self, author: &AuthorId) -> Person {
-        let (name, bio) = match self.feeds.get(author).and_then(Feed::profile) {
+        let profile = self
+            .feeds
+            .get(author)
+            .and_then(Feed::profile)
+            .or_else(|| self.profile_hints.get(author));
+        let (name, bio) = match profile {
             Some(Payload::Profile { name, bio, .. }) => (name.clone(), bio.clone()),
             _ => (String::new(), String::new()),
         };

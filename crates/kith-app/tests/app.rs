@@ -549,6 +549,109 @@ fn previews_are_dropped_at_the_next_start_and_bounded() {
     );
 }
 
+/// A start shows the first page of the home timeline before every held feed is read: of
+/// each author on it only the latest entries (with the name from their profile), then every
+/// feed whole behind it. The first page is the same as the one shown once all is read.
+#[test]
+fn start_up_shows_the_first_page_before_reading_every_feed() {
+    let h = Harness::new("Alice", "alice");
+    let mut others: Vec<Other> = (0..40).map(|i| Other::new(60 + i)).collect();
+    let mut entries = Vec::new();
+    for (i, o) in others.iter_mut().enumerate() {
+        entries.push(o.sign(Payload::Profile {
+            name: format!("Friend {i}"),
+            bio: String::new(),
+            avatar: None,
+        }));
+    }
+    for round in 0..50 {
+        for o in &mut others {
+            entries.push(o.sign(Payload::post(format!("round {round}"))));
+        }
+    }
+    futures::executor::block_on(async {
+        h.store().insert(&entries).await.expect("store");
+        for o in &others {
+            h.store()
+                .update_meta(&o.author(), &|m| m.followed = true)
+                .await
+                .expect("follow");
+        }
+    });
+    // A new start over the same store: the first screen, before the start-up task runs.
+    let mut pool = LocalPool::new();
+    let updates = Rc::new(RefCell::new(Vec::new()));
+    let app = App::new(
+        h.store().clone(),
+        Identity::from_secret(h.app.identity().secret()),
+        env(&pool, &updates),
+    );
+    pool.run_until(app.load(Route::Home));
+    let homes = |updates: &RefCell<Vec<Update>>| -> Vec<Vec<ThreadView>> {
+        updates
+            .borrow()
+            .iter()
+            .filter_map(|u| match u {
+                Update::Home { threads, .. } => Some(threads.clone()),
+                _ => None,
+            })
+            .collect()
+    };
+    let first = homes(&updates).pop().expect("a first page");
+    assert_eq!(first.len(), kith_app::PAGE);
+    assert!(
+        first.iter().all(|t| t.post.text == "round 49"),
+        "the newest posts"
+    );
+    assert!(
+        first
+            .iter()
+            .all(|t| t.post.author.name.starts_with("Friend ")),
+        "named from their profile before the whole feed is read"
+    );
+    {
+        let lib = app.library();
+        let shown: Vec<AuthorId> = first.iter().map(|t| t.post.id.author).collect();
+        assert!(
+            shown.iter().all(|a| lib.is_window(a)),
+            "only their latest entries"
+        );
+        let unread = others
+            .iter()
+            .filter(|o| lib.feed(&o.author()).is_none())
+            .count();
+        assert_eq!(
+            unread,
+            40 - kith_app::PAGE,
+            "the feeds not on the page are not read yet"
+        );
+    }
+    // Behind it, every feed is read whole, and the page stays the same.
+    pool.run_until_stalled();
+    let last = homes(&updates).pop().expect("home");
+    assert_eq!(
+        first.iter().map(|t| t.post.id).collect::<Vec<_>>(),
+        last.iter().map(|t| t.post.id).collect::<Vec<_>>(),
+        "the same page once everything is read"
+    );
+    let h = Harness {
+        pool,
+        app,
+        updates,
+        net: Rc::new(Fake::default()),
+    };
+    let lib = h.app.library();
+    assert!(
+        others.iter().all(|o| !lib.is_window(&o.author())),
+        "every feed read whole"
+    );
+    assert!(
+        others
+            .iter()
+            .all(|o| lib.feed(&o.author()).is_some_and(|f| f.head_seq() == 51))
+    );
+}
+
 #[test]
 fn a_preview_shows_an_unfollowed_profile_but_not_on_home() {
     let mut h = Harness::new("Alice", "alice");

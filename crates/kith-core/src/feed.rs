@@ -112,12 +112,24 @@ pub enum FeedError {
     /// [`Feed::append`] with someone else's identity.
     #[error("this feed belongs to another author")]
     NotYourFeed,
+    /// An entry before the first one a window holds ([`Feed::window`]).
+    #[error("entry {got} is before this window of the feed, which starts at {start}")]
+    BeforeWindow {
+        /// The window's first seq.
+        start: u64,
+        /// The entry's position.
+        got: u64,
+    },
 }
 
-/// One author's feed.
+/// One author's feed: the whole of it from seq 1, or a window of its latest entries after a
+/// trusted entry ([`Feed::window`], what a store that already checked the chain hands over
+/// to show a first page quickly).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Feed {
     author: AuthorId,
+    /// For a window: the entry before the first one held.
+    base: Option<Prev>,
     entries: Vec<VerifiedEntry>,
     deleted: BTreeSet<u64>,
     fork: Option<Box<ForkEvidence>>,
@@ -128,10 +140,38 @@ impl Feed {
     pub fn new(author: AuthorId) -> Feed {
         Feed {
             author,
+            base: None,
             entries: Vec::new(),
             deleted: BTreeSet::new(),
             fork: None,
         }
+    }
+
+    /// An empty window of `author`'s feed that continues after `base` (an entry whose place in
+    /// the chain was checked before, by the store that held it). Entries before it are not
+    /// held: deletes of them, earlier profiles and follows are not seen, and an entry before
+    /// the window is refused ([`FeedError::BeforeWindow`]).
+    pub fn window(author: AuthorId, base: Prev) -> Feed {
+        Feed {
+            base: Some(base),
+            ..Feed::new(author)
+        }
+    }
+
+    /// Whether the feed is held from its first entry (not a window).
+    pub fn is_whole(&self) -> bool {
+        self.base.is_none()
+    }
+
+    /// The first seq held (or that would be).
+    fn start(&self) -> u64 {
+        self.base.map_or(1, |b| b.seq.saturating_add(1))
+    }
+
+    /// The index of `seq` in `entries`, if held.
+    fn index(&self, seq: u64) -> Option<usize> {
+        let i = usize::try_from(seq.checked_sub(self.start())?).ok()?;
+        (i < self.entries.len()).then_some(i)
     }
 
     /// The author.
@@ -140,11 +180,14 @@ impl Feed {
     }
     /// The latest seq held (0 when empty).
     pub fn head_seq(&self) -> u64 {
-        self.entries.len() as u64
+        (self.start() - 1).saturating_add(self.entries.len() as u64)
     }
     /// What the next entry is validated against.
     pub fn head(&self) -> Option<Prev> {
-        self.entries.last().map(VerifiedEntry::as_prev)
+        self.entries
+            .last()
+            .map(VerifiedEntry::as_prev)
+            .or(self.base)
     }
     /// What the next entry of this feed must satisfy.
     pub fn expect(&self) -> Expect {
@@ -155,12 +198,11 @@ impl Feed {
     }
     /// The entry at `seq`.
     pub fn get(&self, seq: u64) -> Option<&VerifiedEntry> {
-        let i = usize::try_from(seq.checked_sub(1)?).ok()?;
-        self.entries.get(i)
+        self.entries.get(self.index(seq)?)
     }
-    /// Entries from `from` (1-based), at most `limit`.
+    /// Entries from `from` (1-based), at most `limit` (of a window, from its first).
     pub fn range(&self, from: u64, limit: usize) -> &[VerifiedEntry] {
-        let start = usize::try_from(from.saturating_sub(1))
+        let start = usize::try_from(from.saturating_sub(self.start()))
             .unwrap_or(usize::MAX)
             .min(self.entries.len());
         let end = start.saturating_add(limit).min(self.entries.len());
@@ -253,6 +295,12 @@ impl Feed {
             });
         }
         let seq = entry.seq();
+        if seq < self.start() {
+            return Err(FeedError::BeforeWindow {
+                start: self.start(),
+                got: seq,
+            });
+        }
         let Some(held) = self.get(seq) else {
             return Err(FeedError::Gap { next, got: seq });
         };
@@ -262,10 +310,7 @@ impl Feed {
             return Err(FeedError::Fork(evidence));
         }
         if held.payload().is_none() && entry.payload().is_some() && !self.is_deleted(seq) {
-            if let Some(slot) = usize::try_from(seq - 1)
-                .ok()
-                .and_then(|i| self.entries.get_mut(i))
-            {
+            if let Some(slot) = self.index(seq).and_then(|i| self.entries.get_mut(i)) {
                 *slot = entry;
             }
             return Ok(Inserted::PayloadFilled);
@@ -277,11 +322,9 @@ impl Feed {
         if let Some(Payload::Delete { target }) = entry.payload() {
             let target = *target;
             // A delete of seq 0 (validation lets it through: it is below the delete's own
-            // seq) targets nothing.
-            if let Some(victim) = target
-                .seq
-                .checked_sub(1)
-                .and_then(|i| usize::try_from(i).ok())
+            // seq) targets nothing, nor does one of an entry before a window.
+            if let Some(victim) = self
+                .index(target.seq)
                 .and_then(|i| self.entries.get_mut(i))
                 .filter(|v| v.hash() == target.hash)
             {
@@ -337,6 +380,55 @@ mod tests {
 
     use super::*;
     use crate::testutil::{NOW, id};
+
+    #[test]
+    fn a_window_holds_the_latest_entries_after_a_trusted_one() {
+        let me = id(1);
+        let mut whole = Feed::new(me.author());
+        for i in 0..6 {
+            whole
+                .append(&me, &Payload::post(format!("{i}")), NOW + i)
+                .expect("append");
+        }
+        let base = whole.get(3).expect("3").as_prev();
+        let mut w = Feed::window(me.author(), base);
+        assert!(!w.is_whole() && whole.is_whole());
+        assert_eq!((w.head_seq(), w.head()), (3, Some(base)));
+        for e in whole.range(4, 10) {
+            assert_eq!(w.insert_verified(e.clone()), Ok(Inserted::Appended));
+        }
+        assert_eq!(w.head_seq(), 6);
+        assert_eq!(w.get(5), whole.get(5));
+        assert_eq!(w.get(3), None);
+        assert_eq!(w.range(1, 10), whole.range(4, 10));
+        assert_eq!(w.range(5, 1), whole.range(5, 1));
+        assert_eq!(
+            w.insert_verified(whole.get(2).expect("2").clone()),
+            Err(FeedError::BeforeWindow { start: 4, got: 2 })
+        );
+        assert_eq!(
+            w.insert_verified(whole.get(5).expect("5").clone()),
+            Ok(Inserted::Duplicate)
+        );
+        // A delete inside the window purges; one of an entry before it targets nothing.
+        let early = whole.get(2).expect("2").entry_ref();
+        let inside = whole.get(5).expect("5").entry_ref();
+        for target in [early, inside] {
+            let e = whole
+                .append(&me, &Payload::Delete { target }, NOW + 10)
+                .expect("delete")
+                .clone();
+            assert_eq!(w.insert_verified(e), Ok(Inserted::Appended));
+        }
+        assert!(w.is_deleted(5) && !w.is_deleted(2));
+        assert!(w.get(5).expect("5").payload().is_none());
+        // The window signs on like the whole feed.
+        let next = w
+            .next_entry(&me, &Payload::post("more"), NOW + 20)
+            .expect("next");
+        assert_eq!(next.seq(), 9);
+        assert_eq!(whole.insert_verified(next), Ok(Inserted::Appended));
+    }
 
     #[test]
     fn append_chains_and_replicas_take_the_same_bytes() {

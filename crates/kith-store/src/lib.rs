@@ -20,6 +20,7 @@
 //! [`suite`] is the test suite every backend runs.
 
 pub mod backup;
+pub mod first;
 pub mod limits;
 mod memory;
 mod plan;

@@ -199,6 +199,52 @@ pub async fn paging<B: Backend>() {
     assert!(seen.iter().all(|(_, au, _)| *au != c.author()));
 }
 
+/// The first screen's read: windows of the authors on the newest page only, each chaining
+/// onto its base, with the feed's first entry beside it.
+pub async fn first_page<B: Backend>() {
+    let s = B::fresh("first-page").await;
+    let (me, a, b, c) = (person(1), person(2), person(3), person(4));
+    // a and b post every 10 ms up to the newest posts; c's posts are all older.
+    let (fme, fa, fb, fc) = (
+        posts(&me, 5, NOW),
+        posts(&a, 40, NOW + 1),
+        posts(&b, 40, NOW + 2),
+        posts(&c, 40, NOW - 10_000),
+    );
+    for f in [&fme, &fa, &fb, &fc] {
+        s.insert(f.entries()).await.expect("insert");
+        follow(&s, f.author()).await;
+    }
+    let windows = crate::first::first_page(&s, 6, &me.author())
+        .await
+        .expect("first page");
+    let authors: BTreeSet<AuthorId> = windows.iter().map(|w| w.author).collect();
+    assert_eq!(
+        authors,
+        BTreeSet::from([a.author(), b.author()]),
+        "only the page's authors"
+    );
+    for w in &windows {
+        let f = if w.author == a.author() { &fa } else { &fb };
+        let base = w.base.as_ref().expect("a window, not the whole feed");
+        assert_eq!(seqs(std::slice::from_ref(base)), [37]);
+        assert_eq!(seqs(&w.entries), [38, 39, 40], "to the head");
+        assert_eq!(w.first.as_ref(), f.get(1));
+        let mut window = Feed::window(w.author, base.as_prev());
+        for e in &w.entries {
+            window
+                .insert_verified(e.clone())
+                .expect("chains onto its base");
+        }
+    }
+    // A feed whose oldest post on the page is its first is read whole.
+    let whole = crate::first::first_page(&s, 1_000, &me.author())
+        .await
+        .expect("first page");
+    assert!(whole.iter().all(|w| w.base.is_none() && w.first.is_none()));
+    assert_eq!(whole.len(), 3);
+}
+
 /// A delete purges its target's payload; the header chain stays and verifies.
 pub async fn purge<B: Backend>() {
     let s = B::fresh("purge").await;

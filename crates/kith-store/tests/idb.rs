@@ -22,6 +22,7 @@ suite!(
     atomicity,
     below_head,
     paging,
+    first_page,
     purge,
     frontier_and_forget,
     survives_reopen,

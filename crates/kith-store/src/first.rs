@@ -1,0 +1,72 @@
+//! What the first screen reads: the newest posts of the feeds followed, from the time index,
+//! and of each author on that page only the entries from their oldest post on it to their
+//! head (a window), plus their first entry (where a profile usually is, for the name). Start-up
+//! then costs the same whether the browser holds ten posts or ten thousand; the rest of every
+//! feed is read behind the first screen.
+
+use std::collections::BTreeMap;
+
+use kith_core::{AuthorId, VerifiedEntry};
+
+use crate::{MAX_READ, Store, StoreError};
+
+/// One author's window: the entries from `base`'s successor to the head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// The feed.
+    pub author: AuthorId,
+    /// The entry before the first of `entries` (`None`: `entries` start at seq 1).
+    pub base: Option<VerifiedEntry>,
+    /// The entries, in order, to the head as stored.
+    pub entries: Vec<VerifiedEntry>,
+    /// The feed's first entry, when `entries` do not hold it.
+    pub first: Option<VerifiedEntry>,
+}
+
+/// Reads the windows of the authors of the newest `limit` posts of followed feeds
+/// ([`Store::timeline`]), except `skip` (the person's own feed, read whole).
+pub async fn first_page(
+    store: &impl Store,
+    limit: usize,
+    skip: &AuthorId,
+) -> Result<Vec<Window>, StoreError> {
+    let mut oldest: BTreeMap<AuthorId, u64> = BTreeMap::new();
+    for e in store.timeline(None, limit).await? {
+        if e.author() != *skip {
+            let seq = oldest.entry(e.author()).or_insert(e.seq());
+            *seq = (*seq).min(e.seq());
+        }
+    }
+    let mut windows = Vec::with_capacity(oldest.len());
+    for (author, from) in oldest {
+        // From the entry before the oldest post shown: the base the window chains onto.
+        let from = from.saturating_sub(1).max(1);
+        let mut read = store.range(&author, from, MAX_READ).await?;
+        while read.len() % MAX_READ == 0 && !read.is_empty() {
+            let next = read.last().map_or(u64::MAX, |e| e.seq().saturating_add(1));
+            let more = store.range(&author, next, MAX_READ).await?;
+            if more.is_empty() {
+                break;
+            }
+            read.extend(more);
+        }
+        // From seq 1 the window is the whole feed.
+        let (base, entries) = if from > 1 && !read.is_empty() {
+            let base = read.remove(0);
+            (Some(base), read)
+        } else {
+            (None, read)
+        };
+        let first = match &base {
+            Some(_) => store.range(&author, 1, 1).await?.pop(),
+            None => None,
+        };
+        windows.push(Window {
+            author,
+            base,
+            entries,
+            first,
+        });
+    }
+    Ok(windows)
+}
