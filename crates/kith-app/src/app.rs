@@ -558,8 +558,13 @@ impl<S: Store + 'static> App<S> {
                 .borrow_mut()
                 .set_followed(m.author, m.followed && m.author != self.me());
         }
-        self.read_feed(self.me()).await;
-        match kith_store::first::first_page(&self.store, PAGE, &self.me()).await {
+        let me = self.me();
+        let (_, first_page) = futures::future::join(
+            self.read_feed(me),
+            kith_store::first::first_page(&self.store, PAGE, &me),
+        )
+        .await;
+        match first_page {
             Ok(windows) => {
                 let mut lib = self.library.borrow_mut();
                 for w in windows {

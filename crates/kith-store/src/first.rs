@@ -37,10 +37,29 @@ pub async fn first_page(
             *seq = (*seq).min(e.seq());
         }
     }
-    let mut windows = Vec::with_capacity(oldest.len());
-    for (author, from) in oldest {
-        // From the entry before the oldest post shown: the base the window chains onto.
-        let from = from.saturating_sub(1).max(1);
+    // The windows are read at once (IndexedDB serves the read-only transactions side by side).
+    let reads = oldest
+        .into_iter()
+        .map(|(author, from)| window(store, author, from));
+    let mut windows = Vec::new();
+    for w in futures::future::join_all(reads).await {
+        windows.push(w?);
+    }
+    Ok(windows)
+}
+
+/// `author`'s window from the entry before `oldest` (their oldest post on the page).
+async fn window(store: &impl Store, author: AuthorId, oldest: u64) -> Result<Window, StoreError> {
+    // From the entry before the oldest post shown: the base the window chains onto.
+    let from = oldest.saturating_sub(1).max(1);
+    let first = async {
+        if from > 1 {
+            store.range(&author, 1, 1).await.map(|mut v| v.pop())
+        } else {
+            Ok(None)
+        }
+    };
+    let rest = async {
         let mut read = store.range(&author, from, MAX_READ).await?;
         while read.len() % MAX_READ == 0 && !read.is_empty() {
             let next = read.last().map_or(u64::MAX, |e| e.seq().saturating_add(1));
@@ -50,23 +69,21 @@ pub async fn first_page(
             }
             read.extend(more);
         }
-        // From seq 1 the window is the whole feed.
-        let (base, entries) = if from > 1 && !read.is_empty() {
-            let base = read.remove(0);
-            (Some(base), read)
-        } else {
-            (None, read)
-        };
-        let first = match &base {
-            Some(_) => store.range(&author, 1, 1).await?.pop(),
-            None => None,
-        };
-        windows.push(Window {
-            author,
-            base,
-            entries,
-            first,
-        });
-    }
-    Ok(windows)
+        Ok::<_, StoreError>(read)
+    };
+    let (first, read) = futures::future::join(first, rest).await;
+    let (first, mut read) = (first?, read?);
+    // From seq 1 the window is the whole feed.
+    let (base, entries) = if from > 1 && !read.is_empty() {
+        let base = read.remove(0);
+        (Some(base), read)
+    } else {
+        (None, read)
+    };
+    Ok(Window {
+        author,
+        base,
+        entries,
+        first,
+    })
 }

@@ -1,12 +1,15 @@
 //! IndexedDB figures for `cargo xtask bench` (feature `bench`, release build, headless
-//! Chromium): write throughput for 10,000 entries in batches, a timeline page of 50 and a
-//! frontier read with those 10,000 stored. Posted to the sink `cargo xtask bench` listens on.
+//! Chromium), with 10,000 posts of 10 followed feeds stored: write throughput for them in
+//! batches; `idb_page_ms`, the read the app's first screen does (`App::load`: the person's
+//! own feed whole, 1,000 posts here, beside `first::first_page` of 30 posts); and a frontier
+//! read. Posted to the sink `cargo xtask bench` listens on.
 #![cfg(all(target_arch = "wasm32", feature = "bench"))]
 
 use kith_core::VerifiedEntry;
-use kith_store::Store;
+use kith_store::first::first_page;
 use kith_store::idb::IdbStore;
 use kith_store::suite::{Backend, NOW, person, posts};
+use kith_store::{MAX_READ, Store};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_time::Instant;
 
@@ -41,12 +44,32 @@ async fn indexeddb_figures() {
             .await
             .expect("follow");
     }
+    let me = person(1).author();
+    let own = || async {
+        let mut read = Vec::new();
+        loop {
+            let from = read.last().map_or(1, |e: &VerifiedEntry| e.seq() + 1);
+            let batch = store.range(&me, from, MAX_READ).await.expect("own feed");
+            let n = batch.len();
+            read.extend(batch);
+            if n < MAX_READ {
+                return read;
+            }
+        }
+    };
     let mut page = Vec::new();
     for _ in 0..11 {
         let start = Instant::now();
-        let p = store.timeline(None, 50).await.expect("page");
+        let (own, windows) = futures::future::join(own(), first_page(&store, 30, &me)).await;
         page.push(start.elapsed().as_secs_f64() * 1000.0);
-        assert_eq!(p.len(), 50);
+        assert_eq!(own.len(), 1_000);
+        let windows = windows.expect("first page");
+        let shown: usize = windows.iter().map(|w| w.entries.len()).sum();
+        assert!(
+            (1..=30).contains(&shown) && windows.len() == 9,
+            "{shown} in {}",
+            windows.len()
+        );
     }
     let mut frontier = Vec::new();
     for _ in 0..11 {
