@@ -32,13 +32,35 @@ fn cargo(args: &[&str]) -> Command {
 }
 
 /// Builds the app into `dist` with Trunk; `release` uses the size-optimised wasm profile.
-fn build_app(_: &Tools, dist: &Path, release: bool) -> Result<()> {
-    let dist = dist.to_string_lossy().into_owned();
-    let mut args = vec!["build", "index.html", "--dist", dist.as_str()];
+/// Builds the app into `dist` with Trunk, then writes its Content-Security-Policy into
+/// `index.html` as a `<meta>` element (for hosts other than kith-node, which sends it as a
+/// header), computed by `node` (a kith-node binary, built first: `--print-csp`).
+fn build_app(_: &Tools, dist: &Path, release: bool, node: &Path) -> Result<()> {
+    let out = dist.to_string_lossy().into_owned();
+    let mut args = vec!["build", "index.html", "--dist", out.as_str()];
     if release {
         args.push("--release");
     }
-    run_cmd(cmd("trunk", &args).env("TRUNK_SKIP_VERSION_CHECK", "true"))
+    run_cmd(cmd("trunk", &args).env("TRUNK_SKIP_VERSION_CHECK", "true"))?;
+    let index = dist.join("index.html");
+    let policy = Command::new(node).arg("--print-csp").arg(&index).output()?;
+    if !policy.status.success() {
+        bail!(
+            "kith-node --print-csp failed: {}",
+            String::from_utf8_lossy(&policy.stderr)
+        );
+    }
+    let policy = String::from_utf8(policy.stdout)?;
+    let html = std::fs::read_to_string(&index)?;
+    let meta = format!(
+        "<head>\n    <meta http-equiv=\"Content-Security-Policy\" content=\"{}\">",
+        policy.trim()
+    );
+    if !html.contains("<head>") {
+        bail!("{} has no <head> to put the policy in", index.display());
+    }
+    std::fs::write(&index, html.replacen("<head>", &meta, 1))?;
+    Ok(())
 }
 
 fn node_bin(profile: &str) -> PathBuf {
@@ -48,8 +70,10 @@ fn node_bin(profile: &str) -> PathBuf {
 /// Builds what `run` serves: the app into `dist/` and kith-node, both release.
 fn build_release(tools: &Tools) -> Result<PathBuf> {
     let dist = root().join("dist");
-    step("build the app (release)", || build_app(tools, &dist, true))?;
     step("build kith-node (release)", build_node_release)?;
+    step("build the app (release)", || {
+        build_app(tools, &dist, true, &node_bin("release"))
+    })?;
     Ok(dist)
 }
 
@@ -226,7 +250,7 @@ fn e2e(tools: &Tools) -> Result<Duration> {
         ensure_free("127.0.0.1:9090", "end-to-end tests")?;
         build_node_debug()?;
         let dist = target_dir().join("e2e-dist");
-        build_app(tools, &dist, false)?;
+        build_app(tools, &dist, false, &node_bin("debug"))?;
         run_cmd(
             cmd("node", &["--test", "--test-concurrency=1", "e2e/"])
                 .env("KITH_NODE_BIN", node_bin("debug"))

@@ -29,6 +29,9 @@ const CLIENTS: usize = 200;
 /// the growth.
 const SESSIONS: usize = 50;
 const SOAK_WARM: usize = 5;
+/// How long after the last soak session the settled RSS is read: past gossipsub's duplicate
+/// cache (60 s), the longest time-bound cache the node keeps a message id in.
+const SETTLE: Duration = Duration::from_secs(65);
 
 struct NodeProc(Child);
 impl Drop for NodeProc {
@@ -260,6 +263,8 @@ async fn run(node_pid: u32) -> serde_json::Value {
     serde_json::json!({
         "node_rss_growth_kb_per_session": soak.growth_kb_per_session,
         "node_rss_kb_after_soak": soak.rss_after_kb,
+        "node_rss_growth_kb_per_session_settled": soak.growth_kb_per_session_settled,
+        "node_rss_kb_after_soak_settled": soak.rss_settled_kb,
         "soak_sessions": soak.sessions,
         "soak_posts_lost": soak.lost,
         "soak_text_copies_left": soak.copies_left,
@@ -286,6 +291,10 @@ struct Soak {
     sessions: usize,
     growth_kb_per_session: f64,
     rss_after_kb: u64,
+    /// RSS growth per session measured [`SETTLE`] after the last session, once every
+    /// time-bound cache of the node (gossipsub's duplicate cache keeps ids for 60 s) let go.
+    growth_kb_per_session_settled: f64,
+    rss_settled_kb: u64,
     lost: u64,
     copies_left: usize,
 }
@@ -348,17 +357,22 @@ async fn soak(doc: &BootstrapDoc, node_pid: u32) -> Soak {
             warm_rss = rss_kb(node_pid);
         }
     }
+    let ended = Instant::now();
     tokio::time::sleep(Duration::from_secs(8)).await;
     let rss_after_kb = rss_kb(node_pid);
+    let copies_left = procmem::occurrences(node_pid, marker.as_bytes());
+    tokio::time::sleep(SETTLE.saturating_sub(ended.elapsed())).await;
+    let rss_settled_kb = rss_kb(node_pid);
+    let per_session = |rss: u64| {
+        ((rss as f64 - warm_rss as f64) / (sessions - SOAK_WARM) as f64 * 10.0).round() / 10.0
+    };
     Soak {
         sessions,
-        growth_kb_per_session: ((rss_after_kb as f64 - warm_rss as f64)
-            / (sessions - SOAK_WARM) as f64
-            * 10.0)
-            .round()
-            / 10.0,
+        growth_kb_per_session: per_session(rss_after_kb),
         rss_after_kb,
+        growth_kb_per_session_settled: per_session(rss_settled_kb),
+        rss_settled_kb,
         lost,
-        copies_left: procmem::occurrences(node_pid, marker.as_bytes()),
+        copies_left,
     }
 }

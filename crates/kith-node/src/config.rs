@@ -12,6 +12,12 @@ use libp2p::Multiaddr;
 #[derive(Debug, Clone, Parser)]
 #[command(version, about)]
 pub struct Cli {
+    /// Prints the Content-Security-Policy for the built app's `index.html` at this path, as a
+    /// `<meta>` element carries it (for other hosts; `cargo xtask` writes it into the page),
+    /// and exits.
+    #[arg(long, value_name = "INDEX_HTML")]
+    pub print_csp: Option<PathBuf>,
+
     /// Where the app and /bootstrap.json are served over HTTP.
     #[arg(long, env = "KITH_HTTP", default_value = "127.0.0.1:8080")]
     pub http: SocketAddr,

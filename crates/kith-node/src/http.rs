@@ -69,6 +69,14 @@ pub fn router(dist: &Path, state: HttpState) -> Router {
 /// and WebSockets to any kith-node. No plugins, frames, `<base>` or form posts anywhere. Style
 /// and images only from this origin (identicons and QR codes are inline SVG elements).
 pub fn content_security_policy(index_html: &str) -> String {
+    format!("{}; frame-ancestors 'none'", meta_policy(index_html))
+}
+
+/// [`content_security_policy`] as a `<meta http-equiv>` element carries it, for hosts other
+/// than kith-node that serve the built app (`cargo xtask` writes it into `index.html`): the
+/// same policy without `frame-ancestors`, which browsers ignore in a `<meta>` (with a console
+/// warning). It hashes the same scripts, since the element is not a script.
+pub fn meta_policy(index_html: &str) -> String {
     use base64::Engine as _;
     use sha2::Digest as _;
     let hashes: String = inline_scripts(index_html)
@@ -83,8 +91,7 @@ pub fn content_security_policy(index_html: &str) -> String {
     format!(
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'{hashes}; style-src 'self'; \
          img-src 'self' data: blob:; connect-src 'self' ws: wss:; worker-src 'self'; \
-         manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; \
-         frame-ancestors 'none'"
+         manifest-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'"
     )
 }
 

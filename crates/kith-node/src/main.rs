@@ -31,6 +31,21 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(index) = &cli.print_csp {
+        return match std::fs::read_to_string(index) {
+            Ok(html) => {
+                let policy = kith_node::http::meta_policy(&html);
+                match writeln!(std::io::stdout().lock(), "{policy}") {
+                    Ok(()) => ExitCode::SUCCESS,
+                    Err(_) => ExitCode::FAILURE,
+                }
+            }
+            Err(e) => {
+                eprintln!("kith-node: reading {}: {e}", index.display());
+                ExitCode::FAILURE
+            }
+        };
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KITH_LOG")

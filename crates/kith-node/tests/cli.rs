@@ -73,3 +73,40 @@ fn missing_dist() {
     let dir = tempfile::tempdir().expect("tempdir");
     assert_one_line_error(&run(dir.path(), &[]), "the app is not built");
 }
+
+/// `--print-csp` prints the policy a `<meta>` element carries for other hosts: the header's
+/// policy (the same script hashes) without `frame-ancestors`, which a `<meta>` cannot set;
+/// a missing file is one plain error.
+#[test]
+fn print_csp_gives_the_meta_policy_for_other_hosts() {
+    let dir = common::workdir();
+    let index = dir.path().join("index.html");
+    std::fs::write(
+        &index,
+        "<!doctype html><title>kith</title><script>var a = 1;</script>",
+    )
+    .expect("index.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_kith-node"))
+        .arg("--print-csp")
+        .arg(&index)
+        .output()
+        .expect("run kith-node");
+    assert!(out.status.success());
+    let policy = String::from_utf8(out.stdout).expect("utf-8");
+    let html = std::fs::read_to_string(&index).expect("read");
+    assert_eq!(policy.trim(), kith_node::http::meta_policy(&html));
+    assert!(policy.contains("'sha256-+dZ6udsWxNVoGfScAq7t5IIF5UJb4F6RhjbN6oe1p4w='"));
+    assert!(!policy.contains("frame-ancestors"));
+    assert_eq!(
+        kith_node::http::content_security_policy(&html),
+        format!("{}; frame-ancestors 'none'", policy.trim())
+    );
+    assert_one_line_error(
+        &Command::new(env!("CARGO_BIN_EXE_kith-node"))
+            .arg("--print-csp")
+            .arg(dir.path().join("missing.html"))
+            .output()
+            .expect("run kith-node"),
+        "missing.html",
+    );
+}
