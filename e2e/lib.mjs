@@ -48,10 +48,21 @@ process.on('exit', () => {
 
 /** A kith-node child process with its own data directory, stopped by its PID. */
 export class NodeProcess {
-  constructor() {
+  /** `http`, `ws` and `webrtc` default to the tests' node; `bootstrap` names another node. */
+  constructor({ http = httpAddr, ws, webrtc, bootstrap } = {}) {
     this.dataDir = mkdtempSync(join(tmpdir(), 'kith-e2e-'));
     this.proc = null;
     this.log = '';
+    this.http = http;
+    this.ws = ws ?? process.env.KITH_E2E_WS_PORT ?? '9090';
+    this.webrtc = webrtc ?? process.env.KITH_E2E_WEBRTC_PORT ?? '9091';
+    this.bootstrap = bootstrap;
+  }
+
+  /** The node's `/bootstrap.json`. */
+  async doc() {
+    const res = await fetch(`http://${this.http}/bootstrap.json`);
+    return res.json();
   }
 
   async start() {
@@ -59,13 +70,14 @@ export class NodeProcess {
     const dist = process.env.KITH_DIST ?? join(repo, 'dist');
     if (!bin) throw new Error('KITH_NODE_BIN is not set: run through `cargo xtask test e2e`');
     const args = [
-      '--http', httpAddr,
-      '--ws-port', process.env.KITH_E2E_WS_PORT ?? '9090',
-      '--webrtc-port', process.env.KITH_E2E_WEBRTC_PORT ?? '9091',
+      '--http', this.http,
+      '--ws-port', this.ws,
+      '--webrtc-port', this.webrtc,
       '--key-file', join(this.dataDir, 'identity.key'),
       '--cert-file', join(this.dataDir, 'cert.pem'),
       '--dist', dist,
     ];
+    if (this.bootstrap) args.push('--bootstrap', this.bootstrap);
     const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     children.add(proc);

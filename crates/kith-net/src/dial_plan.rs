@@ -80,6 +80,7 @@ mod tests {
                 "/garbage".into(),
             ],
             version: String::new(),
+            nodes: Vec::new(),
         };
         let (peer, all) = dial_plan(&doc, None).expect("plan");
         assert_eq!(peer.to_string(), PEER);
@@ -97,6 +98,7 @@ mod tests {
             peer_id: peer.to_string(),
             addrs: addrs.iter().map(|a| format!("{a}/p2p/{peer}")).collect(),
             version: String::new(),
+            nodes: Vec::new(),
         }
     }
 

@@ -301,9 +301,9 @@ struct Soak {
 
 /// [`SESSIONS`] sessions, one after another, of two people who follow each other and post
 /// 100 posts each through the node, each post awaited by the other (5 s, else lost); then
-/// both leave. Nobody else is connected. The node's RSS after session [`SOAK_WARM`] and after
-/// the last gives the growth per session; 8 s after the last (gossip's cache is 5 heartbeats
-/// of 1 s) the node's memory is searched for the sessions' text.
+/// both leave. Nobody else is connected. The node's RSS after session [`SOAK_WARM`] and 8 s
+/// after the last gives the growth per session, and again [`SETTLE`] after the last; then
+/// (a minute after the last session) the node's memory is searched for the sessions' text.
 async fn soak(doc: &BootstrapDoc, node_pid: u32) -> Soak {
     let marker = format!("kith-soak-{}", std::process::id());
     let mut lost = 0u64;
@@ -360,9 +360,11 @@ async fn soak(doc: &BootstrapDoc, node_pid: u32) -> Soak {
     let ended = Instant::now();
     tokio::time::sleep(Duration::from_secs(8)).await;
     let rss_after_kb = rss_kb(node_pid);
-    let copies_left = procmem::occurrences(node_pid, marker.as_bytes());
     tokio::time::sleep(SETTLE.saturating_sub(ended.elapsed())).await;
     let rss_settled_kb = rss_kb(node_pid);
+    // Last: reading the node's memory through /proc faults its pages in, which would show
+    // in a later RSS reading.
+    let copies_left = procmem::occurrences(node_pid, marker.as_bytes());
     let per_session = |rss: u64| {
         ((rss as f64 - warm_rss as f64) / (sessions - SOAK_WARM) as f64 * 10.0).round() / 10.0
     };

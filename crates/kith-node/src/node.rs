@@ -5,7 +5,7 @@
 //! error instead of a half-started node. Then one task owns the swarm and one serves HTTP;
 //! [`NodeControl`] asks the swarm task for figures, and [`Node::shutdown`] stops both.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -119,6 +119,7 @@ impl Node {
             peer_id,
             &cli.announce,
             &listen_addrs,
+            Vec::new(),
         )));
         join_bootstrap_peers(&mut swarm, &cli.bootstrap);
 
@@ -135,6 +136,7 @@ impl Node {
             listen_addrs,
             inbound: HashMap::new(),
             metrics,
+            kith_nodes: BTreeMap::new(),
             confirming: HashMap::new(),
         };
         let swarm_task = tokio::spawn(swarm_loop.run(shutdown_rx));
@@ -270,7 +272,12 @@ async fn listen(swarm: &mut Swarm<Behaviour>, cli: &Cli) -> Result<Vec<Multiaddr
 /// of the same transport (a WebSocket behind a reverse proxy is reached at the proxy, not at
 /// 127.0.0.1). An announced WebRTC-direct address without a certhash gets this node's, so an
 /// operator only has to name the public IP and port.
-fn bootstrap_doc(peer_id: PeerId, announce: &[Multiaddr], listen: &[Multiaddr]) -> BootstrapDoc {
+fn bootstrap_doc(
+    peer_id: PeerId,
+    announce: &[Multiaddr],
+    listen: &[Multiaddr],
+    nodes: Vec<kith_core::bootstrap::NodeAddrs>,
+) -> BootstrapDoc {
     let announced_kinds: HashSet<TransportKind> = announce.iter().map(TransportKind::of).collect();
     let certhash = listen
         .iter()
@@ -306,6 +313,7 @@ fn bootstrap_doc(peer_id: PeerId, announce: &[Multiaddr], listen: &[Multiaddr]) 
         peer_id: peer_id.to_string(),
         addrs,
         version: env!("CARGO_PKG_VERSION").to_owned(),
+        nodes,
     }
 }
 
@@ -347,7 +355,14 @@ struct SwarmLoop {
     /// Peers that said they serve the DHT, and when the node dialed the addresses they gave
     /// to check (at most [`MAX_CONFIRMING`], each at most once per [`CONFIRM_AGAIN_AFTER`]).
     confirming: HashMap<PeerId, Instant>,
+    /// Other kith-nodes (identify says `kith-node/`) and the addresses a browser can dial them
+    /// at, at most [`MAX_KITH_NODES`]; `/bootstrap.json` names those in the routing table.
+    kith_nodes: BTreeMap<PeerId, Vec<Multiaddr>>,
 }
+
+/// Other kith-nodes remembered at most (`/bootstrap.json` names at most
+/// [`kith_core::bootstrap::MAX_NODES`] of them).
+const MAX_KITH_NODES: usize = 64;
 
 /// Peers checked at once before they may enter the routing table.
 const MAX_CONFIRMING: usize = 64;
@@ -498,6 +513,9 @@ impl SwarmLoop {
                 ..
             })) => {
                 if let Some(addrs) = kith_net::behaviour::dht_server_addrs(&info) {
+                    if info.agent_version.starts_with("kith-node/") {
+                        self.note_kith_node(peer_id, &addrs);
+                    }
                     self.confirm_dht_peer(peer_id, addrs);
                 }
             }
@@ -508,6 +526,9 @@ impl SwarmLoop {
                 peer, ..
             })) => {
                 tracing::info!(%peer, "DHT peer joined the routing table");
+                if self.kith_nodes.contains_key(&peer) {
+                    self.refresh_bootstrap_doc();
+                }
             }
             _ => {}
         }
@@ -592,12 +613,7 @@ impl SwarmLoop {
         let now = Instant::now();
         self.confirming
             .retain(|_, at| now.duration_since(*at) < CONFIRM_AGAIN_AFTER);
-        let known = self
-            .swarm
-            .behaviour_mut()
-            .kad
-            .kbucket(peer)
-            .is_some_and(|b| b.iter().any(|e| *e.node.key.preimage() == peer));
+        let known = self.in_routing_table(peer);
         if known
             || addrs.is_empty()
             || self.confirming.contains_key(&peer)
@@ -630,11 +646,73 @@ impl SwarmLoop {
         }
     }
 
-    fn refresh_bootstrap_doc(&self) {
+    /// Whether `peer` is in the DHT routing table.
+    fn in_routing_table(&mut self, peer: PeerId) -> bool {
+        self.swarm
+            .behaviour_mut()
+            .kad
+            .kbucket(peer)
+            .is_some_and(|b| b.iter().any(|e| *e.node.key.preimage() == peer))
+    }
+
+    /// Remembers another kith-node's browser-dialable addresses (WebSocket, WebRTC-direct),
+    /// for `/bootstrap.json` once Kademlia has confirmed it.
+    fn note_kith_node(&mut self, peer: PeerId, addrs: &[Multiaddr]) {
+        let dialable: Vec<Multiaddr> = addrs
+            .iter()
+            .filter(|a| {
+                matches!(
+                    TransportKind::of(a),
+                    TransportKind::WebSocket | TransportKind::WebRtcDirect
+                )
+            })
+            .take(kith_core::bootstrap::MAX_NODE_ADDRS)
+            .map(|a| {
+                let mut a = a.clone();
+                if !matches!(a.iter().last(), Some(Protocol::P2p(_))) {
+                    a.push(Protocol::P2p(peer));
+                }
+                a
+            })
+            .collect();
+        if dialable.is_empty()
+            || (!self.kith_nodes.contains_key(&peer) && self.kith_nodes.len() >= MAX_KITH_NODES)
+        {
+            return;
+        }
+        self.kith_nodes.insert(peer, dialable);
+        self.refresh_bootstrap_doc();
+    }
+
+    /// The other kith-nodes in the routing table, for `/bootstrap.json`.
+    fn known_nodes(&mut self) -> Vec<kith_core::bootstrap::NodeAddrs> {
+        let mut nodes = Vec::new();
+        let candidates: Vec<(PeerId, Vec<Multiaddr>)> = self
+            .kith_nodes
+            .iter()
+            .map(|(p, a)| (*p, a.clone()))
+            .collect();
+        for (peer, addrs) in candidates {
+            if nodes.len() >= kith_core::bootstrap::MAX_NODES {
+                break;
+            }
+            if self.in_routing_table(peer) {
+                nodes.push(kith_core::bootstrap::NodeAddrs {
+                    peer_id: peer.to_string(),
+                    addrs: addrs.iter().map(ToString::to_string).collect(),
+                });
+            }
+        }
+        nodes
+    }
+
+    fn refresh_bootstrap_doc(&mut self) {
+        let nodes = self.known_nodes();
         let doc = bootstrap_doc(
             *self.swarm.local_peer_id(),
             &self.announce,
             &self.listen_addrs,
+            nodes,
         );
         if let Ok(mut d) = self.bootstrap.write() {
             *d = doc;

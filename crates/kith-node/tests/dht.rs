@@ -1,4 +1,5 @@
-//! Several kith-nodes joined with `--bootstrap` form one DHT.
+//! Several kith-nodes joined with `--bootstrap` form one DHT, and each names the others in its
+//! `/bootstrap.json`.
 
 mod common;
 
@@ -51,6 +52,36 @@ async fn nodes_started_with_bootstrap_share_one_dht() {
         .expect("start c");
     let table = wait_until_in_table(&c, &a.peer_id.to_string()).await;
     assert!(table.contains(&b.peer_id.to_string()), "{table:?}");
+
+    // Each node's /bootstrap.json names the other nodes of its routing table, at addresses
+    // a browser can dial, so an app can go to another node when its own is gone.
+    for (node, others) in [(&c, [&a, &b]), (&a, [&b, &c])] {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let reply = common::get(node.http_addr, "/bootstrap.json").await;
+            let body = reply.split("\r\n\r\n").nth(1).unwrap_or_default();
+            let doc = kith_core::BootstrapDoc::parse(body.as_bytes()).expect("a valid document");
+            let named = |n: &Node| {
+                doc.nodes.iter().any(|k| {
+                    k.peer_id == n.peer_id.to_string()
+                        && k.addrs.iter().any(|a| a.contains("/ws/"))
+                        && k.addrs
+                            .iter()
+                            .all(|a| !a.contains("/tcp/") || a.contains("/ws"))
+                })
+            };
+            if others.iter().all(|o| named(o)) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} does not name {others:?}: {doc:?}",
+                node.peer_id,
+                others = others.iter().map(|o| o.peer_id).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
 
     for n in [c, b, a] {
         n.shutdown().await;

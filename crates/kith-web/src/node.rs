@@ -8,8 +8,10 @@ use futures::channel::mpsc;
 use futures::{FutureExt, StreamExt};
 use kith_app::{App, Network};
 use kith_core::Backoff;
+use kith_core::bootstrap::{BootstrapDoc, KnownNodes};
 use kith_net::agent::{Agent, AgentEvent};
-use kith_net::{AgentNetwork, Config, NodePlan, platform};
+use kith_net::{AgentNetwork, Config, NodePlan, TransportKind, platform};
+use kith_store::Store;
 use kith_store::idb::IdbStore;
 
 use crate::browser;
@@ -19,21 +21,44 @@ use crate::tabs::TabStatus;
 /// one for the feed re-reads the store from the library's head, so nothing is lost for good.
 pub const REPORT_QUEUE: usize = 1024;
 
-/// Fetches `/bootstrap.json` until it names a node this tab can dial, saying how it goes;
-/// a message on `retry` cuts a wait short.
-pub async fn bootstrap(retry: &mut mpsc::Receiver<()>, status: &dyn Fn(TabStatus)) -> NodePlan {
+/// The setting that holds the kith-nodes this browser has learned of ([`KnownNodes`]).
+pub const KNOWN_NODES: &str = "kith-nodes";
+
+/// Fetches `/bootstrap.json` until it names a node this tab can dial, saying how it goes; a
+/// message on `retry` cuts a wait short. Every document read teaches the store the node and
+/// the other kith-nodes it names ([`KNOWN_NODES`]). When the node that served the page does
+/// not answer (the page itself came from the service worker), the other nodes remembered
+/// are tried instead, one per attempt.
+pub async fn bootstrap(
+    store: &Rc<IdbStore>,
+    retry: &mut mpsc::Receiver<()>,
+    status: &dyn Fn(TabStatus),
+) -> NodePlan {
     let only = browser::transport_from_url();
     let mut backoff = Backoff::APP_DEFAULT;
     loop {
+        let attempt = backoff.attempt();
         status(TabStatus::Connecting {
-            attempt: backoff.attempt() + 1,
+            attempt: attempt + 1,
         });
-        let plan = browser::fetch_bootstrap()
-            .await
-            .and_then(|doc| kith_net::node_plan(&doc, only).map_err(|e| e.to_string()));
-        let reason = match plan {
-            Ok(plan) => return plan,
-            Err(reason) => reason,
+        let reason = match browser::fetch_bootstrap().await {
+            Ok(doc) => {
+                learn(store, &doc).await;
+                match kith_net::node_plan(&doc, only) {
+                    Ok(plan) => return plan,
+                    Err(e) => e.to_string(),
+                }
+            }
+            Err(reason) => {
+                if let Some(plan) = remembered(store, attempt, only).await {
+                    tracing::info!(
+                        "the page's kith-node is away ({reason}); trying {}",
+                        plan.peer
+                    );
+                    return plan;
+                }
+                reason
+            }
         };
         let delay = backoff.next_delay(browser::random_unit());
         status(TabStatus::Offline {
@@ -46,6 +71,41 @@ pub async fn bootstrap(retry: &mut mpsc::Receiver<()>, status: &dyn Fn(TabStatus
             _ = retry.next() => {}
         }
     }
+}
+
+async fn known(store: &Rc<IdbStore>) -> KnownNodes {
+    match store.get_setting(KNOWN_NODES).await {
+        Ok(Some(bytes)) => KnownNodes::decode(&bytes),
+        _ => KnownNodes::default(),
+    }
+}
+
+/// Keeps what `doc` says about kith-nodes.
+async fn learn(store: &Rc<IdbStore>, doc: &BootstrapDoc) {
+    let mut nodes = known(store).await;
+    if nodes.learn(doc)
+        && let Err(e) = store.put_setting(KNOWN_NODES, &nodes.encode()).await
+    {
+        tracing::warn!("remembering kith-nodes: {e}");
+    }
+}
+
+/// A plan for one of the remembered nodes other than the page's own (the first, the one that
+/// served the last document read), taking them in turn by `attempt`.
+async fn remembered(
+    store: &Rc<IdbStore>,
+    attempt: u32,
+    only: Option<TransportKind>,
+) -> Option<NodePlan> {
+    let nodes = known(store).await;
+    let others: Vec<NodePlan> = nodes
+        .nodes()
+        .iter()
+        .skip(1)
+        .filter_map(|n| kith_net::node_plan(&BootstrapDoc::of(n), only).ok())
+        .collect();
+    let pick = usize::try_from(attempt).unwrap_or(0) % others.len().max(1);
+    others.into_iter().nth(pick)
 }
 
 /// This device's peer id, if its node has run before (the node lock's holder makes the key).

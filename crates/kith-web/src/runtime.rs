@@ -252,7 +252,8 @@ impl Shell {
         let Some(mut retry) = self.retry_rx.borrow_mut().take() else {
             return;
         };
-        let plan = crate::node::bootstrap(&mut retry, &|s| self.show_status(s)).await;
+        let plan =
+            crate::node::bootstrap(self.app.store(), &mut retry, &|s| self.show_status(s)).await;
         let started = crate::node::start(&self.app, plan.clone(), self.retry.clone(), retry);
         let (net, mut report_rx, me) = match started.await {
             Ok(started) => started,
