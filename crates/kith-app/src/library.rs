@@ -32,7 +32,7 @@ pub struct Library {
     pending: HashMap<EntryRef, Reactions>,
     /// Profiles of feeds held only as a window that lacks one (from the feed's first entry),
     /// until the whole feed is read.
-    profile_hints: HashMap<AuthorId, Payload>,
+    profile_hints: Vec<(AuthorId, Payload)>,
 }
 
 /// Emoji → who gave it.
@@ -51,7 +51,7 @@ impl Library {
             handles: BTreeMap::new(),
             reactions: HashMap::new(),
             pending: HashMap::new(),
-            profile_hints: HashMap::new(),
+            profile_hints: Vec::new(),
         }
     }
 
@@ -72,7 +72,7 @@ impl Library {
         self.feeds
             .insert(author, Feed::window(author, base.as_prev()));
         if let Some(p @ Payload::Profile { .. }) = first.and_then(VerifiedEntry::payload) {
-            self.profile_hints.insert(author, p.clone());
+            self.profile_hints.push((author, p.clone()));
         }
         self.add(entries);
     }
@@ -94,7 +94,7 @@ impl Library {
             }
         }
         self.feeds.remove(&author);
-        self.profile_hints.remove(&author);
+        self.profile_hints.retain(|(a, _)| *a != author);
         self.add(entries);
     }
 
@@ -257,7 +257,7 @@ impl Library {
     /// Drops a feed from memory (after the store forgot it).
     pub fn forget(&mut self, author: &AuthorId) {
         self.feeds.remove(author);
-        self.profile_hints.remove(author);
+        self.profile_hints.retain(|(a, _)| a != author);
         self.followed.remove(author);
         for index in [&mut self.reactions, &mut self.pending] {
             index.retain(|target, _| target.author != *author);
@@ -271,11 +271,12 @@ impl Library {
 
     /// Someone, as the screens show them.
     pub fn person(&self, author: &AuthorId) -> Person {
-        let profile = self
-            .feeds
-            .get(author)
-            .and_then(Feed::profile)
-            .or_else(|| self.profile_hints.get(author));
+        let profile = self.feeds.get(author).and_then(Feed::profile).or_else(|| {
+            self.profile_hints
+                .iter()
+                .find(|(a, _)| a == author)
+                .map(|(_, p)| p)
+        });
         let (name, bio) = match profile {
             Some(Payload::Profile { name, bio, .. }) => (name.clone(), bio.clone()),
             _ => (String::new(), String::new()),

@@ -219,7 +219,7 @@ impl Feed {
     /// The deletes that removed the payloads of `entries` (of this feed): what a sync answer
     /// carries beside entries served without their payload.
     pub fn deletes_of(&self, entries: &[VerifiedEntry]) -> Vec<VerifiedEntry> {
-        let wanted: BTreeSet<crate::EntryRef> = entries
+        let wanted: Vec<crate::EntryRef> = entries
             .iter()
             .filter(|e| e.payload().is_none() && self.is_deleted(e.seq()))
             .map(VerifiedEntry::entry_ref)

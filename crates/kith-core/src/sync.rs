@@ -276,7 +276,9 @@ pub struct Session {
     /// Feeds fetched (or given up on) in this session: late answers for them are ignored.
     finished: BTreeSet<AuthorId>,
     /// Caps on feeds ([`Session::set_budget`]); a feed without one has none.
-    budgets: BTreeMap<AuthorId, Budget>,
+    /// Sorted by author (a sorted list, not a map: one map type less keeps the browser bundle
+    /// small).
+    budgets: Vec<(AuthorId, Budget)>,
     outbox: VecDeque<Message>,
     events: VecDeque<Event>,
     pending_serves: usize,
@@ -313,7 +315,7 @@ impl Session {
             interest,
             wants: BTreeMap::new(),
             finished: BTreeSet::new(),
-            budgets: BTreeMap::new(),
+            budgets: Vec::new(),
             outbox: VecDeque::new(),
             events: VecDeque::new(),
             pending_serves: 0,
@@ -341,7 +343,14 @@ impl Session {
     /// arrives). Reaching the cap ends the feed's fetching with [`Event::Capped`]: the entries
     /// up to it are kept, nothing after it is asked for.
     pub fn set_budget(&mut self, author: AuthorId, budget: Budget) {
-        self.budgets.insert(author, budget);
+        match self.budgets.binary_search_by_key(&author, |(a, _)| *a) {
+            Ok(i) => self.budgets[i].1 = budget,
+            Err(i) => self.budgets.insert(i, (author, budget)),
+        }
+    }
+
+    fn budget(&self, author: &AuthorId) -> Option<usize> {
+        self.budgets.binary_search_by_key(author, |(a, _)| *a).ok()
     }
 
     fn cap(&mut self, author: AuthorId, held: u64, available: u64) {
@@ -507,7 +516,7 @@ impl Session {
             if peer_head <= ours {
                 continue;
             }
-            if let Some(b) = self.budgets.get(&author)
+            if let Some((_, b)) = self.budget(&author).map(|i| self.budgets[i])
                 && peer_head > b.max_seq
             {
                 // Only up to the cap; past it, the feed ends here for this session.
@@ -672,7 +681,7 @@ impl Session {
             }
         }
         // The deletes that explain entries served without their payload.
-        let mut deleted = BTreeSet::new();
+        let mut deleted = Vec::new();
         for verdict in validate_detached_all(&deletes, now_ms) {
             let problem = match verdict {
                 Ok(d) if d.author() != author => {
@@ -680,7 +689,7 @@ impl Session {
                 }
                 Ok(d) => match d.payload() {
                     Some(Payload::Delete { target }) => {
-                        deleted.insert(*target);
+                        deleted.push(*target);
                         continue;
                     }
                     _ => format!(
@@ -755,6 +764,7 @@ impl Session {
         let mut problem = None;
         let mut fork = None;
         let mut capped = false;
+        let budget = self.budget(&author);
         for e in batch {
             let seq = e.seq();
             let Some(w) = self.wants.get_mut(&author) else {
@@ -785,7 +795,7 @@ impl Session {
             };
             match e.check_chain(&expect) {
                 Ok(()) => {
-                    if let Some(b) = self.budgets.get_mut(&author) {
+                    if let Some((_, b)) = budget.map(|i| &mut self.budgets[i]) {
                         let len = e.raw().byte_len();
                         if len > b.bytes {
                             capped = true;

@@ -252,34 +252,36 @@ pub const MAX_HEADS_SEEN: usize = 4096;
 
 /// The highest seq of each followed feed seen live (a gossip entry that left a gap, signed by
 /// its author, so the feed has at least that many entries): how far a sync must get before it
-/// stops asking holders. Bounded by [`MAX_HEADS_SEEN`]; when full, the lowest author key gives
-/// way.
+/// stops asking holders. Bounded by [`MAX_HEADS_SEEN`]; when full, the feed noted longest ago
+/// gives way. (A list, not a map: one map type less keeps the browser bundle small.)
 #[derive(Debug, Default)]
-pub struct HeadsSeen(BTreeMap<AuthorId, u64>);
+pub struct HeadsSeen(VecDeque<(AuthorId, u64)>);
 
 impl HeadsSeen {
     /// Notes that `author`'s feed reaches at least `seq`.
     pub fn saw(&mut self, author: AuthorId, seq: u64) {
-        let known = self.0.entry(author).or_insert(0);
-        *known = (*known).max(seq);
-        while self.0.len() > MAX_HEADS_SEEN {
-            let Some(first) = self.0.keys().find(|a| **a != author).copied() else {
-                break;
-            };
-            self.0.remove(&first);
+        match self.0.iter_mut().find(|(a, _)| *a == author) {
+            Some((_, known)) => *known = (*known).max(seq),
+            None => {
+                if self.0.len() >= MAX_HEADS_SEEN {
+                    self.0.pop_front();
+                }
+                self.0.push_back((author, seq));
+            }
         }
     }
 
     /// How far `author`'s feed is known to reach (0 when nothing was seen).
     pub fn expected(&self, author: &AuthorId) -> u64 {
-        self.0.get(author).copied().unwrap_or(0)
+        self.0
+            .iter()
+            .find(|(a, _)| a == author)
+            .map_or(0, |(_, seq)| *seq)
     }
 
     /// `author`'s feed is held up to `have`: a head seen at or below it is forgotten.
     pub fn reached(&mut self, author: &AuthorId, have: u64) {
-        if self.expected(author) <= have {
-            self.0.remove(author);
-        }
+        self.0.retain(|(a, seq)| a != author || *seq > have);
     }
 
     /// How many feeds have a head remembered.

@@ -4,8 +4,6 @@
 //! then costs the same whether the browser holds ten posts or ten thousand; the rest of every
 //! feed is read behind the first screen.
 
-use std::collections::BTreeMap;
-
 use kith_core::{AuthorId, VerifiedEntry};
 
 use crate::{MAX_READ, Store, StoreError};
@@ -30,11 +28,15 @@ pub async fn first_page(
     limit: usize,
     skip: &AuthorId,
 ) -> Result<Vec<Window>, StoreError> {
-    let mut oldest: BTreeMap<AuthorId, u64> = BTreeMap::new();
+    // Each author's oldest post on the page (a short list: at most `limit` authors).
+    let mut oldest: Vec<(AuthorId, u64)> = Vec::new();
     for e in store.timeline(None, limit).await? {
-        if e.author() != *skip {
-            let seq = oldest.entry(e.author()).or_insert(e.seq());
-            *seq = (*seq).min(e.seq());
+        if e.author() == *skip {
+            continue;
+        }
+        match oldest.iter_mut().find(|(a, _)| *a == e.author()) {
+            Some((_, seq)) => *seq = (*seq).min(e.seq()),
+            None => oldest.push((e.author(), e.seq())),
         }
     }
     // The windows are read at once (IndexedDB serves the read-only transactions side by side).

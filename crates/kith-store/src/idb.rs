@@ -181,17 +181,16 @@ fn decode_chunk(v: JsValue) -> Result<Slots, StoreError> {
     Ok(slots.into_iter().map(|(seq, b, t)| (seq, (b, t))).collect())
 }
 
-/// The entries of one chunk a delete purged: seq → the delete's seq.
-type Purged = BTreeMap<u64, u64>;
+/// The entries of one chunk a delete purged: (seq, the delete's seq). A short list, not a map
+/// (one map type less in the browser bundle).
+type Purged = Vec<(u64, u64)>;
 
 fn decode_purged(v: &JsValue) -> Result<Purged, StoreError> {
     let p = js_sys::Reflect::get(v, &JsValue::from_str("p")).unwrap_or(JsValue::UNDEFINED);
     if p.is_undefined() {
         return Ok(Purged::new());
     }
-    let pairs: Vec<(u64, u64)> =
-        postcard::from_bytes(&to_bytes(p)?).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(pairs.into_iter().collect())
+    postcard::from_bytes(&to_bytes(p)?).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 fn encode_chunk(author: &AuthorId, slots: &Slots, purged: &Purged) -> Result<JsValue, StoreError> {
@@ -212,10 +211,9 @@ fn encode_chunk(author: &AuthorId, slots: &Slots, purged: &Purged) -> Result<JsV
     .map_err(backend)?;
     set("t", &times).map_err(backend)?;
     if !purged.is_empty() {
-        let pairs: Vec<(u64, u64)> = purged.iter().map(|(a, b)| (*a, *b)).collect();
         set(
             "p",
-            &bytes(&postcard::to_allocvec(&pairs).unwrap_or_default()),
+            &bytes(&postcard::to_allocvec(purged).unwrap_or_default()),
         )
         .map_err(backend)?;
     }
@@ -282,7 +280,9 @@ impl Chunks {
         seq: u64,
         by: u64,
     ) -> Result<(), StoreError> {
-        self.chunk(author, seq).await?.1.insert(seq, by);
+        let purged = &mut self.chunk(author, seq).await?.1;
+        purged.retain(|(s, _)| *s != seq);
+        purged.push((seq, by));
         self.dirty.insert((*author, chunk_of(seq)));
         Ok(())
     }
@@ -1021,8 +1021,9 @@ impl Store for IdbStore {
                 .chunk(&e.author(), e.seq())
                 .await?
                 .1
-                .get(&e.seq())
-                .copied();
+                .iter()
+                .find(|(s, _)| *s == e.seq())
+                .map(|(_, by)| *by);
             match by {
                 Some(by) => {
                     if let Some(d) = chunks.get(&e.author(), by).await?
