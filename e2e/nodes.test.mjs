@@ -53,8 +53,17 @@ test('a browser remembers the other nodes and connects through one when its own 
       await page.fill('#compose', 'Posted through node 1');
       await page.click('#compose ~ .compose-foot button[type=submit]');
       await page.waitForSelector(postByText('Posted through node 1'));
-      // The service worker (it claims its clients) holds the app shell before node 1 goes.
+      // The service worker (it claims its clients) holds the app shell before node 1 goes. A
+      // second load through it caches what its install did not (the page's first load did
+      // not pass through it); then every asset must be in its cache.
       await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 30_000 });
+      await page.reload();
+      await waitState(page, 'connected');
+      await page.waitForFunction(async () => {
+        const keys = await (await caches.open('kith-shell-v1')).keys();
+        const paths = keys.map((r) => new URL(r.url).pathname);
+        return ['.wasm', '.js', '.css'].every((ext) => paths.some((p) => p.endsWith(ext)));
+      }, null, { timeout: 30_000 });
       const id1 = (await node1.doc()).peer_id;
 
       await node1.stop();

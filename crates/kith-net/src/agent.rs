@@ -761,15 +761,22 @@ impl<S: Store + 'static> Agent<S> {
         for author in &self.followed().await {
             let _ = self.client.follow_live(*author).await;
         }
-        // Announcing needs the node in the routing table, which identify brings shortly.
-        for _ in 0..20 {
-            if self.replica.provide_all().await.is_ok() {
-                break;
+        // Announcing the feeds held, in a task of its own: each announcement waits for its
+        // DHT query, and a node that is gone but still in the closest set costs a dial
+        // timeout (10 s), which must not hold going online back (it did, when the app started
+        // through another node with the first one down). It needs the node in the routing
+        // table, which identify brings shortly.
+        let replica = self.replica.clone();
+        platform::spawn_local(async move {
+            for _ in 0..20 {
+                if replica.provide_all().await.is_ok() {
+                    break;
+                }
+                platform::sleep(Duration::from_millis(100)).await;
             }
-            platform::sleep(Duration::from_millis(100)).await;
-        }
+        });
         // Whose device this is, for peers that find it as a holder or claimant: in a task of
-        // its own, so a slow DHT query never holds going online back.
+        // its own too.
         let client = self.client.clone();
         platform::spawn_local(async move {
             if let Err(e) = client.announce_device().await {
