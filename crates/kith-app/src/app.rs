@@ -594,23 +594,13 @@ impl<S: Store + 'static> App<S> {
     /// yet is read, a whole one brought up to the store's head.
     async fn read_whole(&self, author: AuthorId) {
         if self.library.borrow().is_window(&author) {
-            let mut entries: Vec<VerifiedEntry> = Vec::new();
-            loop {
-                let from = entries.last().map_or(1, |e| e.seq() + 1);
-                match self.store.range(&author, from, MAX_READ).await {
-                    Ok(batch) => {
-                        let n = batch.len();
-                        entries.extend(batch);
-                        if n < MAX_READ {
-                            break;
-                        }
-                    }
-                    Err(e) => {
-                        self.notice(format!("Reading stored posts failed: {e}"), true);
-                        return;
-                    }
+            let entries = match kith_store::range_to_head(&self.store, &author, 1).await {
+                Ok(entries) => entries,
+                Err(e) => {
+                    self.notice(format!("Reading stored posts failed: {e}"), true);
+                    return;
                 }
-            }
+            };
             self.library.borrow_mut().complete(author, entries);
         }
         self.read_feed(author).await;

@@ -130,7 +130,8 @@ pub struct Replica<S> {
     own: Cell<Option<AuthorId>>,
     /// The caps, as last read from the store's settings.
     limits: Cell<Option<FeedLimits>>,
-    /// Feeds that reached their cap in a sync, until [`Replica::take_capped`].
+    /// Feeds that reached their cap in a sync, until [`Replica::take_capped`] (at most
+    /// [`MAX_FRONTIER_AUTHORS`]).
     capped: RefCell<Vec<Capped>>,
 }
 
@@ -264,14 +265,15 @@ impl<S: Store> Replica<S> {
         interest.extend(also);
         let limits = self.limits().await?;
         let mut session = Session::new(self.config, heads, interest.clone(), crate::now_ms());
+        // A feed not held at all yet (a preview, a new follow) starts with the whole budget;
+        // a held one with what its bytes leave (set after, so it wins).
+        for author in &interest {
+            if Some(*author) != self.own.get() {
+                session.set_budget(*author, budget(limits, 0));
+            }
+        }
         for (author, b) in budgets {
             session.set_budget(author, b);
-        }
-        // A feed not held at all yet (a preview, a new follow) starts with the whole budget.
-        for author in interest {
-            if Some(author) != self.own.get() && self.store.feed(&author).await?.is_none() {
-                session.set_budget(author, budget(limits, 0));
-            }
         }
         // Requests under way, answered in any order (the session keeps at most
         // `max_inflight`); verified entries wait here and are written in large batches, one
@@ -296,12 +298,19 @@ impl<S: Store> Replica<S> {
                         author,
                         held,
                         available,
-                    } => self.capped.borrow_mut().push(Capped {
-                        author,
-                        held,
-                        available,
-                        limits,
-                    }),
+                    } => {
+                        // Bounded: drained by the agent after each sync; a caller that never
+                        // drains it keeps at most a frontier's worth.
+                        let mut capped = self.capped.borrow_mut();
+                        if capped.len() < MAX_FRONTIER_AUTHORS {
+                            capped.push(Capped {
+                                author,
+                                held,
+                                available,
+                                limits,
+                            });
+                        }
+                    }
                     SyncEvent::Failed(why) => failed = Some(why.to_string()),
                     // In this request-response mapping the peer's requests arrive as
                     // `Event::SyncRequest`, never through the requester's session.

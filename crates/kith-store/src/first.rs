@@ -6,7 +6,7 @@
 
 use kith_core::{AuthorId, VerifiedEntry};
 
-use crate::{MAX_READ, Store, StoreError};
+use crate::{Store, StoreError};
 
 /// One author's window: the entries from `base`'s successor to the head.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,18 +61,7 @@ async fn window(store: &impl Store, author: AuthorId, oldest: u64) -> Result<Win
             Ok(None)
         }
     };
-    let rest = async {
-        let mut read = store.range(&author, from, MAX_READ).await?;
-        while read.len() % MAX_READ == 0 && !read.is_empty() {
-            let next = read.last().map_or(u64::MAX, |e| e.seq().saturating_add(1));
-            let more = store.range(&author, next, MAX_READ).await?;
-            if more.is_empty() {
-                break;
-            }
-            read.extend(more);
-        }
-        Ok::<_, StoreError>(read)
-    };
+    let rest = crate::range_to_head(store, &author, from);
     let (first, read) = futures::future::join(first, rest).await;
     let (first, mut read) = (first?, read?);
     // From seq 1 the window is the whole feed.

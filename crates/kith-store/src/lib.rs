@@ -192,6 +192,24 @@ pub trait Store {
     async fn delete_setting(&self, key: &str) -> Result<(), StoreError>;
 }
 
+/// Every entry of `author` from `from` to the stored head, read [`MAX_READ`] at a time.
+pub async fn range_to_head(
+    store: &impl Store,
+    author: &AuthorId,
+    from: u64,
+) -> Result<Vec<VerifiedEntry>, StoreError> {
+    let mut read: Vec<VerifiedEntry> = Vec::new();
+    loop {
+        let next = read.last().map_or(from, |e| e.seq().saturating_add(1));
+        let batch = store.range(author, next, MAX_READ).await?;
+        let n = batch.len();
+        read.extend(batch);
+        if n < MAX_READ {
+            return Ok(read);
+        }
+    }
+}
+
 /// Checks a setting's key and value against the limits every backend enforces.
 pub fn check_setting(key: &str, value: &[u8]) -> Result<(), StoreError> {
     if key.is_empty() || key.len() > MAX_SETTING_KEY {

@@ -9,7 +9,7 @@ use kith_core::VerifiedEntry;
 use kith_store::first::first_page;
 use kith_store::idb::IdbStore;
 use kith_store::suite::{Backend, NOW, person, posts};
-use kith_store::{MAX_READ, Store};
+use kith_store::{Store, range_to_head};
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web_time::Instant;
 
@@ -45,18 +45,7 @@ async fn indexeddb_figures() {
             .expect("follow");
     }
     let me = person(1).author();
-    let own = || async {
-        let mut read = Vec::new();
-        loop {
-            let from = read.last().map_or(1, |e: &VerifiedEntry| e.seq() + 1);
-            let batch = store.range(&me, from, MAX_READ).await.expect("own feed");
-            let n = batch.len();
-            read.extend(batch);
-            if n < MAX_READ {
-                return read;
-            }
-        }
-    };
+    let own = || async { range_to_head(&store, &me, 1).await.expect("own feed") };
     let mut page = Vec::new();
     for _ in 0..11 {
         let start = Instant::now();
