@@ -165,6 +165,8 @@ fn lint() -> Result<Duration> {
 /// Starts a debug kith-node with its own data directory for a test run.
 fn test_node(http: &str, ws: &str, webrtc: &str, dist: &Path) -> Result<Background> {
     let data = target_dir().join("test-node-data");
+    // Each run starts with an empty DHT: records of earlier runs point at peers long gone.
+    let _ = std::fs::remove_file(data.join("dht.bin"));
     let mut c = Command::new(node_bin("debug"));
     c.current_dir(root())
         .args(["--http", http, "--ws-port", ws, "--webrtc-port", webrtc])

@@ -50,6 +50,12 @@ pub struct Cli {
     )]
     pub cert_file: PathBuf,
 
+    /// Where the node keeps its DHT across restarts (records, provider records and the other
+    /// kith-nodes it knew: pointers and signed claims, never posts). Defaults to `dht.bin`
+    /// beside --key-file.
+    #[arg(long, env = "KITH_DHT_FILE")]
+    pub dht_file: Option<PathBuf>,
+
     /// The built app to serve (Trunk's output).
     #[arg(long, env = "KITH_DIST", default_value = "dist")]
     pub dist: PathBuf,

@@ -11,11 +11,15 @@
 //! - [`store::NodeStore`] is the DHT's store: records as rust-libp2p keeps them, provider
 //!   records under Kith's policy (keys of Kith's form, bounded per peer, per key and in all, and
 //!   junk cannot push real holders out).
+//! - [`persist`] writes the store and the other nodes the routing table knows to disk (within
+//!   [`persist::SAVE_EVERY`] of a change, and at shutdown) and reads them back at start, so a
+//!   restarted node answers for people who are offline.
 //! - [`http`] serves the built app, `/bootstrap.json` (this node's peer id and dialable
 //!   addresses, read by the app at load) and `/status.json`.
 //!
-//! What the node keeps: DHT routing state and, later, small verified DHT records. Posts and
-//! other user content never touch its disk; relayed traffic is end-to-end encrypted between the
+//! What the node keeps: DHT routing state, verified DHT records (signed handle and device
+//! claims) and provider records, in memory and in its DHT file. Posts and other user content
+//! never touch its disk; relayed traffic is end-to-end encrypted between the
 //! browsers.
 
 pub mod behaviour;
@@ -23,6 +27,7 @@ pub mod config;
 pub mod http;
 pub mod keys;
 pub mod node;
+pub mod persist;
 pub mod store;
 
 pub use config::Cli;

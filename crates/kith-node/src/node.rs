@@ -104,8 +104,33 @@ impl Node {
             .local_addr()
             .context("HTTP listener has no address")?;
 
+        let dht_file = crate::persist::path_for(&cli);
+        if let Some(dir) = dht_file.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("cannot create {} for the DHT file", dir.display()))?;
+        }
+        let saved = crate::persist::load(&dht_file)?;
+
         let mut registry = Registry::default();
         let mut swarm = build_swarm(key, cert, &cli, &mut registry).await?;
+        let mut rejoin = cli.bootstrap.clone();
+        if let Some(saved) = &saved {
+            let done = saved.restore(swarm.behaviour_mut().kad.store_mut());
+            tracing::info!(
+                path = %dht_file.display(),
+                records = done.records,
+                provider_records = done.providers,
+                dropped = done.dropped,
+                "DHT read back from disk"
+            );
+            rejoin.extend(
+                saved
+                    .node_addrs()
+                    .into_iter()
+                    .filter(|a| !cli.bootstrap.contains(a)),
+            );
+        }
+        let saved_changes = swarm.behaviour_mut().kad.store_mut().changes();
         let metrics = Metrics::new(&mut registry);
         let listen_addrs = listen(&mut swarm, &cli).await?;
         for addr in &cli.announce {
@@ -121,7 +146,7 @@ impl Node {
             &listen_addrs,
             Vec::new(),
         )));
-        join_bootstrap_peers(&mut swarm, &cli.bootstrap);
+        join_bootstrap_peers(&mut swarm, &rejoin);
 
         let (cmd_tx, cmd_rx) = mpsc::channel(64);
         let control = NodeControl { commands: cmd_tx };
@@ -138,6 +163,9 @@ impl Node {
             metrics,
             kith_nodes: BTreeMap::new(),
             confirming: HashMap::new(),
+            dht_file,
+            saved_changes,
+            saving: None,
         };
         let swarm_task = tokio::spawn(swarm_loop.run(shutdown_rx));
 
@@ -358,6 +386,12 @@ struct SwarmLoop {
     /// Other kith-nodes (identify says `kith-node/`) and the addresses a browser can dial them
     /// at, at most [`MAX_KITH_NODES`]; `/bootstrap.json` names those in the routing table.
     kith_nodes: BTreeMap<PeerId, Vec<Multiaddr>>,
+    /// Where the DHT is kept ([`crate::persist`]).
+    dht_file: std::path::PathBuf,
+    /// The store's change count at the last snapshot written.
+    saved_changes: u64,
+    /// The write in progress, if any.
+    saving: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Other kith-nodes remembered at most (`/bootstrap.json` names at most
@@ -387,14 +421,56 @@ impl SwarmLoop {
         // it beating (`tests/memory.rs`).
         let mut beat = tokio::time::interval(HEARTBEAT / 4);
         beat.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut save = tokio::time::interval(crate::persist::SAVE_EVERY);
+        save.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_event(event),
                 Some(command) = self.commands.next() => self.on_command(command),
                 _ = beat.tick() => {}
-                _ = &mut shutdown => return,
+                _ = save.tick() => self.save_dht(),
+                _ = &mut shutdown => break,
             }
         }
+        // The last snapshot, after any write still running.
+        if let Some(write) = self.saving.take() {
+            let _ = write.await;
+        }
+        self.saved_changes = u64::MAX;
+        self.save_dht();
+        if let Some(write) = self.saving.take() {
+            let _ = write.await;
+        }
+    }
+
+    /// Writes the DHT to disk if it changed since the last write and no write is running. The
+    /// swarm task only copies; encoding and writing run on a blocking thread.
+    fn save_dht(&mut self) {
+        let changes = self.swarm.behaviour_mut().kad.store_mut().changes();
+        if changes == self.saved_changes || self.saving.as_ref().is_some_and(|w| !w.is_finished()) {
+            return;
+        }
+        let mut nodes = Vec::new();
+        for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
+            for e in bucket.iter() {
+                nodes.push((
+                    *e.node.key.preimage(),
+                    e.node.value.iter().cloned().collect(),
+                ));
+            }
+        }
+        let snapshot =
+            crate::persist::Snapshot::take(self.swarm.behaviour_mut().kad.store_mut(), &nodes);
+        self.saved_changes = changes;
+        let path = self.dht_file.clone();
+        self.saving = Some(tokio::task::spawn_blocking(move || {
+            let written = snapshot
+                .encode()
+                .and_then(|bytes| crate::persist::write_atomic(&path, &bytes));
+            if let Err(e) = written {
+                tracing::error!("the DHT was not saved: {e:#}");
+            }
+        }));
     }
 
     fn on_command(&mut self, command: Command) {
@@ -546,12 +622,7 @@ impl SwarmLoop {
                 record: Some(record),
                 ..
             } => {
-                let valid = kith_core::NameClaim::decode(&record.value)
-                    .is_ok_and(|c| c.stored_under(record.key.as_ref()))
-                    || kith_core::DeviceClaim::record_stored_under(
-                        &record.value,
-                        record.key.as_ref(),
-                    );
+                let valid = crate::store::verified(&record);
                 if !valid {
                     tracing::warn!(%source, "refused a DHT record that does not verify");
                     return;

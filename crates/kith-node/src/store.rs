@@ -15,8 +15,11 @@
 //!   is connected, the newcomer is refused. Holders that went offline announce again when they
 //!   come back.
 //!
-//! Records (signed name and device claims, checked by the swarm task before `put`) go to the
-//! `MemoryStore` as they are.
+//! Records go to the `MemoryStore` as they are, once [`verified`] (the swarm task checks each
+//! before `put`, and [`crate::persist`] checks again what it reads back from disk).
+//!
+//! The store counts its changes ([`NodeStore::changes`]), so the swarm task writes it to disk
+//! only when something changed.
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
@@ -51,6 +54,15 @@ pub struct NodeStore {
     per_key: HashMap<RecordKey, usize>,
     /// Peers connected to the node now.
     connected: HashSet<PeerId>,
+    /// Changes so far (records and provider records stored or removed).
+    changes: u64,
+}
+
+/// Whether a DHT record is one Kith stores: a signed name claim or device claim, stored
+/// under its own key.
+pub fn verified(record: &Record) -> bool {
+    kith_core::NameClaim::decode(&record.value).is_ok_and(|c| c.stored_under(record.key.as_ref()))
+        || kith_core::DeviceClaim::record_stored_under(&record.value, record.key.as_ref())
 }
 
 impl NodeStore {
@@ -68,7 +80,19 @@ impl NodeStore {
             by_peer: HashMap::new(),
             per_key: HashMap::new(),
             connected: HashSet::new(),
+            changes: 0,
         }
+    }
+
+    /// How many times records or provider records were stored or removed so far.
+    pub fn changes(&self) -> u64 {
+        self.changes
+    }
+
+    /// Every provider record held (not only the node's own, which
+    /// [`RecordStore::provided`] gives).
+    pub fn all_providers(&self) -> impl Iterator<Item = ProviderRecord> + '_ {
+        self.per_key.keys().flat_map(|k| self.inner.providers(k))
     }
 
     /// Tells the store whether `peer` is connected to the node now.
@@ -140,10 +164,15 @@ impl RecordStore for NodeStore {
     }
 
     fn put(&mut self, r: Record) -> Result<()> {
-        self.inner.put(r)
+        self.inner.put(r)?;
+        self.changes += 1;
+        Ok(())
     }
 
     fn remove(&mut self, k: &RecordKey) {
+        if self.inner.get(k).is_some() {
+            self.changes += 1;
+        }
         self.inner.remove(k)
     }
 
@@ -160,6 +189,7 @@ impl RecordStore for NodeStore {
         let key = record.key.clone();
         if self.by_peer.get(&peer).is_some_and(|k| k.contains(&key)) {
             // A holder announcing again: its record is renewed.
+            self.changes += 1;
             return self.inner.add_provider(record);
         }
         if self.held_by(&peer) >= self.limits.max_per_peer {
@@ -175,6 +205,7 @@ impl RecordStore for NodeStore {
             return Err(Error::MaxProvidedKeys);
         }
         self.inner.add_provider(record)?;
+        self.changes += 1;
         self.by_peer.entry(peer).or_default().insert(key.clone());
         *self.per_key.entry(key).or_default() += 1;
         Ok(())
@@ -193,6 +224,7 @@ impl RecordStore for NodeStore {
         if let Some(keys) = self.by_peer.get_mut(p)
             && keys.remove(k)
         {
+            self.changes += 1;
             if keys.is_empty() {
                 self.by_peer.remove(p);
             }

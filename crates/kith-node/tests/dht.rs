@@ -8,19 +8,11 @@ use std::time::Duration;
 use kith_node::Node;
 
 async fn wait_until_in_table(node: &Node, peer: &str) -> Vec<String> {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let status = node.control.status().await.expect("status");
-        if status.routing_table.iter().any(|p| p == peer) {
-            return status.routing_table;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{peer} never entered the routing table of {}: {status:?}",
-            node.peer_id
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    common::wait_status(node, &format!("{peer} in the routing table"), |s| {
+        s.routing_table.iter().any(|p| p == peer)
+    })
+    .await
+    .routing_table
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

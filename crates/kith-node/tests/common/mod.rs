@@ -129,6 +129,27 @@ pub async fn client_to(
     (c, rx)
 }
 
+/// Waits up to 30 s until `node`'s status satisfies `ok`, and returns it.
+pub async fn wait_status(
+    node: &Node,
+    what: &str,
+    ok: impl Fn(&kith_node::Status) -> bool,
+) -> kith_node::Status {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = node.control.status().await.expect("status");
+        if ok(&status) {
+            return status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: timed out waiting for {what}: {status:?}",
+            node.peer_id
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The node's WebSocket address, ending in `/p2p/<node id>`.
 pub fn node_ws(node: &Node) -> String {
     node.addrs()
