@@ -44,6 +44,7 @@ use libp2p::multiaddr::Protocol;
 use libp2p::{Multiaddr, PeerId};
 
 use crate::direct::Expect;
+use crate::nodes::NodeSet;
 use crate::replica::{Live, Replica, ReplicaError};
 use crate::{Client, Event, NetError, PublishError, platform};
 
@@ -57,8 +58,16 @@ pub enum AgentEvent {
     },
     /// Connected to kith-node, relay slot reserved, feeds announced.
     Online {
+        /// The kith-node it is online through (the primary, see [`crate::nodes`]).
+        node: PeerId,
         /// The address peers reach this node at, through the relay.
         relayed: Multiaddr,
+    },
+    /// A second kith-node is connected with a relay reservation (`Some`), ready to take over
+    /// if the primary goes, or there is none now (`None`).
+    Standby {
+        /// The standby node, with the address peers reach this node at through it.
+        node: Option<(PeerId, Multiaddr)>,
     },
     /// The connection to kith-node is lost; retrying after `retry_in`.
     Offline {
@@ -299,9 +308,8 @@ impl HeadsSeen {
 pub struct Agent<S> {
     client: Client,
     replica: Rc<Replica<S>>,
-    node: PeerId,
-    node_addrs: Vec<Multiaddr>,
-    fallback_addrs: Vec<Multiaddr>,
+    /// The kith-nodes known, the primary and the standby.
+    nodes: Rc<std::cell::RefCell<NodeSet>>,
     /// Syncs asked for by the app ([`Agent::want_sync`]), read by [`Agent::run_with`].
     wants: mpsc::Sender<AuthorId>,
     wants_rx: Rc<std::cell::RefCell<Option<mpsc::Receiver<AuthorId>>>>,
@@ -314,9 +322,7 @@ impl<S> Clone for Agent<S> {
         Agent {
             client: self.client.clone(),
             replica: self.replica.clone(),
-            node: self.node,
-            node_addrs: self.node_addrs.clone(),
-            fallback_addrs: self.fallback_addrs.clone(),
+            nodes: self.nodes.clone(),
             wants: self.wants.clone(),
             wants_rx: self.wants_rx.clone(),
             heads_seen: self.heads_seen.clone(),
@@ -327,6 +333,26 @@ impl<S> Clone for Agent<S> {
 /// How many syncs asked for by the app may wait for the agent's loop to take them (it takes
 /// them at once; more are refused and logged, and the next ask repeats it).
 pub const MAX_WANTED: usize = 64;
+
+/// The standby node: a second connection and relay reservation (see [`crate::nodes`]).
+enum Standby<'a> {
+    /// None; the next candidate is tried from `next_try` while online.
+    Idle { next_try: web_time::Instant },
+    /// Connecting to `peer` and reserving there.
+    Reserving(
+        PeerId,
+        Fuse<LocalBoxFuture<'a, Result<Multiaddr, OnlineError>>>,
+    ),
+    /// Up: connected and reserved, last heard from at `last_heard`.
+    Up {
+        peer: PeerId,
+        relayed: Multiaddr,
+        last_heard: web_time::Instant,
+    },
+}
+
+/// How long after a standby failed or went the next candidate is tried.
+pub const STANDBY_RETRY: Duration = Duration::from_secs(10);
 
 /// Where the agent is in its connection to kith-node.
 enum Phase<'a> {
@@ -346,16 +372,31 @@ impl<S: Store + 'static> Agent<S> {
     /// ending in `/p2p/<node>`; the first one also serves as the relay address).
     pub fn new(client: Client, store: S, node: PeerId, node_addrs: Vec<Multiaddr>) -> Self {
         let (wants, wants_rx) = mpsc::channel(MAX_WANTED);
+        let first = crate::NodePlan {
+            peer: node,
+            main: node_addrs,
+            fallback: Vec::new(),
+        };
         Agent {
             wants,
             wants_rx: Rc::new(std::cell::RefCell::new(Some(wants_rx))),
             replica: Rc::new(Replica::new(client.clone(), store)),
             client,
-            node,
-            node_addrs,
-            fallback_addrs: Vec::new(),
+            nodes: Rc::new(std::cell::RefCell::new(NodeSet::new(first))),
             heads_seen: Rc::default(),
         }
+    }
+
+    /// Other kith-nodes to use: a standby while the first is up, and the next to go online
+    /// through when it goes (see [`crate::nodes`]).
+    pub fn with_other_nodes(self, plans: impl IntoIterator<Item = crate::NodePlan>) -> Self {
+        {
+            let mut nodes = self.nodes.borrow_mut();
+            for plan in plans {
+                nodes.add(plan);
+            }
+        }
+        self
     }
 
     /// Notes that `author`'s feed reaches at least `seq` (a live entry of theirs, verified,
@@ -365,9 +406,10 @@ impl<S: Store + 'static> Agent<S> {
         self.heads_seen.borrow_mut().saw(author, seq);
     }
 
-    /// Addresses of kith-node to dial (all at once) when none of the main ones answers.
-    pub fn with_fallback(mut self, addrs: Vec<Multiaddr>) -> Self {
-        self.fallback_addrs = addrs;
+    /// Addresses of the first kith-node to dial (all at once) when none of the main ones
+    /// answers.
+    pub fn with_fallback(self, addrs: Vec<Multiaddr>) -> Self {
+        self.nodes.borrow_mut().primary_mut().fallback = addrs;
         self
     }
 
@@ -381,9 +423,14 @@ impl<S: Store + 'static> Agent<S> {
         &self.client
     }
 
-    /// The kith-node this agent keeps a connection to.
+    /// The kith-node this agent is online through (or trying to be), the primary.
     pub fn node(&self) -> PeerId {
-        self.node
+        self.nodes.borrow().primary().peer
+    }
+
+    /// The standby kith-node, when one is up.
+    pub fn standby(&self) -> Option<PeerId> {
+        self.nodes.borrow().standby().map(|p| p.peer)
     }
 
     /// Publishes a stored entry live. Right after a (re)connection gossipsub may not yet know
@@ -447,11 +494,15 @@ impl<S: Store + 'static> Agent<S> {
         let mut tick = Box::pin(platform::sleep(LIVENESS_CHECK).fuse());
         report(AgentEvent::Connecting { attempt: 1 });
         let mut phase = Phase::Connecting(self.connect(gossip_misses < GOSSIP_RETRIES));
+        let mut standby = Standby::Idle {
+            next_try: web_time::Instant::now(),
+        };
         loop {
             enum Step {
                 Event(Option<Event>),
                 Connected(Result<Multiaddr, OnlineError>),
                 Retry,
+                Standby(Result<Multiaddr, OnlineError>),
                 SyncDone(AuthorId, bool),
                 Want(AuthorId),
                 Tick,
@@ -459,15 +510,21 @@ impl<S: Store + 'static> Agent<S> {
             let waiting_now = matches!(phase, Phase::Waiting(_));
             let step = {
                 let (mut no_connect, mut no_wait) = (Fuse::terminated(), Fuse::terminated());
+                let mut no_standby = Fuse::terminated();
                 let (mut connecting, mut waiting) = match &mut phase {
                     Phase::Connecting(f) => (f, &mut no_wait),
                     Phase::Waiting(f) => (&mut no_connect, f),
                     Phase::Online { .. } => (&mut no_connect, &mut no_wait),
                 };
+                let mut reserving = match &mut standby {
+                    Standby::Reserving(_, f) => f,
+                    _ => &mut no_standby,
+                };
                 futures::select! {
                     e = events.next() => Step::Event(e),
                     r = connecting => Step::Connected(r),
                     () = waiting => Step::Retry,
+                    r = reserving => Step::Standby(r),
                     r = retry_now.next() => match r {
                         Some(()) if waiting_now => Step::Retry,
                         _ => Step::Tick,
@@ -483,36 +540,47 @@ impl<S: Store + 'static> Agent<S> {
                     () = tick => Step::Tick,
                 }
             };
+            // What the agent does on going online (through a new connection or a promoted
+            // standby): every followed feed is synced again, and a standby is looked for.
+            let mut came_online = false;
             match step {
                 Step::Event(None) => return,
                 Step::Event(Some(event)) => {
+                    if let Some(reason) = self.standby_news(&event, &mut standby) {
+                        tracing::info!("the standby kith-node went: {reason}");
+                        report(AgentEvent::Standby { node: None });
+                    }
                     let lost = self.on_event(event, &mut phase, &report, &mut syncs, &done_tx);
                     if let Some(reason) = lost.await {
-                        let retry_in = backoff.next_delay(jitter());
-                        report(AgentEvent::Offline { reason, retry_in });
-                        phase = Phase::Waiting(platform::sleep(retry_in).boxed_local().fuse());
+                        came_online = self.primary_lost(
+                            reason,
+                            &mut phase,
+                            &mut standby,
+                            &mut backoff,
+                            &report,
+                        );
                     }
                 }
                 Step::Connected(Ok(relayed)) => {
                     backoff.reset();
                     gossip_misses = 0;
-                    report(AgentEvent::Online { relayed });
+                    self.nodes.borrow_mut().online();
+                    report(AgentEvent::Online {
+                        node: self.node(),
+                        relayed,
+                    });
                     phase = Phase::Online {
                         last_heard: web_time::Instant::now(),
                     };
-                    unsynced.clear();
-                    next_resync = web_time::Instant::now() + RESYNC_AFTER;
-                    for author in self.followed().await {
-                        for a in syncs.want(author) {
-                            self.spawn_sync(a, &report, &done_tx);
-                        }
-                    }
+                    came_online = true;
                 }
                 Step::Connected(Err(e)) => {
                     if matches!(e, OnlineError::NoGossip) {
                         gossip_misses += 1;
                     }
-                    let retry_in = backoff.next_delay(jitter());
+                    // The next node in turn is tried at once; once every one has failed in
+                    // a row, the agent backs off.
+                    let retry_in = self.next_node(&mut backoff, NodeSet::failed);
                     report(AgentEvent::Offline {
                         reason: e.reason(),
                         retry_in,
@@ -524,6 +592,35 @@ impl<S: Store + 'static> Agent<S> {
                         attempt: backoff.attempt() + 1,
                     });
                     phase = Phase::Connecting(self.connect(gossip_misses < GOSSIP_RETRIES));
+                }
+                Step::Standby(r) => {
+                    let Standby::Reserving(peer, _) = standby else {
+                        continue;
+                    };
+                    let online = matches!(phase, Phase::Online { .. });
+                    match r {
+                        Ok(relayed) if online && peer != self.node() => {
+                            tracing::info!("standby kith-node {peer} is up at {relayed}");
+                            self.nodes.borrow_mut().standby_up(&peer);
+                            report(AgentEvent::Standby {
+                                node: Some((peer, relayed.clone())),
+                            });
+                            standby = Standby::Up {
+                                peer,
+                                relayed,
+                                last_heard: web_time::Instant::now(),
+                            };
+                        }
+                        r => {
+                            if let Err(e) = r {
+                                tracing::info!("standby kith-node {peer}: {}", e.reason());
+                            }
+                            self.nodes.borrow_mut().standby_failed();
+                            standby = Standby::Idle {
+                                next_try: web_time::Instant::now() + STANDBY_RETRY,
+                            };
+                        }
+                    }
                 }
                 Step::Want(author) => {
                     for a in syncs.want(author) {
@@ -548,28 +645,185 @@ impl<S: Store + 'static> Agent<S> {
                         continue;
                     };
                     if last_heard.elapsed() > LIVENESS_TIMEOUT {
-                        // Silent: close what is left of the connection and start over.
-                        let _ = self.client.disconnect(self.node).await;
-                        let retry_in = backoff.next_delay(jitter());
-                        report(AgentEvent::Offline {
-                            reason: "kith-node stopped answering".to_owned(),
-                            retry_in,
-                        });
-                        phase = Phase::Waiting(platform::sleep(retry_in).boxed_local().fuse());
-                        continue;
-                    }
-                    if web_time::Instant::now() >= next_resync {
-                        next_resync = web_time::Instant::now() + RESYNC_AFTER;
-                        unsynced.retain(|_, tries| *tries <= RESYNC_TRIES);
-                        for author in unsynced.keys().copied().collect::<Vec<_>>() {
-                            for a in syncs.want(author) {
-                                self.spawn_sync(a, &report, &done_tx);
+                        // Silent: close what is left of the connection and go on without it.
+                        let _ = self.client.disconnect(self.node()).await;
+                        came_online = self.primary_lost(
+                            "kith-node stopped answering".to_owned(),
+                            &mut phase,
+                            &mut standby,
+                            &mut backoff,
+                            &report,
+                        );
+                    } else {
+                        self.tend_standby(&mut standby, &report).await;
+                        if web_time::Instant::now() >= next_resync {
+                            next_resync = web_time::Instant::now() + RESYNC_AFTER;
+                            unsynced.retain(|_, tries| *tries <= RESYNC_TRIES);
+                            for author in unsynced.keys().copied().collect::<Vec<_>>() {
+                                for a in syncs.want(author) {
+                                    self.spawn_sync(a, &report, &done_tx);
+                                }
                             }
                         }
                     }
                 }
             }
+            if came_online {
+                unsynced.clear();
+                next_resync = web_time::Instant::now() + RESYNC_AFTER;
+                for author in self.followed().await {
+                    for a in syncs.want(author) {
+                        self.spawn_sync(a, &report, &done_tx);
+                    }
+                }
+                if matches!(standby, Standby::Idle { .. }) {
+                    standby = self.start_standby();
+                }
+            }
         }
+    }
+
+    /// The primary is gone (`reason`). A standby that is up takes its place at once (returns
+    /// `true`: the agent is online through it); otherwise the next node is tried, at once
+    /// unless every node has failed in a row.
+    fn primary_lost<'a>(
+        &'a self,
+        reason: String,
+        phase: &mut Phase<'a>,
+        standby: &mut Standby<'a>,
+        backoff: &mut Backoff,
+        report: &Report,
+    ) -> bool {
+        let was = std::mem::replace(
+            standby,
+            Standby::Idle {
+                next_try: web_time::Instant::now(),
+            },
+        );
+        if let Standby::Up { peer, relayed, .. } = was {
+            self.nodes.borrow_mut().promote();
+            tracing::info!("{reason}: online through the standby kith-node {peer}");
+            report(AgentEvent::Standby { node: None });
+            report(AgentEvent::Online {
+                node: peer,
+                relayed,
+            });
+            *phase = Phase::Online {
+                last_heard: web_time::Instant::now(),
+            };
+            return true;
+        }
+        let retry_in = self.next_node(backoff, NodeSet::lost);
+        report(AgentEvent::Offline { reason, retry_in });
+        *phase = Phase::Waiting(platform::sleep(retry_in).boxed_local().fuse());
+        false
+    }
+
+    /// Moves the primary on (`step`: [`NodeSet::failed`] or [`NodeSet::lost`]) and says when
+    /// to try the next node: at once, unless every node has failed in a row.
+    fn next_node(&self, backoff: &mut Backoff, step: fn(&mut NodeSet)) -> Duration {
+        let round_failed = {
+            let mut nodes = self.nodes.borrow_mut();
+            step(&mut nodes);
+            nodes.round_failed()
+        };
+        if round_failed {
+            backoff.next_delay(jitter())
+        } else {
+            Duration::ZERO
+        }
+    }
+
+    /// Notes what `event` says about the standby; returns why it is gone, if it is.
+    fn standby_news(&self, event: &Event, standby: &mut Standby<'_>) -> Option<String> {
+        let Standby::Up {
+            peer, last_heard, ..
+        } = standby
+        else {
+            return None;
+        };
+        match event {
+            Event::Connected { peer: p, .. } | Event::Ping { peer: p, .. } if p == peer => {
+                *last_heard = web_time::Instant::now();
+                None
+            }
+            Event::Disconnected {
+                peer: p,
+                remaining: 0,
+                ..
+            } if p == peer => {
+                self.nodes.borrow_mut().standby_failed();
+                *standby = Standby::Idle {
+                    next_try: web_time::Instant::now() + STANDBY_RETRY,
+                };
+                Some("its connection closed".to_owned())
+            }
+            _ => None,
+        }
+    }
+
+    /// While online: a standby that went silent is let go, and when there is none, the next
+    /// candidate is tried once its time comes.
+    async fn tend_standby<'a>(&'a self, standby: &mut Standby<'a>, report: &Report) {
+        let now = web_time::Instant::now();
+        match standby {
+            Standby::Up {
+                peer, last_heard, ..
+            } if last_heard.elapsed() > LIVENESS_TIMEOUT => {
+                let peer = *peer;
+                let _ = self.client.disconnect(peer).await;
+                self.nodes.borrow_mut().standby_failed();
+                *standby = Standby::Idle {
+                    next_try: now + STANDBY_RETRY,
+                };
+                tracing::info!("the standby kith-node {peer} stopped answering");
+                report(AgentEvent::Standby { node: None });
+            }
+            Standby::Idle { next_try } if now >= *next_try => *standby = self.start_standby(),
+            _ => {}
+        }
+    }
+
+    /// Starts connecting to the next standby candidate, if another node is known.
+    fn start_standby(&self) -> Standby<'_> {
+        let candidate = self.nodes.borrow().standby_candidate();
+        match candidate {
+            Some(plan) => {
+                let peer = plan.peer;
+                let attempt = self.reserve_standby(plan).fuse();
+                let limited = async move {
+                    let mut attempt = std::pin::pin!(attempt);
+                    let mut limit = std::pin::pin!(platform::sleep(CONNECT_TIMEOUT).fuse());
+                    futures::select! {
+                        r = attempt => r,
+                        () = limit => Err(OnlineError::Failed("no answer in time".to_owned())),
+                    }
+                };
+                Standby::Reserving(peer, limited.boxed_local().fuse())
+            }
+            None => Standby::Idle {
+                next_try: web_time::Instant::now() + STANDBY_RETRY,
+            },
+        }
+    }
+
+    /// Connects to `plan`'s node and reserves a relay slot there.
+    async fn reserve_standby(&self, plan: crate::NodePlan) -> Result<Multiaddr, OnlineError> {
+        let _ = self.client.disconnect(plan.peer).await;
+        match self.client.dial(plan.peer, plan.main.clone()).await {
+            Err(_) if !plan.fallback.is_empty() => {
+                self.client.dial(plan.peer, plan.fallback.clone()).await?;
+            }
+            other => {
+                other?;
+            }
+        }
+        let relay = plan
+            .main
+            .first()
+            .cloned()
+            .ok_or_else(|| OnlineError::Failed("no node address".to_owned()))?;
+        Ok(self.client.listen_via_relay(relay).await?)
     }
 
     /// Handles one node event; returns why the node is lost, if it is.
@@ -621,7 +875,7 @@ impl<S: Store + 'static> Agent<S> {
             Event::Disconnected {
                 peer, remaining, ..
             } => {
-                let lost = peer == self.node && remaining == 0;
+                let lost = peer == self.node() && remaining == 0;
                 report(AgentEvent::Link(event));
                 (lost && matches!(phase, Phase::Online { .. }))
                     .then(|| "lost the connection to kith-node".to_owned())
@@ -653,7 +907,7 @@ impl<S: Store + 'static> Agent<S> {
             }
             Event::Connected { peer, .. } | Event::Ping { peer, .. } => {
                 if let Phase::Online { last_heard } = phase
-                    && peer == self.node
+                    && peer == self.node()
                 {
                     *last_heard = web_time::Instant::now();
                 }
@@ -688,7 +942,8 @@ impl<S: Store + 'static> Agent<S> {
         &self,
         insist_on_gossip: bool,
     ) -> Fuse<LocalBoxFuture<'_, Result<Multiaddr, OnlineError>>> {
-        let attempt = self.go_online(insist_on_gossip).fuse();
+        let plan = self.nodes.borrow().primary().clone();
+        let attempt = self.go_online(plan.clone(), insist_on_gossip).fuse();
         async move {
             let mut attempt = std::pin::pin!(attempt);
             let mut limit = std::pin::pin!(platform::sleep(CONNECT_TIMEOUT).fuse());
@@ -697,7 +952,7 @@ impl<S: Store + 'static> Agent<S> {
                 () = limit => {
                     tracing::info!("going online timed out");
                     // Whatever is left of the attempt goes; the next one starts clean.
-                    let _ = self.client.disconnect(self.node).await;
+                    let _ = self.client.disconnect(plan.peer).await;
                     Err(OnlineError::Failed(format!(
                         "going online took longer than {} s",
                         CONNECT_TIMEOUT.as_secs()
@@ -710,21 +965,23 @@ impl<S: Store + 'static> Agent<S> {
     }
 
     /// Dial, check live delivery, reserve, follow, announce.
-    async fn go_online(&self, insist_on_gossip: bool) -> Result<Multiaddr, OnlineError> {
+    async fn go_online(
+        &self,
+        plan: crate::NodePlan,
+        insist_on_gossip: bool,
+    ) -> Result<Multiaddr, OnlineError> {
         // A connection left from an earlier attempt can be dead without anyone knowing yet
         // (WebRTC-direct notices late), and the relay client would send the reservation over
         // it: each attempt starts from no connection to kith-node.
-        let _ = self.client.disconnect(self.node).await;
-        let dialed = self.client.dial(self.node, self.node_addrs.clone()).await;
+        let _ = self.client.disconnect(plan.peer).await;
+        let dialed = self.client.dial(plan.peer, plan.main.clone()).await;
         tracing::debug!(
             "going online: dialed {:?}",
             dialed.as_ref().map(|c| c.transport)
         );
         let connected = match dialed {
-            Err(_) if !self.fallback_addrs.is_empty() => {
-                self.client
-                    .dial(self.node, self.fallback_addrs.clone())
-                    .await?
+            Err(_) if !plan.fallback.is_empty() => {
+                self.client.dial(plan.peer, plan.fallback.clone()).await?
             }
             other => other?,
         };
@@ -740,18 +997,18 @@ impl<S: Store + 'static> Agent<S> {
             if gossip {
                 break;
             }
-            if self.client.gossip_ready(self.node).await.unwrap_or(false) {
+            if self.client.gossip_ready(plan.peer).await.unwrap_or(false) {
                 gossip = true;
                 break;
             }
             platform::sleep(GOSSIP_READY_POLL).await;
         }
         if !gossip && insist_on_gossip {
-            let _ = self.client.disconnect(self.node).await;
+            let _ = self.client.disconnect(plan.peer).await;
             return Err(OnlineError::NoGossip);
         }
-        let relay = self
-            .node_addrs
+        let relay = plan
+            .main
             .first()
             .cloned()
             .ok_or_else(|| OnlineError::Failed("no node address".to_owned()))?;
@@ -842,24 +1099,38 @@ impl<S: Store + 'static> Agent<S> {
         let mut fetched = 0;
         // The holder that brought the most recent entries, and whether it was direct.
         let mut best = None;
+        // A holder that is not connected directly is dialed through the primary's relay and
+        // the standby's (it may be reserved on either).
+        let relays: Vec<Multiaddr> = {
+            let nodes = self.nodes.borrow();
+            std::iter::once(nodes.primary())
+                .chain(nodes.standby())
+                .filter_map(|p| p.main.first().cloned())
+                .collect()
+        };
+        let known_node = |p: &PeerId| self.nodes.borrow().contains(p);
         for peer in candidates
             .into_iter()
-            .filter(|p| *p != me && *p != self.node)
+            .filter(|p| *p != me && !known_node(p))
         {
             // A peer connected directly is asked over that connection; any other is dialed
             // through kith-node's relay (the direct connection follows if it can be made).
             let was_direct = self.client.is_direct(peer).await.unwrap_or(false);
             if !was_direct {
-                let Some(relay) = self.node_addrs.first() else {
+                if relays.is_empty() {
                     continue;
-                };
-                let circuit = relay
-                    .clone()
-                    .with(Protocol::P2pCircuit)
-                    .with(Protocol::P2p(peer));
+                }
+                let circuits = relays
+                    .iter()
+                    .map(|r| {
+                        r.clone()
+                            .with(Protocol::P2pCircuit)
+                            .with(Protocol::P2p(peer))
+                    })
+                    .collect();
                 // A holder that just went away can leave the relay waiting on a dead link:
                 // give each candidate a bounded time and move on to the next.
-                let mut dial = Box::pin(self.client.dial(peer, vec![circuit]).fuse());
+                let mut dial = Box::pin(self.client.dial(peer, circuits).fuse());
                 let mut give_up = Box::pin(platform::sleep(CANDIDATE_DIAL_TIMEOUT).fuse());
                 let reached = futures::select! {
                     r = dial => r.map_err(|e| e.to_string()),

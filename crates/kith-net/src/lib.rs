@@ -47,6 +47,7 @@ pub mod gossip;
 pub mod identity;
 pub mod names;
 mod network;
+pub mod nodes;
 pub mod platform;
 pub mod replica;
 pub mod sync_protocol;

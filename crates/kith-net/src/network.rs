@@ -131,7 +131,10 @@ pub fn news(event: AgentEvent) -> Option<News> {
         },
         AgentEvent::Stored { entry, .. } => News::Stored { entry },
         AgentEvent::Forked { author, seq } => News::Forked { author, seq },
-        AgentEvent::Connecting { .. } | AgentEvent::Offline { .. } | AgentEvent::Link(_) => {
+        AgentEvent::Connecting { .. }
+        | AgentEvent::Offline { .. }
+        | AgentEvent::Standby { .. }
+        | AgentEvent::Link(_) => {
             return None;
         }
     })

@@ -74,16 +74,8 @@ async fn clients_recover_from_a_node_restart_with_nothing_lost() {
                 .expect("node");
 
             let alice = Identity::from_secret([1; 32]);
-            let a_store = MemoryStore::new();
-            a_store
-                .update_meta(&alice.author(), &|m| m.followed = true)
-                .await
-                .expect("own feed");
-            let b_store = MemoryStore::new();
-            b_store
-                .update_meta(&alice.author(), &|m| m.followed = true)
-                .await
-                .expect("follow");
+            let a_store = common::store_following(&[alice.author()]).await;
+            let b_store = common::store_following(&[alice.author()]).await;
             let (a, a_log) = agent(&node, keypair_of(&alice), a_store.clone());
             let (_b, b_log) = agent(&node, Keypair::generate_ed25519(), b_store.clone());
             wait_for(&a_log, "alice online", |e| onlines(e) >= 1).await;
@@ -148,7 +140,7 @@ async fn clients_recover_from_a_node_restart_with_nothing_lost() {
                 .borrow()
                 .iter()
                 .filter_map(|e| match e {
-                    AgentEvent::Online { relayed } => Some(relayed.clone()),
+                    AgentEvent::Online { relayed, .. } => Some(relayed.clone()),
                     _ => None,
                 })
                 .collect();
@@ -177,16 +169,8 @@ async fn a_gap_seen_in_gossip_is_filled_by_a_sync() {
                 .await
                 .expect("node");
             let alice = Identity::from_secret([1; 32]);
-            let a_store = MemoryStore::new();
-            a_store
-                .update_meta(&alice.author(), &|m| m.followed = true)
-                .await
-                .expect("own");
-            let b_store = MemoryStore::new();
-            b_store
-                .update_meta(&alice.author(), &|m| m.followed = true)
-                .await
-                .expect("follow");
+            let a_store = common::store_following(&[alice.author()]).await;
+            let b_store = common::store_following(&[alice.author()]).await;
             let (a, a_log) = agent(&node, keypair_of(&alice), a_store.clone());
             let (_b, b_log) = agent(&node, Keypair::generate_ed25519(), b_store.clone());
             wait_for(&a_log, "alice online", |e| onlines(e) >= 1).await;

@@ -140,8 +140,19 @@ pub async fn start(
     let (client, events, event_loop) = kith_net::new(device, config)
         .map_err(|e| format!("The network could not start in this browser: {e}"))?;
     platform::spawn(event_loop.run());
-    let agent =
-        Agent::new(client, app.store().clone(), plan.peer, plan.main).with_fallback(plan.fallback);
+    // The other kith-nodes remembered: a standby while this one is up, and the next to go
+    // online through when it goes.
+    let only = browser::transport_from_url();
+    let others: Vec<NodePlan> = known(app.store())
+        .await
+        .nodes()
+        .iter()
+        .filter(|n| n.peer_id != plan.peer.to_string())
+        .filter_map(|n| kith_net::node_plan(&BootstrapDoc::of(n), only).ok())
+        .collect();
+    let agent = Agent::new(client, app.store().clone(), plan.peer, plan.main)
+        .with_fallback(plan.fallback)
+        .with_other_nodes(others);
     // The person's own feed has no cap (the caps are on other people's feeds).
     agent.replica().set_own(app.me());
     let net: Rc<dyn Network> = Rc::new(AgentNetwork::new(agent.clone(), retry_tx));

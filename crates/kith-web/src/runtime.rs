@@ -262,17 +262,26 @@ impl Shell {
         d(Action::LocalPeer(me));
         *self.own.borrow_mut() = Some(net.clone());
         self.app.set_network(Some(net));
-        let node = plan.peer;
-        let mut transport = TransportKind::Other;
+        // The node online through (the agent moves to another when it goes), and the
+        // transport of the latest connection to each of the last few nodes.
+        let mut node = plan.peer;
+        let mut transports: Vec<(kith_net::PeerId, TransportKind)> = Vec::new();
         while let Some(event) = report_rx.next().await {
             match &event {
                 AgentEvent::Connecting { attempt } => {
                     self.show_status(TabStatus::Connecting { attempt: *attempt })
                 }
-                AgentEvent::Online { .. } => self.show_status(TabStatus::Online {
-                    node: node.to_string(),
-                    transport,
-                }),
+                AgentEvent::Online { node: now, .. } => {
+                    node = *now;
+                    let transport = transports
+                        .iter()
+                        .find(|(p, _)| *p == node)
+                        .map_or(TransportKind::Other, |(_, t)| *t);
+                    self.show_status(TabStatus::Online {
+                        node: node.to_string(),
+                        transport,
+                    });
+                }
                 AgentEvent::Offline { reason, retry_in } => self.show_status(TabStatus::Offline {
                     reason: reason.clone(),
                     retry_in_ms: u64::try_from(retry_in.as_millis()).unwrap_or(u64::MAX),
@@ -281,9 +290,12 @@ impl Shell {
                     if let Event::Connected {
                         peer, transport: t, ..
                     } = e
-                        && *peer == node
+                        && (*peer == node
+                            || matches!(t, TransportKind::WebSocket | TransportKind::WebRtcDirect))
                     {
-                        transport = *t;
+                        transports.retain(|(p, _)| p != peer);
+                        transports.insert(0, (*peer, *t));
+                        transports.truncate(kith_net::nodes::MAX_NODES);
                     }
                     d(Action::Net(e.clone()));
                 }

@@ -129,6 +129,19 @@ pub async fn client_to(
     (c, rx)
 }
 
+/// A store following each of `authors` (one's own feed counts as followed).
+pub async fn store_following(authors: &[kith_core::AuthorId]) -> MemoryStore {
+    use kith_store::Store;
+    let store = MemoryStore::new();
+    for a in authors {
+        store
+            .update_meta(a, &|m| m.followed = true)
+            .await
+            .expect("follow");
+    }
+    store
+}
+
 /// Waits up to 30 s until `node`'s status satisfies `ok`, and returns it.
 pub async fn wait_status(
     node: &Node,

@@ -1,0 +1,148 @@
+//! A person's node on two kith-nodes: a standby connected and reserved beside the primary,
+//! which takes over at once when the primary goes, with live delivery going on through it.
+
+mod common;
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::time::Duration;
+
+use kith_core::{Feed, Identity, Payload};
+use kith_net::agent::{Agent, AgentEvent};
+use kith_net::identity::keypair_of;
+use kith_net::{Keypair, NodePlan, TransportKind};
+use kith_node::Node;
+use kith_store::{MemoryStore, Store};
+use tokio::task::LocalSet;
+
+type Log = Rc<RefCell<Vec<(tokio::time::Instant, AgentEvent)>>>;
+
+/// Starts an agent for `key` and `store` online through `node`, with `others` known.
+fn agent(
+    node: &Node,
+    others: &[&Node],
+    key: Keypair,
+    store: MemoryStore,
+) -> (Agent<MemoryStore>, Log) {
+    let (client, events, peer, addrs) = common::node_for_agent(node, key);
+    let plans = others.iter().map(|n| {
+        let doc = n.bootstrap.read().expect("doc").clone();
+        kith_net::node_plan(&doc, Some(TransportKind::WebSocket)).expect("plan")
+    });
+    let agent =
+        Agent::new(client, store, peer, addrs).with_other_nodes(plans.collect::<Vec<NodePlan>>());
+    let log: Log = Rc::default();
+    let sink = log.clone();
+    tokio::task::spawn_local(agent.clone().run(events, move |e| {
+        sink.borrow_mut().push((tokio::time::Instant::now(), e))
+    }));
+    (agent, log)
+}
+
+async fn wait_for(
+    log: &Log,
+    what: &str,
+    mut ok: impl FnMut(&AgentEvent) -> bool,
+) -> tokio::time::Instant {
+    for _ in 0..300 {
+        if let Some((at, _)) = log.borrow().iter().find(|(_, e)| ok(e)) {
+            return *at;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting for {what}: {:?}", log.borrow());
+}
+
+/// Stores `entry` in the author's `own` store and publishes it until `store` holds the feed
+/// up to its seq.
+async fn deliver(
+    a: &Agent<MemoryStore>,
+    entry: &kith_core::VerifiedEntry,
+    own: &MemoryStore,
+    store: &MemoryStore,
+) {
+    own.insert(std::slice::from_ref(entry))
+        .await
+        .expect("store");
+    for _ in 0..50 {
+        let _ = a.publish(entry).await;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if store.frontier().await.expect("frontier") == vec![(entry.author(), entry.seq())] {
+            return;
+        }
+    }
+    panic!("entry {} never arrived", entry.seq());
+}
+
+#[tokio::test]
+async fn the_standby_takes_over_when_the_primary_goes_and_posts_keep_arriving() {
+    LocalSet::new()
+        .run_until(Box::pin(async {
+            let (dir1, dir2) = (common::workdir(), common::workdir());
+            let n1 = Node::start(common::cli(dir1.path(), &[]))
+                .await
+                .expect("node 1");
+            let ws1 = common::node_ws(&n1);
+            let n2 = Node::start(common::cli(dir2.path(), &["--bootstrap", &ws1]))
+                .await
+                .expect("node 2");
+
+            let alice = Identity::from_secret([3; 32]);
+            let a_store = common::store_following(&[alice.author()]).await;
+            let b_store = common::store_following(&[alice.author()]).await;
+            // Alice's page came from node 1 and she knows node 2; Bob is on node 2 alone.
+            let (a, a_log) = agent(&n1, &[&n2], keypair_of(&alice), a_store.clone());
+            let (_b, b_log) = agent(&n2, &[], Keypair::generate_ed25519(), b_store.clone());
+            wait_for(
+                &a_log,
+                "alice online through node 1",
+                |e| matches!(e, AgentEvent::Online { node, .. } if *node == n1.peer_id),
+            )
+            .await;
+            wait_for(&a_log, "alice's standby on node 2", |e| {
+                matches!(e, AgentEvent::Standby { node: Some((p, relayed)) }
+                    if *p == n2.peer_id && relayed.to_string().contains("/p2p-circuit"))
+            })
+            .await;
+            assert_eq!(a.standby(), Some(n2.peer_id));
+            wait_for(&b_log, "bob online", |e| {
+                matches!(e, AgentEvent::Online { .. })
+            })
+            .await;
+
+            let mut feed = Feed::new(alice.author());
+            let mut post = |text: &str| {
+                feed.append(&alice, &Payload::post(text), kith_net::now_ms())
+                    .expect("append")
+                    .clone()
+            };
+            let first = post("through node 1");
+            deliver(&a, &first, &a_store, &b_store).await;
+
+            // Node 1 goes. Alice is online through node 2 without going offline.
+            let gone = tokio::time::Instant::now();
+            n1.shutdown().await;
+            let back = wait_for(
+                &a_log,
+                "alice online through node 2",
+                |e| matches!(e, AgentEvent::Online { node, .. } if *node == n2.peer_id),
+            )
+            .await;
+            assert!(back >= gone);
+            assert_eq!(a.node(), n2.peer_id);
+            let offline = a_log
+                .borrow()
+                .iter()
+                .filter(|(at, e)| *at >= gone && matches!(e, AgentEvent::Offline { .. }))
+                .count();
+            assert_eq!(offline, 0, "alice never went offline: {:?}", a_log.borrow());
+
+            // Her next post reaches Bob through node 2.
+            let second = post("through node 2");
+            deliver(&a, &second, &a_store, &b_store).await;
+            let held = b_store.range(&alice.author(), 1, 10).await.expect("range");
+            assert_eq!(held, vec![first, second], "once each, in order");
+            n2.shutdown().await;
+        }))
+        .await;
+}
