@@ -78,6 +78,8 @@ export class NodeProcess {
       '--dist', dist,
     ];
     if (this.bootstrap) args.push('--bootstrap', this.bootstrap);
+    // A restart appends to the log: only what this run prints counts.
+    const from = this.log.length;
     const proc = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.proc = proc;
     children.add(proc);
@@ -87,7 +89,7 @@ export class NodeProcess {
     this.exited = exited;
     // Up when it prints the URL to open; a start-up error exits instead.
     const deadline = Date.now() + 30_000;
-    while (!this.log.includes('Open http://')) {
+    while (!this.log.slice(from).includes('Open http://')) {
       const code = await Promise.race([exited, sleep(50).then(() => undefined)]);
       if (code !== undefined) throw new Error(`kith-node exited with ${code}:\n${this.log}`);
       if (Date.now() > deadline) throw new Error(`kith-node did not start:\n${this.log}`);
@@ -209,11 +211,11 @@ export class Person {
     return this.page;
   }
 
-  /** A new person: launches, onboards at `baseUrl` with `handle` (the lower-cased name by
-   * default) and waits until connected. */
-  async join({ handle = this.name.toLowerCase(), viewport } = {}) {
+  /** A new person: launches, onboards at `url` (`baseUrl` by default) with `handle` (the
+   * lower-cased name by default) and waits until connected. */
+  async join({ handle = this.name.toLowerCase(), viewport, url = baseUrl } = {}) {
     const page = await this.launch(viewport);
-    await page.goto(baseUrl);
+    await page.goto(url);
     await onboard(page, { name: this.name, handle });
     await waitState(page, 'connected');
     return page;
@@ -252,12 +254,41 @@ export function nodeForFile() {
   return node;
 }
 
-/** Runs `scenario`; if it fails, prints each person's console and the node's log first. */
+/** Runs `scenario`; if it fails, prints each person's console and the node's log first
+ * (`node` may be a list of nodes). */
 export async function reported(people, node, scenario) {
   try {
     await scenario();
   } catch (e) {
-    await reportFailure(people, node);
+    for (const n of [node].flat()) await reportFailure(people, n);
     throw e;
+  }
+}
+
+/** Waits until the service worker controls `page` and holds the whole app shell: a reload
+ * through it caches what its install did not (the page's first load did not pass through it). */
+export async function shellCached(page) {
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: 30_000 });
+  await page.reload();
+  await waitState(page, 'connected');
+  await page.waitForFunction(async () => {
+    const keys = await (await caches.open('kith-shell-v1')).keys();
+    const paths = keys.map((r) => new URL(r.url).pathname);
+    return ['.wasm', '.js', '.css'].every((ext) => paths.some((p) => p.endsWith(ext)));
+  }, null, { timeout: 30_000 });
+}
+
+/** Waits until every node's `/bootstrap.json` names each of the others. */
+export async function nodesKnowEachOther(nodes) {
+  const ids = await Promise.all(nodes.map(async (n) => (await n.doc()).peer_id));
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const docs = await Promise.all(nodes.map((n) => n.doc()));
+    const missing = docs.flatMap((doc, i) => ids
+      .filter((id, j) => j !== i && !doc.nodes?.some((k) => k.peer_id === id && k.addrs.some((a) => a.includes('/ws/'))))
+      .map((id) => `${ids[i]} lacks ${id}`));
+    if (missing.length === 0) return ids;
+    if (Date.now() > deadline) throw new Error(`nodes do not name each other: ${missing.join('; ')}`);
+    await sleep(200);
   }
 }

@@ -130,9 +130,14 @@ pub fn status_bar(props: &StatusBarProps) -> Html {
             String::new(),
         ),
     };
+    // The kith-node online through (it changes when one goes and another takes over).
+    let node = match &props.conn {
+        Conn::Connected { node, .. } => node.clone(),
+        _ => String::new(),
+    };
     html! {
         <section id="status" class={classes!("statusbar", state)} data-state={state}
-            data-transport={transport} data-connected-at-ms={at} data-peers={props.peers.to_string()}
+            data-node={node} data-transport={transport} data-connected-at-ms={at} data-peers={props.peers.to_string()}
             data-direct={props.direct.to_string()}
             data-via-tab={props.via_tab.to_string()}
             aria-live="polite" aria-label="Network status">
