@@ -175,6 +175,18 @@ export async function post(page, text) {
   await page.waitForSelector(postByText(text), { timeout: 10_000 });
 }
 
+/** Searches `handle` on the Discover screen and follows the claimant with fingerprint `fp`;
+ * leaves the page on Home. */
+export async function followByHandle(page, handle, fp) {
+  await page.click('#nav-discover');
+  await page.fill('#search', `@${handle}`);
+  await page.click('form[role=search] button[type=submit]');
+  const hit = page.locator(`#search-results li.person:has(code:text-is("${fp}"))`);
+  await hit.waitFor({ timeout: 30_000 });
+  await hit.locator('button.follow-result').click();
+  await page.click('#nav-home');
+}
+
 /** Waits until `text` is on the home timeline, clicking the "new posts" pill if it shows. */
 export async function seeOnHome(page, text, timeout = 30_000) {
   const deadline = Date.now() + timeout;

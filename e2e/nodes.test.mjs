@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  NodeProcess, Person, closeEveryone, nodesKnowEachOther, post, postByText, reported, seeOnHome,
+  NodeProcess, Person, closeEveryone, followByHandle, nodesKnowEachOther, post, postByText, reported, seeOnHome,
   seriousProblems, shellCached, waitState,
 } from './lib.mjs';
 
@@ -52,13 +52,7 @@ test('three nodes: people on different nodes reach each other, and nobody needs 
     const bobFp = await b.textContent('#my-fingerprint');
 
     // Bob finds Alice by her handle and follows; her posts reach him live.
-    await b.click('#nav-discover');
-    await b.fill('#search', '@alice');
-    await b.click('form[role=search] button[type=submit]');
-    const hit = b.locator(`#search-results li.person:has(code:text-is("${aliceFp}"))`);
-    await hit.waitFor({ timeout: 30_000 });
-    await hit.locator('button.follow-result').click();
-    await b.click('#nav-home');
+    await followByHandle(b, 'alice', aliceFp);
     await post(a, 'Hello from node 1');
     await seeOnHome(b, 'Hello from node 1');
     await shellCached(a);
@@ -89,13 +83,7 @@ test('three nodes: people on different nodes reach each other, and nobody needs 
 
     // Carol, on node 3, finds Alice and reads her history, served by Bob.
     const c = await carol.join({ url: `http://${node3.http}/` });
-    await c.click('#nav-discover');
-    await c.fill('#search', '@alice');
-    await c.click('form[role=search] button[type=submit]');
-    const found = c.locator(`#search-results li.person:has(code:text-is("${aliceFp}"))`);
-    await found.waitFor({ timeout: 30_000 });
-    await found.locator('button.follow-result').click();
-    await c.click('#nav-home');
+    await followByHandle(c, 'alice', aliceFp);
     await seeOnHome(c, 'After node 1 stopped', 60_000);
     await seeOnHome(c, 'Hello from node 1');
     await c.click(`${postByText('Hello from node 1')} > .post-head a.name`);
