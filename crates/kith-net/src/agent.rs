@@ -359,7 +359,11 @@ enum Phase<'a> {
     /// Going online (dial, reserve, follow, announce).
     Connecting(Fuse<LocalBoxFuture<'a, Result<Multiaddr, OnlineError>>>),
     /// Online since the node was last heard from at `last_heard`.
-    Online { last_heard: web_time::Instant },
+    Online {
+        last_heard: web_time::Instant,
+        /// The circuit address through the primary.
+        relayed: Multiaddr,
+    },
     /// Offline, waiting to try again.
     Waiting(Fuse<LocalBoxFuture<'a, ()>>),
 }
@@ -567,10 +571,11 @@ impl<S: Store + 'static> Agent<S> {
                     self.nodes.borrow_mut().online();
                     report(AgentEvent::Online {
                         node: self.node(),
-                        relayed,
+                        relayed: relayed.clone(),
                     });
                     phase = Phase::Online {
                         last_heard: web_time::Instant::now(),
+                        relayed,
                     };
                     came_online = true;
                 }
@@ -610,6 +615,7 @@ impl<S: Store + 'static> Agent<S> {
                                 relayed,
                                 last_heard: web_time::Instant::now(),
                             };
+                            self.announce_reach(&phase, &standby);
                         }
                         r => {
                             if let Err(e) = r {
@@ -641,7 +647,7 @@ impl<S: Store + 'static> Agent<S> {
                 }
                 Step::Tick => {
                     tick = Box::pin(platform::sleep(LIVENESS_CHECK).fuse());
-                    let Phase::Online { last_heard } = phase else {
+                    let Phase::Online { last_heard, .. } = phase else {
                         continue;
                     };
                     if last_heard.elapsed() > LIVENESS_TIMEOUT {
@@ -669,6 +675,7 @@ impl<S: Store + 'static> Agent<S> {
                 }
             }
             if came_online {
+                self.announce_reach(&phase, &standby);
                 unsynced.clear();
                 next_resync = web_time::Instant::now() + RESYNC_AFTER;
                 for author in self.followed().await {
@@ -706,10 +713,11 @@ impl<S: Store + 'static> Agent<S> {
             report(AgentEvent::Standby { node: None });
             report(AgentEvent::Online {
                 node: peer,
-                relayed,
+                relayed: relayed.clone(),
             });
             *phase = Phase::Online {
                 last_heard: web_time::Instant::now(),
+                relayed,
             };
             return true;
         }
@@ -732,6 +740,25 @@ impl<S: Store + 'static> Agent<S> {
         } else {
             Duration::ZERO
         }
+    }
+
+    /// Publishes, in a task of its own, the circuit addresses this node is reached at now
+    /// (through the primary and the standby), so peers on other kith-nodes find it
+    /// ([`crate::reach`]).
+    fn announce_reach(&self, phase: &Phase<'_>, standby: &Standby<'_>) {
+        let Phase::Online { relayed, .. } = phase else {
+            return;
+        };
+        let mut addrs = vec![relayed.clone()];
+        if let Standby::Up { relayed, .. } = standby {
+            addrs.push(relayed.clone());
+        }
+        let client = self.client.clone();
+        platform::spawn_local(async move {
+            if let Err(e) = client.announce_reach(&addrs).await {
+                tracing::info!("announcing where this node is reached: {e}");
+            }
+        });
     }
 
     /// Notes what `event` says about the standby; returns why it is gone, if it is.
@@ -906,7 +933,7 @@ impl<S: Store + 'static> Agent<S> {
                 None
             }
             Event::Connected { peer, .. } | Event::Ping { peer, .. } => {
-                if let Phase::Online { last_heard } = phase
+                if let Phase::Online { last_heard, .. } = phase
                     && peer == self.node()
                 {
                     *last_heard = web_time::Instant::now();
@@ -1128,14 +1155,23 @@ impl<S: Store + 'static> Agent<S> {
                             .with(Protocol::P2p(peer))
                     })
                     .collect();
-                // A holder that just went away can leave the relay waiting on a dead link:
-                // give each candidate a bounded time and move on to the next.
-                let mut dial = Box::pin(self.client.dial(peer, circuits).fuse());
-                let mut give_up = Box::pin(platform::sleep(CANDIDATE_DIAL_TIMEOUT).fuse());
-                let reached = futures::select! {
-                    r = dial => r.map_err(|e| e.to_string()),
-                    () = give_up => Err("no answer in time".to_owned()),
-                };
+                let mut reached = self.dial_within(peer, circuits).await;
+                if reached.is_err() {
+                    // Not reserved on this node's kith-nodes: through its own, as it signed
+                    // them in the DHT.
+                    let theirs: Vec<Multiaddr> = self
+                        .client
+                        .reach_of(peer)
+                        .await
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter(|a| !crate::reach::relay_of(a).is_some_and(|r| known_node(&r)))
+                        .collect();
+                    if !theirs.is_empty() {
+                        tracing::debug!("sync of {author}: {peer} through its nodes: {theirs:?}");
+                        reached = self.dial_within(peer, theirs).await;
+                    }
+                }
                 if let Err(e) = reached {
                     tracing::info!("sync of {author}: {peer} unreachable: {e}");
                     continue;
@@ -1242,6 +1278,17 @@ impl<S: Store + 'static> Agent<S> {
             direct,
         });
         true
+    }
+
+    /// Dials `peer` at `addrs`, giving up after [`CANDIDATE_DIAL_TIMEOUT`]: a holder that just
+    /// went away can leave a relay waiting on a dead link.
+    async fn dial_within(&self, peer: PeerId, addrs: Vec<Multiaddr>) -> Result<(), String> {
+        let mut dial = Box::pin(self.client.dial(peer, addrs).fuse());
+        let mut give_up = Box::pin(platform::sleep(CANDIDATE_DIAL_TIMEOUT).fuse());
+        futures::select! {
+            r = dial => r.map(|_| ()).map_err(|e| e.to_string()),
+            () = give_up => Err("no answer in time".to_owned()),
+        }
     }
 
     /// The head seq of `author`'s feed here, 0 when nothing of it is held.

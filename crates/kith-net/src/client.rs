@@ -116,18 +116,42 @@ pub struct Client {
     commands: mpsc::Sender<Command>,
     /// Whose device this node is, if it says so ([`Config::device`](crate::Config::device)).
     device: Option<DeviceClaim>,
+    /// The node's key, to sign where it can be reached ([`crate::reach`]).
+    key: libp2p::identity::Keypair,
 }
 
 impl Client {
     pub(crate) fn new(
-        local_peer_id: PeerId,
+        key: libp2p::identity::Keypair,
         commands: mpsc::Sender<Command>,
         device: Option<DeviceClaim>,
     ) -> Self {
         Client {
-            local_peer_id,
+            local_peer_id: key.public().to_peer_id(),
             commands,
             device,
+            key,
+        }
+    }
+
+    /// Publishes, signed, the circuit addresses this node is reached at ([`crate::reach`]).
+    pub async fn announce_reach(&self, addrs: &[Multiaddr]) -> Result<(), NetError> {
+        let value = crate::reach::sign(&self.key, addrs).map_err(NetError::Dht)?;
+        self.put_record(crate::reach::reach_key(&self.local_peer_id), value)
+            .await
+    }
+
+    /// Where `peer` says it is reached (its signed record in the DHT, checked); empty when it
+    /// published none.
+    pub async fn reach_of(&self, peer: PeerId) -> Result<Vec<Multiaddr>, NetError> {
+        let key = crate::reach::reach_key(&peer);
+        match self.get_record(key.clone()).await {
+            Ok(Some(value)) => Ok(crate::reach::open(key.as_ref(), &value)
+                .filter(|r| r.peer == peer)
+                .map(|r| r.addrs)
+                .unwrap_or_default()),
+            Ok(None) | Err(NetError::Dht(_)) => Ok(Vec::new()),
+            Err(e) => Err(e),
         }
     }
 

@@ -49,6 +49,7 @@ pub mod names;
 mod network;
 pub mod nodes;
 pub mod platform;
+pub mod reach;
 pub mod replica;
 pub mod sync_protocol;
 mod transport_kind;
@@ -300,16 +301,15 @@ pub fn new(
     keypair: Keypair,
     config: Config,
 ) -> Result<(Client, mpsc::Receiver<Event>, EventLoop), NetError> {
-    let local_peer_id = keypair.public().to_peer_id();
     let mut config = config;
     if let Some(claim) = &config.device {
         config.agent_version = format!("{} {}", config.agent_version, claim.to_text());
     }
-    let swarm = platform::build_swarm(keypair, &config)?;
+    let swarm = platform::build_swarm(keypair.clone(), &config)?;
     let (command_tx, command_rx) = mpsc::channel(COMMAND_QUEUE);
     let (event_tx, event_rx) = mpsc::channel(EVENT_QUEUE);
     Ok((
-        Client::new(local_peer_id, command_tx, config.device.clone()),
+        Client::new(keypair, command_tx, config.device.clone()),
         event_rx,
         EventLoop::new(swarm, command_rx, event_tx, config.direct),
     ))

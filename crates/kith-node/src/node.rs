@@ -166,6 +166,12 @@ impl Node {
             dht_file,
             saved_changes,
             saving: None,
+            rejoin_at: if rejoin.is_empty() {
+                Vec::new()
+            } else {
+                let now = Instant::now();
+                REJOIN_AFTER.iter().rev().map(|d| now + *d).collect()
+            },
         };
         let swarm_task = tokio::spawn(swarm_loop.run(shutdown_rx));
 
@@ -392,7 +398,20 @@ struct SwarmLoop {
     saved_changes: u64,
     /// The write in progress, if any.
     saving: Option<tokio::task::JoinHandle<()>>,
+    /// When to walk the DHT again after joining, latest first ([`REJOIN_AFTER`]).
+    rejoin_at: Vec<Instant>,
 }
+
+/// When a node that joined others walks the DHT again, after its start: nodes starting
+/// together each learn of the others only from a node that already knew them, so the first
+/// walk (at start) can miss those that joined a moment later. Kademlia's own periodic walk
+/// follows every 5 minutes.
+const REJOIN_AFTER: [Duration; 4] = [
+    Duration::from_secs(2),
+    Duration::from_secs(5),
+    Duration::from_secs(15),
+    Duration::from_secs(60),
+];
 
 /// Other kith-nodes remembered at most (`/bootstrap.json` names at most
 /// [`kith_core::bootstrap::MAX_NODES`] of them).
@@ -427,7 +446,7 @@ impl SwarmLoop {
             tokio::select! {
                 event = self.swarm.select_next_some() => self.on_event(event),
                 Some(command) = self.commands.next() => self.on_command(command),
-                _ = beat.tick() => {}
+                _ = beat.tick() => self.rejoin(),
                 _ = save.tick() => self.save_dht(),
                 _ = &mut shutdown => break,
             }
@@ -440,6 +459,20 @@ impl SwarmLoop {
         self.save_dht();
         if let Some(write) = self.saving.take() {
             let _ = write.await;
+        }
+    }
+
+    /// Walks the DHT again when the next time in [`REJOIN_AFTER`] has come.
+    fn rejoin(&mut self) {
+        if self
+            .rejoin_at
+            .last()
+            .is_some_and(|at| *at <= Instant::now())
+        {
+            self.rejoin_at.pop();
+            if let Err(e) = self.swarm.behaviour_mut().kad.bootstrap() {
+                tracing::debug!("DHT walk not started: {e}");
+            }
         }
     }
 

@@ -58,11 +58,12 @@ pub struct NodeStore {
     changes: u64,
 }
 
-/// Whether a DHT record is one Kith stores: a signed name claim or device claim, stored
-/// under its own key.
+/// Whether a DHT record is one Kith stores: a signed name claim, device claim or "where to
+/// reach me" record ([`kith_net::reach`]), stored under its own key.
 pub fn verified(record: &Record) -> bool {
     kith_core::NameClaim::decode(&record.value).is_ok_and(|c| c.stored_under(record.key.as_ref()))
         || kith_core::DeviceClaim::record_stored_under(&record.value, record.key.as_ref())
+        || kith_net::reach::open(record.key.as_ref(), &record.value).is_some()
 }
 
 impl NodeStore {
@@ -164,6 +165,14 @@ impl RecordStore for NodeStore {
     }
 
     fn put(&mut self, r: Record) -> Result<()> {
+        // Of a peer's "where to reach me" records, the newest is kept: an older one replayed
+        // by someone else is not stored (the sender is told it was, as the newer one is).
+        if let Some(new) = kith_net::reach::open(r.key.as_ref(), &r.value)
+            && let Some(old) = self.inner.get(&r.key)
+            && kith_net::reach::open(old.key.as_ref(), &old.value).is_some_and(|o| o.seq > new.seq)
+        {
+            return Ok(());
+        }
         self.inner.put(r)?;
         self.changes += 1;
         Ok(())
@@ -325,6 +334,31 @@ mod tests {
         assert!(now.contains(&honest) && !now.contains(&junk[1]), "{now:?}");
         assert_eq!(now.len(), LIMITS.max_per_key);
         assert_eq!(s.held_by(&junk[1]), 0);
+    }
+
+    #[test]
+    fn of_a_peers_reach_records_the_newest_is_kept() {
+        let mut s = NodeStore::new(PeerId::random(), 16, LIMITS);
+        let key = libp2p::identity::Keypair::generate_ed25519();
+        let me = key.public().to_peer_id();
+        let record = |relay: u8| {
+            let addr: libp2p::Multiaddr =
+                format!("/ip4/10.0.0.{relay}/tcp/1/ws/p2p/{me}/p2p-circuit")
+                    .parse()
+                    .expect("addr");
+            let value = kith_net::reach::sign(&key, &[addr]).expect("sign");
+            // Records signed within one second would share a seq (it is a time in seconds).
+            std::thread::sleep(std::time::Duration::from_millis(1100));
+            Record::new(kith_net::reach::reach_key(&me), value)
+        };
+        let (old, new) = (record(1), record(2));
+        assert!(verified(&old) && verified(&new));
+        s.put(new.clone()).expect("stored");
+        s.put(old).expect("accepted, not stored");
+        assert_eq!(s.get(&new.key).expect("held").value, new.value);
+        let mut elsewhere = new.clone();
+        elsewhere.key = kith_net::reach::reach_key(&PeerId::random());
+        assert!(!verified(&elsewhere), "under another peer's key");
     }
 
     #[test]
