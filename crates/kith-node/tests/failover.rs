@@ -151,32 +151,12 @@ async fn the_standby_takes_over_when_the_primary_goes_and_posts_keep_arriving() 
 async fn a_holder_reserved_on_another_node_is_reached_through_its_own_node() {
     LocalSet::new()
         .run_until(Box::pin(async {
-            let (d1, d2, d3) = (common::workdir(), common::workdir(), common::workdir());
-            let n1 = Node::start(common::cli(d1.path(), &[]))
-                .await
-                .expect("node 1");
-            let ws1 = common::node_ws(&n1);
-            let n2 = Node::start(common::cli(d2.path(), &["--bootstrap", &ws1]))
-                .await
-                .expect("node 2");
-            let n3 = Node::start(common::cli(d3.path(), &["--bootstrap", &ws1]))
-                .await
-                .expect("node 3");
-            for n in [&n1, &n2, &n3] {
-                common::wait_status(n, "the other nodes", |s| s.routing_table.len() == 2).await;
-            }
+            let (_dirs, nodes) = common::joined_nodes(3).await;
+            let [n1, _n2, n3] = <[Node; 3]>::try_from(nodes).ok().expect("three nodes");
 
             // Alice is offline; Holly holds her feed and is reserved on node 3 alone.
             let alice = Identity::from_secret([4; 32]);
-            let mut feed = Feed::new(alice.author());
-            for i in 0..3 {
-                feed.append(
-                    &alice,
-                    &Payload::post(format!("post {i}")),
-                    kith_net::now_ms(),
-                )
-                .expect("append");
-            }
+            let feed = common::feed_of(&alice, 3);
             let h_store = common::store_following(&[alice.author()]).await;
             h_store.insert(feed.entries()).await.expect("store");
             let holly = Keypair::generate_ed25519();
@@ -203,7 +183,7 @@ async fn a_holder_reserved_on_another_node_is_reached_through_its_own_node() {
             .await;
             let held = s_store.range(&alice.author(), 1, 10).await.expect("range");
             assert_eq!(held, feed.entries());
-            for n in [n3, n2, n1] {
+            for n in [n3, _n2, n1] {
                 n.shutdown().await;
             }
         }))

@@ -90,26 +90,8 @@ async fn a_restarted_node_still_answers_for_people_who_are_offline() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_lost_for_good_loses_nothing_the_others_hold() {
-    let (dir_a, dir_b, dir_c) = (common::workdir(), common::workdir(), common::workdir());
-    let a = Node::start(common::cli(dir_a.path(), &[]))
-        .await
-        .expect("start a");
-    let ws_a = common::node_ws(&a);
-    let b = Node::start(common::cli(dir_b.path(), &["--bootstrap", &ws_a]))
-        .await
-        .expect("start b");
-    let c = Node::start(common::cli(dir_c.path(), &["--bootstrap", &ws_a]))
-        .await
-        .expect("start c");
-    let ids = [a.peer_id, b.peer_id, c.peer_id].map(|p| p.to_string());
-    for n in [&a, &b, &c] {
-        common::wait_status(n, "the other nodes in the routing table", |s| {
-            ids.iter()
-                .filter(|p| **p != n.peer_id.to_string())
-                .all(|p| s.routing_table.contains(p))
-        })
-        .await;
-    }
+    let (mut dirs, nodes) = common::joined_nodes(3).await;
+    let [a, b, c] = <[Node; 3]>::try_from(nodes).ok().expect("three nodes");
 
     // Alice knows only node A; her announcements reach the nodes closest to each key, which
     // in a DHT of three are all of them.
@@ -125,7 +107,7 @@ async fn a_node_lost_for_good_loses_nothing_the_others_hold() {
 
     // A is gone for good, its disk with it.
     a.shutdown().await;
-    drop(dir_a);
+    drop(dirs.remove(0));
     find_alice(&c, &alice).await;
     find_alice(&b, &alice).await;
     for n in [b, c] {

@@ -177,15 +177,7 @@ async fn a_gap_seen_in_gossip_is_filled_by_a_sync() {
             wait_for(&b_log, "bob online", |e| onlines(e) >= 1).await;
 
             // Alice writes three posts but only the third goes out live.
-            let mut feed = Feed::new(alice.author());
-            for i in 0..3 {
-                feed.append(
-                    &alice,
-                    &Payload::post(format!("post {i}")),
-                    kith_net::now_ms(),
-                )
-                .expect("append");
-            }
+            let feed = common::feed_of(&alice, 3);
             a_store.insert(feed.entries()).await.expect("store");
             let third = feed.entries()[2].clone();
             let mut filled = false;

@@ -129,6 +129,42 @@ pub async fn client_to(
     (c, rx)
 }
 
+/// `n` nodes in one DHT: the first on its own, the others joining it with `--bootstrap`;
+/// returns once each has all the others in its routing table. Keep the directories.
+pub async fn joined_nodes(n: usize) -> (Vec<tempfile::TempDir>, Vec<Node>) {
+    let dirs: Vec<_> = (0..n).map(|_| workdir()).collect();
+    let mut nodes = vec![Node::start(cli(dirs[0].path(), &[])).await.expect("node")];
+    let first = node_ws(&nodes[0]);
+    for d in &dirs[1..] {
+        nodes.push(
+            Node::start(cli(d.path(), &["--bootstrap", &first]))
+                .await
+                .expect("node"),
+        );
+    }
+    for node in &nodes {
+        wait_status(node, "the other nodes in the routing table", |s| {
+            s.routing_table.len() == n - 1
+        })
+        .await;
+    }
+    (dirs, nodes)
+}
+
+/// `author`'s feed with `n` posts.
+pub fn feed_of(author: &Identity, n: usize) -> Feed {
+    let mut feed = Feed::new(author.author());
+    for i in 0..n {
+        feed.append(
+            author,
+            &Payload::post(format!("post {i}")),
+            kith_net::now_ms(),
+        )
+        .expect("append");
+    }
+    feed
+}
+
 /// A store following each of `authors` (one's own feed counts as followed).
 pub async fn store_following(authors: &[kith_core::AuthorId]) -> MemoryStore {
     use kith_store::Store;
