@@ -275,6 +275,14 @@ pub(crate) fn bench() -> Result<()> {
         Ok(())
     })?;
     backfill_steps(&mut figures)?;
+    step("failover: a person's node when its kith-node goes", || {
+        ensure_free("127.0.0.1:28380", "failover bench")?;
+        ensure_free("127.0.0.1:28381", "failover bench")?;
+        let mut c = release_example("kith-node", "bench_failover");
+        c.env("KITH_NODE_BIN", node_bin("release"));
+        figures.extend(figures_from(c, "failover bench")?);
+        Ok(())
+    })?;
     step("kith-core in headless Chromium: verify", || {
         figures.extend(browser_bench("kith-core", "bench_wasm", &[])?);
         Ok(())

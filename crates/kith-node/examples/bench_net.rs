@@ -16,7 +16,6 @@ use kith_net::identity::keypair_of;
 use kith_net::replica::Replica;
 use kith_net::{Event, Keypair, Multiaddr};
 use kith_store::{MemoryStore, Store};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 // The integration tests' helpers: clients, the flood scenario, the memory search.
 #[path = "../tests/common/mod.rs"]
@@ -51,26 +50,6 @@ fn rss_kb(pid: u32) -> u64 {
         })
         .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
         .unwrap_or(0)
-}
-
-async fn bootstrap_doc() -> BootstrapDoc {
-    for _ in 0..100 {
-        if let Ok(mut s) = tokio::net::TcpStream::connect(HTTP).await {
-            let req = format!(
-                "GET /bootstrap.json HTTP/1.1\r\nHost: {HTTP}\r\nConnection: close\r\n\r\n"
-            );
-            let _ = s.write_all(req.as_bytes()).await;
-            let mut out = String::new();
-            let _ = s.read_to_string(&mut out).await;
-            if let Some(body) = out.split("\r\n\r\n").nth(1)
-                && let Ok(doc) = BootstrapDoc::parse(body.as_bytes())
-            {
-                return doc;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("kith-node did not come up at {HTTP}");
 }
 
 #[allow(clippy::print_stdout)] // the JSON line on stdout is this program's output
@@ -111,7 +90,7 @@ fn main() {
 }
 
 async fn run(node_pid: u32) -> serde_json::Value {
-    let doc = bootstrap_doc().await;
+    let doc = common::fetch_doc(HTTP).await;
     let ws: Multiaddr = doc
         .addrs
         .iter()

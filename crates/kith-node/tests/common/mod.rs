@@ -207,6 +207,29 @@ pub fn node_ws(node: &Node) -> String {
         .expect("a websocket address")
 }
 
+/// The `/bootstrap.json` of the node serving HTTP at `http` (a child process), polled until
+/// it answers (10 s at most).
+pub async fn fetch_doc(http: &str) -> kith_core::BootstrapDoc {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for _ in 0..100 {
+        if let Ok(mut s) = tokio::net::TcpStream::connect(http).await {
+            let req = format!(
+                "GET /bootstrap.json HTTP/1.1\r\nHost: {http}\r\nConnection: close\r\n\r\n"
+            );
+            let _ = s.write_all(req.as_bytes()).await;
+            let mut out = String::new();
+            let _ = s.read_to_string(&mut out).await;
+            if let Some(body) = out.split("\r\n\r\n").nth(1)
+                && let Ok(doc) = kith_core::BootstrapDoc::parse(body.as_bytes())
+            {
+                return doc;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("kith-node did not come up at {http}");
+}
+
 /// A bare HTTP/1.1 GET; returns the status line, headers and body as one string.
 pub async fn get(addr: std::net::SocketAddr, path: &str) -> String {
     get_with(addr, path, "").await
