@@ -834,17 +834,29 @@ impl<S: Store + 'static> Agent<S> {
         }
     }
 
+    /// A fresh connection to `plan`'s node: its main addresses, then its fallback ones. A
+    /// connection left from an earlier attempt can be dead without anyone knowing yet
+    /// (WebRTC-direct notices late), and the relay client would send the reservation over it:
+    /// each attempt starts from no connection to the node.
+    async fn dial_node(&self, plan: &crate::NodePlan) -> Result<crate::Connected, NetError> {
+        let _ = self.client.disconnect(plan.peer).await;
+        let dialed = self.client.dial(plan.peer, plan.main.clone()).await;
+        tracing::debug!(
+            "dialed kith-node {}: {:?}",
+            plan.peer,
+            dialed.as_ref().map(|c| c.transport)
+        );
+        match dialed {
+            Err(_) if !plan.fallback.is_empty() => {
+                self.client.dial(plan.peer, plan.fallback.clone()).await
+            }
+            other => other,
+        }
+    }
+
     /// Connects to `plan`'s node and reserves a relay slot there.
     async fn reserve_standby(&self, plan: crate::NodePlan) -> Result<Multiaddr, OnlineError> {
-        let _ = self.client.disconnect(plan.peer).await;
-        match self.client.dial(plan.peer, plan.main.clone()).await {
-            Err(_) if !plan.fallback.is_empty() => {
-                self.client.dial(plan.peer, plan.fallback.clone()).await?;
-            }
-            other => {
-                other?;
-            }
-        }
+        self.dial_node(&plan).await?;
         let relay = plan
             .main
             .first()
@@ -997,21 +1009,7 @@ impl<S: Store + 'static> Agent<S> {
         plan: crate::NodePlan,
         insist_on_gossip: bool,
     ) -> Result<Multiaddr, OnlineError> {
-        // A connection left from an earlier attempt can be dead without anyone knowing yet
-        // (WebRTC-direct notices late), and the relay client would send the reservation over
-        // it: each attempt starts from no connection to kith-node.
-        let _ = self.client.disconnect(plan.peer).await;
-        let dialed = self.client.dial(plan.peer, plan.main.clone()).await;
-        tracing::debug!(
-            "going online: dialed {:?}",
-            dialed.as_ref().map(|c| c.transport)
-        );
-        let connected = match dialed {
-            Err(_) if !plan.fallback.is_empty() => {
-                self.client.dial(plan.peer, plan.fallback.clone()).await?
-            }
-            other => other?,
-        };
+        let connected = self.dial_node(&plan).await?;
         // kith-node announces its gossip subscriptions once per connection; if that message
         // was lost, nothing published here would leave. Reconnect (a few times) instead.
         // Over WebRTC-direct the stream carrying them can take several negotiation timeouts

@@ -5,7 +5,8 @@
 //! hands out only the holders' peer ids, not the addresses in the records, so a holder reserved
 //! on another node than the syncing browser's could not be reached. Each node therefore
 //! publishes, whenever its circuits change, a libp2p signed peer record (an envelope signed by
-//! its own key, the standard `libp2p-peer-record` format) listing its circuit addresses, under
+//! its own key, in the format rust-libp2p's identify uses; a format of Kith's own, tried,
+//! made the bundle larger) listing its circuit addresses, under
 //! [`reach_key`] of its peer id. kith-node stores only records that [`open`] accepts (signed by
 //! the peer whose key they are stored under, circuit addresses only, bounded), and keeps the
 //! newest of a peer's records. A sync that cannot reach a holder through its own nodes asks
@@ -33,7 +34,7 @@ pub fn reach_key(peer: &PeerId) -> RecordKey {
 pub struct Reach {
     /// The peer that signed it.
     pub peer: PeerId,
-    /// Its sequence number (newer records have higher ones).
+    /// Its sequence number (the time it was made, in seconds: newer records have higher ones).
     pub seq: u64,
     /// Its circuit addresses, each ending in `/p2p-circuit/p2p/<peer>`, ready to dial.
     pub addrs: Vec<Multiaddr>,
@@ -48,7 +49,7 @@ pub fn sign(key: &Keypair, addrs: &[Multiaddr]) -> Result<Vec<u8>, String> {
         .take(MAX_REACH_ADDRS)
         .cloned()
         .collect();
-    PeerRecord::new_interop(key, addrs)
+    PeerRecord::new(key, addrs)
         .map(|r| r.into_signed_envelope().into_protobuf_encoding())
         .map_err(|e| format!("cannot sign the record: {e}"))
 }
@@ -77,7 +78,7 @@ pub fn open(key: &[u8], value: &[u8]) -> Option<Reach> {
         return None;
     }
     let envelope = SignedEnvelope::from_protobuf_encoding(value).ok()?;
-    let record = PeerRecord::from_signed_envelope_interop(envelope).ok()?;
+    let record = PeerRecord::from_signed_envelope(envelope).ok()?;
     let peer = record.peer_id();
     if reach_key(&peer).as_ref() != key
         || record.addresses().len() > MAX_REACH_ADDRS
@@ -163,12 +164,12 @@ mod tests {
             open(k.as_ref(), &only_circuits).expect("opens").addrs.len(),
             1
         );
-        let raw = PeerRecord::new_interop(&key, vec![direct])
+        let raw = PeerRecord::new(&key, vec![direct])
             .expect("sign")
             .into_signed_envelope()
             .into_protobuf_encoding();
         assert_eq!(open(k.as_ref(), &raw), None, "a direct address");
-        let many = PeerRecord::new_interop(&key, (0..5).map(circuit).collect())
+        let many = PeerRecord::new(&key, (0..5).map(circuit).collect())
             .expect("sign")
             .into_signed_envelope()
             .into_protobuf_encoding();

@@ -153,17 +153,34 @@ pub enum TabMessage {
     Status(TabStatus),
 }
 
+/// What every message on the channel starts with (the format and its version).
+const TAB_FORMAT: &str = "kith-tab/1:";
+
 impl TabMessage {
-    /// The message as sent.
+    /// The message as sent: [`TAB_FORMAT`], then its postcard encoding, one character a byte
+    /// (the channel carries text). Postcard, not JSON: JSON's decoder for this enum alone was
+    /// about 20 KB of the bundle.
     pub fn encode(&self) -> String {
         // Plain serde types: encoding cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        let bytes = postcard::to_allocvec(self).unwrap_or_default();
+        let mut out = String::with_capacity(TAB_FORMAT.len() + bytes.len() * 2);
+        out.push_str(TAB_FORMAT);
+        out.extend(bytes.into_iter().map(char::from));
+        out
     }
 
     /// A received message; `None` for anything else on the channel (another version of the
     /// app during an update).
     pub fn decode(text: &str) -> Option<TabMessage> {
-        serde_json::from_str(text).ok()
+        let bytes: Vec<u8> = text
+            .strip_prefix(TAB_FORMAT)?
+            .chars()
+            .map(|c| u8::try_from(c).ok())
+            .collect::<Option<_>>()?;
+        match postcard::take_from_bytes(&bytes) {
+            Ok((message, [])) => Some(message),
+            _ => None,
+        }
     }
 }
 

@@ -419,7 +419,14 @@ fn tab_messages_round_trip_and_foreign_text_is_ignored() {
         assert_eq!(TabMessage::decode(&m.encode()), Some(m));
     }
     assert_eq!(TabMessage::decode("{\"Nonsense\":1}"), None);
-    assert_eq!(TabMessage::decode("not json"), None);
+    assert_eq!(TabMessage::decode("not a message"), None);
+    let mut trailing = TabMessage::Publish { seq: 7 }.encode();
+    trailing.push('\u{1}');
+    assert_eq!(TabMessage::decode(&trailing), None, "bytes left over");
+    let mut wide = TabMessage::Publish { seq: 7 }.encode();
+    wide.push('é');
+    wide.push('\u{2603}');
+    assert_eq!(TabMessage::decode(&wide), None, "not one byte a character");
 }
 
 #[wasm_bindgen_test]
