@@ -262,8 +262,82 @@ fn e2e(tools: &Tools) -> Result<Duration> {
     })
 }
 
+/// The scale bench's sizes (`--scale-nodes`, `--scale-clients`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Scale {
+    nodes: usize,
+    clients: usize,
+}
+
+impl Scale {
+    /// People measured first in the same run, for the `scale100_` figures.
+    const SMALL: usize = 100;
+
+    /// Takes `--scale-nodes N` and `--scale-clients M` out of `args` (defaults 8 and 1,000).
+    pub(crate) fn from_args<'a>(args: &[&'a str]) -> Result<(Vec<&'a str>, Scale)> {
+        let mut scale = Scale {
+            nodes: 8,
+            clients: 1000,
+        };
+        let mut rest = Vec::new();
+        let mut it = args.iter();
+        while let Some(a) = it.next() {
+            let slot = match *a {
+                "--scale-nodes" => &mut scale.nodes,
+                "--scale-clients" => &mut scale.clients,
+                other => {
+                    rest.push(other);
+                    continue;
+                }
+            };
+            *slot = it
+                .next()
+                .and_then(|v| v.parse().ok())
+                .with_context(|| format!("{a} needs a number"))?;
+        }
+        if scale.nodes < 2 || scale.clients <= Scale::SMALL {
+            bail!("the scale bench needs 2 kith-nodes or more and more than 100 people");
+        }
+        Ok((rest, scale))
+    }
+}
+
+/// `cargo xtask bench scale`: only the scale bench; the report then holds its figures alone.
+pub(crate) fn bench_scale(scale: Scale) -> Result<()> {
+    Tools::for_everything()?;
+    step("build kith-node (release)", build_node_release)?;
+    let mut figures = BTreeMap::new();
+    scale_step(scale, &mut figures)?;
+    write_report(&figures)
+}
+
+/// Many people on several kith-nodes (`bench_scale`): 100 people, then `scale.clients`.
+fn scale_step(scale: Scale, figures: &mut BTreeMap<String, serde_json::Value>) -> Result<()> {
+    step(
+        &format!(
+            "scale: {} people on {} kith-nodes (and {} first)",
+            scale.clients,
+            scale.nodes,
+            Scale::SMALL
+        ),
+        || {
+            for i in 0..scale.nodes {
+                ensure_free(&format!("127.0.0.1:{}", 28500 + i), "scale bench")?;
+            }
+            let mut c = release_example("kith-node", "bench_scale");
+            c.env("KITH_NODE_BIN", node_bin("release"))
+                .env("KITH_SCALE_NODES", scale.nodes.to_string())
+                .env("KITH_SCALE_CLIENTS", scale.clients.to_string())
+                .env("KITH_SCALE_ALSO", Scale::SMALL.to_string());
+            figures.extend(figures_from(c, "scale bench")?);
+            Ok(())
+        },
+    )?;
+    Ok(())
+}
+
 /// `cargo xtask bench`: measures, merges into target/bench/report.json, prints a table.
-pub(crate) fn bench() -> Result<()> {
+pub(crate) fn bench(scale: Scale) -> Result<()> {
     let tools = Tools::for_everything()?;
     let dist = build_release(&tools)?;
     let mut figures = BTreeMap::new();
@@ -275,6 +349,7 @@ pub(crate) fn bench() -> Result<()> {
         Ok(())
     })?;
     backfill_steps(&mut figures)?;
+    scale_step(scale, &mut figures)?;
     step("failover: a person's node when its kith-node goes", || {
         ensure_free("127.0.0.1:28380", "failover bench")?;
         ensure_free("127.0.0.1:28381", "failover bench")?;

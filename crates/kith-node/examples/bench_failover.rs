@@ -14,7 +14,7 @@
 //! object: the median and the worst of each, and the rounds lost.
 
 use std::cell::RefCell;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -30,38 +30,6 @@ mod common;
 const ROUNDS: usize = 5;
 /// How long a round may take before it counts as lost.
 const GIVE_UP: Duration = Duration::from_secs(60);
-
-struct NodeProc(Child);
-impl Drop for NodeProc {
-    fn drop(&mut self) {
-        let pid = self.0.id().to_string();
-        let _ = Command::new("kill").args(["-CONT", &pid]).status();
-        let _ = Command::new("kill").args(["-KILL", &pid]).status();
-        let _ = self.0.wait();
-    }
-}
-
-fn start_node(bin: &str, dir: &std::path::Path, i: usize, bootstrap: Option<&str>) -> NodeProc {
-    let d = dir.join(format!("node{i}"));
-    std::fs::create_dir_all(d.join("dist")).expect("dir");
-    std::fs::write(d.join("dist/index.html"), "<!doctype html>").expect("index");
-    let mut c = Command::new(bin);
-    c.args(["--http", &format!("127.0.0.1:{}", 28380 + i)])
-        .args(["--ws-port", &(29390 + 2 * i).to_string()])
-        .args(["--webrtc-port", &(29391 + 2 * i).to_string()])
-        .arg("--key-file")
-        .arg(d.join("key"))
-        .arg("--cert-file")
-        .arg(d.join("cert.pem"))
-        .arg("--dist")
-        .arg(d.join("dist"))
-        .env("KITH_LOG", "error")
-        .stdout(Stdio::null());
-    if let Some(b) = bootstrap {
-        c.args(["--bootstrap", b]);
-    }
-    NodeProc(c.spawn().expect("start kith-node"))
-}
 
 type Log = Rc<RefCell<Vec<(Instant, AgentEvent)>>>;
 
@@ -83,7 +51,7 @@ async fn wait_for(
 /// One round: the time from `signal` reaching node 1 to the agent online through node 2.
 async fn round(bin: &str, signal: &str) -> Option<Duration> {
     let dir = tempfile::tempdir().expect("tempdir");
-    let n1 = start_node(bin, dir.path(), 0, None);
+    let n1 = common::spawn_node(bin, &dir.path().join("node0"), 28380, 29390, None);
     let doc1 = common::fetch_doc("127.0.0.1:28380").await;
     let ws1 = doc1
         .addrs
@@ -91,7 +59,7 @@ async fn round(bin: &str, signal: &str) -> Option<Duration> {
         .find(|a| a.contains("/ws/"))
         .expect("ws")
         .clone();
-    let _n2 = start_node(bin, dir.path(), 1, Some(&ws1));
+    let _n2 = common::spawn_node(bin, &dir.path().join("node1"), 28381, 29392, Some(&ws1));
     let doc2 = common::fetch_doc("127.0.0.1:28381").await;
     let plan1 = kith_net::node_plan(&doc1, Some(TransportKind::WebSocket)).expect("plan");
     let plan2 = kith_net::node_plan(&doc2, Some(TransportKind::WebSocket)).expect("plan");

@@ -7,7 +7,6 @@
 //! Starts the kith-node binary named by `KITH_NODE_BIN` on 127.0.0.1 (ports 28080, 29090,
 //! 29091) and native kith-net clients in this process. Prints one JSON object.
 
-use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
@@ -32,53 +31,11 @@ const SOAK_WARM: usize = 5;
 /// cache (60 s), the longest time-bound cache the node keeps a message id in.
 const SETTLE: Duration = Duration::from_secs(65);
 
-struct NodeProc(Child);
-impl Drop for NodeProc {
-    fn drop(&mut self) {
-        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
-        let _ = self.0.wait();
-    }
-}
-
-fn rss_kb(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .map(str::to_owned)
-        })
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
-        .unwrap_or(0)
-}
-
 #[allow(clippy::print_stdout)] // the JSON line on stdout is this program's output
 fn main() {
     let bin = std::env::var("KITH_NODE_BIN").expect("KITH_NODE_BIN: the kith-node binary");
     let dir = std::env::temp_dir().join(format!("kith-bench-net-{}", std::process::id()));
-    std::fs::create_dir_all(dir.join("dist")).expect("dir");
-    std::fs::write(dir.join("dist/index.html"), "<!doctype html>").expect("index");
-    let node = NodeProc(
-        Command::new(bin)
-            .args([
-                "--http",
-                HTTP,
-                "--ws-port",
-                "29090",
-                "--webrtc-port",
-                "29091",
-            ])
-            .arg("--key-file")
-            .arg(dir.join("key"))
-            .arg("--cert-file")
-            .arg(dir.join("cert.pem"))
-            .arg("--dist")
-            .arg(dir.join("dist"))
-            .env("KITH_LOG", "error")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start kith-node"),
-    );
+    let node = common::spawn_node(&bin, &dir, 28080, 29090, None);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -229,13 +186,13 @@ async fn run(node_pid: u32) -> serde_json::Value {
 
     // Memory: the node's RSS before and after CLIENTS more clients connect.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let before = rss_kb(node_pid);
+    let before = procmem::rss_kb(node_pid);
     let mut crowd = Vec::new();
     for _ in 0..CLIENTS {
         crowd.push(common::client_to(&doc, Keypair::generate_ed25519()).await);
     }
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let after = rss_kb(node_pid);
+    let after = procmem::rss_kb(node_pid);
     let per_client = (after.saturating_sub(before)) as f64 / CLIENTS as f64;
     drop(crowd);
 
@@ -333,14 +290,14 @@ async fn soak(doc: &BootstrapDoc, node_pid: u32) -> Soak {
         drop((a, b, a_events, b_events));
         if session + 1 == SOAK_WARM {
             tokio::time::sleep(Duration::from_secs(2)).await;
-            warm_rss = rss_kb(node_pid);
+            warm_rss = procmem::rss_kb(node_pid);
         }
     }
     let ended = Instant::now();
     tokio::time::sleep(Duration::from_secs(8)).await;
-    let rss_after_kb = rss_kb(node_pid);
+    let rss_after_kb = procmem::rss_kb(node_pid);
     tokio::time::sleep(SETTLE.saturating_sub(ended.elapsed())).await;
-    let rss_settled_kb = rss_kb(node_pid);
+    let rss_settled_kb = procmem::rss_kb(node_pid);
     // Last: reading the node's memory through /proc faults its pages in, which would show
     // in a later RSS reading.
     let copies_left = procmem::occurrences(node_pid, marker.as_bytes());

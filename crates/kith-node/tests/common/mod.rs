@@ -207,6 +207,47 @@ pub fn node_ws(node: &Node) -> String {
         .expect("a websocket address")
 }
 
+/// A kith-node child process, killed when dropped (resumed first, in case it was frozen).
+pub struct NodeProc(pub std::process::Child);
+
+impl Drop for NodeProc {
+    fn drop(&mut self) {
+        let pid = self.0.id().to_string();
+        let kill = |signal: &str| {
+            std::process::Command::new("kill")
+                .args([signal, &pid])
+                .status()
+        };
+        let _ = kill("-CONT");
+        let _ = kill("-KILL");
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts the kith-node binary `bin` serving a one-page app from `dir` (its key and
+/// certificate there too): HTTP on 127.0.0.1:`http`, WebSocket on `ws` and WebRTC-direct on
+/// `ws + 1`, joined to `bootstrap` if given. Logs errors only; its stdout is discarded.
+pub fn spawn_node(bin: &str, dir: &Path, http: u16, ws: u16, bootstrap: Option<&str>) -> NodeProc {
+    std::fs::create_dir_all(dir.join("dist")).expect("dir");
+    std::fs::write(dir.join("dist/index.html"), "<!doctype html>").expect("index");
+    let mut c = std::process::Command::new(bin);
+    c.args(["--http", &format!("127.0.0.1:{http}")])
+        .args(["--ws-port", &ws.to_string()])
+        .args(["--webrtc-port", &(ws + 1).to_string()])
+        .arg("--key-file")
+        .arg(dir.join("key"))
+        .arg("--cert-file")
+        .arg(dir.join("cert.pem"))
+        .arg("--dist")
+        .arg(dir.join("dist"))
+        .env("KITH_LOG", "error")
+        .stdout(std::process::Stdio::null());
+    if let Some(b) = bootstrap {
+        c.args(["--bootstrap", b]);
+    }
+    NodeProc(c.spawn().expect("start kith-node"))
+}
+
 /// The `/bootstrap.json` of the node serving HTTP at `http` (a child process), polled until
 /// it answers (10 s at most).
 pub async fn fetch_doc(http: &str) -> kith_core::BootstrapDoc {

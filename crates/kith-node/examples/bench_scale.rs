@@ -1,0 +1,354 @@
+//! Scale figures for `cargo xtask bench`: many people on several kith-nodes, on loopback.
+//!
+//! Starts `KITH_SCALE_NODES` kith-node processes (the binary named by `KITH_NODE_BIN`; default
+//! 8; ports from 28500 for HTTP and 29500 for libp2p), the second and later joined to the
+//! first, and waits until each has every other in its routing table. Then `KITH_SCALE_CLIENTS`
+//! people (default 1,000), each the agent a browser runs (kith-net's, natively, over a memory
+//! store): online through node `i % nodes` with the others known (so a standby and a relay
+//! reservation on a second node), following the next 10 people, gossip and the DHT in client
+//! mode. Measured, once everyone is online:
+//! - `lookup_ms_p50`/`_p99`: a provider lookup of a random person's feed by another random
+//!   person (across nodes), until it names a holder; a lookup that names none counts in
+//!   `lookup_failed`;
+//! - `delivery_ms_p50`/`_p99`: 100 people each post once more, live; from the author's
+//!   publish to the post stored by each of the 10 followers (everyone posted once before the
+//!   start, as onboarding does, so every feed is held and announced); `delivered_ratio` is the posts that arrived
+//!   at every follower within 30 s over those expected, counting the lost;
+//! - `node_rss_kb_per_client`: the nodes' resident memory with everyone online, less the
+//!   nodes' memory before anyone came, per person;
+//! - `online_s`: how long it took everyone to come online (they start 25 at a time).
+//!
+//! With `KITH_SCALE_ALSO` set (a smaller number of people, 100 in `cargo xtask bench`), the
+//! same run first measures that many people on fresh nodes and reports those figures prefixed
+//! `scale<N>_`, so growth is a ratio from one run. Prints one JSON object.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use kith_core::{AuthorId, Feed, Identity, Payload, VerifiedEntry};
+use kith_net::agent::{Agent, AgentEvent};
+use kith_net::identity::keypair_of;
+use kith_net::{Config, NodePlan, TransportKind};
+use kith_store::{MemoryStore, Store};
+
+// The integration tests' helpers.
+#[path = "../tests/common/mod.rs"]
+mod common;
+use common::{flood, procmem};
+
+/// Whom each person follows: the next this many.
+const FOLLOWS: usize = 10;
+/// People who post in the delivery measurement.
+const POSTERS: usize = 100;
+/// Lookups measured.
+const LOOKUPS: usize = 100;
+/// People started at once.
+const BATCH: usize = 25;
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// A small deterministic generator for picking people (no RNG needed).
+struct Pick(u64);
+impl Pick {
+    fn next(&mut self, n: usize) -> usize {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        ((self.0 >> 33) % n as u64) as usize
+    }
+}
+
+fn start_nodes(bin: &str, dir: &std::path::Path, n: usize) -> Vec<(common::NodeProc, String)> {
+    let mut out: Vec<(common::NodeProc, String)> = Vec::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let mut first_ws: Option<String> = None;
+    for i in 0..n {
+        let http = format!("127.0.0.1:{}", 28500 + i);
+        let ports = (28500 + i as u16, 29500 + 2 * i as u16);
+        let d = dir.join(format!("node{i}"));
+        let proc = common::spawn_node(bin, &d, ports.0, ports.1, first_ws.as_deref());
+        let doc = rt.block_on(common::fetch_doc(&http));
+        if first_ws.is_none() {
+            first_ws = doc.addrs.iter().find(|a| a.contains("/ws/")).cloned();
+        }
+        out.push((proc, http));
+    }
+    // Every node knows every other.
+    rt.block_on(async {
+        for (_, http) in &out {
+            let deadline = Instant::now() + Duration::from_secs(120);
+            loop {
+                let text = common::get(http.parse().expect("addr"), "/status.json").await;
+                let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+                let table = serde_json::from_str::<serde_json::Value>(body)
+                    .ok()
+                    .and_then(|v| v["routing_table"].as_array().map(Vec::len))
+                    .unwrap_or(0);
+                if table + 1 >= n {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "{http}: the DHT did not form");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    });
+    out
+}
+
+type Log = Rc<RefCell<Vec<(Instant, AgentEvent)>>>;
+
+struct Person {
+    agent: Agent<MemoryStore>,
+    store: MemoryStore,
+    log: Log,
+}
+
+/// One measurement with `clients` people on `nodes` nodes.
+fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_json::Value> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let procs = start_nodes(bin, dir.path(), nodes);
+    let pids: Vec<u32> = procs.iter().map(|(p, _)| p.0.id()).collect();
+    let rss = |pids: &[u32]| pids.iter().map(|p| procmem::rss_kb(*p)).sum::<u64>();
+    let idle_kb = rss(&pids);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let local = tokio::task::LocalSet::new();
+    let figures = local.block_on(&rt, async {
+        let mut plans = Vec::new();
+        for (_, http) in &procs {
+            let doc = common::fetch_doc(http).await;
+            plans.push(kith_net::node_plan(&doc, Some(TransportKind::WebSocket)).expect("plan"));
+        }
+        let ids: Vec<Identity> = (0..clients)
+            .map(|i| {
+                let mut seed = [7u8; 32];
+                seed[..8].copy_from_slice(&(i as u64).to_be_bytes());
+                Identity::from_secret(seed)
+            })
+            .collect();
+        // Everyone has posted once before (as the app's onboarding writes a first entry), so
+        // each feed is held and announced by its author and, once synced, its followers.
+        let mut feeds: Vec<Feed> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let mut feed = Feed::new(id.author());
+                feed.append(
+                    id,
+                    &Payload::post(format!("hello from {i}")),
+                    kith_net::now_ms(),
+                )
+                .expect("append");
+                feed
+            })
+            .collect();
+        let started = Instant::now();
+        let mut people: Vec<Person> = Vec::new();
+        for (i, id) in ids.iter().enumerate() {
+            let store = MemoryStore::new();
+            store.insert(feeds[i].entries()).await.expect("own feed");
+            let own = std::iter::once(id.author());
+            let follows = (1..=FOLLOWS).map(|k| ids[(i + k) % clients].author());
+            for a in own.chain(follows) {
+                store
+                    .update_meta(&a, &|m| m.followed = true)
+                    .await
+                    .expect("follow");
+            }
+            let (client, events, event_loop) =
+                kith_net::new(keypair_of(id), Config::default()).expect("client");
+            tokio::task::spawn(event_loop.run());
+            let first = &plans[i % nodes];
+            let others: Vec<NodePlan> =
+                (1..nodes).map(|k| plans[(i + k) % nodes].clone()).collect();
+            let agent = Agent::new(client, store.clone(), first.peer, first.main.clone())
+                .with_other_nodes(others);
+            let log: Log = Rc::default();
+            let sink = log.clone();
+            tokio::task::spawn_local(agent.clone().run(events, move |e| {
+                if matches!(
+                    e,
+                    AgentEvent::Online { .. }
+                        | AgentEvent::Stored { .. }
+                        | AgentEvent::Standby { .. }
+                ) {
+                    sink.borrow_mut().push((Instant::now(), e));
+                }
+            }));
+            people.push(Person { agent, store, log });
+            if people.len().is_multiple_of(BATCH) {
+                wait_online(&people[people.len() - BATCH..]).await;
+            }
+        }
+        wait_online(&people).await;
+        let online_s = started.elapsed().as_secs_f64();
+        // Let the announcements and the first syncs settle.
+        tokio::time::sleep(Duration::from_secs(5)).await;
+        let online_kb = rss(&pids);
+
+        // Lookups across nodes.
+        let mut pick = Pick(clients as u64);
+        let mut lookup = Vec::new();
+        let mut lookup_failed = 0usize;
+        for _ in 0..LOOKUPS {
+            let asker = pick.next(clients);
+            // Someone else's feed: a person's own lookup would leave the person out.
+            let whose = (asker + 1 + pick.next(clients - 1)) % clients;
+            let t = Instant::now();
+            let found = people[asker]
+                .agent
+                .client()
+                .find_providers(ids[whose].author())
+                .await
+                .unwrap_or_default();
+            if found.is_empty() {
+                lookup_failed += 1;
+            } else {
+                lookup.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+        }
+
+        // Live delivery: POSTERS people post once; each of their followers must store it.
+        let posters: Vec<usize> = (0..POSTERS.min(clients))
+            .map(|k| k * clients / POSTERS.min(clients))
+            .collect();
+        let mut sent: Vec<(usize, VerifiedEntry, Instant)> = Vec::new();
+        for &p in &posters {
+            let person = &people[p];
+            let entry = feeds[p]
+                .append(
+                    &ids[p],
+                    &Payload::post(format!("scale post of {p}")),
+                    kith_net::now_ms(),
+                )
+                .expect("append")
+                .clone();
+            person
+                .store
+                .insert(std::slice::from_ref(&entry))
+                .await
+                .expect("store");
+            let t = Instant::now();
+            let _ = person.agent.publish(&entry).await;
+            sent.push((p, entry, t));
+        }
+        let followers_of = |p: usize| (1..=FOLLOWS).map(move |k| (p + clients - k) % clients);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let arrived = |people: &[Person], author: AuthorId, follower: usize| {
+            people[follower]
+                .log
+                .borrow()
+                .iter()
+                .find_map(|(at, e)| match e {
+                    AgentEvent::Stored {
+                        author: a, seq: 2, ..
+                    } if *a == author => Some(*at),
+                    _ => None,
+                })
+        };
+        loop {
+            let all = sent.iter().all(|(p, e, _)| {
+                followers_of(*p).all(|f| arrived(&people, e.author(), f).is_some())
+            });
+            if all || Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut delivery = Vec::new();
+        let mut complete = 0usize;
+        for (p, e, t) in &sent {
+            let mut every = true;
+            for f in followers_of(*p) {
+                match arrived(&people, e.author(), f) {
+                    Some(at) => {
+                        delivery.push(at.saturating_duration_since(*t).as_secs_f64() * 1000.0)
+                    }
+                    None => every = false,
+                }
+            }
+            complete += usize::from(every);
+        }
+        let expected = sent.len() * FOLLOWS;
+        let mut f = BTreeMap::new();
+        let round = |v: f64| (v * 100.0).round() / 100.0;
+        f.insert("online_s".into(), round(online_s).into());
+        f.insert(
+            "lookup_ms_p50".into(),
+            round(flood::percentile(&mut lookup, 0.5)).into(),
+        );
+        f.insert(
+            "lookup_ms_p99".into(),
+            round(flood::percentile(&mut lookup, 0.99)).into(),
+        );
+        f.insert("lookup_failed".into(), lookup_failed.into());
+        f.insert(
+            "delivery_ms_p50".into(),
+            round(flood::percentile(&mut delivery, 0.5)).into(),
+        );
+        f.insert(
+            "delivery_ms_p99".into(),
+            round(flood::percentile(&mut delivery, 0.99)).into(),
+        );
+        f.insert(
+            "delivered_ratio".into(),
+            round(delivery.len() as f64 / expected as f64).into(),
+        );
+        f.insert("posts_complete".into(), complete.into());
+        f.insert(
+            "node_rss_kb_per_client".into(),
+            round(online_kb.saturating_sub(idle_kb) as f64 / clients as f64).into(),
+        );
+        f
+    });
+    drop(procs);
+    figures
+}
+
+async fn wait_online(people: &[Person]) {
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !people.iter().all(|p| {
+        p.log
+            .borrow()
+            .iter()
+            .any(|(_, e)| matches!(e, AgentEvent::Online { .. }))
+    }) {
+        assert!(Instant::now() < deadline, "people did not come online");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[allow(clippy::print_stdout)] // the JSON line on stdout is this program's output
+fn main() {
+    let bin = std::env::var("KITH_NODE_BIN").expect("KITH_NODE_BIN: the kith-node binary");
+    let nodes = env_usize("KITH_SCALE_NODES", 8).max(2);
+    let clients = env_usize("KITH_SCALE_CLIENTS", 1000).max(FOLLOWS + 1);
+    let mut out = serde_json::Map::new();
+    out.insert("scale_nodes".into(), nodes.into());
+    out.insert("scale_clients".into(), clients.into());
+    if let Some(small) = std::env::var("KITH_SCALE_ALSO")
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        for (k, v) in measure(&bin, nodes, small.max(FOLLOWS + 1)) {
+            out.insert(format!("scale{small}_{k}"), v);
+        }
+    }
+    for (k, v) in measure(&bin, nodes, clients) {
+        out.insert(format!("scale_{k}"), v);
+    }
+    println!("{}", serde_json::Value::Object(out));
+}
