@@ -12,8 +12,12 @@
 //!   `lookup_failed`;
 //! - `delivery_ms_p50`/`_p99`: 100 people each post once more, live; from the author's
 //!   publish to the post stored by each of the 10 followers (everyone posted once before the
-//!   start, as onboarding does, so every feed is held and announced); `delivered_ratio` is the posts that arrived
+//!   start, as onboarding does, so every feed is held and announced); a post counts as
+//!   arrived when stored live, or by the sync a gap in the live stream starts, and only if the
+//!   follower's store holds it in the end; `delivered_ratio` is the posts that arrived
 //!   at every follower within 30 s over those expected, counting the lost;
+//! - `follows_held_ratio`: of every person's 10 follows, the share whose first post the person
+//!   holds once everyone is online (synced through the relays, or the holders' own nodes);
 //! - `node_rss_kb_per_client`: the nodes' resident memory with everyone online, less the
 //!   nodes' memory before anyone came, per person;
 //! - `online_s`: how long it took everyone to come online (they start 25 at a time).
@@ -183,6 +187,7 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
                     e,
                     AgentEvent::Online { .. }
                         | AgentEvent::Stored { .. }
+                        | AgentEvent::Synced { .. }
                         | AgentEvent::Standby { .. }
                 ) {
                     sink.borrow_mut().push((Instant::now(), e));
@@ -191,6 +196,11 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
             people.push(Person { agent, store, log });
             if people.len().is_multiple_of(BATCH) {
                 wait_online(&people[people.len() - BATCH..]).await;
+                progress(&format!(
+                    "{} of {clients} online after {:.1} s",
+                    people.len(),
+                    started.elapsed().as_secs_f64()
+                ));
             }
         }
         wait_online(&people).await;
@@ -198,7 +208,20 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
         // Let the announcements and the first syncs settle.
         tokio::time::sleep(Duration::from_secs(5)).await;
         let online_kb = rss(&pids);
+        // How many follows hold the followed person's first post by now (the syncs at going
+        // online, through the relays of three nodes at most).
+        let mut held = 0usize;
+        for (i, person) in people.iter().enumerate() {
+            for k in 1..=FOLLOWS {
+                let whose = ids[(i + k) % clients].author();
+                if matches!(person.store.feed(&whose).await, Ok(Some(m)) if m.head_seq() >= 1) {
+                    held += 1;
+                }
+            }
+        }
+        let follows_held = held as f64 / (clients * FOLLOWS) as f64;
 
+        progress("everyone online; lookups");
         // Lookups across nodes.
         let mut pick = Pick(clients as u64);
         let mut lookup = Vec::new();
@@ -221,6 +244,7 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
             }
         }
 
+        progress("live delivery");
         // Live delivery: POSTERS people post once; each of their followers must store it.
         let posters: Vec<usize> = (0..POSTERS.min(clients))
             .map(|k| k * clients / POSTERS.min(clients))
@@ -247,7 +271,9 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
         }
         let followers_of = |p: usize| (1..=FOLLOWS).map(move |k| (p + clients - k) % clients);
         let deadline = Instant::now() + Duration::from_secs(30);
-        let arrived = |people: &[Person], author: AuthorId, follower: usize| {
+        // A post arrives live (stored as it came), or by a sync that a gap in the live
+        // stream started (a follower that had not synced the feed yet): the first of the two.
+        let arrived = |people: &[Person], author: AuthorId, follower: usize, after: Instant| {
             people[follower]
                 .log
                 .borrow()
@@ -256,12 +282,15 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
                     AgentEvent::Stored {
                         author: a, seq: 2, ..
                     } if *a == author => Some(*at),
+                    AgentEvent::Synced { author: a, .. } if *a == author && *at >= after => {
+                        Some(*at)
+                    }
                     _ => None,
                 })
         };
         loop {
-            let all = sent.iter().all(|(p, e, _)| {
-                followers_of(*p).all(|f| arrived(&people, e.author(), f).is_some())
+            let all = sent.iter().all(|(p, e, t)| {
+                followers_of(*p).all(|f| arrived(&people, e.author(), f, *t).is_some())
             });
             if all || Instant::now() > deadline {
                 break;
@@ -273,11 +302,16 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
         for (p, e, t) in &sent {
             let mut every = true;
             for f in followers_of(*p) {
-                match arrived(&people, e.author(), f) {
-                    Some(at) => {
+                // Counted only if the follower's store holds it in the end.
+                let stored = matches!(
+                    people[f].store.feed(&e.author()).await,
+                    Ok(Some(m)) if m.head_seq() >= 2
+                );
+                match arrived(&people, e.author(), f, *t) {
+                    Some(at) if stored => {
                         delivery.push(at.saturating_duration_since(*t).as_secs_f64() * 1000.0)
                     }
-                    None => every = false,
+                    _ => every = false,
                 }
             }
             complete += usize::from(every);
@@ -308,6 +342,7 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
             round(delivery.len() as f64 / expected as f64).into(),
         );
         f.insert("posts_complete".into(), complete.into());
+        f.insert("follows_held_ratio".into(), round(follows_held).into());
         f.insert(
             "node_rss_kb_per_client".into(),
             round(online_kb.saturating_sub(idle_kb) as f64 / clients as f64).into(),
@@ -316,6 +351,12 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
     });
     drop(procs);
     figures
+}
+
+/// A line on stderr about where the bench is (it runs for minutes).
+fn progress(what: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "bench_scale: {what}");
 }
 
 async fn wait_online(people: &[Person]) {
