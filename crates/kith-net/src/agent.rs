@@ -1126,12 +1126,12 @@ impl<S: Store + 'static> Agent<S> {
         let mut best = None;
         // A holder that is not connected directly is dialed through the primary's relay and
         // the standby's (it may be reserved on either).
-        let relays: Vec<Multiaddr> = {
+        let (relays, relay_peers): (Vec<Multiaddr>, Vec<PeerId>) = {
             let nodes = self.nodes.borrow();
             std::iter::once(nodes.primary())
                 .chain(nodes.standby())
-                .filter_map(|p| p.main.first().cloned())
-                .collect()
+                .filter_map(|p| Some((p.main.first()?.clone(), p.peer)))
+                .unzip()
         };
         let known_node = |p: &PeerId| self.nodes.borrow().contains(p);
         for peer in candidates
@@ -1163,7 +1163,11 @@ impl<S: Store + 'static> Agent<S> {
                         .await
                         .unwrap_or_default()
                         .into_iter()
-                        .filter(|a| !crate::reach::relay_of(a).is_some_and(|r| known_node(&r)))
+                        // Circuits through the relays just tried are left out; through any
+                        // other node, known here or not, they are dialed.
+                        .filter(|a| {
+                            !crate::reach::relay_of(a).is_some_and(|r| relay_peers.contains(&r))
+                        })
                         .collect();
                     if !theirs.is_empty() {
                         tracing::debug!("sync of {author}: {peer} through its nodes: {theirs:?}");

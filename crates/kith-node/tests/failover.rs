@@ -152,7 +152,7 @@ async fn a_holder_reserved_on_another_node_is_reached_through_its_own_node() {
     LocalSet::new()
         .run_until(Box::pin(async {
             let (_dirs, nodes) = common::joined_nodes(3).await;
-            let [n1, _n2, n3] = <[Node; 3]>::try_from(nodes).ok().expect("three nodes");
+            let [n1, n2, n3] = <[Node; 3]>::try_from(nodes).ok().expect("three nodes");
 
             // Alice is offline; Holly holds her feed and is reserved on node 3 alone.
             let alice = Identity::from_secret([4; 32]);
@@ -172,10 +172,22 @@ async fn a_holder_reserved_on_another_node_is_reached_through_its_own_node() {
             })
             .await;
 
-            // Sam, on node 1 alone, follows Alice: Holly is found in the DHT, is not reserved
-            // on node 1, and is reached through node 3.
+            // Sam, online through node 1 with node 2 his standby (and node 3 known too), follows
+            // Alice: Holly is found in the DHT, is reserved on neither of his nodes, and is
+            // reached through node 3.
             let s_store = common::store_following(&[alice.author()]).await;
-            let (_s, s_log) = agent(&n1, &[], Keypair::generate_ed25519(), s_store.clone());
+            let (_s, s_log) = agent(
+                &n1,
+                &[&n2, &n3],
+                Keypair::generate_ed25519(),
+                s_store.clone(),
+            );
+            wait_for(
+                &s_log,
+                "sam's standby on node 2",
+                |e| matches!(e, AgentEvent::Standby { node: Some((p, _)) } if *p == n2.peer_id),
+            )
+            .await;
             wait_for(&s_log, "sam synced alice's feed from holly", |e| {
                 matches!(e, AgentEvent::Synced { author, peer, .. }
                     if *author == alice.author() && *peer == holly_id)
@@ -183,7 +195,7 @@ async fn a_holder_reserved_on_another_node_is_reached_through_its_own_node() {
             .await;
             let held = s_store.range(&alice.author(), 1, 10).await.expect("range");
             assert_eq!(held, feed.entries());
-            for n in [n3, _n2, n1] {
+            for n in [n3, n2, n1] {
                 n.shutdown().await;
             }
         }))
