@@ -31,10 +31,10 @@ fn cargo(args: &[&str]) -> Command {
     cmd("cargo", args)
 }
 
-/// Builds the app into `dist` with Trunk; `release` uses the size-optimised wasm profile.
 /// Builds the app into `dist` with Trunk, then writes its Content-Security-Policy into
 /// `index.html` as a `<meta>` element (for hosts other than kith-node, which sends it as a
-/// header), computed by `node` (a kith-node binary, built first: `--print-csp`).
+/// header), computed by `node` (a kith-node binary, built first: `--print-csp`). `release`
+/// uses the size-optimised wasm profile.
 fn build_app(_: &Tools, dist: &Path, release: bool, node: &Path) -> Result<()> {
     let out = dist.to_string_lossy().into_owned();
     let mut args = vec!["build", "index.html", "--dist", out.as_str()];
