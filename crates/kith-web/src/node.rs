@@ -28,12 +28,13 @@ pub const KNOWN_NODES: &str = "kith-nodes";
 /// message on `retry` cuts a wait short. Every document read teaches the store the node and
 /// the other kith-nodes it names ([`KNOWN_NODES`]). When the node that served the page does
 /// not answer (the page itself came from the service worker), the other nodes remembered
-/// are tried instead, one per attempt.
+/// are tried instead, one per attempt. Returns the plan for the node chosen and plans for the
+/// other remembered nodes (the agent's standby and next candidates), from one read of them.
 pub async fn bootstrap(
     store: &Rc<IdbStore>,
     retry: &mut mpsc::Receiver<()>,
     status: &dyn Fn(TabStatus),
-) -> NodePlan {
+) -> (NodePlan, Vec<NodePlan>) {
     let only = browser::transport_from_url();
     let mut backoff = Backoff::APP_DEFAULT;
     loop {
@@ -43,19 +44,22 @@ pub async fn bootstrap(
         });
         let reason = match browser::fetch_bootstrap().await {
             Ok(doc) => {
-                learn(store, &doc).await;
+                let nodes = learn(store, &doc).await;
                 match kith_net::node_plan(&doc, only) {
-                    Ok(plan) => return plan,
+                    Ok(plan) => {
+                        let others = plans_besides(&nodes, &plan.peer.to_string(), only);
+                        return (plan, others);
+                    }
                     Err(e) => e.to_string(),
                 }
             }
             Err(reason) => {
-                if let Some(plan) = remembered(store, attempt, only).await {
+                if let Some((plan, others)) = remembered(store, attempt, only).await {
                     tracing::info!(
                         "the page's kith-node is away ({reason}); trying {}",
                         plan.peer
                     );
-                    return plan;
+                    return (plan, others);
                 }
                 reason
             }
@@ -80,32 +84,42 @@ async fn known(store: &Rc<IdbStore>) -> KnownNodes {
     }
 }
 
-/// Keeps what `doc` says about kith-nodes.
-async fn learn(store: &Rc<IdbStore>, doc: &BootstrapDoc) {
+/// Keeps what `doc` says about kith-nodes; returns the nodes now known.
+async fn learn(store: &Rc<IdbStore>, doc: &BootstrapDoc) -> KnownNodes {
     let mut nodes = known(store).await;
     if nodes.learn(doc)
         && let Err(e) = store.put_setting(KNOWN_NODES, &nodes.encode()).await
     {
         tracing::warn!("remembering kith-nodes: {e}");
     }
+    nodes
+}
+
+/// Plans for the known nodes other than `peer`, in the order known, keeping those this tab
+/// can dial.
+fn plans_besides(nodes: &KnownNodes, peer: &str, only: Option<TransportKind>) -> Vec<NodePlan> {
+    nodes
+        .nodes()
+        .iter()
+        .filter(|n| n.peer_id != peer)
+        .filter_map(|n| kith_net::node_plan(&BootstrapDoc::of(n), only).ok())
+        .collect()
 }
 
 /// A plan for one of the remembered nodes other than the page's own (the first, the one that
-/// served the last document read), taking them in turn by `attempt`.
+/// served the last document read), taking them in turn by `attempt`, and plans for the others.
 async fn remembered(
     store: &Rc<IdbStore>,
     attempt: u32,
     only: Option<TransportKind>,
-) -> Option<NodePlan> {
+) -> Option<(NodePlan, Vec<NodePlan>)> {
     let nodes = known(store).await;
-    let others: Vec<NodePlan> = nodes
-        .nodes()
-        .iter()
-        .skip(1)
-        .filter_map(|n| kith_net::node_plan(&BootstrapDoc::of(n), only).ok())
-        .collect();
-    let pick = usize::try_from(attempt).unwrap_or(0) % others.len().max(1);
-    others.into_iter().nth(pick)
+    let first = nodes.nodes().first()?.peer_id.clone();
+    let candidates = plans_besides(&nodes, &first, only);
+    let pick = usize::try_from(attempt).unwrap_or(0) % candidates.len().max(1);
+    let plan = candidates.into_iter().nth(pick)?;
+    let others = plans_besides(&nodes, &plan.peer.to_string(), only);
+    Some((plan, others))
 }
 
 /// This device's peer id, if its node has run before (the node lock's holder makes the key).
@@ -124,6 +138,7 @@ pub async fn stored_peer(store: &Rc<IdbStore>) -> Option<String> {
 pub async fn start(
     app: &Rc<App<Rc<IdbStore>>>,
     plan: NodePlan,
+    others: Vec<NodePlan>,
     retry_tx: mpsc::Sender<()>,
     retry: mpsc::Receiver<()>,
 ) -> Result<(Rc<dyn Network>, mpsc::Receiver<AgentEvent>, String), String> {
@@ -140,16 +155,8 @@ pub async fn start(
     let (client, events, event_loop) = kith_net::new(device, config)
         .map_err(|e| format!("The network could not start in this browser: {e}"))?;
     platform::spawn(event_loop.run());
-    // The other kith-nodes remembered: a standby while this one is up, and the next to go
-    // online through when it goes.
-    let only = browser::transport_from_url();
-    let others: Vec<NodePlan> = known(app.store())
-        .await
-        .nodes()
-        .iter()
-        .filter(|n| n.peer_id != plan.peer.to_string())
-        .filter_map(|n| kith_net::node_plan(&BootstrapDoc::of(n), only).ok())
-        .collect();
+    // The other kith-nodes remembered (`others`): a standby while this one is up, and the next
+    // to go online through when it goes.
     let agent = Agent::new(client, app.store().clone(), plan.peer, plan.main)
         .with_fallback(plan.fallback)
         .with_other_nodes(others);

@@ -252,9 +252,9 @@ impl Shell {
         let Some(mut retry) = self.retry_rx.borrow_mut().take() else {
             return;
         };
-        let plan =
+        let (plan, others) =
             crate::node::bootstrap(self.app.store(), &mut retry, &|s| self.show_status(s)).await;
-        let started = crate::node::start(&self.app, plan.clone(), self.retry.clone(), retry);
+        let started = crate::node::start(&self.app, plan, others, self.retry.clone(), retry);
         let (net, mut report_rx, me) = match started.await {
             Ok(started) => started,
             Err(e) => return d(Action::Failed(e)),
@@ -262,20 +262,18 @@ impl Shell {
         d(Action::LocalPeer(me));
         *self.own.borrow_mut() = Some(net.clone());
         self.app.set_network(Some(net));
-        // The node online through (the agent moves to another when it goes), and the
-        // transport of the latest connection to each of the last few nodes.
-        let mut node = plan.peer;
+        // The transport of the latest connection to each of the last few kith-nodes, for the
+        // node the agent is online through (it moves to another when one goes).
         let mut transports: Vec<(kith_net::PeerId, TransportKind)> = Vec::new();
         while let Some(event) = report_rx.next().await {
             match &event {
                 AgentEvent::Connecting { attempt } => {
                     self.show_status(TabStatus::Connecting { attempt: *attempt })
                 }
-                AgentEvent::Online { node: now, .. } => {
-                    node = *now;
+                AgentEvent::Online { node, .. } => {
                     let transport = transports
                         .iter()
-                        .find(|(p, _)| *p == node)
+                        .find(|(p, _)| p == node)
                         .map_or(TransportKind::Other, |(_, t)| *t);
                     self.show_status(TabStatus::Online {
                         node: node.to_string(),
@@ -290,8 +288,9 @@ impl Shell {
                     if let Event::Connected {
                         peer, transport: t, ..
                     } = e
-                        && (*peer == node
-                            || matches!(t, TransportKind::WebSocket | TransportKind::WebRtcDirect))
+                        // Only kith-nodes are reached over these (browsers over circuits or
+                        // /webrtc).
+                        && matches!(t, TransportKind::WebSocket | TransportKind::WebRtcDirect)
                     {
                         transports.retain(|(p, _)| p != peer);
                         transports.insert(0, (*peer, *t));
