@@ -447,7 +447,7 @@ impl SwarmLoop {
                 event = self.swarm.select_next_some() => self.on_event(event),
                 Some(command) = self.commands.next() => self.on_command(command),
                 _ = beat.tick() => self.rejoin(),
-                _ = save.tick() => self.save_dht(),
+                _ = save.tick() => self.save_dht(false),
                 _ = &mut shutdown => break,
             }
         }
@@ -455,8 +455,7 @@ impl SwarmLoop {
         if let Some(write) = self.saving.take() {
             let _ = write.await;
         }
-        self.saved_changes = u64::MAX;
-        self.save_dht();
+        self.save_dht(true);
         if let Some(write) = self.saving.take() {
             let _ = write.await;
         }
@@ -476,22 +475,30 @@ impl SwarmLoop {
         }
     }
 
-    /// Writes the DHT to disk if it changed since the last write and no write is running. The
-    /// swarm task only copies; encoding and writing run on a blocking thread.
-    fn save_dht(&mut self) {
-        let changes = self.swarm.behaviour_mut().kad.store_mut().changes();
-        if changes == self.saved_changes || self.saving.as_ref().is_some_and(|w| !w.is_finished()) {
-            return;
-        }
-        let mut nodes = Vec::new();
+    /// The peers of the DHT routing table, with their addresses.
+    fn routing_table(&mut self) -> Vec<(PeerId, Vec<Multiaddr>)> {
+        let mut out = Vec::new();
         for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
             for e in bucket.iter() {
-                nodes.push((
+                out.push((
                     *e.node.key.preimage(),
                     e.node.value.iter().cloned().collect(),
                 ));
             }
         }
+        out
+    }
+
+    /// Writes the DHT to disk if it changed since the last write (or `always`, at shutdown)
+    /// and no write is running. The swarm task only copies; encoding and writing run on a
+    /// blocking thread.
+    fn save_dht(&mut self, always: bool) {
+        let changes = self.swarm.behaviour_mut().kad.store_mut().changes();
+        let running = self.saving.as_ref().is_some_and(|w| !w.is_finished());
+        if running || (changes == self.saved_changes && !always) {
+            return;
+        }
+        let nodes = self.routing_table();
         let snapshot =
             crate::persist::Snapshot::take(self.swarm.behaviour_mut().kad.store_mut(), &nodes);
         self.saved_changes = changes;
@@ -509,10 +516,11 @@ impl SwarmLoop {
     fn on_command(&mut self, command: Command) {
         match command {
             Command::Status(reply) => {
-                let mut routing_table = Vec::new();
-                for bucket in self.swarm.behaviour_mut().kad.kbuckets() {
-                    routing_table.extend(bucket.iter().map(|e| e.node.key.preimage().to_string()));
-                }
+                let routing_table = self
+                    .routing_table()
+                    .into_iter()
+                    .map(|(p, _)| p.to_string())
+                    .collect();
                 let store = self.swarm.behaviour_mut().kad.store_mut();
                 let dht_records = {
                     use kad::store::RecordStore;
