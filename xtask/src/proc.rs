@@ -158,3 +158,82 @@ impl Drop for Background {
         eprintln!("stopped {}", self.name);
     }
 }
+
+/// Free bytes on the file system that holds `path`, from `df` (coreutils), or `None` when
+/// `df` cannot tell.
+pub(crate) fn free_bytes(path: &Path) -> Option<u64> {
+    let out = output(Command::new("df").args(["-P", "-k"]).arg(path))?;
+    let line = out.lines().nth(1)?;
+    let kib: u64 = line.split_whitespace().nth(3)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Below this much free space, the test and bench commands make room first. Chromium refuses
+/// Cache Storage and IndexedDB writes on a nearly full disk (the app's offline start then
+/// fails in the end-to-end tests), and rustc's incremental caches grow by gigabytes a day.
+const ROOM_WANTED: u64 = 12 << 30;
+/// Below this much, even after making room, the tests would fail for want of space: stop with
+/// a clear error instead.
+const ROOM_NEEDED: u64 = 3 << 30;
+
+/// Makes sure the target directory's disk has room for a test or bench run: when it is short
+/// of [`ROOM_WANTED`], deletes rustc's incremental caches under the target directory (they only
+/// speed up rebuilds after small edits; nothing else is lost) and says how much that freed.
+pub(crate) fn make_room() -> Result<()> {
+    let target = target_dir();
+    let probe = if target.exists() {
+        target.clone()
+    } else {
+        root()
+    };
+    let Some(free) = free_bytes(&probe) else {
+        return Ok(());
+    };
+    if free >= ROOM_WANTED {
+        return Ok(());
+    }
+    let mut caches = Vec::new();
+    for profile in ["debug", "release"] {
+        caches.push(target.join(profile).join("incremental"));
+        caches.push(
+            target
+                .join("wasm32-unknown-unknown")
+                .join(profile)
+                .join("incremental"),
+        );
+    }
+    for cache in caches.iter().filter(|c| c.is_dir()) {
+        std::fs::remove_dir_all(cache)
+            .with_context(|| format!("cannot delete {}", cache.display()))?;
+    }
+    let after = free_bytes(&probe).unwrap_or(free);
+    eprintln!(
+        "xtask: {:.1} GiB free on the target directory's disk; deleted rustc's incremental \
+         caches in {}: {:.1} GiB free now",
+        free as f64 / f64::from(1 << 30),
+        target.display(),
+        after as f64 / f64::from(1 << 30),
+    );
+    if after < ROOM_NEEDED {
+        bail!(
+            "only {:.1} GiB free on the disk of {}: the browser tests need about {} GiB \
+             (Chromium refuses storage on a full disk); free some space and run again",
+            after as f64 / f64::from(1 << 30),
+            target.display(),
+            ROOM_NEEDED >> 30
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn df_reports_the_free_space_of_a_real_directory() {
+        let free = free_bytes(&std::env::temp_dir()).expect("df answers");
+        assert!(free > 0);
+        assert_eq!(free_bytes(Path::new("/no/such/directory")), None);
+    }
+}

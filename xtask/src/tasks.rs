@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-use crate::proc::{Background, cmd, root, run as run_cmd, step, target_dir};
+use crate::proc::{Background, cmd, make_room, root, run as run_cmd, step, target_dir};
 use crate::setup::Tools;
 
 /// The parts `cargo xtask test` can run on their own.
@@ -101,6 +101,7 @@ pub(crate) fn run() -> Result<()> {
 
 /// `cargo xtask test [parts]`.
 pub(crate) fn test(parts: &[&str]) -> Result<()> {
+    make_room()?;
     let tools = if parts.iter().any(|p| *p == "wasm" || *p == "e2e") {
         Some(Tools::for_everything()?)
     } else {
@@ -338,6 +339,7 @@ fn scale_step(scale: Scale, figures: &mut BTreeMap<String, serde_json::Value>) -
 
 /// `cargo xtask bench`: measures, merges into target/bench/report.json, prints a table.
 pub(crate) fn bench(scale: Scale) -> Result<()> {
+    make_room()?;
     let tools = Tools::for_everything()?;
     let dist = build_release(&tools)?;
     let mut figures = BTreeMap::new();
