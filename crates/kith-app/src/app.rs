@@ -29,7 +29,9 @@ use kith_core::name::normalize_handle;
 use kith_core::{
     AuthorId, EntryRef, FollowLink, Identity, KdfParams, NameClaim, Payload, VerifiedEntry,
 };
-use kith_store::{FeedLimits, FeedMeta, MAX_READ, Store, StoreError, backup};
+use kith_store::{
+    FeedLimits, FeedMeta, MAX_READ, People, Stance, Store, StoreError, backup, people,
+};
 
 use crate::Library;
 use crate::network::{NetFailure, Network, News, Source};
@@ -131,6 +133,13 @@ pub enum Command {
     GoAhead,
     /// Ask the browser for persistent storage.
     RequestPersistence,
+    /// Mute or block someone (`Some`), or undo it (`None`).
+    SetStance {
+        /// Who.
+        author: AuthorId,
+        /// What to do.
+        stance: Option<Stance>,
+    },
     /// Change how much of one other person's feed this device keeps.
     SetFeedLimits {
         /// The most entries.
@@ -194,6 +203,8 @@ pub enum Update {
     Persisted(bool),
     /// How much of one other person's feed this device keeps.
     FeedLimits(FeedLimits),
+    /// Who is muted or blocked on this device (for Settings), in name order.
+    People(Vec<(Person, Stance)>),
     /// The theme chosen.
     Theme(Theme),
     /// The check for posts made on another device, while it is pending.
@@ -465,6 +476,8 @@ pub struct App<S> {
     own_check: Cell<bool>,
     /// Feeds whose reaching the cap was said this session (said once each).
     capped_said: RefCell<BTreeSet<AuthorId>>,
+    /// Who is muted or blocked (kith-store's `people` setting, as last read).
+    people: RefCell<People>,
 }
 
 impl<S: Store + 'static> App<S> {
@@ -485,6 +498,7 @@ impl<S: Store + 'static> App<S> {
             searches: Cell::new(0),
             own_check: Cell::new(false),
             capped_said: RefCell::new(BTreeSet::new()),
+            people: RefCell::new(People::default()),
         })
     }
 
@@ -552,6 +566,7 @@ impl<S: Store + 'static> App<S> {
             *self.handle.borrow_mut() = Some(h);
         }
         self.drop_previews(0).await;
+        self.read_people().await;
         let metas = self.store.feeds().await.unwrap_or_default();
         for m in &metas {
             self.library
@@ -717,7 +732,10 @@ impl<S: Store + 'static> App<S> {
                 let s = self.library.borrow().suggestions();
                 self.send(Update::Suggestions(s));
             }
-            Route::Settings => self.refresh_usage().await,
+            Route::Settings => {
+                self.refresh_usage().await;
+                self.send(Update::People(self.people_view()));
+            }
             Route::Home | Route::Network => {}
         }
     }
@@ -763,6 +781,7 @@ impl<S: Store + 'static> App<S> {
             last_synced_ms: meta.and_then(|m| m.last_synced_ms),
             synced_from,
             forked: meta.is_some_and(|m| m.fork.is_some()),
+            stance: self.people.borrow().stance(&author),
         };
         drop(lib);
         self.send(Update::Profile(Box::new(view)));
@@ -976,6 +995,7 @@ impl<S: Store + 'static> App<S> {
                     Err(e) => self.notice(format!("Deleting failed. {e}"), true),
                 }
             }
+            Command::SetStance { author, stance } => self.set_stance(author, stance).await,
             Command::Follow(author) => self.follow(author).await,
             Command::Unfollow(author) => self.unfollow(author).await,
             Command::Search(q) => self.search(&q),
@@ -1094,6 +1114,73 @@ impl<S: Store + 'static> App<S> {
             }
             net.sync(author);
         });
+    }
+
+    /// Reads who is muted or blocked, and hides them in the library.
+    async fn read_people(&self) {
+        match people::read(&self.store).await {
+            Ok(p) => {
+                self.library.borrow_mut().set_hidden(p.hidden());
+                *self.people.borrow_mut() = p;
+            }
+            Err(e) => self.notice(
+                format!("Reading who you muted or blocked failed: {e}"),
+                true,
+            ),
+        }
+    }
+
+    /// Who is muted or blocked, as Settings lists them.
+    fn people_view(&self) -> Vec<(Person, Stance)> {
+        let lib = self.library.borrow();
+        let mut list: Vec<(Person, Stance)> = self
+            .people
+            .borrow()
+            .iter()
+            .map(|(a, s)| (lib.person(&a), s))
+            .collect();
+        list.sort_by_key(|(p, _)| (p.display_name().to_lowercase(), p.author));
+        list
+    }
+
+    /// Mutes, blocks, or undoes either. Kept in the store, where the network agent reads it
+    /// (a block refuses the person's sync requests from then on); other views re-read it.
+    async fn set_stance(&self, author: AuthorId, stance: Option<Stance>) {
+        if author == self.me() {
+            self.notice("You cannot mute or block yourself.", true);
+            return;
+        }
+        let before = self.people.borrow().stance(&author);
+        if before == stance {
+            return;
+        }
+        match people::set(&self.store, author, stance).await {
+            Ok(p) => {
+                self.library.borrow_mut().set_hidden(p.hidden());
+                *self.people.borrow_mut() = p;
+            }
+            Err(e) => {
+                self.notice(format!("That did not work: {e}"), true);
+                return;
+            }
+        }
+        let name = self.library.borrow().person(&author).display_name();
+        let text = match (stance, before) {
+            (Some(Stance::Muted), _) => format!(
+                "Muted {name}: their posts and replies are hidden on this device. Unmute on                  their profile or in Settings."
+            ),
+            (Some(Stance::Blocked), _) => format!(
+                "Blocked {name}: their posts and replies are hidden, and this device no longer                  serves them your posts. Unblock on their profile or in Settings."
+            ),
+            (None, Some(was)) => format!("{name} is no longer {}.", was.word()),
+            (None, None) => return,
+        };
+        self.notice(text, false);
+        self.send(Update::Changed(author));
+        self.refresh_all().await;
+        if self.route.get() == Route::Settings {
+            self.send(Update::People(self.people_view()));
+        }
     }
 
     async fn unfollow(&self, author: AuthorId) {
@@ -1320,6 +1407,8 @@ impl<S: Store + 'static> App<S> {
         if author == self.me() {
             self.read_own_check().await;
         }
+        // A mute or block in another view says so with the person's author id.
+        self.read_people().await;
         self.reload_feed(author).await;
         self.refresh_live().await;
     }
@@ -1327,6 +1416,7 @@ impl<S: Store + 'static> App<S> {
     /// Re-reads every held feed (after another view of the store may have changed any).
     pub async fn reload_all(&self) {
         self.read_own_check().await;
+        self.read_people().await;
         for m in self.store.feeds().await.unwrap_or_default() {
             self.reload_feed(m.author).await;
         }

@@ -33,6 +33,9 @@ pub struct Library {
     /// Profiles of feeds held only as a window that lacks one (from the feed's first entry),
     /// until the whole feed is read.
     profile_hints: Vec<(AuthorId, Payload)>,
+    /// People the person muted or blocked: left out of the timeline, threads and suggestions
+    /// (their own profile still lists their posts, under a notice).
+    hidden: BTreeSet<AuthorId>,
 }
 
 /// Emoji → who gave it.
@@ -52,6 +55,7 @@ impl Library {
             reactions: HashMap::new(),
             pending: HashMap::new(),
             profile_hints: Vec::new(),
+            hidden: BTreeSet::new(),
         }
     }
 
@@ -239,6 +243,16 @@ impl Library {
         }
     }
 
+    /// Sets who is hidden: the people muted or blocked (kith-store's `people` setting).
+    pub fn set_hidden(&mut self, hidden: BTreeSet<AuthorId>) {
+        self.hidden = hidden;
+    }
+
+    /// Whether `author` is muted or blocked here.
+    pub fn is_hidden(&self, author: &AuthorId) -> bool {
+        self.hidden.contains(author)
+    }
+
     /// Everyone I follow.
     pub fn followed(&self) -> BTreeSet<AuthorId> {
         self.followed.clone()
@@ -316,7 +330,12 @@ impl Library {
     fn thread_view(&self, t: &Thread<'_>) -> ThreadView {
         ThreadView {
             post: self.post_view(&t.post),
-            replies: t.replies.iter().map(|r| self.thread_view(r)).collect(),
+            replies: t
+                .replies
+                .iter()
+                .filter(|r| !self.hidden.contains(&r.post.entry.author()))
+                .map(|r| self.thread_view(r))
+                .collect(),
         }
     }
 
@@ -330,14 +349,15 @@ impl Library {
     /// The home timeline: me and everyone I follow, newest first, `limit` threads; and
     /// whether there are more.
     pub fn home(&self, limit: usize) -> (Vec<ThreadView>, bool) {
-        let mut following = self.followed.clone();
+        let mut following = &self.followed - &self.hidden;
         following.insert(self.me);
         self.page(&following, limit)
     }
 
-    /// `author`'s posts (with replies held here), newest first.
+    /// `author`'s posts (with replies held here), newest first: a muted or blocked author's
+    /// too (their profile says so), without the replies of others hidden.
     pub fn posts_of(&self, author: &AuthorId, limit: usize) -> (Vec<ThreadView>, bool) {
-        let mut following = self.followed.clone();
+        let mut following = &self.followed - &self.hidden;
         following.insert(self.me);
         following.insert(*author);
         let (threads, more) = self.page(&following, usize::MAX);
@@ -364,7 +384,7 @@ impl Library {
         };
         friends_of_friends(me, self.feeds.values())
             .into_iter()
-            .filter(|(a, _)| !self.followed.contains(a))
+            .filter(|(a, _)| !self.followed.contains(a) && !self.hidden.contains(a))
             .map(|(a, n)| (self.person(&a), n))
             .collect()
     }
@@ -461,6 +481,68 @@ mod tests {
         let p5 = post(&mut fa, &a, "later", None, 6);
         let mut lib2 = Library::new(b.author());
         assert!(lib2.add([p5]).is_empty());
+    }
+
+    #[test]
+    fn hidden_people_leave_the_timeline_threads_and_suggestions_but_not_their_profile() {
+        let (a, b, c) = (
+            Identity::from_secret([1; 32]),
+            Identity::from_secret([2; 32]),
+            Identity::from_secret([3; 32]),
+        );
+        let (mut fa, mut fb, mut fc) = (
+            Feed::new(a.author()),
+            Feed::new(b.author()),
+            Feed::new(c.author()),
+        );
+        let mut lib = Library::new(b.author());
+        let p1 = post(&mut fa, &a, "alice's post", None, 1);
+        let mine = post(&mut fb, &b, "my post", None, 2);
+        let reply = post(&mut fc, &c, "carol replies", Some(mine.entry_ref()), 3);
+        let carol_post = post(&mut fc, &c, "carol's post", None, 4);
+        // I follow Alice and Carol; Alice follows Dave, whom I do not: Dave is suggested.
+        let dave = Identity::from_secret([4; 32]).author();
+        let follow = fa
+            .append(&a, &Payload::Follow { author: dave }, NOW + 5)
+            .cloned()
+            .expect("appends");
+        lib.add([p1, mine, reply, carol_post, follow]);
+        lib.set_followed(a.author(), true);
+        lib.set_followed(c.author(), true);
+        let me_follows = fb
+            .append(&b, &Payload::Follow { author: a.author() }, NOW + 6)
+            .cloned()
+            .expect("appends");
+        lib.add([me_follows]);
+        let texts = |lib: &Library| -> Vec<String> {
+            lib.home(10)
+                .0
+                .iter()
+                .flat_map(|t| {
+                    std::iter::once(t.post.text.clone())
+                        .chain(t.replies.iter().map(|r| r.post.text.clone()))
+                })
+                .collect()
+        };
+        assert_eq!(
+            texts(&lib),
+            ["carol's post", "my post", "carol replies", "alice's post"]
+        );
+        assert_eq!(lib.suggestions().len(), 1);
+        // Carol muted: her post and her reply under mine go.
+        lib.set_hidden(BTreeSet::from([c.author()]));
+        assert!(lib.is_hidden(&c.author()));
+        assert_eq!(texts(&lib), ["my post", "alice's post"]);
+        // Her profile still lists her post (her reply is in my thread).
+        let (hers, _) = lib.posts_of(&c.author(), 10);
+        assert_eq!(hers.len(), 1);
+        assert_eq!(hers[0].post.text, "carol's post");
+        // Dave hidden: no longer suggested.
+        lib.set_hidden(BTreeSet::from([dave]));
+        assert!(lib.suggestions().is_empty());
+        // Undone: everything returns.
+        lib.set_hidden(BTreeSet::new());
+        assert_eq!(texts(&lib).len(), 4);
     }
 
     #[test]

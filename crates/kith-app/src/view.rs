@@ -155,6 +155,8 @@ pub struct ProfileView {
     pub synced_from: Option<String>,
     /// Whether the author was caught signing two different entries at one position.
     pub forked: bool,
+    /// Whether I muted or blocked them.
+    pub stance: Option<kith_store::Stance>,
 }
 
 /// Me, once an identity exists.

@@ -1039,3 +1039,131 @@ fn forgetting_a_feed_drops_it_but_never_my_own() {
     );
     assert_eq!(h.stored(h.me()).len(), 3, "profile, follow, unfollow");
 }
+
+#[test]
+fn mute_and_block_hide_a_person_everywhere_until_undone_and_other_tabs_agree() {
+    use kith_store::Stance;
+    let mut h = Harness::new("Alice", "alice");
+    let mut carol = Other::new(3);
+    h.run(Command::Follow(carol.author()));
+    let entries = [carol.sign(Payload::post("carol one"))];
+    futures::executor::block_on(h.store().insert(&entries)).expect("store");
+    h.news(News::Synced {
+        author: carol.author(),
+        from: Source::Author,
+        fetched: 1,
+        direct: false,
+    });
+    h.post("mine");
+    let mine = h.post_ref("mine");
+    h.news(News::Stored {
+        entry: Box::new(carol.sign(Payload::Post {
+            text: "carol replies".into(),
+            reply_to: Some(mine),
+            mentions: Vec::new(),
+        })),
+    });
+    let replies = |h: &Harness| -> Vec<String> {
+        h.home()
+            .iter()
+            .flat_map(|t| t.replies.iter().map(|r| r.post.text.clone()))
+            .collect()
+    };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    // Posted within the same milliseconds: their order on home is not the point here.
+    assert_eq!(sorted(h.home_texts()), ["carol one", "mine"]);
+    assert_eq!(replies(&h), ["carol replies"]);
+    let tab = h.second_tab();
+
+    h.run(Command::SetStance {
+        author: carol.author(),
+        stance: Some(Stance::Muted),
+    });
+    assert_eq!(h.home_texts(), ["mine"]);
+    assert!(replies(&h).is_empty(), "her reply under my post is hidden");
+    assert!(
+        h.notices()
+            .last()
+            .is_some_and(|(t, e)| t.starts_with("Muted") && !e)
+    );
+    // Still followed: muting is not unfollowing.
+    assert!(
+        h.last(|u| match u {
+            Update::Following(f) => Some(f.contains(&carol.author())),
+            _ => None,
+        })
+        .expect("following sent")
+    );
+    // Her profile says so, and still lists her post.
+    h.run(Command::Open(Route::Profile(carol.author())));
+    let profile = h
+        .last(|u| match u {
+            Update::Profile(p) => Some(p.clone()),
+            _ => None,
+        })
+        .expect("profile");
+    assert_eq!(profile.stance, Some(Stance::Muted));
+    assert_eq!(profile.posts.len(), 1);
+
+    // The other tab learns it from the store, as the shell tells it.
+    let mut tab = tab;
+    tab.pool.run_until(tab.app.on_store_changed(carol.author()));
+    tab.pool.run_until_stalled();
+    tab.run(Command::Open(Route::Home));
+    assert_eq!(tab.home_texts(), ["mine"]);
+
+    // Blocked: listed in Settings, kept in the store for the network agent.
+    h.run(Command::SetStance {
+        author: carol.author(),
+        stance: Some(Stance::Blocked),
+    });
+    h.run(Command::Open(Route::Settings));
+    let listed = h
+        .last(|u| match u {
+            Update::People(p) => Some(p.clone()),
+            _ => None,
+        })
+        .expect("people listed");
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].0.author, carol.author());
+    assert_eq!(listed[0].1, Stance::Blocked);
+    let stored = futures::executor::block_on(kith_store::people::read(h.store())).expect("read");
+    assert!(stored.is_blocked(&carol.author()));
+
+    // Undone from Settings: everything returns.
+    h.run(Command::SetStance {
+        author: carol.author(),
+        stance: None,
+    });
+    assert!(
+        h.notices()
+            .last()
+            .is_some_and(|(t, _)| t.ends_with("is no longer blocked."))
+    );
+    assert!(
+        h.last(|u| match u {
+            Update::People(p) => Some(p.is_empty()),
+            _ => None,
+        })
+        .expect("people listed")
+    );
+    h.run(Command::Open(Route::Home));
+    assert_eq!(sorted(h.home_texts()), ["carol one", "mine"]);
+    assert_eq!(replies(&h), ["carol replies"]);
+
+    // Nobody mutes themselves.
+    let me = h.me();
+    h.run(Command::SetStance {
+        author: me,
+        stance: Some(Stance::Muted),
+    });
+    assert!(h.notices().last().is_some_and(|(_, e)| *e));
+    assert!(
+        futures::executor::block_on(kith_store::people::read(h.store()))
+            .expect("read")
+            .is_empty()
+    );
+}

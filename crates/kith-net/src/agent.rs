@@ -875,12 +875,14 @@ impl<S: Store + 'static> Agent<S> {
         done: &mpsc::Sender<(AuthorId, bool)>,
     ) -> Option<String> {
         match event {
-            Event::SyncRequest { id, message, .. } => {
+            Event::SyncRequest { id, peer, message } => {
                 // Answered in a task of its own; the event loop bounds how many wait.
                 let replica = self.replica.clone();
                 platform::spawn_local(async move {
-                    if let Err(e) = replica.serve(id, message).await {
-                        tracing::debug!("serving a sync request: {e}");
+                    match replica.answer(id, peer, message).await {
+                        Ok(true) => tracing::info!("refused a sync request of {peer}: blocked"),
+                        Ok(false) => {}
+                        Err(e) => tracing::debug!("serving a sync request: {e}"),
                     }
                 });
                 None

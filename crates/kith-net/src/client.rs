@@ -75,6 +75,10 @@ pub(crate) enum Command {
         id: u64,
         message: Message,
     },
+    /// Drops the inbound sync request `id` unanswered: the requester sees it fail.
+    Refuse {
+        id: u64,
+    },
     ListenViaRelay {
         relay: Multiaddr,
         reply: oneshot::Sender<Result<Multiaddr, NetError>>,
@@ -305,6 +309,16 @@ impl Client {
         self.commands
             .clone()
             .send(Command::Respond { id, message })
+            .await
+            .map_err(|_| NetError::Stopped)
+    }
+
+    /// Refuses the inbound sync request `id` without an answer (a blocked person's): the
+    /// request fails on the requester's side as if this peer had gone.
+    pub async fn refuse(&self, id: u64) -> Result<(), NetError> {
+        self.commands
+            .clone()
+            .send(Command::Refuse { id })
             .await
             .map_err(|_| NetError::Stopped)
     }

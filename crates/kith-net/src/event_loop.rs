@@ -48,9 +48,12 @@ pub struct EventLoop {
     pending_requests: HashMap<OutboundRequestId, (PeerId, Reply<Message>)>,
     pending_responses: HashMap<u64, (PeerId, ResponseChannel<Vec<u8>>)>,
     next_response_id: u64,
-    /// Reservations asked for, with the relay's peer id: a reservation whose relay
-    /// connection closes first fails (the relay client says nothing then).
-    pending_listens: HashMap<ListenerId, (Option<PeerId>, Reply<Multiaddr>)>,
+    /// Reservations asked for: answered by the listener's first address, or by its close
+    /// (with any reason: a listener whose relay connection closed ends `Ok`). A relay
+    /// listener is never removed from here: libp2p-relay 0.22's client panics ("Relay
+    /// connection exist") when a reservation it already asked for is accepted after its
+    /// listener was removed, so the relay client alone closes its listeners.
+    pending_listens: HashMap<ListenerId, Reply<Multiaddr>>,
     pending_provides: HashMap<kad::QueryId, Reply<()>>,
     pending_puts: HashMap<kad::QueryId, Reply<()>>,
     pending_gets: HashMap<kad::QueryId, Reply<Option<Vec<u8>>>>,
@@ -154,25 +157,6 @@ impl EventLoop {
         };
         for id in retire {
             self.swarm.close_connection(id);
-        }
-    }
-
-    /// Fails the reservations still waiting on `relay`, whose last connection closed: the
-    /// request died with it, and the relay client would leave the listener waiting forever.
-    fn fail_reservations_via(&mut self, relay: PeerId) {
-        let dead: Vec<ListenerId> = self
-            .pending_listens
-            .iter()
-            .filter(|(_, (r, _))| *r == Some(relay))
-            .map(|(id, _)| *id)
-            .collect();
-        for id in dead {
-            self.swarm.remove_listener(id);
-            if let Some((_, reply)) = self.pending_listens.remove(&id) {
-                let _ = reply.send(Err(NetError::Relay(
-                    "the connection to the relay closed before the reservation".to_owned(),
-                )));
-            }
         }
     }
 
@@ -421,14 +405,14 @@ impl EventLoop {
                     }
                 }
             }
+            Command::Refuse { id } => {
+                // Dropping the channel fails the request on the requester's side.
+                self.pending_responses.remove(&id);
+            }
             Command::ListenViaRelay { relay, reply } => {
-                let relay_peer = relay.iter().find_map(|p| match p {
-                    Protocol::P2p(peer) => Some(peer),
-                    _ => None,
-                });
                 match self.swarm.listen_on(relay.with(Protocol::P2pCircuit)) {
                     Ok(id) => {
-                        self.pending_listens.insert(id, (relay_peer, reply));
+                        self.pending_listens.insert(id, reply);
                     }
                     Err(e) => {
                         let _ = reply.send(Err(NetError::Relay(e.to_string())));
@@ -526,9 +510,6 @@ impl EventLoop {
                 ..
             } => {
                 let left = self.links.closed(&peer_id, connection_id);
-                if num_established == 0 {
-                    self.fail_reservations_via(peer_id);
-                }
                 self.emit(Event::Disconnected {
                     peer: peer_id,
                     remaining: num_established,
@@ -600,7 +581,7 @@ impl EventLoop {
                 {
                     self.swarm.add_external_address(direct);
                 }
-                if let Some((_, reply)) = self.pending_listens.remove(&listener_id) {
+                if let Some(reply) = self.pending_listens.remove(&listener_id) {
                     let _ = reply.send(Ok(address));
                 }
             }
@@ -611,15 +592,22 @@ impl EventLoop {
             }
             SwarmEvent::ListenerClosed {
                 listener_id,
-                reason: Err(e),
+                reason,
                 ..
-            }
-            | SwarmEvent::ListenerError {
-                listener_id,
-                error: e,
             } => {
-                if let Some((_, reply)) = self.pending_listens.remove(&listener_id) {
-                    let _ = reply.send(Err(NetError::Relay(e.to_string())));
+                if let Some(reply) = self.pending_listens.remove(&listener_id) {
+                    let why = match reason {
+                        Err(e) => e.to_string(),
+                        Ok(()) => {
+                            "the connection to the relay closed before the reservation".to_owned()
+                        }
+                    };
+                    let _ = reply.send(Err(NetError::Relay(why)));
+                }
+            }
+            SwarmEvent::ListenerError { listener_id, error } => {
+                if let Some(reply) = self.pending_listens.remove(&listener_id) {
+                    let _ = reply.send(Err(NetError::Relay(error.to_string())));
                 }
             }
             SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {

@@ -31,6 +31,10 @@ use crate::{Client, NetError, platform};
 /// larger transactions: each IndexedDB transaction costs a round trip to the storage backend).
 pub const WRITE_BATCH: usize = 512;
 
+/// How long a sync request from a peer that has not said whose device it is waits for its
+/// identify, while someone is blocked ([`Replica::is_blocked`]).
+pub const IDENTIFY_WAIT: Duration = Duration::from_secs(2);
+
 /// Where a sync's time goes, for the backfill benchmark (feature `bench`): milliseconds in
 /// the session handling answers (decoding and verifying), and in store writes (from the
 /// write's start to its end, overlapping the verification of later answers).
@@ -175,6 +179,50 @@ impl<S: Store> Replica<S> {
     /// The store.
     pub fn store(&self) -> &S {
         &self.store
+    }
+
+    /// Answers `peer`'s inbound sync request `id` (an [`Event::SyncRequest`](crate::Event)):
+    /// refused unanswered when the peer is a device of someone the person blocked
+    /// ([`Replica::is_blocked`]), served from the store otherwise ([`Replica::serve`]).
+    /// Returns whether it was refused.
+    pub async fn answer(
+        &self,
+        id: u64,
+        peer: PeerId,
+        message: Message,
+    ) -> Result<bool, ReplicaError> {
+        if self.is_blocked(peer).await? {
+            self.client.refuse(id).await?;
+            return Ok(true);
+        }
+        self.serve(id, message).await?;
+        Ok(false)
+    }
+
+    /// Whether `peer` is a device of someone the person blocked (kith-store's
+    /// [`people`](kith_store::people) setting, read at each request, so a block in any tab
+    /// applies at once). A peer's person is known from its device claim in identify, which
+    /// may arrive just after its first request: while anyone is blocked, an unidentified peer
+    /// is waited for up to [`IDENTIFY_WAIT`]. A peer that never names a person is served:
+    /// block keeps a person's own devices away, not a stranger's key (the feed is public to
+    /// every holder anyway).
+    pub async fn is_blocked(&self, peer: PeerId) -> Result<bool, ReplicaError> {
+        let people = kith_store::people::read(&self.store)
+            .await
+            .map_err(|e| ReplicaError::Store(StoreError::Backend(e.to_string())))?;
+        if !people.iter().any(|(_, s)| s == kith_store::Stance::Blocked) {
+            return Ok(false);
+        }
+        let waited = web_time::Instant::now();
+        loop {
+            if let Some(person) = self.client.person_behind(peer).await? {
+                return Ok(people.is_blocked(&person));
+            }
+            if waited.elapsed() >= IDENTIFY_WAIT {
+                return Ok(false);
+            }
+            platform::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// Answers one inbound sync request (an [`Event::SyncRequest`](crate::Event)) from the store.

@@ -108,12 +108,21 @@ async fn dial_via_relay(node: &Node, client: &Client, peer: PeerId) {
 }
 
 async fn follower(node: &Node, follows: &Identity) -> (Client, Replica<MemoryStore>) {
+    follower_as(node, follows, kith_net::Keypair::generate_ed25519()).await
+}
+
+/// [`follower`] with a given network key.
+async fn follower_as(
+    node: &Node,
+    follows: &Identity,
+    key: kith_net::Keypair,
+) -> (Client, Replica<MemoryStore>) {
     let store = MemoryStore::new();
     store
         .update_meta(&follows.author(), &|m| m.followed = true)
         .await
         .expect("follow");
-    let (client, _events) = common::client(node).await;
+    let (client, _events) = common::client_with(node, key).await;
     (client.clone(), Replica::new(client, store))
 }
 
@@ -189,6 +198,74 @@ async fn a_late_follower_backfills_the_authors_history_from_the_author() {
                 target.hash,
                 "its header stays, so the chain verifies"
             );
+            node.shutdown().await;
+        }))
+        .await;
+}
+
+/// A person Alice blocked cannot sync her feed from her: the request is refused unanswered
+/// (and fails at once on the requester's side), while someone else is served; once Alice
+/// unblocks her, the same request is served.
+#[tokio::test]
+async fn a_blocked_person_is_refused_and_served_again_once_unblocked() {
+    LocalSet::new()
+        .run_until(Box::pin(async {
+            let dir = common::workdir();
+            let node = Node::start(common::cli(dir.path(), &[]))
+                .await
+                .expect("node");
+            let (alice, carol) = (
+                Identity::from_secret([1; 32]),
+                Identity::from_secret([3; 32]),
+            );
+            let feed = alice_feed(&alice);
+            let (_a, a_replica, a_peer) =
+                common::relayed_peer(&node, keypair_of(&alice), holding(&feed).await).await;
+            kith_store::people::set(
+                a_replica.store(),
+                carol.author(),
+                Some(kith_store::Stance::Blocked),
+            )
+            .await
+            .expect("block");
+
+            let (c, c_replica) = follower_as(&node, &alice, keypair_of(&carol)).await;
+            dial_via_relay(&node, &c, a_peer).await;
+            let t = std::time::Instant::now();
+            let refused = c_replica.sync_with(a_peer, |_| {}).await;
+            assert!(
+                refused.is_err(),
+                "a blocked person is not served: {refused:?}"
+            );
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "the refusal fails the request at once, not by a timeout: {:?}",
+                t.elapsed()
+            );
+            let held = c_replica
+                .store()
+                .range(&alice.author(), 1, 1000)
+                .await
+                .expect("range");
+            assert!(held.is_empty(), "nothing of Alice's feed reached Carol");
+
+            // Someone else is served meanwhile.
+            let (b, b_replica) = follower(&node, &alice).await;
+            dial_via_relay(&node, &b, a_peer).await;
+            let served = b_replica
+                .sync_with(a_peer, |_| {})
+                .await
+                .expect("bob syncs");
+            assert_eq!(served.have, POSTS);
+
+            kith_store::people::set(a_replica.store(), carol.author(), None)
+                .await
+                .expect("unblock");
+            let served = c_replica
+                .sync_with(a_peer, |_| {})
+                .await
+                .expect("served once unblocked");
+            assert_eq!(served.have, POSTS);
             node.shutdown().await;
         }))
         .await;

@@ -1,31 +1,37 @@
 //! The one-file backup: the encrypted identity plus every feed the person holds.
 //!
-//! Format, version 1 (postcard encoding of [`BackupFile`]):
+//! Format, version 2 (postcard encoding of [`BackupFile`]; version 1, still read, is the same
+//! without `people`):
 //!
 //! | field | type | meaning |
 //! |---|---|---|
 //! | `magic` | 8 bytes | `KITHBKUP` |
-//! | `version` | u16 | 1 |
+//! | `version` | u16 | 2 |
 //! | `created_ms` | u64 | when it was written |
 //! | `author` | 32 bytes | the person's author id |
 //! | `identity` | bytes | `Identity::export` (Argon2id + ChaCha20-Poly1305 under the passphrase) |
 //! | `feeds` | list | per feed: author, followed, and every entry as its signed bytes |
+//! | `people` | list | whom the person muted or blocked: author and [`Stance`] ([`crate::people`]) |
 //!
 //! Import verifies everything before it writes anything: the passphrase opens the identity,
 //! the identity is the file's author, every entry of every feed verifies against its author's
 //! key and chains. Then all entries go into the store in one transaction. Entries already held
-//! are skipped, so importing the same file twice is harmless. A backup of another person than
+//! are skipped, so importing the same file twice is harmless. The muted and blocked people are
+//! added to those of this browser (a stance taken here stays). A backup of another person than
 //! the one this browser already holds is refused.
 
 use kith_core::{AuthorId, Feed, Identity, KdfParams, KeyExportError};
 use serde::{Deserialize, Serialize};
 
+use crate::people::{self, People, PeopleError, Stance};
 use crate::{Store, StoreError};
 
 /// The file's first bytes.
 pub const MAGIC: [u8; 8] = *b"KITHBKUP";
 /// The format version written.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
+/// The oldest format version read.
+pub const OLDEST_VERSION: u16 = 1;
 /// The largest backup read, in bytes.
 pub const MAX_BACKUP_BYTES: usize = 512 * 1024 * 1024;
 
@@ -44,6 +50,47 @@ pub struct BackupFile {
     pub identity: Vec<u8>,
     /// Every feed held.
     pub feeds: Vec<BackupFeed>,
+    /// Whom the person muted or blocked (since version 2).
+    pub people: Vec<(AuthorId, Stance)>,
+}
+
+/// Version 1: [`BackupFile`] without `people`.
+#[derive(Deserialize)]
+struct BackupFileV1 {
+    magic: [u8; 8],
+    version: u16,
+    created_ms: u64,
+    author: AuthorId,
+    identity: Vec<u8>,
+    feeds: Vec<BackupFeed>,
+}
+
+impl From<BackupFileV1> for BackupFile {
+    fn from(v1: BackupFileV1) -> BackupFile {
+        BackupFile {
+            magic: v1.magic,
+            version: v1.version,
+            created_ms: v1.created_ms,
+            author: v1.author,
+            identity: v1.identity,
+            feeds: v1.feeds,
+            people: Vec::new(),
+        }
+    }
+}
+
+/// Decodes a file of any version read, after its magic was checked.
+fn decode(bytes: &[u8]) -> Result<BackupFile, BackupError> {
+    let (_, version): ([u8; 8], u16) = postcard::take_from_bytes::<([u8; 8], u16)>(bytes)
+        .map(|(head, _)| head)
+        .map_err(|_| BackupError::NotABackup)?;
+    match version {
+        1 => postcard::from_bytes::<BackupFileV1>(bytes)
+            .map(BackupFile::from)
+            .map_err(|_| BackupError::NotABackup),
+        VERSION => postcard::from_bytes(bytes).map_err(|_| BackupError::NotABackup),
+        other => Err(BackupError::UnsupportedVersion(other)),
+    }
 }
 
 /// One feed in a backup.
@@ -75,7 +122,9 @@ pub enum BackupError {
     #[error("this is not a Kith backup file")]
     NotABackup,
     /// Written by a newer Kith.
-    #[error("this backup has format version {0}; this Kith reads version {VERSION}")]
+    #[error(
+        "this backup has format version {0}; this Kith reads versions {OLDEST_VERSION} to {VERSION}"
+    )]
     UnsupportedVersion(u16),
     /// The identity could not be opened.
     #[error("the identity in this backup could not be opened: {0}")]
@@ -95,6 +144,9 @@ pub enum BackupError {
         /// Why.
         reason: String,
     },
+    /// The list of muted and blocked people could not be read or kept.
+    #[error(transparent)]
+    People(#[from] PeopleError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -137,6 +189,7 @@ pub async fn export(
         author: identity.author(),
         identity: encrypted,
         feeds,
+        people: people::read(store).await?.iter().collect(),
     };
     postcard::to_allocvec(&file).map_err(|e| BackupError::Store(StoreError::Backend(e.to_string())))
 }
@@ -153,9 +206,13 @@ pub async fn import(
     {
         return Err(BackupError::NotABackup);
     }
-    let file: BackupFile = postcard::from_bytes(bytes).map_err(|_| BackupError::NotABackup)?;
-    if file.version != VERSION {
-        return Err(BackupError::UnsupportedVersion(file.version));
+    let file = decode(bytes)?;
+    if file.people.len() > people::MAX_PEOPLE {
+        return Err(BackupError::Tampered {
+            author: file.author,
+            seq: 0,
+            reason: format!("{} muted or blocked people", file.people.len()),
+        });
     }
     if current.is_some_and(|c| c != file.author) {
         return Err(BackupError::NotYours);
@@ -186,6 +243,16 @@ pub async fn import(
         store
             .update_meta(&bf.author, &|m| m.followed |= followed)
             .await?;
+    }
+    if !file.people.is_empty() {
+        let mut from_file = People::default();
+        for (a, s) in &file.people {
+            from_file.set(*a, Some(*s))?;
+        }
+        let mut here = people::read(store).await?;
+        if here.merge(&from_file) > 0 {
+            people::write(store, &here).await?;
+        }
     }
     store.set_identity(&identity.secret()).await?;
     Ok(Restored {

@@ -12,7 +12,7 @@
 //!   and payloads kept apart, so a delete purges the payload and the header chain stays;
 //! - per-feed metadata ([`FeedMeta`]): head, followed, fork evidence, last synced, counts;
 //! - a time index of posts, for timeline pages across followed feeds;
-//! - settings.
+//! - settings, among them whom the person muted or blocked ([`people`]).
 //!
 //! Both backends apply a batch through the same [`plan`](plan::plan): the batch is checked
 //! against the stored heads (every entry must chain; a delete purges its target), and then
@@ -23,6 +23,7 @@ pub mod backup;
 pub mod first;
 pub mod limits;
 mod memory;
+pub mod people;
 mod plan;
 pub mod suite;
 
@@ -34,6 +35,7 @@ use serde::{Deserialize, Serialize};
 
 pub use limits::FeedLimits;
 pub use memory::MemoryStore;
+pub use people::{People, PeopleError, Stance};
 
 /// The longest setting name accepted, in bytes.
 pub const MAX_SETTING_KEY: usize = 128;

@@ -409,6 +409,12 @@ async fn filled<B: Backend>(name: &str) -> (B, Identity, Feed, Feed) {
 /// A backup restores the same identity, posts and follows into an empty store; twice is fine.
 pub async fn backup_round_trip<B: Backend>() {
     let (s, me, mine, theirs) = filled::<B>("backup-src").await;
+    crate::people::set(&s, person(5).author(), Some(crate::Stance::Muted))
+        .await
+        .expect("mute");
+    crate::people::set(&s, person(6).author(), Some(crate::Stance::Blocked))
+        .await
+        .expect("block");
     let file = backup::export(&s, &me, "pass phrase", FAST_KDF, [1; 16], [2; 12], NOW)
         .await
         .expect("export");
@@ -439,6 +445,37 @@ pub async fn backup_round_trip<B: Backend>() {
         .map(|m| m.author)
         .collect();
     assert_eq!(followed, BTreeSet::from([me.author(), theirs.author()]));
+    let people = crate::people::read(&fresh).await.expect("people");
+    assert_eq!(
+        people.stance(&person(5).author()),
+        Some(crate::Stance::Muted)
+    );
+    assert!(people.is_blocked(&person(6).author()));
+    // A version 1 file (before the muted and blocked people) still restores.
+    let v1 = postcard::to_allocvec(&(
+        backup::MAGIC,
+        1u16,
+        NOW,
+        me.author(),
+        me.export("pw", FAST_KDF, [1; 16], [2; 12]).expect("export"),
+        vec![backup::BackupFeed {
+            author: me.author(),
+            followed: true,
+            entries: mine.entries().iter().map(VerifiedEntry::encode).collect(),
+        }],
+    ))
+    .expect("encodes");
+    let older = B::fresh("backup-v1").await;
+    let restored = backup::import(&older, &v1, "pw", None, NOW)
+        .await
+        .expect("version 1 imports");
+    assert_eq!((restored.feeds, restored.entries), (1, 3));
+    assert!(
+        crate::people::read(&older)
+            .await
+            .expect("people")
+            .is_empty()
+    );
     // Importing the same file again changes nothing.
     backup::import(&fresh, &file, "pass phrase", Some(me.author()), NOW)
         .await

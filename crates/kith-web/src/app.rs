@@ -170,7 +170,7 @@ fn ready(model: &UseReducerHandle<Model>, send: &Callback<Command>, now: u64) ->
             <NetworkPanel model={(**model).clone()} on_find_holders={send.reform(|()| Command::FindHolders)} />
         },
         Route::Settings => html! {
-            <SettingsPage usage={model.usage.clone()} persisted={model.persisted} feed_limits={model.feed_limits} theme={model.theme} me={me.person.author} />
+            <SettingsPage usage={model.usage.clone()} persisted={model.persisted} feed_limits={model.feed_limits} people={model.people.clone()} theme={model.theme} me={me.person.author} />
         },
     };
     html! {

@@ -126,6 +126,8 @@ pub struct Model {
     pub persisted: Option<bool>,
     /// How much of one other person's feed this browser keeps; `None` until read.
     pub feed_limits: Option<kith_store::FeedLimits>,
+    /// Who is muted or blocked here.
+    pub people: Vec<(Person, kith_store::Stance)>,
     /// The theme.
     pub theme: Theme,
     /// Messages on screen.
@@ -165,6 +167,7 @@ impl Model {
             usage: Vec::new(),
             persisted: None,
             feed_limits: None,
+            people: Vec::new(),
             theme: Theme::System,
             notices: Vec::new(),
             next_notice: 1,
@@ -295,6 +298,7 @@ impl Reducible for Model {
                 Update::Usage(u) => next.usage = u,
                 Update::Persisted(p) => next.persisted = Some(p),
                 Update::FeedLimits(l) => next.feed_limits = Some(l),
+                Update::People(p) => next.people = p,
                 Update::Theme(t) => next.theme = t,
                 Update::OwnCheck(c) => next.own_check = c,
                 Update::Notice { text, error } => {

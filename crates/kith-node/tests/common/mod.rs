@@ -376,8 +376,9 @@ use kith_store::MemoryStore;
 pub fn serve(replica: Rc<Replica<MemoryStore>>, mut events: UnboundedReceiver<Event>) {
     tokio::task::spawn_local(async move {
         while let Some(e) = events.recv().await {
-            if let Event::SyncRequest { id, message, .. } = e {
-                let _ = replica.serve(id, message).await;
+            if let Event::SyncRequest { id, peer, message } = e {
+                // As the agent answers: a blocked person's request is refused.
+                let _ = replica.answer(id, peer, message).await;
             }
         }
     });

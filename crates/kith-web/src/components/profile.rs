@@ -44,6 +44,29 @@ pub fn profile_page(props: &ProfileProps) -> Html {
         html! { <button id="follow" type="button" class="button"
         onclick={send.reform(move |_: MouseEvent| Command::Follow(author))}>{ "Follow" }</button> }
     };
+    let stance = p.stance;
+    let stance_buttons = if p.is_me {
+        html! {}
+    } else {
+        use kith_store::Stance;
+        let button = |id: &'static str, label: &'static str, to: Option<Stance>| {
+            html! { <button id={id} type="button" class="button secondary small"
+            onclick={send.reform(move |_: MouseEvent| Command::SetStance { author, stance: to })}>{ label }</button> }
+        };
+        html! {
+            <div class="row stance">
+                { match stance {
+                    Some(Stance::Muted) => button("unmute", "Unmute", None),
+                    Some(Stance::Blocked) => html! {},
+                    None => button("mute", "Mute", Some(Stance::Muted)),
+                } }
+                { match stance {
+                    Some(Stance::Blocked) => button("unblock", "Unblock", None),
+                    _ => button("block", "Block", Some(Stance::Blocked)),
+                } }
+            </div>
+        }
+    };
     let sync_line = if p.is_me {
         html! {}
     } else if props.online {
@@ -78,6 +101,13 @@ pub fn profile_page(props: &ProfileProps) -> Html {
                 <p class="bio">{ &p.person.bio }</p>
             }
             { sync_line }
+            if let Some(s) = stance {
+                <p id="stance-note" class="notice-line" data-stance={s.word()}>{ match s {
+                    kith_store::Stance::Muted => "You muted this person: their posts and replies are hidden everywhere else on this device.",
+                    kith_store::Stance::Blocked => "You blocked this person: their posts and replies are hidden, and this device does not serve them your posts.",
+                } }</p>
+            }
+            { stance_buttons }
             if p.forked {
                 <p id="forked" class="error" role="alert">{ "Warning: this author signed two different versions of their feed. Kith kept the first and the evidence." }</p>
             }

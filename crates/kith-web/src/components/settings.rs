@@ -1,5 +1,5 @@
 //! Settings: backup and restore, storage per feed, persistence, the cap on one person's feed,
-//! forget a feed, theme.
+//! forget a feed, the people muted or blocked, theme.
 
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -19,6 +19,8 @@ pub struct SettingsProps {
     pub persisted: Option<bool>,
     /// How much of one other person's feed is kept; `None` until read.
     pub feed_limits: Option<kith_store::FeedLimits>,
+    /// Who is muted or blocked, in name order.
+    pub people: Vec<(crate::state::Person, kith_store::Stance)>,
     /// The theme.
     pub theme: Theme,
     /// My key (my feed cannot be forgotten).
@@ -181,6 +183,34 @@ pub fn settings_page(props: &SettingsProps) -> Html {
                 }) }
                 </tbody>
             </table>
+        </section>
+        <section class="card" aria-labelledby="people-title">
+            <h2 id="people-title">{ "Muted and blocked" }</h2>
+            <p class="muted">{ "Muted people are hidden on this device: timeline, threads and suggestions. Blocked people are hidden too, and this device does not serve them your posts. Both stay on this device and in its backup." }</p>
+            if props.people.is_empty() {
+                <p id="no-people" class="muted">{ "Nobody." }</p>
+            } else {
+                <ul class="people" id="people">
+                    { for props.people.iter().map(|(person, stance)| {
+                        let author = person.author;
+                        let name = person.display_name();
+                        let undo = match stance {
+                            kith_store::Stance::Muted => "Unmute",
+                            kith_store::Stance::Blocked => "Unblock",
+                        };
+                        html! {
+                            <li data-author={author.to_hex()} data-stance={stance.word()}>
+                                <Avatar author={author} size={24} />
+                                <a href={crate::routes::Route::Profile(author).to_fragment()}>{ name.clone() }</a>
+                                <span class="badge">{ stance.word() }</span>
+                                <button type="button" class="button secondary small undo-stance"
+                                    aria-label={format!("{undo} {name}")}
+                                    onclick={send.reform(move |_: MouseEvent| Command::SetStance { author, stance: None })}>{ undo }</button>
+                            </li>
+                        }
+                    }) }
+                </ul>
+            }
         </section>
         <section class="card" aria-labelledby="theme-title">
             <h2 id="theme-title">{ "Theme" }</h2>
