@@ -2,6 +2,7 @@
 // (her posts leave Alice's home, through a reload too, and return when Alice unmutes in
 // Settings), then blocks her (Carol cannot fetch Alice's feed from Alice, even after a live
 // post shows her there is more), then unblocks her (the next post brings the whole feed).
+// Carol then searches the posts she holds as she types, and muting Alice takes hers out.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
@@ -10,7 +11,7 @@ import {
 
 const node = nodeForFile();
 
-test('mute hides a person until undone; block stops serving them your feed until unblocked', async () => {
+test('mute hides a person until undone; block stops serving them your feed until unblocked; search as you type', async () => {
   const alice = new Person('Alice');
   const carol = new Person('Carol');
   await reported([alice, carol], node, () => muteAndBlock(alice, carol));
@@ -98,6 +99,23 @@ async function muteAndBlock(alice, carol) {
   for (const text of ['After the block', 'During the block', 'Before the block']) {
     await seeOnHome(c, text);
   }
+
+  // Search as she types: every post held here with the word, newest first; a muted
+  // person's posts are left out.
+  await c.click('#nav-discover');
+  await c.locator('#search').pressSequentially('bloc');
+  await c.waitForSelector('#post-results[data-total="3"]');
+  const found = await c.locator('#post-results article.post .post-text').allTextContents();
+  assert.deepEqual(found, ['After the block', 'During the block', 'Before the block']);
+  await c.locator('#search').pressSequentially('k dur');
+  await c.waitForSelector('#post-results[data-total="1"]');
+  await carol.shot('people-search');
+  await c.goto(aliceLink);
+  await c.click('#mute');
+  await c.waitForSelector('#unmute');
+  await c.click('#nav-discover');
+  await c.locator('#search').pressSequentially('block');
+  await c.waitForSelector('#post-results[data-total="0"]');
 
   for (const p of [alice, carol]) assert.deepEqual(seriousProblems(p.problems), [], `${p.name}'s page errors`);
 }

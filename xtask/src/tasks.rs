@@ -350,6 +350,13 @@ pub(crate) fn bench(scale: Scale) -> Result<()> {
         )?);
         Ok(())
     })?;
+    step("kith-app natively: search of 10,000 held posts", || {
+        figures.extend(figures_from(
+            release_example("kith-app", "bench_search"),
+            "search bench",
+        )?);
+        Ok(())
+    })?;
     backfill_steps(&mut figures)?;
     scale_step(scale, &mut figures)?;
     step("failover: a person's node when its kith-node goes", || {

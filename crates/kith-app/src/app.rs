@@ -36,10 +36,14 @@ use kith_store::{
 use crate::Library;
 use crate::network::{NetFailure, Network, News, Source};
 use crate::route::Route;
-use crate::view::{FeedUsage, Me, OwnCheck, Person, ProfileView, Search, Theme, ThreadView};
+use crate::view::{
+    FeedUsage, Me, OwnCheck, Person, ProfileView, Search, TextSearch, Theme, ThreadView,
+};
 
 /// Threads per home page (and per "load more").
 pub const PAGE: usize = 30;
+/// The most posts a search of the posts held here shows.
+pub const SEARCH_PAGE: usize = 50;
 /// The reactions offered under every post.
 pub const REACTIONS: [&str; 4] = ["❤️", "👍", "😂", "🎉"];
 /// The setting present while the person's own feed may be behind posts made on another
@@ -105,8 +109,11 @@ pub enum Command {
     Follow(AuthorId),
     /// Stop following someone.
     Unfollow(AuthorId),
-    /// Look up a handle in the DHT.
+    /// Look up a handle in the DHT (a query of more than one word is only searched here,
+    /// with [`Command::SearchText`]).
     Search(String),
+    /// Search the posts held here, as the person types: words, `#tags`, `@handles`.
+    SearchText(String),
     /// Show older posts on the home timeline.
     LoadMore,
     /// Ask the DHT who holds my feed.
@@ -193,6 +200,8 @@ pub enum Update {
     Profile(Box<ProfileView>),
     /// The handle search.
     Search(Search),
+    /// The search of the posts held here.
+    TextSearch(TextSearch),
     /// Friends of friends.
     Suggestions(Vec<(Person, usize)>),
     /// Who announces my feed; `None` while asking.
@@ -999,6 +1008,10 @@ impl<S: Store + 'static> App<S> {
             Command::Follow(author) => self.follow(author).await,
             Command::Unfollow(author) => self.unfollow(author).await,
             Command::Search(q) => self.search(&q),
+            Command::SearchText(q) => {
+                let found = self.text_search(&q);
+                self.send(Update::TextSearch(found));
+            }
             Command::LoadMore => {
                 self.home_limit.set(self.home_limit.get() + PAGE);
                 self.refresh_home();
@@ -1257,7 +1270,28 @@ impl<S: Store + 'static> App<S> {
         }
     }
 
+    /// The posts held here that match `query`, newest first (at most [`SEARCH_PAGE`]).
+    pub fn text_search(&self, query: &str) -> TextSearch {
+        let (posts, total) = self.library.borrow().search(query, SEARCH_PAGE);
+        TextSearch {
+            query: query.to_owned(),
+            posts: posts
+                .into_iter()
+                .map(|post| ThreadView {
+                    post,
+                    replies: Vec::new(),
+                })
+                .collect(),
+            total,
+        }
+    }
+
     fn search(self: &Rc<Self>, q: &str) {
+        if q.split_whitespace().count() > 1 || q.trim().starts_with('#') {
+            // Words and tags are searched here as they are typed; only a handle goes out.
+            self.send(Update::Search(Search::Idle));
+            return;
+        }
         let handle = match normalize_handle(q.trim().trim_start_matches('@')) {
             Ok(h) => h,
             Err(e) => {

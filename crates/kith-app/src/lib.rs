@@ -13,6 +13,8 @@
 //!   entry as the network stores them, and computes the screens from it.
 //! - [`view`] holds those owned view types ([`view::ThreadView`], [`view::ProfileView`], the
 //!   home timeline with its "new posts" cutoff, …): plain data a UI renders as it is.
+//! - [`search`] is the full-text index of the posts held here, kept by the library as posts
+//!   arrive and go; [`Command::SearchText`] asks it as the person types.
 //! - [`route`] names the screens and maps them to URL fragments (follow links included).
 //! - [`network`] is the seam: kith-net's agent implements [`Network`] for the device that
 //!   runs the node; kith-web's tab proxy implements it for the browser's other tabs.
@@ -26,12 +28,13 @@ mod app;
 mod library;
 pub mod network;
 pub mod route;
+pub mod search;
 pub mod view;
 
 pub use app::{
     APPEND_TRIES, App, Command, DEVICE_KEY, Env, MAX_PREVIEWS, MIN_PASSPHRASE, OTHER_DEVICE,
-    OWN_CHECK, PAGE, PREVIEWS, Persist, REACTIONS, Random, Update, device_secret, now_ms,
-    set_theme, stored_identity, stored_theme, welcome,
+    OWN_CHECK, PAGE, PREVIEWS, Persist, REACTIONS, Random, SEARCH_PAGE, Update, device_secret,
+    now_ms, set_theme, stored_identity, stored_theme, welcome,
 };
 pub use library::Library;
 pub use network::{NetFailure, NetResult, Network, News, Source};

@@ -16,6 +16,7 @@ use kith_core::{
     VerifiedEntry, friends_of_friends,
 };
 
+use crate::search::{Found, TextIndex};
 use crate::view::{Person, PostView, ThreadView};
 
 /// The feeds held here, indexed for the screens.
@@ -36,6 +37,8 @@ pub struct Library {
     /// People the person muted or blocked: left out of the timeline, threads and suggestions
     /// (their own profile still lists their posts, under a notice).
     hidden: BTreeSet<AuthorId>,
+    /// Every post's words, for search.
+    text: TextIndex,
 }
 
 /// Emoji → who gave it.
@@ -56,6 +59,7 @@ impl Library {
             pending: HashMap::new(),
             profile_hints: Vec::new(),
             hidden: BTreeSet::new(),
+            text: TextIndex::new(),
         }
     }
 
@@ -133,6 +137,14 @@ impl Library {
                 Some(Payload::Reaction { target, emoji }) => Some((*target, emoji.clone())),
                 _ => None,
             };
+            let words = match e.payload() {
+                Some(Payload::Post { text, .. }) => Some((text.clone(), e.header().timestamp_ms)),
+                _ => None,
+            };
+            let deletes = match e.payload() {
+                Some(Payload::Delete { target }) => Some(*target),
+                _ => None,
+            };
             let this = e.entry_ref();
             match feed.insert_verified(e) {
                 Ok(Inserted::Appended | Inserted::PayloadFilled) => {
@@ -145,6 +157,12 @@ impl Library {
                     }
                     if let Some((target, emoji)) = reaction {
                         self.react(target, emoji, author);
+                    }
+                    if let Some((text, ts)) = words {
+                        self.text.add(this, ts, &text);
+                    }
+                    if let Some(target) = deletes {
+                        self.text.remove(&target);
                     }
                     changed.insert(author);
                 }
@@ -271,6 +289,7 @@ impl Library {
     /// Drops a feed from memory (after the store forgot it).
     pub fn forget(&mut self, author: &AuthorId) {
         self.feeds.remove(author);
+        self.text.remove_author(author);
         self.profile_hints.retain(|(a, _)| a != author);
         self.followed.remove(author);
         for index in [&mut self.reactions, &mut self.pending] {
@@ -375,6 +394,43 @@ impl Library {
             .get(author)
             .map(|f| f.follows().iter().map(|a| self.person(a)).collect())
             .unwrap_or_default()
+    }
+
+    /// The posts held here that hold every word of `query` (the last as a prefix while the
+    /// person types; `@handle` also finds the posts of whoever claims the handle here), newest
+    /// first, at most `limit`, and how many matched in all. Deleted posts and those of
+    /// people muted or blocked are left out.
+    pub fn search(&self, query: &str, limit: usize) -> (Vec<PostView>, usize) {
+        let claims = |handle: &str| {
+            self.handles
+                .iter()
+                .filter(|(_, h)| h.as_str() == handle)
+                .map(|(a, _)| *a)
+                .collect()
+        };
+        let keep = |post: &EntryRef| {
+            !self.hidden.contains(&post.author)
+                && self.feeds.get(&post.author).is_some_and(|f| {
+                    !f.is_deleted(post.seq)
+                        && f.get(post.seq).is_some_and(|e| e.hash() == post.hash)
+                })
+        };
+        let Found { posts, total } = self.text.search(query, limit, &claims, &keep);
+        let views = posts
+            .iter()
+            .filter_map(|p| {
+                let entry = self.feeds.get(&p.author)?.get(p.seq)?;
+                let Some(Payload::Post { text, reply_to, .. }) = entry.payload() else {
+                    return None;
+                };
+                Some(self.post_view(&kith_core::timeline::PostView {
+                    entry,
+                    text,
+                    reply_to: *reply_to,
+                }))
+            })
+            .collect();
+        (views, total)
     }
 
     /// People followed by people I follow, that I do not follow.

@@ -189,6 +189,17 @@ pub enum Search {
     Failed(String),
 }
 
+/// A search of the posts held here.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TextSearch {
+    /// What was searched, as typed.
+    pub query: String,
+    /// The posts found, newest first (each alone, without replies).
+    pub posts: Vec<ThreadView>,
+    /// How many matched in all (more than shown when over the page).
+    pub total: usize,
+}
+
 /// One feed's storage use.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedUsage {

@@ -1167,3 +1167,76 @@ fn mute_and_block_hide_a_person_everywhere_until_undone_and_other_tabs_agree() {
             .is_empty()
     );
 }
+
+#[test]
+fn searching_the_posts_held_here_as_one_types_finds_words_tags_and_handles() {
+    use kith_store::Stance;
+    let mut h = Harness::new("Alice", "alice");
+    let mut carol = Other::new(3);
+    h.run(Command::Follow(carol.author()));
+    let entries = [
+        carol.sign(Payload::post("Rust meetup tonight #rust")),
+        carol.sign(Payload::post("Thanks @alice for the talk")),
+    ];
+    futures::executor::block_on(h.store().insert(&entries)).expect("store");
+    h.news(News::Synced {
+        author: carol.author(),
+        from: Source::Author,
+        fetched: 2,
+        direct: false,
+    });
+    h.post("Rusty bikes for sale");
+    h.post("Gone soon: rust");
+    let search = |h: &mut Harness, q: &str| {
+        h.run(Command::SearchText(q.into()));
+        h.last(|u| match u {
+            Update::TextSearch(s) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("a search result")
+    };
+    let texts = |s: &kith_app::view::TextSearch| -> Vec<String> {
+        s.posts.iter().map(|t| t.post.text.clone()).collect()
+    };
+    // While typing, "rus" takes rust and rusty; newest first (posts made within the same
+    // millisecond may come in either order, so the order is checked by time).
+    let s = search(&mut h, "rus");
+    assert_eq!(s.query, "rus");
+    let mut found = texts(&s);
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            "Gone soon: rust",
+            "Rust meetup tonight #rust",
+            "Rusty bikes for sale"
+        ]
+    );
+    assert!(
+        s.posts
+            .windows(2)
+            .all(|w| w[0].post.ts_ms >= w[1].post.ts_ms)
+    );
+    assert_eq!(s.total, 3);
+    assert_eq!(
+        texts(&search(&mut h, "#rust")),
+        ["Rust meetup tonight #rust"]
+    );
+    // My handle finds the post that mentions me and my own posts.
+    assert_eq!(search(&mut h, "@alice ").total, 3);
+    // A deleted post is gone from the results.
+    let gone = h.post_ref("Gone soon: rust");
+    h.run(Command::Delete(gone));
+    assert_eq!(search(&mut h, "rust ").total, 1);
+    // A muted person's posts are left out.
+    h.run(Command::SetStance {
+        author: carol.author(),
+        stance: Some(Stance::Muted),
+    });
+    assert_eq!(search(&mut h, "rust ").total, 0);
+    assert!(search(&mut h, "   ").posts.is_empty());
+    // Submitting words (not a handle) asks the network nothing.
+    h.net.take();
+    h.run(Command::Search("rust meetup".into()));
+    assert!(h.net.take().is_empty());
+}

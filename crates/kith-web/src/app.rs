@@ -157,7 +157,8 @@ fn ready(model: &UseReducerHandle<Model>, send: &Callback<Command>, now: u64) ->
             }
         }
         Route::Discover => html! {
-            <DiscoverPage search={model.search.clone()} suggestions={model.suggestions.clone()}
+            <DiscoverPage search={model.search.clone()} text_search={model.text_search.clone()}
+                suggestions={model.suggestions.clone()} now_ms={now}
                 following={model.following.iter().copied().collect::<Vec<_>>()} />
         },
         Route::Profile(author) => {

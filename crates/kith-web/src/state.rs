@@ -17,7 +17,8 @@ use crate::routes::Route;
 use kith_app::Update;
 
 pub use kith_app::view::{
-    FeedUsage, HomeFeed, Me, OwnCheck, Person, PostView, ProfileView, Search, Theme, ThreadView,
+    FeedUsage, HomeFeed, Me, OwnCheck, Person, PostView, ProfileView, Search, TextSearch, Theme,
+    ThreadView,
 };
 
 /// The connection to kith-node, as the person sees it.
@@ -116,6 +117,8 @@ pub struct Model {
     pub profile: Option<ProfileView>,
     /// The handle search.
     pub search: Search,
+    /// The search of the posts held here.
+    pub text_search: TextSearch,
     /// People followed by people I follow, with how many of them follow each.
     pub suggestions: Vec<(Person, usize)>,
     /// Who currently announces my feed in the DHT; `None` while asking.
@@ -162,6 +165,7 @@ impl Model {
             home: HomeFeed::default(),
             profile: None,
             search: Search::Idle,
+            text_search: TextSearch::default(),
             suggestions: Vec::new(),
             holders: None,
             usage: Vec::new(),
@@ -293,6 +297,7 @@ impl Reducible for Model {
                 Update::ShowNew => next.home.show_new(),
                 Update::Profile(p) => next.profile = Some(*p),
                 Update::Search(s) => next.search = s,
+                Update::TextSearch(s) => next.text_search = s,
                 Update::Suggestions(s) => next.suggestions = s,
                 Update::Holders(h) => next.holders = h,
                 Update::Usage(u) => next.usage = u,

@@ -17,7 +17,7 @@ use kith_web::components::post::PostCard;
 use kith_web::components::status::StatusBar;
 use kith_web::components::timeline::HomeTimeline;
 use kith_web::runtime::{Command, Handle};
-use kith_web::state::{Conn, OwnCheck, Person, PostView, Search, ThreadView};
+use kith_web::state::{Conn, OwnCheck, Person, PostView, Search, TextSearch, ThreadView};
 use kith_web::tabs::{TabMessage, TabStatus};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -259,7 +259,8 @@ async fn search_results_show_fingerprints_and_follow() {
         hits: hits.clone(),
     };
     let (root, mut rx) = mount(html! {
-        <DiscoverPage {search} suggestions={vec![]} following={vec![hits[1].author]} />
+        <DiscoverPage {search} text_search={TextSearch::default()} now_ms={0u64}
+            suggestions={vec![]} following={vec![hits[1].author]} />
     })
     .await;
     let rows = root.query_selector_all("#search-results li").expect("dom");
@@ -280,6 +281,34 @@ async fn search_results_show_fingerprints_and_follow() {
     type_into(&root, "#paste-link", "not a link").await;
     click(&root, "#paste-link ~ button").await;
     assert!(text(&root, "[role=alert]").contains("follow link"));
+}
+
+#[wasm_bindgen_test]
+async fn typing_in_search_searches_the_posts_held_here_and_lists_them() {
+    let text_search = TextSearch {
+        query: "rus".into(),
+        posts: vec![
+            thread(1, 2, "rust two", false),
+            thread(1, 1, "rusty one", false),
+        ],
+        total: 60,
+    };
+    let (root, mut rx) = mount(html! {
+        <DiscoverPage search={Search::Idle} {text_search} now_ms={0u64}
+            suggestions={vec![]} following={vec![]} />
+    })
+    .await;
+    assert_eq!(
+        root.query_selector_all("#post-results article.post")
+            .expect("dom")
+            .length(),
+        2
+    );
+    assert!(
+        text(&root, "#post-results-status").contains("60 posts on this device match; the newest 2")
+    );
+    type_into(&root, "#search", "rust m").await;
+    assert_eq!(rx.next().await, Some(Command::SearchText("rust m".into())));
 }
 
 #[wasm_bindgen_test]

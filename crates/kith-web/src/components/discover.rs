@@ -1,19 +1,25 @@
-//! Discover: search handles in the DHT, friends-of-friends suggestions, paste a link or id.
+//! Discover: one search box (the posts held here as the person types; a handle in the DHT
+//! when submitted), friends-of-friends suggestions, paste a link or id.
 
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use super::avatar::Avatar;
+use super::post::PostCard;
 use super::use_send;
 use crate::routes::{Route, parse_person};
 use crate::runtime::Command;
-use crate::state::{Person, Search};
+use crate::state::{Person, Search, TextSearch};
 
 /// Props for [`DiscoverPage`].
 #[derive(Properties, PartialEq)]
 pub struct DiscoverProps {
-    /// The search.
+    /// The handle search.
     pub search: Search,
+    /// The search of the posts held here.
+    pub text_search: TextSearch,
+    /// Now (ms since the epoch), for the posts' ages.
+    pub now_ms: u64,
     /// Suggestions with how many people I follow follow each.
     pub suggestions: Vec<(Person, usize)>,
     /// Who I follow (to label buttons).
@@ -57,6 +63,13 @@ pub fn discover_page(props: &DiscoverProps) -> Html {
             }
         })
     };
+    let on_input = send.reform(|e: InputEvent| {
+        let value = e
+            .target_dyn_into::<HtmlInputElement>()
+            .map(|i| i.value())
+            .unwrap_or_default();
+        Command::SearchText(value)
+    });
     let on_link = {
         let (link, link_error) = (link.clone(), link_error.clone());
         Callback::from(move |e: SubmitEvent| {
@@ -92,16 +105,40 @@ pub fn discover_page(props: &DiscoverProps) -> Html {
             </>
         },
     };
+    let t = &props.text_search;
+    let posts = if t.query.trim().is_empty() {
+        html! {}
+    } else {
+        let shown = t.posts.len();
+        let summary = match t.total {
+            0 => format!("No post on this device matches “{}”.", t.query.trim()),
+            n if n > shown => format!("{n} posts on this device match; the newest {shown}:"),
+            1 => "1 post on this device matches:".to_owned(),
+            n => format!("{n} posts on this device match:"),
+        };
+        html! {
+            <div id="post-results" data-total={t.total.to_string()}>
+                <p class="muted" id="post-results-status">{ summary }</p>
+                <section class="posts" aria-label="Posts found">
+                    { for t.posts.iter().map(|th| html! {
+                        <PostCard key={format!("{}:{}", th.post.id.author, th.post.id.seq)} thread={th.clone()} now_ms={props.now_ms} />
+                    }) }
+                </section>
+            </div>
+        }
+    };
     html! {
         <>
         <section class="card" aria-labelledby="search-title">
-            <h2 id="search-title">{ "Find people" }</h2>
+            <h2 id="search-title">{ "Search" }</h2>
             <form class="row" onsubmit={on_search} role="search">
-                <label for="search" class="sr-only">{ "Handle" }</label>
-                <input id="search" ref={query} type="search" placeholder="@handle" autocomplete="off" />
+                <label for="search" class="sr-only">{ "Words, #tags or a @handle" }</label>
+                <input id="search" ref={query} type="search" placeholder="Words, #tags or @handle" autocomplete="off" oninput={on_input} />
                 <button type="submit" class="button">{ "Search" }</button>
             </form>
+            <p class="muted small">{ "Posts held on this device show as you type. Search looks a handle up in the network." }</p>
             { results }
+            { posts }
         </section>
         <section class="card" aria-labelledby="link-title">
             <h2 id="link-title">{ "Open a follow link" }</h2>
