@@ -37,7 +37,8 @@ use crate::Library;
 use crate::network::{NetFailure, Network, News, Source};
 use crate::route::Route;
 use crate::view::{
-    FeedUsage, Me, OwnCheck, Person, ProfileView, Search, TextSearch, Theme, ThreadView,
+    FeedUsage, Me, Notifications, OwnCheck, Person, ProfileView, Search, TextSearch, Theme,
+    ThreadView,
 };
 
 /// Threads per home page (and per "load more").
@@ -198,6 +199,8 @@ pub enum Update {
     ShowNew,
     /// The profile on screen.
     Profile(Box<ProfileView>),
+    /// The notifications, and how many are unread (the navigation shows the count).
+    Notifications(Notifications),
     /// The handle search.
     Search(Search),
     /// The search of the posts held here.
@@ -487,6 +490,8 @@ pub struct App<S> {
     capped_said: RefCell<BTreeSet<AuthorId>>,
     /// Who is muted or blocked (kith-store's `people` setting, as last read).
     people: RefCell<People>,
+    /// Up to when the notifications were read (kith-store's inbox, as last read).
+    read_ms: Cell<u64>,
 }
 
 impl<S: Store + 'static> App<S> {
@@ -508,6 +513,7 @@ impl<S: Store + 'static> App<S> {
             own_check: Cell::new(false),
             capped_said: RefCell::new(BTreeSet::new()),
             people: RefCell::new(People::default()),
+            read_ms: Cell::new(0),
         })
     }
 
@@ -576,6 +582,7 @@ impl<S: Store + 'static> App<S> {
         }
         self.drop_previews(0).await;
         self.read_people().await;
+        self.read_inbox().await;
         let metas = self.store.feeds().await.unwrap_or_default();
         for m in &metas {
             self.library
@@ -744,6 +751,27 @@ impl<S: Store + 'static> App<S> {
             Route::Settings => {
                 self.refresh_usage().await;
                 self.send(Update::People(self.people_view()));
+            }
+            Route::Notifications => {
+                // Seen: everything listed now is read (and other tabs re-read the count; only
+                // when something was unread, so two tabs on this screen do not answer each
+                // other forever).
+                let unread = self
+                    .library
+                    .borrow()
+                    .notifications(self.read_ms.get())
+                    .unread;
+                if unread > 0 {
+                    let now = now_ms();
+                    match kith_store::inbox::mark_read(&self.store, now).await {
+                        Ok(()) => {
+                            self.read_ms.set(now);
+                            self.send(Update::Changed(self.me()));
+                        }
+                        Err(e) => self.notice(format!("Saving what you read failed: {e}"), true),
+                    }
+                }
+                self.send_notifications();
             }
             Route::Home | Route::Network => {}
         }
@@ -1060,7 +1088,12 @@ impl<S: Store + 'static> App<S> {
             );
             return;
         }
-        let mentions = reply_to.map(|r| vec![r.author]).unwrap_or_default();
+        let mut mentions = reply_to.map(|r| vec![r.author]).unwrap_or_default();
+        for a in self.library.borrow().mentioned(&text) {
+            if !mentions.contains(&a) && mentions.len() < kith_core::entry::MAX_MENTIONS {
+                mentions.push(a);
+            }
+        }
         let payload = Payload::Post {
             text,
             reply_to,
@@ -1141,6 +1174,45 @@ impl<S: Store + 'static> App<S> {
                 true,
             ),
         }
+    }
+
+    /// Reads the notifications received (kith-store's inbox; the entries not held yet) and
+    /// what was read, and shows them.
+    async fn read_inbox(&self) {
+        let inbox = match kith_store::Inbox::read(&self.store).await {
+            Ok(i) => i,
+            Err(e) => {
+                self.notice(format!("Reading your notifications failed: {e}"), true);
+                return;
+            }
+        };
+        let mut notes = Vec::with_capacity(inbox.notes.len());
+        for note in inbox.notes {
+            let held = self.library.borrow().note_entry(&note);
+            let entry = match held {
+                Some(e) => Some(e),
+                None => kith_store::Inbox::entry(&self.store, &note)
+                    .await
+                    .unwrap_or_else(|e| {
+                        tracing::warn!("reading a notification: {e}");
+                        None
+                    }),
+            };
+            if let Some(e) = entry {
+                notes.push((note, e));
+            }
+        }
+        self.library.borrow_mut().set_notes(notes);
+        match kith_store::inbox::read_up_to(&self.store).await {
+            Ok(ms) => self.read_ms.set(ms),
+            Err(e) => tracing::warn!("reading what was read: {e}"),
+        }
+        self.send_notifications();
+    }
+
+    fn send_notifications(&self) {
+        let view = self.library.borrow().notifications(self.read_ms.get());
+        self.send(Update::Notifications(view));
     }
 
     /// Who is muted or blocked, as Settings lists them.
@@ -1441,8 +1513,10 @@ impl<S: Store + 'static> App<S> {
         if author == self.me() {
             self.read_own_check().await;
         }
-        // A mute or block in another view says so with the person's author id.
+        // A mute or block in another view says so with the person's author id, and so does a
+        // notification kept by the tab running the node (its author's).
         self.read_people().await;
+        self.read_inbox().await;
         self.reload_feed(author).await;
         self.refresh_live().await;
     }
@@ -1451,6 +1525,7 @@ impl<S: Store + 'static> App<S> {
     pub async fn reload_all(&self) {
         self.read_own_check().await;
         self.read_people().await;
+        self.read_inbox().await;
         for m in self.store.feeds().await.unwrap_or_default() {
             self.reload_feed(m.author).await;
         }
@@ -1600,6 +1675,16 @@ impl<S: Store + 'static> App<S> {
                     self.read_feed(author).await;
                 } else {
                     return;
+                }
+                self.refresh_live().await;
+            }
+            News::Notified { note, .. } => {
+                // Kept in the inbox by the agent: read from there, like every other tab does.
+                self.send(Update::Changed(note.author));
+                self.read_inbox().await;
+                if self.route.get() == Route::Notifications {
+                    // On screen: read as it arrives.
+                    self.refresh_route().await;
                 }
                 self.refresh_live().await;
             }

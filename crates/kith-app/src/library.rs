@@ -17,7 +17,9 @@ use kith_core::{
 };
 
 use crate::search::{Found, TextIndex};
-use crate::view::{Person, PostView, ThreadView};
+use crate::view::{NoteView, Notifications, Person, PostView, ThreadView};
+use kith_core::NoteKind;
+use kith_store::Note;
 
 /// The feeds held here, indexed for the screens.
 pub struct Library {
@@ -39,6 +41,9 @@ pub struct Library {
     hidden: BTreeSet<AuthorId>,
     /// Every post's words, for search.
     text: TextIndex,
+    /// Notifications received (kith-store's inbox, newest first): single entries of people
+    /// this person may not follow. Replies among them are shown in threads.
+    notes: Vec<(Note, VerifiedEntry)>,
 }
 
 /// Emoji → who gave it.
@@ -60,6 +65,7 @@ impl Library {
             profile_hints: Vec::new(),
             hidden: BTreeSet::new(),
             text: TextIndex::new(),
+            notes: Vec::new(),
         }
     }
 
@@ -286,6 +292,25 @@ impl Library {
         self.handles.insert(author, handle);
     }
 
+    /// Everyone a post's text mentions by a handle known here (`@handle`; every claimant of
+    /// it, as handles are not unique), at most [`MAX_MENTIONS`](kith_core::entry::MAX_MENTIONS).
+    pub fn mentioned(&self, text: &str) -> Vec<AuthorId> {
+        let mut out: Vec<AuthorId> = Vec::new();
+        for word in text.split_whitespace().filter(|w| w.starts_with('@')) {
+            let word = word.trim_end_matches(|c: char| !(c.is_alphanumeric() || c == '_'));
+            let Ok(handle) = kith_core::name::normalize_handle(word) else {
+                continue;
+            };
+            for (a, h) in &self.handles {
+                if *h == handle && *a != self.me && !out.contains(a) {
+                    out.push(*a);
+                }
+            }
+        }
+        out.truncate(kith_core::entry::MAX_MENTIONS);
+        out
+    }
+
     /// Drops a feed from memory (after the store forgot it).
     pub fn forget(&mut self, author: &AuthorId) {
         self.feeds.remove(author);
@@ -343,18 +368,132 @@ impl Library {
             reply_to: t.reply_to,
             reactions,
             mine: id.author == self.me,
+            unfollowed: id.author != self.me && !self.followed.contains(&id.author),
+        }
+    }
+
+    /// The replies to `post` that came as notifications from people not followed (the
+    /// replies of people followed come from their feeds), oldest first.
+    fn note_replies(&self, post: &EntryRef) -> Vec<ThreadView> {
+        let mut replies: Vec<ThreadView> = self
+            .notes
+            .iter()
+            .filter(|(n, _)| {
+                !self.followed.contains(&n.author)
+                    && n.author != self.me
+                    && !self.hidden.contains(&n.author)
+            })
+            .filter_map(|(_, e)| match e.payload() {
+                Some(Payload::Post {
+                    text,
+                    reply_to: Some(r),
+                    ..
+                }) if r == post => Some(ThreadView {
+                    post: self.post_view(&kith_core::timeline::PostView {
+                        entry: e,
+                        text,
+                        reply_to: Some(*r),
+                    }),
+                    replies: Vec::new(),
+                }),
+                _ => None,
+            })
+            .collect();
+        replies.sort_by_key(|t| t.post.key());
+        replies
+    }
+
+    /// Replaces the notifications held (newest first, as the inbox lists them). Reactions
+    /// among them count on their targets.
+    pub fn set_notes(&mut self, notes: Vec<(Note, VerifiedEntry)>) {
+        for (_, e) in &notes {
+            if let Some(Payload::Reaction { target, emoji }) = e.payload() {
+                self.react(*target, emoji.clone(), e.author());
+            }
+        }
+        self.notes = notes;
+    }
+
+    /// The entry of a notification held here already.
+    pub fn note_entry(&self, note: &Note) -> Option<VerifiedEntry> {
+        self.notes
+            .iter()
+            .find(|(n, _)| n.hash == note.hash)
+            .map(|(_, e)| e.clone())
+    }
+
+    /// The Notifications screen: every notification of someone not muted or blocked, newest
+    /// first; unread are those that arrived after `read_ms`.
+    pub fn notifications(&self, read_ms: u64) -> Notifications {
+        let items: Vec<NoteView> = self
+            .notes
+            .iter()
+            .filter(|(n, _)| !self.hidden.contains(&n.author))
+            .map(|(n, e)| self.note_view(n, e, read_ms))
+            .collect();
+        Notifications {
+            unread: items.iter().filter(|n| n.unread).count(),
+            items,
+        }
+    }
+
+    fn note_view(&self, n: &Note, e: &VerifiedEntry, read_ms: u64) -> NoteView {
+        let (post, about, emoji) = match e.payload() {
+            Some(Payload::Post { text, reply_to, .. }) => (
+                Some(self.post_view(&kith_core::timeline::PostView {
+                    entry: e,
+                    text,
+                    reply_to: *reply_to,
+                })),
+                reply_to.filter(|r| r.author == self.me),
+                None,
+            ),
+            Some(Payload::Reaction { target, emoji }) => (None, Some(*target), Some(emoji.clone())),
+            _ => (None, None, None),
+        };
+        let about_text =
+            about.and_then(
+                |r| match self.feeds.get(&r.author)?.get(r.seq)?.payload()? {
+                    Payload::Post { text, .. } => Some(text.chars().take(80).collect()),
+                    _ => None,
+                },
+            );
+        NoteView {
+            kind: n.kind,
+            who: self.person(&n.author),
+            followed: self.followed.contains(&n.author),
+            post: if n.kind == NoteKind::Follow {
+                None
+            } else {
+                post
+            },
+            about,
+            about_text,
+            emoji,
+            received_ms: n.received_ms,
+            unread: n.received_ms > read_ms,
         }
     }
 
     fn thread_view(&self, t: &Thread<'_>) -> ThreadView {
+        let id = t.post.entry.entry_ref();
+        let mut replies: Vec<ThreadView> = t
+            .replies
+            .iter()
+            .filter(|r| !self.hidden.contains(&r.post.entry.author()))
+            .map(|r| self.thread_view(r))
+            .collect();
+        // Replies from people not followed, which came as notifications (only to my posts).
+        if id.author == self.me {
+            let extra = self.note_replies(&id);
+            if !extra.is_empty() {
+                replies.extend(extra);
+                replies.sort_by_key(|r| r.post.key());
+            }
+        }
         ThreadView {
             post: self.post_view(&t.post),
-            replies: t
-                .replies
-                .iter()
-                .filter(|r| !self.hidden.contains(&r.post.entry.author()))
-                .map(|r| self.thread_view(r))
-                .collect(),
+            replies,
         }
     }
 

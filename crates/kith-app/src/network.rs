@@ -124,6 +124,13 @@ pub enum News {
         /// The entry, as stored.
         entry: Box<VerifiedEntry>,
     },
+    /// A notification (someone's entry that concerns the person) arrived and is in the inbox.
+    Notified {
+        /// What the inbox keeps of it.
+        note: kith_store::Note,
+        /// The entry.
+        entry: Box<VerifiedEntry>,
+    },
     /// `author` signed two different entries at `seq`; the evidence is in the feed's
     /// metadata.
     Forked {

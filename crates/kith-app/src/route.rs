@@ -18,6 +18,8 @@ pub enum Route {
     Network,
     /// Backup, storage, theme.
     Settings,
+    /// Replies, mentions, reactions and follows from anyone.
+    Notifications,
 }
 
 impl Route {
@@ -33,6 +35,7 @@ impl Route {
             "discover" => Route::Discover,
             "network" => Route::Network,
             "settings" => Route::Settings,
+            "notifications" => Route::Notifications,
             "profile" => AuthorId::from_hex(rest).map_or(Route::Home, Route::Profile),
             _ => Route::Home,
         }
@@ -45,6 +48,7 @@ impl Route {
             Route::Discover => "#/discover".into(),
             Route::Network => "#/network".into(),
             Route::Settings => "#/settings".into(),
+            Route::Notifications => "#/notifications".into(),
             Route::Profile(a) => format!("#/profile/{}", a.to_hex()),
         }
     }
@@ -77,6 +81,7 @@ mod tests {
             Route::Discover,
             Route::Network,
             Route::Settings,
+            Route::Notifications,
             Route::Profile(a),
         ] {
             assert_eq!(Route::parse(&r.to_fragment()), r);

@@ -59,6 +59,9 @@ pub struct PostView {
     pub reactions: Vec<(String, usize, bool)>,
     /// Whether I wrote it (so I may delete it).
     pub mine: bool,
+    /// Whether its author is someone I do not follow (a reply that reached me as a
+    /// notification): a thread marks it, with a Follow button.
+    pub unfollowed: bool,
 }
 
 impl PostView {
@@ -243,4 +246,36 @@ impl Theme {
             _ => Theme::System,
         }
     }
+}
+
+/// One notification, as the Notifications screen shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteView {
+    /// What happened.
+    pub kind: kith_core::NoteKind,
+    /// Who did it.
+    pub who: Person,
+    /// Whether I follow them.
+    pub followed: bool,
+    /// The post itself, for a reply or a mention.
+    pub post: Option<PostView>,
+    /// My entry it is about (the post replied or reacted to), when held here.
+    pub about: Option<EntryRef>,
+    /// The start of that post's text, when held here.
+    pub about_text: Option<String>,
+    /// The emoji of a reaction.
+    pub emoji: Option<String>,
+    /// When it arrived here (ms since the epoch).
+    pub received_ms: u64,
+    /// Whether it arrived after the list was last read.
+    pub unread: bool,
+}
+
+/// The Notifications screen: newest first, and how many are unread (the navigation shows it).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Notifications {
+    /// The notifications, newest first (muted and blocked people left out).
+    pub items: Vec<NoteView>,
+    /// How many arrived since the list was last read.
+    pub unread: usize,
 }

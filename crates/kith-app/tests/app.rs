@@ -1240,3 +1240,153 @@ fn searching_the_posts_held_here_as_one_types_finds_words_tags_and_handles() {
     h.run(Command::Search("rust meetup".into()));
     assert!(h.net.take().is_empty());
 }
+
+#[test]
+fn notifications_from_anyone_are_listed_counted_threaded_and_hidden_when_muted() {
+    use kith_core::NoteKind;
+    use kith_store::Stance;
+    let mut h = Harness::new("Alice", "alice");
+    let mut carol = Other::new(3);
+    h.post("mine");
+    let mine = h.post_ref("mine");
+    // Carol, not followed, replies, mentions, reacts and follows; the agent keeps each in
+    // the inbox and says so.
+    let entries = [
+        carol.sign(Payload::Post {
+            text: "carol replies".into(),
+            reply_to: Some(mine),
+            mentions: vec![h.app.me()],
+        }),
+        carol.sign(Payload::Post {
+            text: "hey @alice".into(),
+            reply_to: None,
+            mentions: vec![h.app.me()],
+        }),
+        carol.sign(Payload::Reaction {
+            target: mine,
+            emoji: "🎉".into(),
+        }),
+        carol.sign(Payload::Follow { author: h.app.me() }),
+    ];
+    for (i, e) in entries.iter().enumerate() {
+        let kind = kith_core::notify::concerns(e, &h.app.me()).expect("concerns me");
+        let kept = futures::executor::block_on(kith_store::inbox::receive(
+            h.store(),
+            e,
+            kind,
+            kith_app::now_ms() - 10 + i as u64,
+        ))
+        .expect("kept");
+        let kith_store::Received::New(note) = kept else {
+            panic!("new")
+        };
+        h.news(News::Notified {
+            note,
+            entry: Box::new(e.clone()),
+        });
+    }
+    let notes = |h: &Harness| {
+        h.last(|u| match u {
+            Update::Notifications(n) => Some(n.clone()),
+            _ => None,
+        })
+        .expect("notifications sent")
+    };
+    let n = notes(&h);
+    assert_eq!(n.unread, 4);
+    assert_eq!(
+        n.items.iter().map(|i| i.kind).collect::<Vec<_>>(),
+        [
+            NoteKind::Follow,
+            NoteKind::Reaction,
+            NoteKind::Mention,
+            NoteKind::Reply
+        ],
+        "newest first"
+    );
+    assert!(
+        n.items
+            .iter()
+            .all(|i| !i.followed && i.who.author == carol.author())
+    );
+    assert_eq!(n.items[1].emoji.as_deref(), Some("🎉"));
+    assert_eq!(n.items[1].about_text.as_deref(), Some("mine"));
+    assert_eq!(
+        n.items[3].post.as_ref().map(|p| p.text.as_str()),
+        Some("carol replies")
+    );
+    // The reply from someone not followed is threaded under my post, marked as such, and
+    // the reaction counts.
+    let home = h.home();
+    let thread = home.iter().find(|t| t.post.id == mine).expect("my post");
+    assert_eq!(thread.replies.len(), 1);
+    assert!(thread.replies[0].post.unfollowed);
+    assert_eq!(thread.replies[0].post.text, "carol replies");
+    assert!(
+        thread
+            .post
+            .reactions
+            .iter()
+            .any(|(e, n, _)| e == "🎉" && *n == 1)
+    );
+    // Her mention is not on my home (I do not follow her).
+    assert!(!h.home_texts().contains(&"hey @alice".to_owned()));
+
+    // Another tab sees the same, from the store.
+    let mut tab = h.second_tab();
+    tab.pool.run_until(tab.app.on_store_changed(carol.author()));
+    tab.pool.run_until_stalled();
+    assert_eq!(notes(&tab).unread, 4);
+
+    // Opening the screen reads them; the count is kept in the store.
+    h.run(Command::Open(Route::Notifications));
+    assert_eq!(notes(&h).unread, 0);
+    assert_eq!(notes(&h).items.len(), 4);
+    tab.pool.run_until(tab.app.on_store_changed(h.app.me()));
+    tab.pool.run_until_stalled();
+    assert_eq!(notes(&tab).unread, 0);
+
+    // Muted: gone from the list and the thread; unmuted: back.
+    h.run(Command::SetStance {
+        author: carol.author(),
+        stance: Some(Stance::Muted),
+    });
+    h.run(Command::Open(Route::Notifications));
+    assert!(notes(&h).items.is_empty());
+    let home = h.home();
+    let thread = home.iter().find(|t| t.post.id == mine).expect("my post");
+    assert!(thread.replies.is_empty());
+    h.run(Command::SetStance {
+        author: carol.author(),
+        stance: None,
+    });
+    h.run(Command::Open(Route::Notifications));
+    assert_eq!(notes(&h).items.len(), 4);
+
+    // Following her from the thread: her reply is no longer marked.
+    h.run(Command::Follow(carol.author()));
+    let n = notes(&h);
+    assert!(n.items.iter().all(|i| i.followed) || n.items.is_empty());
+}
+
+#[test]
+fn a_post_mentions_everyone_whose_handle_it_names() {
+    let mut h = Harness::new("Alice", "alice");
+    let carol = Other::new(3);
+    assert!(
+        h.app.library().mentioned("@carol").is_empty(),
+        "unknown yet"
+    );
+    // A lookup finds her claim, and the library learns her handle.
+    h.net
+        .names
+        .borrow_mut()
+        .insert("carol".into(), vec![(carol.author(), "carol".into())]);
+    h.run(Command::Search("@carol".into()));
+    h.post("hello @Carol, and @nobody!");
+    let entry = h.net.published.borrow().last().cloned().expect("published");
+    let Some(Payload::Post { mentions, .. }) = entry.payload() else {
+        panic!("a post")
+    };
+    assert_eq!(mentions, &vec![carol.author()]);
+}

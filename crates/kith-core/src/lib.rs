@@ -21,6 +21,8 @@
 //!   progress); kith-net moves the bytes.
 //! - [`social`]: follow links (and QR text) and friends-of-friends suggestions; [`name`]:
 //!   signed handle claims (names are not unique: lookups show every claimant).
+//! - [`notify`]: which entries concern which people (replies, mentions, reactions, follows),
+//!   the rule behind notifications on both ends.
 //! - [`bootstrap`] and [`backoff`]: the node's bootstrap document and the reconnect schedule.
 
 pub mod backoff;
@@ -32,6 +34,7 @@ pub mod feed;
 pub mod hash;
 pub mod identity;
 pub mod name;
+pub mod notify;
 pub mod social;
 pub mod sync;
 #[cfg(test)]
@@ -47,6 +50,7 @@ pub use feed::{Feed, FeedError, ForkEvidence, Inserted, next_entry};
 pub use hash::Hash;
 pub use identity::{AuthorId, Identity, KdfParams, KeyExportError};
 pub use name::{NameClaim, NameError};
+pub use notify::NoteKind;
 pub use social::{FollowLink, LinkError, friends_of_friends};
 pub use timeline::{Cursor, Page, Thread, Timeline};
 pub use validate::{

@@ -45,8 +45,10 @@ use libp2p::{Multiaddr, PeerId};
 
 use crate::direct::Expect;
 use crate::nodes::NodeSet;
+use crate::notify::Answer;
 use crate::replica::{Live, Replica, ReplicaError};
 use crate::{Client, Event, NetError, PublishError, platform};
+use kith_store::inbox::{OUTBOX_DAYS, Outbox, Received};
 
 /// What the agent reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +126,13 @@ pub enum AgentEvent {
         /// Its seq.
         seq: u64,
         /// The entry, as stored (so a UI need not read it back).
+        entry: Box<VerifiedEntry>,
+    },
+    /// A notification arrived, was verified and kept in the inbox.
+    Notified {
+        /// The notification.
+        note: kith_store::Note,
+        /// Its entry.
         entry: Box<VerifiedEntry>,
     },
     /// A live entry differs from the one held at its position: `author` signed two
@@ -315,6 +324,10 @@ pub struct Agent<S> {
     wants_rx: Rc<std::cell::RefCell<Option<mpsc::Receiver<AuthorId>>>>,
     /// Heads seen live, which a sync must reach before it stops asking holders.
     heads_seen: Rc<std::cell::RefCell<HeadsSeen>>,
+    /// The outbox, read from the store at first use; every change is written through.
+    outbox: Rc<std::cell::RefCell<Option<Outbox>>>,
+    /// Whether a delivery round runs (one at a time).
+    delivering: Rc<std::cell::Cell<bool>>,
 }
 
 impl<S> Clone for Agent<S> {
@@ -326,6 +339,8 @@ impl<S> Clone for Agent<S> {
             wants: self.wants.clone(),
             wants_rx: self.wants_rx.clone(),
             heads_seen: self.heads_seen.clone(),
+            outbox: self.outbox.clone(),
+            delivering: self.delivering.clone(),
         }
     }
 }
@@ -388,6 +403,8 @@ impl<S: Store + 'static> Agent<S> {
             client,
             nodes: Rc::new(std::cell::RefCell::new(NodeSet::new(first))),
             heads_seen: Rc::default(),
+            outbox: Rc::default(),
+            delivering: Rc::default(),
         }
     }
 
@@ -441,7 +458,13 @@ impl<S: Store + 'static> Agent<S> {
     /// who listens on the topic, so an entry nobody is known to hear is offered again for a
     /// while ([`PUBLISH_TRIES`]); with nobody listening in the end it stays in the store and
     /// followers fetch it at their next sync ([`PublishError::NoPeers`]).
+    ///
+    /// An entry that concerns other people (a reply, a mention, a reaction, a follow) also
+    /// goes into the outbox, and from there to each of them ([`crate::notify`]).
     pub async fn publish(&self, entry: &VerifiedEntry) -> Result<(), NetError> {
+        if !kith_core::notify::addressees(entry).is_empty() {
+            self.queue_notes(entry).await;
+        }
         let mut tries = 0;
         loop {
             tries += 1;
@@ -662,6 +685,7 @@ impl<S: Store + 'static> Agent<S> {
                         );
                     } else {
                         self.tend_standby(&mut standby, &report).await;
+                        self.deliver_due();
                         if web_time::Instant::now() >= next_resync {
                             next_resync = web_time::Instant::now() + RESYNC_AFTER;
                             unsynced.retain(|_, tries| *tries <= RESYNC_TRIES);
@@ -676,6 +700,10 @@ impl<S: Store + 'static> Agent<S> {
             }
             if came_online {
                 self.announce_reach(&phase, &standby);
+                // What waited while offline goes now, with what was written meanwhile.
+                self.catch_up_outbox().await;
+                self.outbox_due_now().await;
+                self.deliver_due();
                 unsynced.clear();
                 next_resync = web_time::Instant::now() + RESYNC_AFTER;
                 for author in self.followed().await {
@@ -887,6 +915,16 @@ impl<S: Store + 'static> Agent<S> {
                 });
                 None
             }
+            Event::Note { id, peer, bytes } => {
+                // Checked and stored in a task of its own; the event loop bounds how many wait.
+                let agent = self.clone();
+                let report = report.clone();
+                platform::spawn_local(async move {
+                    let answer = agent.take_note(peer, &bytes, &*report).await;
+                    let _ = agent.client.answer_note(id, answer).await;
+                });
+                None
+            }
             Event::Entry { entry, .. } => {
                 let (author, seq) = (entry.author(), entry.seq());
                 match self.replica.take_live((*entry).clone()).await {
@@ -1066,6 +1104,10 @@ impl<S: Store + 'static> Agent<S> {
             if let Err(e) = client.announce_device().await {
                 tracing::info!("announcing this device's claim: {e}");
             }
+            // And that it takes its person's notifications.
+            if let Err(e) = client.provide_inbox().await {
+                tracing::info!("announcing this device's inbox: {e}");
+            }
         });
         Ok(relayed)
     }
@@ -1126,61 +1168,20 @@ impl<S: Store + 'static> Agent<S> {
         let mut fetched = 0;
         // The holder that brought the most recent entries, and whether it was direct.
         let mut best = None;
-        // A holder that is not connected directly is dialed through the primary's relay and
-        // the standby's (it may be reserved on either).
-        let (relays, relay_peers): (Vec<Multiaddr>, Vec<PeerId>) = {
-            let nodes = self.nodes.borrow();
-            std::iter::once(nodes.primary())
-                .chain(nodes.standby())
-                .filter_map(|p| Some((p.main.first()?.clone(), p.peer)))
-                .unzip()
-        };
         let known_node = |p: &PeerId| self.nodes.borrow().contains(p);
         for peer in candidates
             .into_iter()
             .filter(|p| *p != me && !known_node(p))
         {
-            // A peer connected directly is asked over that connection; any other is dialed
-            // through kith-node's relay (the direct connection follows if it can be made).
-            let was_direct = self.client.is_direct(peer).await.unwrap_or(false);
-            if !was_direct {
-                if relays.is_empty() {
-                    continue;
-                }
-                let circuits = relays
-                    .iter()
-                    .map(|r| {
-                        r.clone()
-                            .with(Protocol::P2pCircuit)
-                            .with(Protocol::P2p(peer))
-                    })
-                    .collect();
-                let mut reached = self.dial_within(peer, circuits).await;
-                if reached.is_err() {
-                    // Not reserved on this node's kith-nodes: through its own, as it signed
-                    // them in the DHT.
-                    let theirs: Vec<Multiaddr> = self
-                        .client
-                        .reach_of(peer)
-                        .await
-                        .unwrap_or_default()
-                        .into_iter()
-                        // Circuits through the relays just tried are left out; through any
-                        // other node, known here or not, they are dialed.
-                        .filter(|a| {
-                            !crate::reach::relay_of(a).is_some_and(|r| relay_peers.contains(&r))
-                        })
-                        .collect();
-                    if !theirs.is_empty() {
-                        tracing::debug!("sync of {author}: {peer} through its nodes: {theirs:?}");
-                        reached = self.dial_within(peer, theirs).await;
-                    }
-                }
-                if let Err(e) = reached {
+            // A peer connected directly is asked over that connection; any other is reached
+            // through a kith-node's relay (the direct connection follows if it can be made).
+            let was_direct = match self.reach(peer).await {
+                Ok(direct) => direct,
+                Err(e) => {
                     tracing::info!("sync of {author}: {peer} unreachable: {e}");
                     continue;
                 }
-            }
+            };
             // Identify over the circuit tells whether a direct connection follows; the sync
             // waits for it a moment, so the feed moves browser to browser rather than through
             // kith-node, and only the direct connection is left to carry it.
@@ -1284,6 +1285,365 @@ impl<S: Store + 'static> Agent<S> {
         true
     }
 
+    /// Checks and keeps a notification from `peer` (see [`crate::notify`]): it must verify,
+    /// carry its payload, concern this node's person and come from someone not blocked here.
+    async fn take_note(&self, peer: PeerId, bytes: &[u8], report: &dyn Fn(AgentEvent)) -> Answer {
+        let store = self.replica.store();
+        let entry = match kith_core::validate_detached(bytes, crate::now_ms()) {
+            Ok(e) if e.payload().is_some() => e,
+            Ok(e) => {
+                tracing::info!(
+                    "{peer} sent a notification without its payload ({})",
+                    e.seq()
+                );
+                return Answer::Refused;
+            }
+            Err(e) => {
+                tracing::info!("{peer} sent a notification that does not verify: {e}");
+                return Answer::Refused;
+            }
+        };
+        let Some(me) = self.client.person() else {
+            return Answer::Refused;
+        };
+        let Some(kind) = kith_core::notify::concerns(&entry, &me) else {
+            tracing::info!("{peer} sent a notification that does not concern this person");
+            return Answer::Refused;
+        };
+        match kith_store::people::read(store).await {
+            Ok(people) if people.is_blocked(&entry.author()) => {
+                tracing::info!("dropped a notification of {}: blocked", entry.author());
+                return Answer::Refused;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!("reading whom this person blocked: {e}");
+                return Answer::Later;
+            }
+        }
+        match kith_store::inbox::receive(store, &entry, kind, crate::now_ms()).await {
+            Ok(Received::New(note)) => {
+                report(AgentEvent::Notified {
+                    note,
+                    entry: Box::new(entry),
+                });
+                Answer::Kept
+            }
+            Ok(Received::Duplicate) => Answer::Had,
+            Err(e) => {
+                tracing::warn!("keeping a notification: {e}");
+                Answer::Later
+            }
+        }
+    }
+
+    /// The outbox, read from the store the first time.
+    async fn load_outbox(&self) {
+        if self.outbox.borrow().is_some() {
+            return;
+        }
+        let read = match Outbox::read(self.replica.store()).await {
+            Ok(o) => o,
+            Err(e) => {
+                // A damaged outbox is started afresh (its deliveries are lost, and said so).
+                tracing::warn!("the outbox could not be read, starting an empty one: {e}");
+                Outbox::default()
+            }
+        };
+        let mut slot = self.outbox.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(read);
+        }
+    }
+
+    /// Changes the outbox and writes it through.
+    async fn change_outbox(&self, change: impl FnOnce(&mut Outbox)) {
+        self.load_outbox().await;
+        let copy = {
+            let mut slot = self.outbox.borrow_mut();
+            let outbox = slot.get_or_insert_with(Outbox::default);
+            change(outbox);
+            outbox.clone()
+        };
+        if let Err(e) = copy.write(self.replica.store()).await {
+            tracing::warn!("writing the outbox: {e}");
+        }
+    }
+
+    /// Puts `entry`'s notifications in the outbox, due now.
+    async fn queue_notes(&self, entry: &VerifiedEntry) {
+        let now = crate::now_ms();
+        self.change_outbox(|o| {
+            let dropped = o.add(entry, now);
+            if dropped > 0 {
+                tracing::warn!("the outbox is full: {dropped} older notifications given up");
+            }
+        })
+        .await;
+        self.deliver_due();
+    }
+
+    /// Puts in the outbox the notifications of the person's entries it has not seen (made
+    /// offline, or in a tab without the node); the first time, starts from the feed's head.
+    async fn catch_up_outbox(&self) {
+        let Some(me) = self.client.person() else {
+            return;
+        };
+        let head = match self.replica.store().feed(&me).await {
+            Ok(m) => m.map_or(0, |m| m.head_seq()),
+            Err(e) => {
+                tracing::warn!("reading the person's feed for the outbox: {e}");
+                return;
+            }
+        };
+        self.load_outbox().await;
+        let scanned = self.outbox.borrow().as_ref().and_then(|o| o.scanned);
+        let mut missed = Vec::new();
+        if let Some(from) = scanned {
+            let mut next = from + 1;
+            while next <= head {
+                match self
+                    .replica
+                    .store()
+                    .range(&me, next, kith_store::MAX_READ)
+                    .await
+                {
+                    Ok(batch) if !batch.is_empty() => {
+                        next = batch.last().map_or(head, |e| e.seq()) + 1;
+                        missed.extend(
+                            batch
+                                .into_iter()
+                                .filter(|e| !kith_core::notify::addressees(e).is_empty()),
+                        );
+                    }
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!("reading the person's feed for the outbox: {e}");
+                        return;
+                    }
+                }
+            }
+        }
+        if scanned == Some(head) {
+            return;
+        }
+        let now = crate::now_ms();
+        self.change_outbox(|o| {
+            for e in &missed {
+                o.add(e, now);
+            }
+            o.scanned = Some(head);
+        })
+        .await;
+    }
+
+    /// Makes every waiting delivery due now.
+    async fn outbox_due_now(&self) {
+        let now = crate::now_ms();
+        self.change_outbox(|o| {
+            for item in &mut o.items {
+                item.next_ms = item.next_ms.min(now);
+            }
+        })
+        .await;
+    }
+
+    /// Starts a delivery round if none runs.
+    fn deliver_due(&self) {
+        if self.delivering.replace(true) {
+            return;
+        }
+        let agent = self.clone();
+        platform::spawn_local(async move {
+            agent.deliver_round().await;
+            agent.delivering.set(false);
+        });
+    }
+
+    /// Delivers what is due, a person at a time.
+    async fn deliver_round(&self) {
+        self.load_outbox().await;
+        let now = crate::now_ms();
+        let due = {
+            let mut slot = self.outbox.borrow_mut();
+            let Some(outbox) = slot.as_mut() else {
+                return;
+            };
+            let expired = outbox.expire(now);
+            if expired > 0 {
+                tracing::info!("{expired} notifications given up after {OUTBOX_DAYS} days");
+            }
+            outbox.due(now)
+        };
+        for to in due {
+            let outcome = self.deliver_to(to).await;
+            let now = crate::now_ms();
+            self.change_outbox(|o| {
+                o.items.retain_mut(|item| {
+                    if item.to != to || item.next_ms > now {
+                        return true;
+                    }
+                    match outcome.get(&item.seq) {
+                        Some(a) if a.is_final() => false,
+                        _ => {
+                            item.tries = item.tries.saturating_add(1);
+                            item.next_ms = now + note_retry(item.tries).as_millis() as u64;
+                            true
+                        }
+                    }
+                })
+            })
+            .await;
+        }
+    }
+
+    /// Sends every due notification for `to` to one of their devices; the answers by seq.
+    async fn deliver_to(&self, to: AuthorId) -> BTreeMap<u64, Answer> {
+        let mut answers = BTreeMap::new();
+        let Some(me) = self.client.person() else {
+            return answers;
+        };
+        let seqs: Vec<u64> = {
+            let now = crate::now_ms();
+            self.outbox
+                .borrow()
+                .iter()
+                .flat_map(|o| o.items.iter())
+                .filter(|i| i.to == to && i.next_ms <= now)
+                .map(|i| i.seq)
+                .collect()
+        };
+        let mut entries = Vec::new();
+        for seq in seqs {
+            match self.replica.store().range(&me, seq, 1).await {
+                Ok(mut found)
+                    if found
+                        .first()
+                        .is_some_and(|e| e.seq() == seq && e.payload().is_some()) =>
+                {
+                    entries.push(found.remove(0));
+                }
+                // Deleted (or purged) since: nothing to tell.
+                Ok(_) => {
+                    answers.insert(seq, Answer::Refused);
+                }
+                Err(e) => tracing::warn!("reading entry {seq} to notify {to}: {e}"),
+            }
+        }
+        if entries.is_empty() {
+            return answers;
+        }
+        let devices = self.devices_of(to).await;
+        tracing::debug!(
+            "notifying {to}: {} entries, devices {devices:?}",
+            entries.len()
+        );
+        for peer in devices {
+            if let Err(e) = self.reach(peer).await {
+                tracing::info!("notifying {to}: {peer} unreachable: {e}");
+                continue;
+            }
+            // Anyone may announce anyone's inbox: only the person's own device gets it.
+            if !matches!(self.client.person_behind(peer).await, Ok(Some(p)) if p == to) {
+                tracing::info!("{peer} announced {to}'s inbox and is not their device");
+                continue;
+            }
+            let mut reached = false;
+            for entry in &entries {
+                match self.client.notify(peer, entry).await {
+                    Ok(a) => {
+                        tracing::debug!("notified {to} of {} at {peer}: {a:?}", entry.seq());
+                        reached = true;
+                        answers.insert(entry.seq(), a);
+                    }
+                    Err(e) => tracing::info!("notifying {to} at {peer}: {e}"),
+                }
+            }
+            if reached {
+                break;
+            }
+        }
+        answers
+    }
+
+    /// The devices that may take `author`'s notifications: connected ones first, then those
+    /// announced in the DHT (every agent announces its person's inbox, a native one under the
+    /// person's own key too), at most [`MAX_INBOX_PEERS`].
+    async fn devices_of(&self, author: AuthorId) -> Vec<PeerId> {
+        let me = self.client.local_peer_id();
+        let mut found: Vec<PeerId> = self
+            .client
+            .connected_devices_of(author)
+            .await
+            .unwrap_or_default();
+        match self.client.find_inbox(author).await {
+            Ok(peers) => {
+                for p in peers {
+                    if !found.contains(&p) {
+                        found.push(p);
+                    }
+                }
+            }
+            Err(e) => tracing::info!("looking up {author}'s inbox: {e}"),
+        }
+        let known_node = |p: &PeerId| self.nodes.borrow().contains(p);
+        found.retain(|p| *p != me && !known_node(p));
+        found.truncate(MAX_INBOX_PEERS);
+        found
+    }
+
+    /// Connects to `peer` unless it is connected: through the primary's and the standby's
+    /// relays, then through the nodes it signed in the DHT. Returns whether it was direct.
+    async fn reach(&self, peer: PeerId) -> Result<bool, String> {
+        if self.client.is_direct(peer).await.unwrap_or(false) {
+            return Ok(true);
+        }
+        if self
+            .client
+            .connected_peers()
+            .await
+            .unwrap_or_default()
+            .contains(&peer)
+        {
+            return Ok(false);
+        }
+        let (relays, relay_peers): (Vec<Multiaddr>, Vec<PeerId>) = {
+            let nodes = self.nodes.borrow();
+            std::iter::once(nodes.primary())
+                .chain(nodes.standby())
+                .filter_map(|p| Some((p.main.first()?.clone(), p.peer)))
+                .unzip()
+        };
+        let mut reached = Err("no relay to reach it through".to_owned());
+        if !relays.is_empty() {
+            let circuits = relays
+                .iter()
+                .map(|r| {
+                    r.clone()
+                        .with(Protocol::P2pCircuit)
+                        .with(Protocol::P2p(peer))
+                })
+                .collect();
+            reached = self.dial_within(peer, circuits).await;
+        }
+        if reached.is_err() {
+            // Not reserved on this node's kith-nodes: through its own, as it signed them in
+            // the DHT (circuits through the relays just tried are left out).
+            let theirs: Vec<Multiaddr> = self
+                .client
+                .reach_of(peer)
+                .await
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|a| !crate::reach::relay_of(a).is_some_and(|r| relay_peers.contains(&r)))
+                .collect();
+            if !theirs.is_empty() {
+                reached = self.dial_within(peer, theirs).await;
+            }
+        }
+        reached.map(|()| false)
+    }
+
     /// Dials `peer` at `addrs`, giving up after [`CANDIDATE_DIAL_TIMEOUT`]: a holder that just
     /// went away can leave a relay waiting on a dead link.
     async fn dial_within(&self, peer: PeerId, addrs: Vec<Multiaddr>) -> Result<(), String> {
@@ -1305,6 +1665,15 @@ impl<S: Store + 'static> Agent<S> {
 }
 
 /// A number in [0, 1) for backoff jitter, from the platform's clock (no RNG needed).
+/// How many devices a notification is offered to, at most, per round.
+pub const MAX_INBOX_PEERS: usize = 8;
+
+/// When a notification not yet delivered is tried again, after `tries` attempts: 2 s, 4 s,
+/// 8 s, … up to 30 s (a person who comes back online gets it within half a minute).
+pub fn note_retry(tries: u32) -> Duration {
+    Duration::from_secs(2u64.saturating_pow(tries.min(5)).min(30))
+}
+
 fn jitter() -> f64 {
     (crate::now_ms() % 1000) as f64 / 1000.0
 }

@@ -111,6 +111,8 @@ mod derived {
         pub gossipsub: gossipsub::Behaviour,
         /// Feed sync and backfill.
         pub sync: libp2p::request_response::Behaviour<crate::sync_protocol::SyncCodec>,
+        /// Notifications: one entry to a person it concerns ([`crate::notify`]).
+        pub notify: libp2p::request_response::Behaviour<crate::notify::NotifyCodec>,
         /// Streams for `/webrtc` signalling: the browser's `/webrtc` transport holds its
         /// control (natively it carries nothing: no transport signals through it).
         pub signalling: libp2p_stream::Behaviour,
@@ -145,6 +147,7 @@ impl Behaviour {
             kad,
             gossipsub,
             sync: crate::sync_protocol::behaviour(),
+            notify: crate::notify::behaviour(),
             signalling,
         }
     }

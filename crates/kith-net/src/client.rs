@@ -79,6 +79,17 @@ pub(crate) enum Command {
     Refuse {
         id: u64,
     },
+    /// Sends one notification to `peer`.
+    Notify {
+        peer: PeerId,
+        bytes: Vec<u8>,
+        reply: oneshot::Sender<Result<crate::notify::Answer, NetError>>,
+    },
+    /// Answers the inbound notification `id`.
+    AnswerNote {
+        id: u64,
+        answer: crate::notify::Answer,
+    },
     ListenViaRelay {
         relay: Multiaddr,
         reply: oneshot::Sender<Result<Multiaddr, NetError>>,
@@ -321,6 +332,64 @@ impl Client {
             .send(Command::Refuse { id })
             .await
             .map_err(|_| NetError::Stopped)
+    }
+
+    /// Sends `entry` to `peer` as a notification ([`crate::notify`]) and waits for its answer.
+    pub async fn notify(
+        &self,
+        peer: PeerId,
+        entry: &VerifiedEntry,
+    ) -> Result<crate::notify::Answer, NetError> {
+        self.notify_bytes(peer, entry.encode()).await
+    }
+
+    /// Sends raw bytes to `peer` as a notification without checking them: what a broken or
+    /// hostile peer can do. For tests of the receivers' defences only.
+    #[doc(hidden)]
+    pub async fn notify_bytes(
+        &self,
+        peer: PeerId,
+        bytes: Vec<u8>,
+    ) -> Result<crate::notify::Answer, NetError> {
+        self.ask(|reply| Command::Notify { peer, bytes, reply })
+            .await?
+    }
+
+    /// Answers the inbound notification `id` (from [`Event::Note`](crate::Event)).
+    pub async fn answer_note(
+        &self,
+        id: u64,
+        answer: crate::notify::Answer,
+    ) -> Result<(), NetError> {
+        self.commands
+            .clone()
+            .send(Command::AnswerNote { id, answer })
+            .await
+            .map_err(|_| NetError::Stopped)
+    }
+
+    /// The person this node works for: the one whose claim it carries, or (no claim) the one
+    /// whose key it runs under.
+    pub fn person(&self) -> Option<AuthorId> {
+        match &self.device {
+            Some(claim) => Some(claim.author),
+            None => crate::identity::author_of(&self.local_peer_id),
+        }
+    }
+
+    /// Announces in the DHT that this node takes its person's notifications.
+    pub async fn provide_inbox(&self) -> Result<(), NetError> {
+        let me = self
+            .person()
+            .ok_or_else(|| NetError::Dht("this node works for nobody".to_owned()))?;
+        self.provide_key(crate::notify::inbox_key(&me)).await
+    }
+
+    /// Asks the DHT which nodes say they take `author`'s notifications (anyone can say so:
+    /// check with [`Client::person_behind`] before sending).
+    pub async fn find_inbox(&self, author: AuthorId) -> Result<Vec<PeerId>, NetError> {
+        self.find_providers_of(crate::notify::inbox_key(&author))
+            .await
     }
 
     /// Reserves a slot on the relay at `relay` (a kith-node address ending in `/p2p/<id>`)

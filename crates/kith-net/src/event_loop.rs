@@ -48,6 +48,13 @@ pub struct EventLoop {
     pending_requests: HashMap<OutboundRequestId, (PeerId, Reply<Message>)>,
     pending_responses: HashMap<u64, (PeerId, ResponseChannel<Vec<u8>>)>,
     next_response_id: u64,
+    /// Notifications sent and not yet answered.
+    pending_notifies: HashMap<OutboundRequestId, Reply<crate::notify::Answer>>,
+    /// Notifications received and waiting for the agent's answer (at most
+    /// [`MAX_PENDING_NOTES`](crate::notify::MAX_PENDING_NOTES)).
+    pending_notes: HashMap<u64, ResponseChannel<crate::notify::Answer>>,
+    /// Each sender's rate of notifications.
+    throttle: crate::notify::Throttle,
     /// Reservations asked for: answered by the listener's first address, or by its close
     /// (with any reason: a listener whose relay connection closed ends `Ok`). A relay
     /// listener is never removed from here: libp2p-relay 0.22's client panics ("Relay
@@ -129,6 +136,9 @@ impl EventLoop {
             pending_requests: HashMap::new(),
             pending_responses: HashMap::new(),
             next_response_id: 0,
+            pending_notifies: HashMap::new(),
+            pending_notes: HashMap::new(),
+            throttle: crate::notify::Throttle::default(),
             pending_listens: HashMap::new(),
             pending_provides: HashMap::new(),
             pending_puts: HashMap::new(),
@@ -256,6 +266,10 @@ impl EventLoop {
             Event::Entry { .. } => self.stats.dropped_entries += 1,
             // A report about a peer's bad data: as cheap for a peer to cause as an entry.
             Event::InvalidEntry { .. } => self.stats.dropped_events += 1,
+            Event::Note { id, .. } if self.overflow.len() >= crate::EVENT_OVERFLOW => {
+                self.answer_note(id, crate::notify::Answer::Later);
+                self.stats.throttled_notes += 1;
+            }
             Event::SyncRequest { id, .. } if self.overflow.len() >= crate::EVENT_OVERFLOW => {
                 // Dropping the response channel fails the peer's request at once.
                 self.pending_responses.remove(&id);
@@ -409,6 +423,11 @@ impl EventLoop {
                 // Dropping the channel fails the request on the requester's side.
                 self.pending_responses.remove(&id);
             }
+            Command::Notify { peer, bytes, reply } => {
+                let id = self.swarm.behaviour_mut().notify.send_request(&peer, bytes);
+                self.pending_notifies.insert(id, reply);
+            }
+            Command::AnswerNote { id, answer } => self.answer_note(id, answer),
             Command::ListenViaRelay { relay, reply } => {
                 match self.swarm.listen_on(relay.with(Protocol::P2pCircuit)) {
                     Ok(id) => {
@@ -571,6 +590,7 @@ impl EventLoop {
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Notify(event)) => self.on_notify_event(event),
             SwarmEvent::NewListenAddr {
                 listener_id,
                 address,
@@ -639,6 +659,80 @@ impl EventLoop {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Answers the inbound notification `id` (the sender may have gone: nothing to do then).
+    fn answer_note(&mut self, id: u64, answer: crate::notify::Answer) {
+        if let Some(channel) = self.pending_notes.remove(&id) {
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .notify
+                .send_response(channel, answer);
+        }
+    }
+
+    fn on_notify_event(&mut self, event: request_response::Event<Vec<u8>, crate::notify::Answer>) {
+        use crate::notify::{Answer, MAX_PENDING_NOTES};
+        use request_response::{Event as Rr, Message as RrMessage};
+        match event {
+            Rr::Message {
+                peer,
+                message:
+                    RrMessage::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                // The rate is checked first: a flood costs the node a token lookup, not a
+                // signature check, and never reaches the agent.
+                if !self.throttle.allow(peer, crate::now_ms())
+                    || self.pending_notes.len() >= MAX_PENDING_NOTES
+                {
+                    self.stats.throttled_notes += 1;
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .notify
+                        .send_response(channel, Answer::Later);
+                    return;
+                }
+                let id = self.next_response_id;
+                self.next_response_id += 1;
+                self.pending_notes.insert(id, channel);
+                self.emit(Event::Note {
+                    id,
+                    peer,
+                    bytes: request,
+                });
+            }
+            Rr::Message {
+                message:
+                    RrMessage::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some(reply) = self.pending_notifies.remove(&request_id) {
+                    let _ = reply.send(Ok(response));
+                }
+            }
+            Rr::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let Some(reply) = self.pending_notifies.remove(&request_id) {
+                    let _ = reply.send(Err(NetError::Dial {
+                        peer,
+                        reason: format!("notification: {error}"),
+                    }));
+                }
+            }
+            Rr::ResponseSent { .. } | Rr::InboundFailure { .. } => {}
         }
     }
 

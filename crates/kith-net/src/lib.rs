@@ -23,6 +23,9 @@
 //!   bounded streams, bounded pending answers per peer).
 //! - [`replica`]: a kith-store [`Store`](kith_store::Store) served to peers and filled from
 //!   them through a kith-core sync session, every entry verified; feed providers in the DHT.
+//! - [`notify`]: notifications, one signed entry sent to a device of each person it concerns,
+//!   throttled per peer on arrival; the agent keeps them in kith-store's inbox and delivers
+//!   its person's from an outbox.
 //! - [`names`]: signed handle claims in the DHT, every claimant returned.
 //! - [`agent`]: what a person's node does on its own: stay connected (backoff), reserve a
 //!   relay slot, follow, announce, re-sync on every connection, serve, fill gaps.
@@ -48,6 +51,7 @@ pub mod identity;
 pub mod names;
 mod network;
 pub mod nodes;
+pub mod notify;
 pub mod platform;
 pub mod reach;
 pub mod replica;
@@ -153,6 +157,16 @@ pub enum Event {
         /// What it asks.
         message: kith_core::sync::Message,
     },
+    /// A peer sends a notification (an encoded entry, not yet verified): answer with
+    /// [`Client::answer_note`]. Only what passed the per-peer [`notify::Throttle`] arrives.
+    Note {
+        /// Pass back to [`Client::answer_note`].
+        id: u64,
+        /// Who sent it.
+        peer: PeerId,
+        /// The entry's bytes.
+        bytes: Vec<u8>,
+    },
     /// A peer forwarded an entry that does not verify; it was rejected (and the peer penalised).
     InvalidEntry {
         /// The peer it came through.
@@ -256,6 +270,8 @@ pub struct NetStats {
     pub dropped_events: u64,
     /// Inbound sync requests refused because the consumer was not taking them.
     pub dropped_requests: u64,
+    /// Notifications answered "later" at once: over their sender's rate, or too many waiting.
+    pub throttled_notes: u64,
 }
 
 /// What a node needs to know when it is built.

@@ -130,6 +130,7 @@ pub fn news(event: AgentEvent) -> Option<News> {
             max_bytes: c.limits.bytes,
         },
         AgentEvent::Stored { entry, .. } => News::Stored { entry },
+        AgentEvent::Notified { note, entry } => News::Notified { note, entry },
         AgentEvent::Forked { author, seq } => News::Forked { author, seq },
         AgentEvent::Connecting { .. }
         | AgentEvent::Offline { .. }

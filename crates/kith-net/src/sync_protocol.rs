@@ -17,14 +17,18 @@ pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/kith/sync/2.0.0"
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SyncCodec;
 
-async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T) -> io::Result<Vec<u8>> {
+/// Reads one length-prefixed frame of at most `max` bytes.
+pub(crate) async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
+    io: &mut T,
+    max: usize,
+) -> io::Result<Vec<u8>> {
     let mut len = [0u8; 4];
     io.read_exact(&mut len).await?;
     let len = u32::from_be_bytes(len) as usize;
-    if len > MAX_MESSAGE_BYTES {
+    if len > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
-            "sync frame too large",
+            "frame too large",
         ));
     }
     let mut buf = vec![0u8; len];
@@ -32,14 +36,16 @@ async fn read_frame<T: futures::AsyncRead + Unpin + Send>(io: &mut T) -> io::Res
     Ok(buf)
 }
 
-async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
+/// Writes one length-prefixed frame of at most `max` bytes, and closes the stream.
+pub(crate) async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
     io: &mut T,
     bytes: Vec<u8>,
+    max: usize,
 ) -> io::Result<()> {
-    if bytes.len() > MAX_MESSAGE_BYTES {
+    if bytes.len() > max {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "sync frame too large",
+            "frame too large",
         ));
     }
     let len = u32::try_from(bytes.len()).unwrap_or(u32::MAX);
@@ -57,14 +63,14 @@ impl libp2p::request_response::Codec for SyncCodec {
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        read_frame(io).await
+        read_frame(io, MAX_MESSAGE_BYTES).await
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        read_frame(io).await
+        read_frame(io, MAX_MESSAGE_BYTES).await
     }
 
     async fn write_request<T>(
@@ -76,7 +82,7 @@ impl libp2p::request_response::Codec for SyncCodec {
     where
         T: futures::AsyncWrite + Unpin + Send,
     {
-        write_frame(io, req).await
+        write_frame(io, req, MAX_MESSAGE_BYTES).await
     }
 
     async fn write_response<T>(
@@ -88,7 +94,7 @@ impl libp2p::request_response::Codec for SyncCodec {
     where
         T: futures::AsyncWrite + Unpin + Send,
     {
-        write_frame(io, res).await
+        write_frame(io, res, MAX_MESSAGE_BYTES).await
     }
 }
 

@@ -5,143 +5,15 @@
 
 mod common;
 
-use std::cell::RefCell;
-use std::rc::Rc;
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt};
+use common::apps::{Person, device, person};
 use kith_app::route::Route;
-use kith_app::view::{Search, ThreadView};
-use kith_app::{App, Command, Env, Network, Update, welcome};
-use kith_net::AgentNetwork;
-use kith_net::agent::{Agent, AgentEvent};
+use kith_app::view::Search;
+use kith_app::{Command, Update};
 use kith_node::Node;
 use kith_store::{MemoryStore, Store};
 use tokio::task::LocalSet;
-
-type Updates = Rc<RefCell<Vec<Update>>>;
-
-struct Person {
-    app: Rc<App<Rc<MemoryStore>>>,
-    updates: Updates,
-    online: Rc<RefCell<bool>>,
-    /// How many times the agent went offline after it was first online.
-    dropped: Rc<RefCell<u32>>,
-}
-
-fn env(updates: &Updates, seed: u8) -> Env {
-    let out = updates.clone();
-    // Distinct bytes per call (identity, device key), the same in every run.
-    let counter = Rc::new(std::cell::Cell::new(0u8));
-    Env {
-        out: Rc::new(move |u| out.borrow_mut().push(u)),
-        spawn: Rc::new(|task| {
-            tokio::task::spawn_local(task);
-        }),
-        random: Rc::new(move |buf: &mut [u8]| {
-            counter.set(counter.get().wrapping_add(1));
-            buf.fill(seed.wrapping_add(counter.get().wrapping_mul(50)));
-            Ok(())
-        }),
-        persist: Rc::new(|_| futures::future::ready(Ok(true)).boxed_local()),
-        origin: "http://127.0.0.1:8080".into(),
-    }
-}
-
-/// Onboards `name` (@`handle`) through the welcome screen and runs the app on the network.
-async fn person(node: &Node, name: &str, handle: &str, seed: u8) -> Person {
-    let create = Command::CreateIdentity {
-        name: name.into(),
-        handle: handle.into(),
-        bio: String::new(),
-    };
-    device(node, create, seed).await
-}
-
-/// A new device: the welcome screen's `command` (create or restore) over a fresh store, then
-/// the app on the network under the device's own key and claim, as the browser runs it.
-async fn device(node: &Node, command: Command, seed: u8) -> Person {
-    let updates: Updates = Rc::default();
-    let env = env(&updates, seed);
-    let store = Rc::new(MemoryStore::new());
-    let identity = welcome(&store, &env, command).await.expect("identity");
-    let app = App::new(store.clone(), identity, env);
-    app.load(Route::Home).await;
-
-    let key = kith_net::identity::device_keypair(app.device_key().await.expect("device key"));
-    let claim = kith_net::identity::device_claim(app.identity(), &key.public().to_peer_id());
-    let (client, events, peer, addrs) = common::node_for_agent_as(node, key, claim);
-    let agent = Agent::new(client, store, peer, addrs);
-    let (retry_tx, retry_rx) = futures::channel::mpsc::channel(1);
-    let net: Rc<dyn Network> = Rc::new(AgentNetwork::new(agent.clone(), retry_tx));
-    app.set_network(Some(net));
-    let (reports, mut rx) = futures::channel::mpsc::channel::<AgentEvent>(1024);
-    tokio::task::spawn_local(agent.run_with(events, retry_rx, move |e| {
-        let _ = reports.clone().try_send(e);
-    }));
-    let online = Rc::new(RefCell::new(false));
-    let dropped = Rc::new(RefCell::new(0));
-    let (a, o, d) = (app.clone(), online.clone(), dropped.clone());
-    tokio::task::spawn_local(async move {
-        while let Some(event) = rx.next().await {
-            match event {
-                AgentEvent::Online { .. } => *o.borrow_mut() = true,
-                AgentEvent::Offline { .. } if *o.borrow() => *d.borrow_mut() += 1,
-                _ => {}
-            }
-            if let Some(news) = kith_net::news(event) {
-                a.on_news(news).await;
-            }
-        }
-    });
-    Person {
-        app,
-        updates,
-        online,
-        dropped,
-    }
-}
-
-impl Person {
-    fn home(&self) -> Vec<ThreadView> {
-        self.updates
-            .borrow()
-            .iter()
-            .rev()
-            .find_map(|u| match u {
-                Update::Home { threads, .. } => Some(threads.clone()),
-                _ => None,
-            })
-            .unwrap_or_default()
-    }
-
-    fn home_texts(&self) -> Vec<String> {
-        self.home().iter().map(|t| t.post.text.clone()).collect()
-    }
-
-    async fn run(&self, command: Command) {
-        self.app.handle(command).await;
-    }
-
-    /// Waits (up to 30 s) until `ok` holds for what the UI was told.
-    async fn until(&self, what: &str, ok: impl Fn(&Person) -> bool) {
-        for _ in 0..300 {
-            if ok(self) {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!(
-            "timed out waiting for {what}; last updates: {:?}",
-            self.updates
-                .borrow()
-                .iter()
-                .rev()
-                .take(5)
-                .collect::<Vec<_>>()
-        );
-    }
-}
 
 #[tokio::test]
 async fn the_apps_rules_hold_over_a_real_kith_node() {
@@ -247,27 +119,6 @@ async fn the_apps_rules_hold_over_a_real_kith_node() {
             node.shutdown().await;
         }))
         .await;
-}
-
-impl Person {
-    async fn post(&self, text: &str) {
-        self.run(Command::Post {
-            text: text.into(),
-            reply_to: None,
-        })
-        .await;
-    }
-
-    fn sees(&self, text: &str) -> bool {
-        self.home_texts().iter().any(|t| t == text)
-    }
-
-    fn own_check(&self) -> Option<Option<kith_app::view::OwnCheck>> {
-        self.updates.borrow().iter().rev().find_map(|u| match u {
-            Update::OwnCheck(c) => Some(*c),
-            _ => None,
-        })
-    }
 }
 
 /// A backup restored on a second device while the first is online: both stay connected

@@ -12,7 +12,8 @@
 //!   and payloads kept apart, so a delete purges the payload and the header chain stays;
 //! - per-feed metadata ([`FeedMeta`]): head, followed, fork evidence, last synced, counts;
 //! - a time index of posts, for timeline pages across followed feeds;
-//! - settings, among them whom the person muted or blocked ([`people`]).
+//! - settings, among them whom the person muted or blocked ([`people`]) and the notifications
+//!   received and still to deliver ([`inbox`]).
 //!
 //! Both backends apply a batch through the same [`plan`](plan::plan): the batch is checked
 //! against the stored heads (every entry must chain; a delete purges its target), and then
@@ -21,6 +22,7 @@
 
 pub mod backup;
 pub mod first;
+pub mod inbox;
 pub mod limits;
 mod memory;
 pub mod people;
@@ -33,6 +35,7 @@ pub mod idb;
 use kith_core::{AuthorId, Cursor, ForkEvidence, Prev, VerifiedEntry};
 use serde::{Deserialize, Serialize};
 
+pub use inbox::{Inbox, InboxError, Note, Outbox, Outgoing, Received};
 pub use limits::FeedLimits;
 pub use memory::MemoryStore;
 pub use people::{People, PeopleError, Stance};

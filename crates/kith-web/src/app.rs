@@ -10,6 +10,7 @@ use crate::browser;
 use crate::components::discover::DiscoverPage;
 use crate::components::nav::Nav;
 use crate::components::notices::Notices;
+use crate::components::notifications::NotificationsPage;
 use crate::components::onboarding::Onboarding;
 use crate::components::profile::ProfilePage;
 use crate::components::settings::SettingsPage;
@@ -170,13 +171,16 @@ fn ready(model: &UseReducerHandle<Model>, send: &Callback<Command>, now: u64) ->
         Route::Network => html! {
             <NetworkPanel model={(**model).clone()} on_find_holders={send.reform(|()| Command::FindHolders)} />
         },
+        Route::Notifications => html! {
+            <NotificationsPage notifications={model.notifications.clone()} now_ms={now} />
+        },
         Route::Settings => html! {
             <SettingsPage usage={model.usage.clone()} persisted={model.persisted} feed_limits={model.feed_limits} people={model.people.clone()} theme={model.theme} me={me.person.author} />
         },
     };
     html! {
         <div class="layout">
-            <Nav route={model.route} me={me} />
+            <Nav route={model.route} me={me} unread={model.notifications.unread} />
             <main id="main" tabindex="-1">{ page }</main>
         </div>
     }

@@ -17,8 +17,8 @@ use crate::routes::Route;
 use kith_app::Update;
 
 pub use kith_app::view::{
-    FeedUsage, HomeFeed, Me, OwnCheck, Person, PostView, ProfileView, Search, TextSearch, Theme,
-    ThreadView,
+    FeedUsage, HomeFeed, Me, NoteView, Notifications, OwnCheck, Person, PostView, ProfileView,
+    Search, TextSearch, Theme, ThreadView,
 };
 
 /// The connection to kith-node, as the person sees it.
@@ -131,6 +131,8 @@ pub struct Model {
     pub feed_limits: Option<kith_store::FeedLimits>,
     /// Who is muted or blocked here.
     pub people: Vec<(Person, kith_store::Stance)>,
+    /// The notifications, and how many are unread.
+    pub notifications: Notifications,
     /// The theme.
     pub theme: Theme,
     /// Messages on screen.
@@ -172,6 +174,7 @@ impl Model {
             persisted: None,
             feed_limits: None,
             people: Vec::new(),
+            notifications: Notifications::default(),
             theme: Theme::System,
             notices: Vec::new(),
             next_notice: 1,
@@ -304,6 +307,7 @@ impl Reducible for Model {
                 Update::Persisted(p) => next.persisted = Some(p),
                 Update::FeedLimits(l) => next.feed_limits = Some(l),
                 Update::People(p) => next.people = p,
+                Update::Notifications(n) => next.notifications = n,
                 Update::Theme(t) => next.theme = t,
                 Update::OwnCheck(c) => next.own_check = c,
                 Update::Notice { text, error } => {
@@ -429,6 +433,7 @@ mod tests {
                 reply_to: None,
                 reactions: Vec::new(),
                 mine: false,
+                unfollowed: false,
             },
             replies: Vec::new(),
         }

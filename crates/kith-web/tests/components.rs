@@ -128,6 +128,7 @@ fn thread(n: u8, seq: u64, text: &str, mine: bool) -> ThreadView {
             reply_to: None,
             reactions: vec![("❤️".into(), 2, true)],
             mine,
+            unfollowed: false,
         },
         replies: Vec::new(),
     }

@@ -3,6 +3,7 @@
 
 use std::path::Path;
 
+pub mod apps;
 pub mod flood;
 #[cfg(target_os = "linux")]
 pub mod procmem;

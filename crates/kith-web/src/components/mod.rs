@@ -8,6 +8,7 @@ pub mod compose;
 pub mod discover;
 pub mod nav;
 pub mod notices;
+pub mod notifications;
 pub mod onboarding;
 pub mod post;
 pub mod profile;

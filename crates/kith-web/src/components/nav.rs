@@ -13,6 +13,9 @@ pub struct NavProps {
     pub route: Route,
     /// Me.
     pub me: Me,
+    /// Notifications not read yet.
+    #[prop_or_default]
+    pub unread: usize,
 }
 
 /// Navigation links; the open one is marked for assistive technology.
@@ -31,6 +34,15 @@ pub fn nav(props: &NavProps) -> Html {
             <ul>
                 { link(Route::Home, "Home", "nav-home") }
                 { link(Route::Discover, "Discover", "nav-discover") }
+                <li>
+                    <a id="nav-notifications" href={Route::Notifications.to_fragment()}
+                        aria-current={(props.route == Route::Notifications).then_some("page")}
+                        class={classes!((props.route == Route::Notifications).then_some("current"))}
+                        aria-label={if props.unread > 0 { format!("Notifications, {} unread", props.unread) } else { "Notifications".to_owned() }}>
+                        { "Notifications" }
+                        if props.unread > 0 { <span id="unread" class="unread-count" aria-hidden="true">{ props.unread.min(99) }</span> }
+                    </a>
+                </li>
                 { link(Route::Profile(me), "Profile", "nav-profile") }
                 { link(Route::Network, "Network", "nav-network") }
                 { link(Route::Settings, "Settings", "nav-settings") }

@@ -114,6 +114,11 @@ pub fn post_card(props: &PostProps) -> Html {
                 <div class="who">
                     <a class="name" href={Route::Profile(p.id.author).to_fragment()}>{ name }</a>
                     <span class="fp" title="Fingerprint">{ super::short_fp(&p.author.fingerprint) }</span>
+                    if p.unfollowed && props.depth > 0 {
+                        <span class="badge muted not-followed">{ "not followed" }</span>
+                        <button type="button" class="link-button follow-replier"
+                            onclick={{ let send = send.clone(); let who = p.id.author; Callback::from(move |_: MouseEvent| send.emit(Command::Follow(who))) }}>{ "Follow" }</button>
+                    }
                 </div>
                 <time class="when" title={js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(p.ts_ms as f64)).to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED).as_string().unwrap_or_default()}>
                     { ago(p.ts_ms, props.now_ms) }

@@ -1,0 +1,233 @@
+//! Notifications on the wire: one signed entry, sent by its author's node to a device of each
+//! person it concerns ([`kith_core::notify`]), over request-response.
+//!
+//! - A person's devices announce themselves in the DHT as providers of the person's
+//!   [`inbox_key`]; a sender looks them up there (besides devices already connected), checks
+//!   whose device each is, dials it (directly, or through a kith-node's relay, which carries
+//!   the bytes end-to-end encrypted and keeps nothing), and sends the entry.
+//! - The request is one encoded entry of at most [`MAX_NOTE_BYTES`]; the answer is one byte,
+//!   an [`Answer`]. The receiver's event loop applies the [`Throttle`] before anything else,
+//!   so a flood from one peer is answered [`Answer::Later`] without reaching the agent, and at
+//!   most [`MAX_PENDING_NOTES`] wait for the agent at once.
+//! - The agent verifies the entry, keeps it only if it concerns its person and its author is
+//!   not blocked, and stores it in kith-store's inbox. The sender keeps undelivered entries in
+//!   its outbox and tries again, with backoff, while it is online.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+
+use futures::{AsyncReadExt, AsyncWriteExt};
+use kith_core::AuthorId;
+use libp2p::{PeerId, StreamProtocol, kad};
+
+/// The protocol name.
+pub const NOTIFY_PROTOCOL: StreamProtocol = StreamProtocol::new("/kith/notify/1.0.0");
+/// The largest request: one entry with room for framing.
+pub const MAX_NOTE_BYTES: usize = kith_core::entry::MAX_ENTRY_BYTES + 64;
+/// How many notifications may wait for the agent at once (all peers).
+pub const MAX_PENDING_NOTES: usize = 16;
+/// How many notifications one peer may send at once before it waits for a token.
+pub const NOTE_BURST: u32 = 20;
+/// How many notifications one peer may send per minute, past the burst.
+pub const NOTES_PER_MINUTE: u32 = 30;
+/// How many peers the throttle remembers (the oldest is forgotten first; a forgotten peer
+/// starts again with a full burst, which bounds the memory, not the rate, of a peer that
+/// churns identities: each new identity needs a new connection through kith-node's limits).
+pub const MAX_THROTTLED_PEERS: usize = 4_096;
+
+/// The DHT key under which a person's devices announce that they take the person's
+/// notifications.
+pub fn inbox_key(author: &AuthorId) -> kad::RecordKey {
+    kad::RecordKey::new(&kith_core::Hash::of(&[b"kith-inbox", &author.0]).0)
+}
+
+/// What a receiver answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Answer {
+    /// Kept: a new notification.
+    Kept,
+    /// Already had it.
+    Had,
+    /// Not taken, and not to be sent again: it does not verify, does not concern this
+    /// person, or its author is blocked here.
+    Refused,
+    /// Not taken now (too many from this peer, or the store failed): try later.
+    Later,
+}
+
+impl Answer {
+    /// The byte on the wire.
+    pub fn to_byte(self) -> u8 {
+        match self {
+            Answer::Kept => 0,
+            Answer::Had => 1,
+            Answer::Refused => 2,
+            Answer::Later => 3,
+        }
+    }
+
+    /// The answer a byte stands for.
+    pub fn from_byte(b: u8) -> Option<Answer> {
+        Some(match b {
+            0 => Answer::Kept,
+            1 => Answer::Had,
+            2 => Answer::Refused,
+            3 => Answer::Later,
+            _ => return None,
+        })
+    }
+
+    /// Whether the sender is done with this delivery.
+    pub fn is_final(self) -> bool {
+        !matches!(self, Answer::Later)
+    }
+}
+
+/// A token bucket per peer: [`NOTE_BURST`] at once, refilled at [`NOTES_PER_MINUTE`].
+#[derive(Debug, Default)]
+pub struct Throttle {
+    /// Tokens (in thousandths) and when they were last counted, per peer.
+    peers: HashMap<PeerId, (u64, u64)>,
+    order: VecDeque<PeerId>,
+}
+
+impl Throttle {
+    /// Whether `peer` may send one more at `now_ms` (and takes a token if so).
+    pub fn allow(&mut self, peer: PeerId, now_ms: u64) -> bool {
+        const MILLI: u64 = 1_000;
+        let full = u64::from(NOTE_BURST) * MILLI;
+        let (tokens, last) = match self.peers.get(&peer) {
+            Some(&t) => t,
+            None => {
+                self.order.push_back(peer);
+                (full, now_ms)
+            }
+        };
+        // NOTES_PER_MINUTE tokens a minute: per ms, NOTES_PER_MINUTE * MILLI / 60_000 milli.
+        let refill = now_ms.saturating_sub(last) * u64::from(NOTES_PER_MINUTE) * MILLI / 60_000;
+        let tokens = tokens.saturating_add(refill).min(full);
+        let allowed = tokens >= MILLI;
+        let left = if allowed { tokens - MILLI } else { tokens };
+        self.peers.insert(peer, (left, now_ms));
+        while self.peers.len() > MAX_THROTTLED_PEERS {
+            match self.order.pop_front() {
+                Some(old) => {
+                    self.peers.remove(&old);
+                }
+                None => break,
+            }
+        }
+        allowed
+    }
+}
+
+/// Requests of one entry and answers of one byte.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NotifyCodec;
+
+impl libp2p::request_response::Codec for NotifyCodec {
+    type Protocol = StreamProtocol;
+    type Request = Vec<u8>;
+    type Response = Answer;
+
+    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        crate::sync_protocol::read_frame(io, MAX_NOTE_BYTES).await
+    }
+
+    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Answer>
+    where
+        T: futures::AsyncRead + Unpin + Send,
+    {
+        let mut b = [0u8; 1];
+        io.read_exact(&mut b).await?;
+        Answer::from_byte(b[0])
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unknown notify answer"))
+    }
+
+    async fn write_request<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        req: Vec<u8>,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        crate::sync_protocol::write_frame(io, req, MAX_NOTE_BYTES).await
+    }
+
+    async fn write_response<T>(
+        &mut self,
+        _: &StreamProtocol,
+        io: &mut T,
+        res: Answer,
+    ) -> io::Result<()>
+    where
+        T: futures::AsyncWrite + Unpin + Send,
+    {
+        io.write_all(&[res.to_byte()]).await?;
+        io.close().await
+    }
+}
+
+/// The request-response behaviour for notifications: 10 s per request, at most 4 streams at
+/// once per connection.
+pub fn behaviour() -> libp2p::request_response::Behaviour<NotifyCodec> {
+    libp2p::request_response::Behaviour::with_codec(
+        NotifyCodec,
+        [(
+            NOTIFY_PROTOCOL,
+            libp2p::request_response::ProtocolSupport::Full,
+        )],
+        libp2p::request_response::Config::default()
+            .with_request_timeout(std::time::Duration::from_secs(10))
+            .with_max_concurrent_streams(4),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    #[test]
+    fn a_peer_gets_its_burst_then_the_rate_and_others_are_unaffected() {
+        let mut t = Throttle::default();
+        let (flood, other) = (PeerId::random(), PeerId::random());
+        let allowed = (0..10_000).filter(|_| t.allow(flood, 1_000)).count();
+        assert_eq!(allowed, NOTE_BURST as usize);
+        assert!(t.allow(other, 1_000));
+        // Half a minute later, half a minute's worth more.
+        let later = (0..10_000).filter(|_| t.allow(flood, 31_000)).count();
+        assert_eq!(later, NOTES_PER_MINUTE as usize / 2);
+        // Time going backwards adds nothing.
+        assert!(!t.allow(flood, 0));
+    }
+
+    #[test]
+    fn the_throttle_forgets_the_oldest_peers_past_its_bound() {
+        let mut t = Throttle::default();
+        for _ in 0..MAX_THROTTLED_PEERS + 10 {
+            t.allow(PeerId::random(), 0);
+        }
+        assert_eq!(t.peers.len(), MAX_THROTTLED_PEERS);
+    }
+
+    #[test]
+    fn answers_round_trip_and_unknown_bytes_are_refused() {
+        for a in [Answer::Kept, Answer::Had, Answer::Refused, Answer::Later] {
+            assert_eq!(Answer::from_byte(a.to_byte()), Some(a));
+        }
+        assert_eq!(Answer::from_byte(9), None);
+        assert!(!Answer::Later.is_final() && Answer::Refused.is_final());
+        assert_ne!(
+            inbox_key(&AuthorId([1; 32])),
+            crate::behaviour::feed_key(&AuthorId([1; 32]))
+        );
+    }
+}
