@@ -12,12 +12,16 @@ use kith_core::{AuthorId, EntryRef, Hash};
 use kith_net::TransportKind;
 use kith_web::components::compose::Compose;
 use kith_web::components::discover::DiscoverPage;
+use kith_web::components::nav::Nav;
+use kith_web::components::notifications::NotificationsPage;
 use kith_web::components::onboarding::suggest_handle;
 use kith_web::components::post::PostCard;
 use kith_web::components::status::StatusBar;
 use kith_web::components::timeline::HomeTimeline;
 use kith_web::runtime::{Command, Handle};
-use kith_web::state::{Conn, OwnCheck, Person, PostView, Search, TextSearch, ThreadView};
+use kith_web::state::{
+    Conn, Me, NoteView, Notifications, OwnCheck, Person, PostView, Search, TextSearch, ThreadView,
+};
 use kith_web::tabs::{TabMessage, TabStatus};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -310,6 +314,94 @@ async fn typing_in_search_searches_the_posts_held_here_and_lists_them() {
     );
     type_into(&root, "#search", "rust m").await;
     assert_eq!(rx.next().await, Some(Command::SearchText("rust m".into())));
+}
+
+#[wasm_bindgen_test]
+async fn notifications_say_who_did_what_and_offer_a_follow_and_the_nav_counts_the_unread() {
+    let carol = person(3, "Carol");
+    let reply = thread(3, 4, "nice one", false).post;
+    let notifications = Notifications {
+        items: vec![
+            NoteView {
+                kind: kith_core::NoteKind::Reaction,
+                who: carol.clone(),
+                followed: false,
+                post: None,
+                about: Some(thread(1, 1, "mine", true).post.id),
+                about_text: Some("mine".into()),
+                emoji: Some("🎉".into()),
+                received_ms: 2_000,
+                unread: true,
+            },
+            NoteView {
+                kind: kith_core::NoteKind::Reply,
+                who: carol.clone(),
+                followed: false,
+                post: Some(reply),
+                about: None,
+                about_text: None,
+                emoji: None,
+                received_ms: 1_000,
+                unread: false,
+            },
+        ],
+        unread: 1,
+    };
+    let (root, mut rx) =
+        mount(html! { <NotificationsPage {notifications} now_ms={3_000u64} /> }).await;
+    let items = root.query_selector_all("#notes li.note").expect("dom");
+    assert_eq!(items.length(), 2);
+    assert_eq!(
+        find(&root, "#notes li.note.unread")
+            .get_attribute("data-kind")
+            .as_deref(),
+        Some("reaction")
+    );
+    assert!(text(&root, "#notes li.note.unread").contains("Carol reacted 🎉 to your post"));
+    assert!(text(&root, "#notes li[data-kind=reply]").contains("nice one"));
+    click(&root, "#notes li[data-kind=reply] .note-follow").await;
+    assert_eq!(rx.next().await, Some(Command::Follow(carol.author)));
+
+    let (root, _rx) = mount(html! {
+        <NotificationsPage notifications={Notifications::default()} now_ms={0u64} />
+    })
+    .await;
+    assert!(text(&root, "#no-notifications").contains("Nothing yet"));
+
+    let me = Me {
+        person: person(1, "Alice"),
+        uri: String::new(),
+        web_link: String::new(),
+    };
+    let (root, _rx) = mount(html! {
+        <Nav route={kith_web::routes::Route::Home} me={me.clone()} unread={3usize} />
+    })
+    .await;
+    assert_eq!(text(&root, "#unread"), "3");
+    assert_eq!(
+        find(&root, "#nav-notifications")
+            .get_attribute("aria-label")
+            .as_deref(),
+        Some("Notifications, 3 unread")
+    );
+    let (root, _rx) = mount(html! {
+        <Nav route={kith_web::routes::Route::Home} me={me} unread={0usize} />
+    })
+    .await;
+    assert!(root.query_selector("#unread").expect("dom").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn a_reply_from_someone_not_followed_is_marked_with_a_follow() {
+    let mut t = thread(1, 1, "mine", true);
+    let mut reply = thread(3, 4, "a stranger's reply", false);
+    reply.post.unfollowed = true;
+    reply.post.reply_to = Some(t.post.id);
+    t.replies.push(reply);
+    let (root, mut rx) = mount(html! { <PostCard thread={t} now_ms={0u64} /> }).await;
+    assert!(text(&root, ".replies .not-followed").contains("not followed"));
+    click(&root, ".replies .follow-replier").await;
+    assert_eq!(rx.next().await, Some(Command::Follow(AuthorId([3; 32]))));
 }
 
 #[wasm_bindgen_test]
