@@ -13,6 +13,10 @@
 // - screen_delivery_direct_ms_p50/p99 (and _lost): the same with a second pair in default
 //   mode, connected directly over /webrtc (checked before and after). The two pairs take
 //   turns in rounds of posts, and screen_delivery_direct_ratio_p50 is direct p50 / via-node p50.
+// - notify_ms_p50/p99 (and notify_lost): B, who follows A, replies to A's post on A's
+//   profile; A (who does not follow B, so only the notification carries it) is on Home: from
+//   B's click on Reply to A's unread count going up. Through kith-node (the `?direct=off`
+//   pair), one reply at a time.
 // - direct_connect_ms_p50: a fresh follower (its own profile, online) clicks Follow on A's
 //   profile; until its status bar counts a direct connection.
 import { mkdtempSync } from 'node:fs';
@@ -28,6 +32,7 @@ const deliveries = Number(process.env.KITH_BENCH_DELIVERIES ?? 100);
 const gapMs = Number(process.env.KITH_BENCH_GAP_MS ?? 50);
 const rounds = 4;
 const followers = Number(process.env.KITH_BENCH_FOLLOWERS ?? 5);
+const notifications = Number(process.env.KITH_BENCH_NOTIFICATIONS ?? 20);
 // A post not on B's screen this long after the click counts as lost.
 const lostAfterMs = 10_000;
 if (!backupFile || !passphrase) throw new Error('run through `cargo xtask bench`');
@@ -113,6 +118,39 @@ async function post1(d) {
   else d.ms.push(seen - t0);
 }
 
+/** B replies `n` times to a post of A's; each timed to A's unread count going up. */
+async function notify(d, n) {
+  await d.a.click('#nav-home');
+  await d.a.fill('#compose', 'notify target');
+  await d.a.click('#compose ~ .compose-foot button[type=submit]');
+  const card = d.b.locator('article.post:has(> .post-text:text-is("notify target"))').first();
+  await card.waitFor({ timeout: 30_000 });
+  await d.a.evaluate(() => {
+    window.__unread = {};
+    new MutationObserver(() => {
+      const k = document.querySelector('#unread')?.textContent;
+      if (k && !(k in window.__unread)) window.__unread[k] = Date.now();
+    }).observe(document.body, { childList: true, subtree: true, characterData: true });
+  });
+  const result = { ms: [], lost: 0 };
+  for (let i = 1; i <= n; i++) {
+    await card.locator('> .post-actions .reply-button').click();
+    await card.locator('> form.compose textarea').fill(`reply ${i}`);
+    const t0 = await card.locator('> form.compose button[type=submit]').evaluate((b) => {
+      const t = Date.now();
+      b.click();
+      return t;
+    });
+    const seen = await d.a
+      .waitForFunction((k) => window.__unread[k], String(i), { timeout: lostAfterMs })
+      .then((h) => h.jsonValue(), () => undefined);
+    if (seen === undefined) result.lost += 1;
+    else result.ms.push(seen - t0);
+    await new Promise((r) => setTimeout(r, gapMs));
+  }
+  return result;
+}
+
 const node = new NodeProcess();
 await node.start();
 const firstPost = [];
@@ -150,6 +188,12 @@ try {
   for (const d of [viaNode, direct]) {
     process.stderr.write(`screen delivery ${d.name}: min ${Math.min(...d.ms)} max ${Math.max(...d.ms)} n=${d.ms.length} lost=${d.lost}\n`);
   }
+  const notes = await notify(viaNode, notifications);
+  process.stderr.write(`notify_ms: ${notes.ms.join(', ')} lost=${notes.lost}\n`);
+  figures.notify_ms_p50 = median(notes.ms);
+  figures.notify_ms_p99 = pct(notes.ms, 99);
+  figures.notify_replies = notes.ms.length;
+  figures.notify_lost = notes.lost;
   for (let i = 0; i < followers; i++) {
     const c = await profile();
     await c.goto(baseUrl);

@@ -19,7 +19,7 @@ use kith_core::{
 use crate::search::{Found, TextIndex};
 use crate::view::{NoteView, Notifications, Person, PostView, ThreadView};
 use kith_core::NoteKind;
-use kith_store::Note;
+use kith_store::{Kept, Note};
 
 /// The feeds held here, indexed for the screens.
 pub struct Library {
@@ -43,7 +43,10 @@ pub struct Library {
     text: TextIndex,
     /// Notifications received (kith-store's inbox, newest first): single entries of people
     /// this person may not follow. Replies among them are shown in threads.
-    notes: Vec<(Note, VerifiedEntry)>,
+    notes: Vec<(Note, Kept)>,
+    /// The profiles that came with notifications, newest first per author: how people not
+    /// followed are named.
+    note_profiles: BTreeMap<AuthorId, Payload>,
 }
 
 /// Emoji → who gave it.
@@ -66,6 +69,7 @@ impl Library {
             hidden: BTreeSet::new(),
             text: TextIndex::new(),
             notes: Vec::new(),
+            note_profiles: BTreeMap::new(),
         }
     }
 
@@ -329,12 +333,17 @@ impl Library {
 
     /// Someone, as the screens show them.
     pub fn person(&self, author: &AuthorId) -> Person {
-        let profile = self.feeds.get(author).and_then(Feed::profile).or_else(|| {
-            self.profile_hints
-                .iter()
-                .find(|(a, _)| a == author)
-                .map(|(_, p)| p)
-        });
+        let profile = self
+            .feeds
+            .get(author)
+            .and_then(Feed::profile)
+            .or_else(|| {
+                self.profile_hints
+                    .iter()
+                    .find(|(a, _)| a == author)
+                    .map(|(_, p)| p)
+            })
+            .or_else(|| self.note_profiles.get(author));
         let (name, bio) = match profile {
             Some(Payload::Profile { name, bio, .. }) => (name.clone(), bio.clone()),
             _ => (String::new(), String::new()),
@@ -383,14 +392,14 @@ impl Library {
                     && n.author != self.me
                     && !self.hidden.contains(&n.author)
             })
-            .filter_map(|(_, e)| match e.payload() {
+            .filter_map(|(_, k)| match k.entry.payload() {
                 Some(Payload::Post {
                     text,
                     reply_to: Some(r),
                     ..
                 }) if r == post => Some(ThreadView {
                     post: self.post_view(&kith_core::timeline::PostView {
-                        entry: e,
+                        entry: &k.entry,
                         text,
                         reply_to: Some(*r),
                     }),
@@ -405,21 +414,30 @@ impl Library {
 
     /// Replaces the notifications held (newest first, as the inbox lists them). Reactions
     /// among them count on their targets.
-    pub fn set_notes(&mut self, notes: Vec<(Note, VerifiedEntry)>) {
-        for (_, e) in &notes {
+    pub fn set_notes(&mut self, notes: Vec<(Note, Kept)>) {
+        self.note_profiles.clear();
+        for (_, k) in &notes {
+            let e = &k.entry;
             if let Some(Payload::Reaction { target, emoji }) = e.payload() {
                 self.react(*target, emoji.clone(), e.author());
+            }
+            if let Some(p @ Payload::Profile { .. }) =
+                k.profile.as_ref().and_then(VerifiedEntry::payload)
+            {
+                self.note_profiles
+                    .entry(e.author())
+                    .or_insert_with(|| p.clone());
             }
         }
         self.notes = notes;
     }
 
     /// The entry of a notification held here already.
-    pub fn note_entry(&self, note: &Note) -> Option<VerifiedEntry> {
+    pub fn note_entry(&self, note: &Note) -> Option<Kept> {
         self.notes
             .iter()
             .find(|(n, _)| n.hash == note.hash)
-            .map(|(_, e)| e.clone())
+            .map(|(_, k)| k.clone())
     }
 
     /// The Notifications screen: every notification of someone not muted or blocked, newest
@@ -429,7 +447,7 @@ impl Library {
             .notes
             .iter()
             .filter(|(n, _)| !self.hidden.contains(&n.author))
-            .map(|(n, e)| self.note_view(n, e, read_ms))
+            .map(|(n, k)| self.note_view(n, &k.entry, read_ms))
             .collect();
         Notifications {
             unread: items.iter().filter(|n| n.unread).count(),

@@ -1268,11 +1268,18 @@ fn notifications_from_anyone_are_listed_counted_threaded_and_hidden_when_muted()
         }),
         carol.sign(Payload::Follow { author: h.app.me() }),
     ];
+    // Her profile comes with each (she is not followed, so this is how she is named).
+    let profile = Some(carol.sign(Payload::Profile {
+        name: "Carol".into(),
+        bio: String::new(),
+        avatar: None,
+    }));
     for (i, e) in entries.iter().enumerate() {
         let kind = kith_core::notify::concerns(e, &h.app.me()).expect("concerns me");
         let kept = futures::executor::block_on(kith_store::inbox::receive(
             h.store(),
             e,
+            profile.as_ref(),
             kind,
             kith_app::now_ms() - 10 + i as u64,
         ))
@@ -1309,6 +1316,7 @@ fn notifications_from_anyone_are_listed_counted_threaded_and_hidden_when_muted()
             .iter()
             .all(|i| !i.followed && i.who.author == carol.author())
     );
+    assert!(n.items.iter().all(|i| i.who.display_name() == "Carol"));
     assert_eq!(n.items[1].emoji.as_deref(), Some("🎉"));
     assert_eq!(n.items[1].about_text.as_deref(), Some("mine"));
     assert_eq!(

@@ -328,6 +328,8 @@ pub struct Agent<S> {
     outbox: Rc<std::cell::RefCell<Option<Outbox>>>,
     /// Whether a delivery round runs (one at a time).
     delivering: Rc<std::cell::Cell<bool>>,
+    /// The person's latest profile entry (sent with notifications), once looked up.
+    profile: Rc<std::cell::RefCell<Option<Option<VerifiedEntry>>>>,
 }
 
 impl<S> Clone for Agent<S> {
@@ -341,6 +343,7 @@ impl<S> Clone for Agent<S> {
             heads_seen: self.heads_seen.clone(),
             outbox: self.outbox.clone(),
             delivering: self.delivering.clone(),
+            profile: self.profile.clone(),
         }
     }
 }
@@ -405,6 +408,7 @@ impl<S: Store + 'static> Agent<S> {
             heads_seen: Rc::default(),
             outbox: Rc::default(),
             delivering: Rc::default(),
+            profile: Rc::default(),
         }
     }
 
@@ -462,6 +466,9 @@ impl<S: Store + 'static> Agent<S> {
     /// An entry that concerns other people (a reply, a mention, a reaction, a follow) also
     /// goes into the outbox, and from there to each of them ([`crate::notify`]).
     pub async fn publish(&self, entry: &VerifiedEntry) -> Result<(), NetError> {
+        if matches!(entry.payload(), Some(kith_core::Payload::Profile { .. })) {
+            *self.profile.borrow_mut() = Some(Some(entry.clone()));
+        }
         if !kith_core::notify::addressees(entry).is_empty() {
             self.queue_notes(entry).await;
         }
@@ -1289,7 +1296,14 @@ impl<S: Store + 'static> Agent<S> {
     /// carry its payload, concern this node's person and come from someone not blocked here.
     async fn take_note(&self, peer: PeerId, bytes: &[u8], report: &dyn Fn(AgentEvent)) -> Answer {
         let store = self.replica.store();
-        let entry = match kith_core::validate_detached(bytes, crate::now_ms()) {
+        let (bytes, profile) = match crate::notify::decode_note(bytes) {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::info!("{peer}: {e}");
+                return Answer::Refused;
+            }
+        };
+        let entry = match kith_core::validate_detached(&bytes, crate::now_ms()) {
             Ok(e) if e.payload().is_some() => e,
             Ok(e) => {
                 tracing::info!(
@@ -1321,7 +1335,28 @@ impl<S: Store + 'static> Agent<S> {
                 return Answer::Later;
             }
         }
-        match kith_store::inbox::receive(store, &entry, kind, crate::now_ms()).await {
+        // The sender's profile names them; one that does not verify, is someone else's or is
+        // not a profile is left out (the notification stands without it).
+        let profile =
+            profile.and_then(
+                |b| match kith_core::validate_detached(&b, crate::now_ms()) {
+                    Ok(p)
+                        if p.author() == entry.author()
+                            && matches!(p.payload(), Some(kith_core::Payload::Profile { .. })) =>
+                    {
+                        Some(p)
+                    }
+                    _ => {
+                        tracing::info!(
+                            "{peer} sent a notification with a profile that does not hold"
+                        );
+                        None
+                    }
+                },
+            );
+        match kith_store::inbox::receive(store, &entry, profile.as_ref(), kind, crate::now_ms())
+            .await
+        {
             Ok(Received::New(note)) => {
                 report(AgentEvent::Notified {
                     note,
@@ -1335,6 +1370,40 @@ impl<S: Store + 'static> Agent<S> {
                 Answer::Later
             }
         }
+    }
+
+    /// The person's latest profile entry, read from their feed the first time.
+    async fn own_profile(&self, me: &AuthorId) -> Option<VerifiedEntry> {
+        if let Some(known) = self.profile.borrow().clone() {
+            return known;
+        }
+        let mut latest = None;
+        let mut next = 1;
+        loop {
+            match self
+                .replica
+                .store()
+                .range(me, next, kith_store::MAX_READ)
+                .await
+            {
+                Ok(batch) if !batch.is_empty() => {
+                    next = batch.last().map_or(next, |e| e.seq()) + 1;
+                    if let Some(p) = batch
+                        .into_iter()
+                        .rev()
+                        .find(|e| matches!(e.payload(), Some(kith_core::Payload::Profile { .. })))
+                    {
+                        latest = Some(p);
+                    }
+                }
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!("reading the person's profile: {e}");
+                    return None;
+                }
+            }
+        }
+        self.profile.borrow_mut().get_or_insert(latest).clone()
     }
 
     /// The outbox, read from the store the first time.
@@ -1533,6 +1602,7 @@ impl<S: Store + 'static> Agent<S> {
         if entries.is_empty() {
             return answers;
         }
+        let profile = self.own_profile(&me).await;
         let devices = self.devices_of(to).await;
         tracing::debug!(
             "notifying {to}: {} entries, devices {devices:?}",
@@ -1550,7 +1620,7 @@ impl<S: Store + 'static> Agent<S> {
             }
             let mut reached = false;
             for entry in &entries {
-                match self.client.notify(peer, entry).await {
+                match self.client.notify(peer, entry, profile.as_ref()).await {
                     Ok(a) => {
                         tracing::debug!("notified {to} of {} at {peer}: {a:?}", entry.seq());
                         reached = true;

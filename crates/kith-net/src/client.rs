@@ -334,13 +334,16 @@ impl Client {
             .map_err(|_| NetError::Stopped)
     }
 
-    /// Sends `entry` to `peer` as a notification ([`crate::notify`]) and waits for its answer.
+    /// Sends `entry` (with its author's `profile` entry, if any) to `peer` as a notification
+    /// ([`crate::notify`]) and waits for its answer.
     pub async fn notify(
         &self,
         peer: PeerId,
         entry: &VerifiedEntry,
+        profile: Option<&VerifiedEntry>,
     ) -> Result<crate::notify::Answer, NetError> {
-        self.notify_bytes(peer, entry.encode()).await
+        self.notify_bytes(peer, crate::notify::encode_note(entry, profile))
+            .await
     }
 
     /// Sends raw bytes to `peer` as a notification without checking them: what a broken or

@@ -5,8 +5,9 @@
 //!   [`inbox_key`]; a sender looks them up there (besides devices already connected), checks
 //!   whose device each is, dials it (directly, or through a kith-node's relay, which carries
 //!   the bytes end-to-end encrypted and keeps nothing), and sends the entry.
-//! - The request is one encoded entry of at most [`MAX_NOTE_BYTES`]; the answer is one byte,
-//!   an [`Answer`]. The receiver's event loop applies the [`Throttle`] before anything else,
+//! - The request is one encoded entry and, when the sender has one, its latest profile entry
+//!   (so someone not followed shows by name), together at most [`MAX_NOTE_BYTES`]
+//!   ([`encode_note`]); the answer is one byte, an [`Answer`]. The receiver's event loop applies the [`Throttle`] before anything else,
 //!   so a flood from one peer is answered [`Answer::Later`] without reaching the agent, and at
 //!   most [`MAX_PENDING_NOTES`] wait for the agent at once.
 //! - The agent verifies the entry, keeps it only if it concerns its person and its author is
@@ -22,8 +23,31 @@ use libp2p::{PeerId, StreamProtocol, kad};
 
 /// The protocol name.
 pub const NOTIFY_PROTOCOL: StreamProtocol = StreamProtocol::new("/kith/notify/1.0.0");
-/// The largest request: one entry with room for framing.
-pub const MAX_NOTE_BYTES: usize = kith_core::entry::MAX_ENTRY_BYTES + 64;
+/// The largest request: an entry and a profile entry, with room for framing.
+pub const MAX_NOTE_BYTES: usize = 2 * kith_core::entry::MAX_ENTRY_BYTES + 64;
+
+/// The request's bytes: the entry, and the sender's profile entry if any.
+pub fn encode_note(
+    entry: &kith_core::VerifiedEntry,
+    profile: Option<&kith_core::VerifiedEntry>,
+) -> Vec<u8> {
+    encode_note_bytes(
+        entry.encode(),
+        profile.map(kith_core::VerifiedEntry::encode),
+    )
+}
+
+/// [`encode_note`] of bytes that may not be entries at all: what a broken or hostile peer can
+/// send. For tests of the receivers' defences.
+pub fn encode_note_bytes(entry: Vec<u8>, profile: Option<Vec<u8>>) -> Vec<u8> {
+    // Two byte vectors always encode.
+    postcard::to_allocvec(&(entry, profile)).unwrap_or_default()
+}
+
+/// The entry's and the profile's bytes, not yet verified.
+pub fn decode_note(bytes: &[u8]) -> Result<(Vec<u8>, Option<Vec<u8>>), String> {
+    postcard::from_bytes(bytes).map_err(|e| format!("a notification that does not decode: {e}"))
+}
 /// How many notifications may wait for the agent at once (all peers).
 pub const MAX_PENDING_NOTES: usize = 16;
 /// How many notifications one peer may send at once before it waits for a token.
@@ -225,6 +249,7 @@ mod tests {
         }
         assert_eq!(Answer::from_byte(9), None);
         assert!(!Answer::Later.is_final() && Answer::Refused.is_final());
+        assert!(decode_note(&[0xff, 0xff]).is_err());
         assert_ne!(
             inbox_key(&AuthorId([1; 32])),
             crate::behaviour::feed_key(&AuthorId([1; 32]))

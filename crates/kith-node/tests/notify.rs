@@ -82,6 +82,8 @@ async fn replies_mentions_and_reactions_reach_people_who_do_not_follow_back() {
                     .iter()
                     .all(|i| i.who.author == carol.app.me() && !i.followed)
             );
+            // Named: her profile came with the notification.
+            assert!(n.items.iter().all(|i| i.who.name == "Carol"), "{n:?}");
             // The reply is threaded under Alice's post, marked as from someone not followed.
             let home = alice.home();
             let thread = home.iter().find(|t| t.post.id == post).expect("her post");
@@ -213,7 +215,7 @@ async fn a_flood_of_notifications_from_one_peer_is_throttled_and_the_receiver_ke
                 .expect("reach alice");
             let start = Instant::now();
             let answers: Vec<_> = futures::stream::iter(entries.iter())
-                .map(|e| f.notify(device, e))
+                .map(|e| f.notify(device, e, None))
                 .buffer_unordered(32)
                 .collect()
                 .await;
@@ -255,7 +257,7 @@ async fn a_flood_of_notifications_from_one_peer_is_throttled_and_the_receiver_ke
             b.dial(device, vec![circuit(device)])
                 .await
                 .expect("reach alice");
-            assert_eq!(b.notify(device, &reply).await, Ok(Answer::Kept));
+            assert_eq!(b.notify(device, &reply, None).await, Ok(Answer::Kept));
             alice
                 .until("the honest reply listed", |p| {
                     p.notifications()
@@ -269,12 +271,20 @@ async fn a_flood_of_notifications_from_one_peer_is_throttled_and_the_receiver_ke
             let mut forged = reply.encode();
             let last = forged.len() - 1;
             forged[last] ^= 1;
-            assert_eq!(b.notify_bytes(device, forged).await, Ok(Answer::Refused));
+            assert_eq!(
+                b.notify_bytes(device, kith_net::notify::encode_note_bytes(forged, None))
+                    .await,
+                Ok(Answer::Refused)
+            );
+            assert_eq!(
+                b.notify_bytes(device, b"not a notification".to_vec()).await,
+                Ok(Answer::Refused)
+            );
             let plain = bob_feed
                 .append(&bob, &Payload::post("not for alice"), kith_net::now_ms())
                 .expect("append")
                 .clone();
-            assert_eq!(b.notify(device, &plain).await, Ok(Answer::Refused));
+            assert_eq!(b.notify(device, &plain, None).await, Ok(Answer::Refused));
             assert_eq!(*alice.dropped.borrow(), 0, "alice stayed online");
             node.shutdown().await;
         }))

@@ -77,6 +77,16 @@ fn encode<T: Serialize>(value: &T) -> Vec<u8> {
     postcard::to_allocvec(value).unwrap_or_default()
 }
 
+/// A notification's entry, with the sender's latest profile when it came with one (so a
+/// person not followed is shown by name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Kept {
+    /// The entry.
+    pub entry: VerifiedEntry,
+    /// Its author's profile entry, verified by the receiver.
+    pub profile: Option<VerifiedEntry>,
+}
+
 /// What [`receive`] did with an entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Received {
@@ -102,18 +112,19 @@ impl Inbox {
         Ok(inbox)
     }
 
-    /// The entry of `note`, as stored; `None` if it is gone (a notification dropped by another
-    /// writer between reads).
-    pub async fn entry(
-        store: &impl Store,
-        note: &Note,
-    ) -> Result<Option<VerifiedEntry>, InboxError> {
-        match store.get_setting(&entry_key(&note.hash)).await? {
-            Some(bytes) => kith_core::reload(&bytes)
-                .map(Some)
-                .map_err(|e| InboxError::Damaged(e.to_string())),
-            None => Ok(None),
-        }
+    /// The entry of `note` and the sender's profile that came with it, as stored; `None` if
+    /// it is gone (a notification dropped by another writer between reads).
+    pub async fn entry(store: &impl Store, note: &Note) -> Result<Option<Kept>, InboxError> {
+        let Some(bytes) = store.get_setting(&entry_key(&note.hash)).await? else {
+            return Ok(None);
+        };
+        let (entry, profile): (Vec<u8>, Option<Vec<u8>>) = decode(&bytes)?;
+        let reload =
+            |b: &[u8]| kith_core::reload(b).map_err(|e| InboxError::Damaged(e.to_string()));
+        Ok(Some(Kept {
+            entry: reload(&entry)?,
+            profile: profile.as_deref().map(reload).transpose()?,
+        }))
     }
 
     /// How many notifications arrived after `read_ms`.
@@ -126,10 +137,12 @@ impl Inbox {
 }
 
 /// Keeps `entry`, verified and found to concern the person as `kind`, as a notification
-/// received at `now_ms`. The oldest notification goes when the inbox is full.
+/// received at `now_ms`, with its author's `profile` entry if one came (verified too). The
+/// oldest notification goes when the inbox is full.
 pub async fn receive(
     store: &impl Store,
     entry: &VerifiedEntry,
+    profile: Option<&VerifiedEntry>,
     kind: NoteKind,
     now_ms: u64,
 ) -> Result<Received, InboxError> {
@@ -139,9 +152,8 @@ pub async fn receive(
         return Ok(Received::Duplicate);
     }
     // The entry first: an index never names bytes that are not there.
-    store
-        .put_setting(&entry_key(&hash), &entry.encode())
-        .await?;
+    let kept = (entry.encode(), profile.map(VerifiedEntry::encode));
+    store.put_setting(&entry_key(&hash), &encode(&kept)).await?;
     let note = Note {
         hash,
         author: entry.author(),
@@ -325,22 +337,32 @@ mod tests {
             let store = MemoryStore::new();
             let (_, entries) = replies(MAX_INBOX + 2);
             for (i, e) in entries.iter().enumerate() {
-                let r = receive(&store, e, NoteKind::Reply, 10 + i as u64)
+                let r = receive(&store, e, None, NoteKind::Reply, 10 + i as u64)
                     .await
                     .expect("kept");
                 assert!(matches!(r, Received::New(_)));
             }
             assert_eq!(
-                receive(&store, &entries[MAX_INBOX + 1], NoteKind::Reply, 99_999)
-                    .await
-                    .expect("read"),
+                receive(
+                    &store,
+                    &entries[MAX_INBOX + 1],
+                    None,
+                    NoteKind::Reply,
+                    99_999
+                )
+                .await
+                .expect("read"),
                 Received::Duplicate
             );
             let inbox = Inbox::read(&store).await.expect("reads");
             assert_eq!(inbox.notes.len(), MAX_INBOX);
             assert_eq!(inbox.notes[0].seq, (MAX_INBOX + 2) as u64);
-            let newest = Inbox::entry(&store, &inbox.notes[0]).await.expect("reads");
-            assert_eq!(newest.as_ref(), entries.last());
+            let newest = Inbox::entry(&store, &inbox.notes[0])
+                .await
+                .expect("reads")
+                .expect("kept");
+            assert_eq!(Some(&newest.entry), entries.last());
+            assert_eq!(newest.profile, None);
             // The two oldest are gone, bytes and all.
             for old in &entries[..2] {
                 assert_eq!(

@@ -35,7 +35,7 @@ pub mod idb;
 use kith_core::{AuthorId, Cursor, ForkEvidence, Prev, VerifiedEntry};
 use serde::{Deserialize, Serialize};
 
-pub use inbox::{Inbox, InboxError, Note, Outbox, Outgoing, Received};
+pub use inbox::{Inbox, InboxError, Kept, Note, Outbox, Outgoing, Received};
 pub use limits::FeedLimits;
 pub use memory::MemoryStore;
 pub use people::{People, PeopleError, Stance};

@@ -115,9 +115,11 @@ pub fn post_card(props: &PostProps) -> Html {
                     <a class="name" href={Route::Profile(p.id.author).to_fragment()}>{ name }</a>
                     <span class="fp" title="Fingerprint">{ super::short_fp(&p.author.fingerprint) }</span>
                     if p.unfollowed && props.depth > 0 {
-                        <span class="badge muted not-followed">{ "not followed" }</span>
-                        <button type="button" class="link-button follow-replier"
-                            onclick={{ let send = send.clone(); let who = p.id.author; Callback::from(move |_: MouseEvent| send.emit(Command::Follow(who))) }}>{ "Follow" }</button>
+                        <span class="stranger">
+                            <span class="badge muted not-followed">{ "not followed" }</span>
+                            <button type="button" class="link-button follow-replier"
+                                onclick={{ let send = send.clone(); let who = p.id.author; Callback::from(move |_: MouseEvent| send.emit(Command::Follow(who))) }}>{ "Follow" }</button>
+                        </span>
                     }
                 </div>
                 <time class="when" title={js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(p.ts_ms as f64)).to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED).as_string().unwrap_or_default()}>
