@@ -350,13 +350,7 @@ pub(crate) fn bench(scale: Scale) -> Result<()> {
         )?);
         Ok(())
     })?;
-    step("kith-app natively: search of 10,000 held posts", || {
-        figures.extend(figures_from(
-            release_example("kith-app", "bench_search"),
-            "search bench",
-        )?);
-        Ok(())
-    })?;
+    search_step(&mut figures)?;
     backfill_steps(&mut figures)?;
     scale_step(scale, &mut figures)?;
     step("failover: a person's node when its kith-node goes", || {
@@ -375,14 +369,7 @@ pub(crate) fn bench(scale: Scale) -> Result<()> {
         figures.extend(browser_bench("kith-store", "bench_idb", &[])?);
         Ok(())
     })?;
-    step(
-        "browser: first post on a warm start, delivery between two screens",
-        || {
-            let c = app_bench("e2e/bench-app.mjs", &dist, 1000)?;
-            figures.extend(figures_from(c, "app bench (e2e/bench-app.mjs)")?);
-            Ok(())
-        },
-    )?;
+    app_step(&dist, &mut figures)?;
     bytes_step(&dist, &mut figures)?;
     start_step(&dist, &mut figures)?;
     step("browser: bundle size and page load to connected", || {
@@ -392,6 +379,47 @@ pub(crate) fn bench(scale: Scale) -> Result<()> {
         figures.extend(figures_from(c, "browser bench (e2e/bench-connect.mjs)")?);
         Ok(())
     })?;
+    write_report(&figures)
+}
+
+fn search_step(figures: &mut BTreeMap<String, serde_json::Value>) -> Result<()> {
+    step("kith-app natively: search of 10,000 held posts", || {
+        figures.extend(figures_from(
+            release_example("kith-app", "bench_search"),
+            "search bench",
+        )?);
+        Ok(())
+    })
+    .map(|_| ())
+}
+
+fn app_step(dist: &Path, figures: &mut BTreeMap<String, serde_json::Value>) -> Result<()> {
+    step(
+        "browser: first post on a warm start, delivery between two screens, notifications",
+        || {
+            let c = app_bench("e2e/bench-app.mjs", dist, 1000)?;
+            figures.extend(figures_from(c, "app bench (e2e/bench-app.mjs)")?);
+            Ok(())
+        },
+    )
+    .map(|_| ())
+}
+
+/// `cargo xtask bench app`: only the app bench in headless Chromium (first post, delivery
+/// between screens, notifications, direct connections); the report then holds these alone.
+pub(crate) fn bench_app() -> Result<()> {
+    make_room()?;
+    let tools = Tools::for_everything()?;
+    let dist = build_release(&tools)?;
+    let mut figures = BTreeMap::new();
+    app_step(&dist, &mut figures)?;
+    write_report(&figures)
+}
+
+/// `cargo xtask bench search`: only the native search bench.
+pub(crate) fn bench_search() -> Result<()> {
+    let mut figures = BTreeMap::new();
+    search_step(&mut figures)?;
     write_report(&figures)
 }
 

@@ -37,10 +37,12 @@ use crate::Library;
 use crate::network::{NetFailure, Network, News, Source};
 use crate::route::Route;
 use crate::view::{
-    FeedUsage, Me, Notifications, OwnCheck, Person, ProfileView, Search, TextSearch, Theme,
-    ThreadView,
+    FeedUsage, Me, NetSearch, Notifications, OwnCheck, Person, PostView, ProfileView, Search,
+    TextSearch, Theme, ThreadView,
 };
 
+/// How many hops a search of the network goes: the peers connected here, theirs, and theirs.
+pub const NET_SEARCH_TTL: u8 = 3;
 /// Threads per home page (and per "load more").
 pub const PAGE: usize = 30;
 /// The most posts a search of the posts held here shows.
@@ -205,6 +207,8 @@ pub enum Update {
     Search(Search),
     /// The search of the posts held here.
     TextSearch(TextSearch),
+    /// A search of the posts other people's devices hold.
+    NetSearch(NetSearch),
     /// Friends of friends.
     Suggestions(Vec<(Person, usize)>),
     /// Who announces my feed; `None` while asking.
@@ -492,6 +496,8 @@ pub struct App<S> {
     people: RefCell<People>,
     /// Up to when the notifications were read (kith-store's inbox, as last read).
     read_ms: Cell<u64>,
+    /// The latest network search (only its answer is shown).
+    net_searches: Cell<u64>,
 }
 
 impl<S: Store + 'static> App<S> {
@@ -514,6 +520,7 @@ impl<S: Store + 'static> App<S> {
             capped_said: RefCell::new(BTreeSet::new()),
             people: RefCell::new(People::default()),
             read_ms: Cell::new(0),
+            net_searches: Cell::new(0),
         })
     }
 
@@ -1359,6 +1366,8 @@ impl<S: Store + 'static> App<S> {
     }
 
     fn search(self: &Rc<Self>, q: &str) {
+        // Submitted words are also asked of the network (the posts others hold).
+        self.search_network(q);
         if q.split_whitespace().count() > 1 || q.trim().starts_with('#') {
             // Words and tags are searched here as they are typed; only a handle goes out.
             self.send(Update::Search(Search::Idle));
@@ -1388,6 +1397,51 @@ impl<S: Store + 'static> App<S> {
             if app.searches.get() == id {
                 app.found(handle, result);
             }
+        });
+    }
+
+    /// Asks the peers for posts holding every word of `q` ([`NET_SEARCH_TTL`] hops).
+    fn search_network(self: &Rc<Self>, q: &str) {
+        let words = q.trim().to_owned();
+        if crate::search::tokens(&words).is_empty() {
+            self.send(Update::NetSearch(NetSearch::Idle));
+            return;
+        }
+        let Some(net) = self.net() else {
+            self.send(Update::NetSearch(NetSearch::Failed(
+                "You are offline: the network cannot be searched right now.".into(),
+            )));
+            return;
+        };
+        self.send(Update::NetSearch(NetSearch::Searching(words.clone())));
+        let id = self.net_searches.get() + 1;
+        self.net_searches.set(id);
+        let app = self.clone();
+        self.spawn(async move {
+            let result = net.search_posts(words.clone(), NET_SEARCH_TTL).await;
+            if app.net_searches.get() != id {
+                return;
+            }
+            let update = match result {
+                Ok(found) => {
+                    let lib = app.library.borrow();
+                    let mut posts: Vec<(PostView, Option<Person>)> = found
+                        .iter()
+                        .filter(|(e, _)| !lib.is_hidden(&e.author()))
+                        .filter_map(|(e, via)| {
+                            let view = lib.loose_post_view(e)?;
+                            Some((view, via.map(|a| lib.person(&a))))
+                        })
+                        .collect();
+                    posts.sort_by_key(|p| std::cmp::Reverse(p.0.key()));
+                    NetSearch::Done {
+                        query: words,
+                        posts,
+                    }
+                }
+                Err(e) => NetSearch::Failed(format!("Searching the network failed: {e}")),
+            };
+            app.send(Update::NetSearch(update));
         });
     }
 

@@ -32,9 +32,9 @@ pub mod search;
 pub mod view;
 
 pub use app::{
-    APPEND_TRIES, App, Command, DEVICE_KEY, Env, MAX_PREVIEWS, MIN_PASSPHRASE, OTHER_DEVICE,
-    OWN_CHECK, PAGE, PREVIEWS, Persist, REACTIONS, Random, SEARCH_PAGE, Update, device_secret,
-    now_ms, set_theme, stored_identity, stored_theme, welcome,
+    APPEND_TRIES, App, Command, DEVICE_KEY, Env, MAX_PREVIEWS, MIN_PASSPHRASE, NET_SEARCH_TTL,
+    OTHER_DEVICE, OWN_CHECK, PAGE, PREVIEWS, Persist, REACTIONS, Random, SEARCH_PAGE, Update,
+    device_secret, now_ms, set_theme, stored_identity, stored_theme, welcome,
 };
 pub use library::Library;
-pub use network::{NetFailure, NetResult, Network, News, Source};
+pub use network::{NetFailure, NetResult, Network, News, PostHits, Source};

@@ -440,6 +440,30 @@ impl Library {
             .map(|(_, k)| k.clone())
     }
 
+    /// A post that is not held here (a network search's hit), as the screens show one.
+    pub fn loose_post_view(&self, e: &VerifiedEntry) -> Option<PostView> {
+        let Some(Payload::Post { text, reply_to, .. }) = e.payload() else {
+            return None;
+        };
+        Some(self.post_view(&kith_core::timeline::PostView {
+            entry: e,
+            text,
+            reply_to: *reply_to,
+        }))
+    }
+
+    /// The entries of the posts held here that hold every word of `words` (whole words),
+    /// newest first, at most `limit`: what this device answers a search from the network with
+    /// (muted and blocked people's posts left out).
+    pub fn search_entries(&self, words: &str, limit: usize) -> Vec<VerifiedEntry> {
+        // A trailing space: every word whole, none a prefix.
+        let (views, _) = self.search(&format!("{words} "), limit);
+        views
+            .iter()
+            .filter_map(|v| self.feeds.get(&v.id.author)?.get(v.id.seq).cloned())
+            .collect()
+    }
+
     /// The Notifications screen: every notification of someone not muted or blocked, newest
     /// first; unread are those that arrived after `read_ms`.
     pub fn notifications(&self, read_ms: u64) -> Notifications {

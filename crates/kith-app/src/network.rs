@@ -54,7 +54,14 @@ pub trait Network {
     fn find_holders(&self, author: AuthorId) -> NetResult<Vec<AuthorId>>;
     /// Stops waiting and reconnects now.
     fn retry_now(&self);
+    /// Searches the posts that peers hold (the peers connected here and theirs, up to `ttl`
+    /// hops): each verified post once, with the person whose device it came through, if known.
+    fn search_posts(&self, words: String, ttl: u8) -> NetResult<PostHits>;
 }
+
+/// What a search of the network found: each post, and the person whose device passed it on
+/// (when known).
+pub type PostHits = Vec<(VerifiedEntry, Option<AuthorId>)>;
 
 /// Where a sync fetched a feed from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -192,6 +192,26 @@ pub enum Search {
     Failed(String),
 }
 
+/// A search of the posts other people's devices hold (across the network).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum NetSearch {
+    /// Nothing asked.
+    #[default]
+    Idle,
+    /// Asking the peers for these words.
+    Searching(String),
+    /// What came back: each post once, verified, newest first, with whose device it came
+    /// through when known.
+    Done {
+        /// The words.
+        query: String,
+        /// The posts, and who passed each on.
+        posts: Vec<(PostView, Option<Person>)>,
+    },
+    /// The search could not be made.
+    Failed(String),
+}
+
 /// A search of the posts held here.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct TextSearch {

@@ -30,6 +30,7 @@ enum Call {
     Claim(String),
     FindHolders(AuthorId),
     Retry,
+    SearchPosts(String),
 }
 
 /// The recording fake: answers at once, from what the test put in it.
@@ -39,6 +40,7 @@ struct Fake {
     published: RefCell<Vec<VerifiedEntry>>,
     names: RefCell<BTreeMap<String, Vec<(AuthorId, String)>>>,
     holders: RefCell<Vec<AuthorId>>,
+    found: RefCell<Vec<(VerifiedEntry, Option<AuthorId>)>>,
 }
 
 struct FakeNet(Rc<Fake>);
@@ -93,6 +95,14 @@ impl Network for FakeNet {
     }
     fn retry_now(&self) {
         self.0.record(Call::Retry);
+    }
+    fn search_posts(
+        &self,
+        words: String,
+        _ttl: u8,
+    ) -> NetResult<Vec<(VerifiedEntry, Option<AuthorId>)>> {
+        self.0.record(Call::SearchPosts(words));
+        ok(self.0.found.borrow().clone())
     }
 }
 
@@ -1397,4 +1407,51 @@ fn a_post_mentions_everyone_whose_handle_it_names() {
         panic!("a post")
     };
     assert_eq!(mentions, &vec![carol.author()]);
+}
+
+#[test]
+fn submitting_a_search_asks_the_network_and_lists_verified_posts_with_who_passed_them_on() {
+    use kith_app::view::NetSearch;
+    let mut h = Harness::new("Alice", "alice");
+    let mut dee = Other::new(4);
+    let mut muted = Other::new(5);
+    let cal = Other::new(6);
+    let found = vec![
+        (
+            dee.sign(Payload::post("A zebra crossing")),
+            Some(cal.author()),
+        ),
+        (muted.sign(Payload::post("zebra again")), None),
+    ];
+    *h.net.found.borrow_mut() = found;
+    h.run(Command::SetStance {
+        author: muted.author(),
+        stance: Some(kith_store::Stance::Muted),
+    });
+    h.run(Command::Search("zebra".into()));
+    assert!(h.net.take().contains(&Call::SearchPosts("zebra".into())));
+    let done = h
+        .last(|u| match u {
+            Update::NetSearch(s) => Some(s.clone()),
+            _ => None,
+        })
+        .expect("an answer");
+    let NetSearch::Done { query, posts } = done else {
+        panic!("done: {done:?}")
+    };
+    assert_eq!(query, "zebra");
+    // The muted person's post is left out; Dee's came through Cal's device.
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].0.text, "A zebra crossing");
+    assert_eq!(posts[0].1.as_ref().map(|p| p.author), Some(cal.author()));
+    // Offline: said so, nothing asked.
+    h.app.set_network(None);
+    h.run(Command::Search("zebra".into()));
+    assert!(matches!(
+        h.last(|u| match u {
+            Update::NetSearch(s) => Some(s.clone()),
+            _ => None,
+        }),
+        Some(NetSearch::Failed(_))
+    ));
 }

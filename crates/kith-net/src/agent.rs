@@ -47,6 +47,9 @@ use crate::direct::Expect;
 use crate::nodes::NodeSet;
 use crate::notify::Answer;
 use crate::replica::{Live, Replica, ReplicaError};
+use crate::search::{
+    FORWARD_WAIT, Hits, MAX_FORWARD, MAX_HITS, MAX_QUERY_CHARS, MAX_TTL, Query, Searcher,
+};
 use crate::{Client, Event, NetError, PublishError, platform};
 use kith_store::inbox::{OUTBOX_DAYS, Outbox, Received};
 
@@ -330,6 +333,10 @@ pub struct Agent<S> {
     delivering: Rc<std::cell::Cell<bool>>,
     /// The person's latest profile entry (sent with notifications), once looked up.
     profile: Rc<std::cell::RefCell<Option<Option<VerifiedEntry>>>>,
+    /// What answers search queries from the posts held here (the app's text index).
+    searcher: Rc<std::cell::RefCell<Option<Searcher>>>,
+    /// Counts the queries this node starts (part of their ids).
+    queries: Rc<std::cell::Cell<u64>>,
 }
 
 impl<S> Clone for Agent<S> {
@@ -344,6 +351,8 @@ impl<S> Clone for Agent<S> {
             outbox: self.outbox.clone(),
             delivering: self.delivering.clone(),
             profile: self.profile.clone(),
+            searcher: self.searcher.clone(),
+            queries: self.queries.clone(),
         }
     }
 }
@@ -409,6 +418,8 @@ impl<S: Store + 'static> Agent<S> {
             outbox: Rc::default(),
             delivering: Rc::default(),
             profile: Rc::default(),
+            searcher: Rc::default(),
+            queries: Rc::default(),
         }
     }
 
@@ -922,6 +933,14 @@ impl<S: Store + 'static> Agent<S> {
                 });
                 None
             }
+            Event::Query { id, peer, query } => {
+                let agent = self.clone();
+                platform::spawn_local(async move {
+                    let hits = agent.answer(peer, query).await;
+                    let _ = agent.client.answer_query(id, hits).await;
+                });
+                None
+            }
             Event::Note { id, peer, bytes } => {
                 // Checked and stored in a task of its own; the event loop bounds how many wait.
                 let agent = self.clone();
@@ -1370,6 +1389,129 @@ impl<S: Store + 'static> Agent<S> {
                 Answer::Later
             }
         }
+    }
+
+    /// Answers search queries from `searcher` (the app's text index) from now on.
+    pub fn set_searcher(&self, searcher: Searcher) {
+        *self.searcher.borrow_mut() = Some(searcher);
+    }
+
+    /// The posts held here that answer `words` (at most [`MAX_HITS`]).
+    fn search_here(&self, words: &str) -> Vec<VerifiedEntry> {
+        let searcher = self.searcher.borrow().clone();
+        searcher.map_or_else(Vec::new, |s| s(words, MAX_HITS))
+    }
+
+    /// Sends `query` to the peers connected here (people's devices: never a kith-node, never
+    /// `except`), at most [`MAX_FORWARD`], each answer within `wait`; the verified answers,
+    /// each with the peer it came through, without duplicates.
+    async fn flood(
+        &self,
+        query: &Query,
+        except: Option<PeerId>,
+        wait: Duration,
+    ) -> Vec<(VerifiedEntry, PeerId)> {
+        let known_node = |p: &PeerId| self.nodes.borrow().contains(p);
+        let peers: Vec<PeerId> = self
+            .client
+            .connected_peers()
+            .await
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| Some(*p) != except && !known_node(p))
+            .take(MAX_FORWARD)
+            .collect();
+        let asks = peers.into_iter().map(|peer| {
+            let client = self.client.clone();
+            let query = query.clone();
+            async move {
+                let mut ask = Box::pin(client.query(peer, query).fuse());
+                let mut give_up = Box::pin(platform::sleep(wait).fuse());
+                let r = futures::select! {
+                    r = ask => r.map_err(|e| e.to_string()),
+                    () = give_up => Err("no answer in time".to_owned()),
+                };
+                (peer, r)
+            }
+        });
+        let now = crate::now_ms();
+        let mut out: Vec<(VerifiedEntry, PeerId)> = Vec::new();
+        for (peer, answer) in futures::future::join_all(asks).await {
+            let hits = match answer {
+                Ok(h) => h,
+                Err(e) => {
+                    tracing::debug!("search at {peer}: {e}");
+                    continue;
+                }
+            };
+            for bytes in hits.0 {
+                match kith_core::validate_detached(&bytes, now) {
+                    Ok(e) if crate::search::answers(&e, &query.text) => {
+                        if !out.iter().any(|(o, _)| o.hash() == e.hash()) {
+                            out.push((e, peer));
+                        }
+                    }
+                    Ok(_) => {
+                        tracing::info!("{peer} answered a search with a post that does not match")
+                    }
+                    Err(err) => tracing::info!(
+                        "{peer} answered a search with an entry that does not verify: {err}"
+                    ),
+                }
+            }
+        }
+        out
+    }
+
+    /// Answers `query` from `peer`: the posts held here, and with hops left what the peers
+    /// connected here answer (asked with one hop less), at most [`MAX_HITS`] in all.
+    async fn answer(&self, peer: PeerId, query: Query) -> Hits {
+        let mut hits: Vec<VerifiedEntry> = self.search_here(&query.text);
+        if query.ttl > 1 {
+            let next = Query {
+                ttl: query.ttl - 1,
+                ..query.clone()
+            };
+            for (e, _) in self.flood(&next, Some(peer), FORWARD_WAIT).await {
+                if !hits.iter().any(|h| h.hash() == e.hash()) {
+                    hits.push(e);
+                }
+            }
+        }
+        Hits(
+            hits.iter()
+                .take(MAX_HITS)
+                .map(VerifiedEntry::encode)
+                .collect(),
+        )
+    }
+
+    /// Searches the network for posts holding every word of `words`: the peers connected here,
+    /// and theirs up to `ttl` hops (at most [`MAX_TTL`]). Each hit is verified, once, with the
+    /// person whose device it came through, when known.
+    pub async fn search(&self, words: &str, ttl: u8) -> Vec<(VerifiedEntry, Option<AuthorId>)> {
+        let n = self.queries.get();
+        self.queries.set(n + 1);
+        let seed = kith_core::Hash::of(&[
+            &self.client.local_peer_id().to_bytes(),
+            &crate::now_ms().to_be_bytes(),
+            &n.to_be_bytes(),
+        ]);
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&seed.0[..16]);
+        let query = Query {
+            id,
+            text: words.chars().take(MAX_QUERY_CHARS).collect(),
+            ttl: ttl.clamp(1, MAX_TTL),
+        };
+        let found = self.flood(&query, None, crate::search::ASK_WAIT).await;
+        let peers: Vec<PeerId> = found.iter().map(|(_, p)| *p).collect();
+        let persons = self.client.persons_of(peers).await.unwrap_or_default();
+        found
+            .into_iter()
+            .zip(persons.into_iter().chain(std::iter::repeat(None)))
+            .map(|((e, _), person)| (e, person))
+            .collect()
     }
 
     /// The person's latest profile entry, read from their feed the first time.

@@ -113,6 +113,8 @@ mod derived {
         pub sync: libp2p::request_response::Behaviour<crate::sync_protocol::SyncCodec>,
         /// Notifications: one entry to a person it concerns ([`crate::notify`]).
         pub notify: libp2p::request_response::Behaviour<crate::notify::NotifyCodec>,
+        /// Search across the network: a query flooded with a TTL ([`crate::search`]).
+        pub search: libp2p::request_response::Behaviour<crate::search::SearchCodec>,
         /// Streams for `/webrtc` signalling: the browser's `/webrtc` transport holds its
         /// control (natively it carries nothing: no transport signals through it).
         pub signalling: libp2p_stream::Behaviour,
@@ -148,6 +150,7 @@ impl Behaviour {
             gossipsub,
             sync: crate::sync_protocol::behaviour(),
             notify: crate::notify::behaviour(),
+            search: crate::search::behaviour(),
             signalling,
         }
     }

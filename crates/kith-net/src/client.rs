@@ -90,6 +90,17 @@ pub(crate) enum Command {
         id: u64,
         answer: crate::notify::Answer,
     },
+    /// Sends a search query to `peer`.
+    Ask {
+        peer: PeerId,
+        query: crate::search::Query,
+        reply: oneshot::Sender<Result<crate::search::Hits, NetError>>,
+    },
+    /// Answers the inbound query `id`.
+    AnswerQuery {
+        id: u64,
+        hits: crate::search::Hits,
+    },
     ListenViaRelay {
         relay: Multiaddr,
         reply: oneshot::Sender<Result<Multiaddr, NetError>>,
@@ -367,6 +378,25 @@ impl Client {
         self.commands
             .clone()
             .send(Command::AnswerNote { id, answer })
+            .await
+            .map_err(|_| NetError::Stopped)
+    }
+
+    /// Sends a search query to `peer` and waits for its answer (unverified entries).
+    pub async fn query(
+        &self,
+        peer: PeerId,
+        query: crate::search::Query,
+    ) -> Result<crate::search::Hits, NetError> {
+        self.ask(|reply| Command::Ask { peer, query, reply })
+            .await?
+    }
+
+    /// Answers the inbound query `id` (from [`Event::Query`](crate::Event)).
+    pub async fn answer_query(&self, id: u64, hits: crate::search::Hits) -> Result<(), NetError> {
+        self.commands
+            .clone()
+            .send(Command::AnswerQuery { id, hits })
             .await
             .map_err(|_| NetError::Stopped)
     }

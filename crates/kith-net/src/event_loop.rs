@@ -55,6 +55,14 @@ pub struct EventLoop {
     pending_notes: HashMap<u64, ResponseChannel<crate::notify::Answer>>,
     /// Each sender's rate of notifications.
     throttle: crate::notify::Throttle,
+    /// Queries sent and not yet answered.
+    pending_asks: HashMap<OutboundRequestId, Reply<crate::search::Hits>>,
+    /// Queries received and waiting for the agent's answer.
+    pending_queries: HashMap<u64, ResponseChannel<Vec<u8>>>,
+    /// Each sender's rate of queries.
+    query_throttle: crate::notify::Throttle,
+    /// Query ids seen lately.
+    seen_queries: crate::search::Seen,
     /// Reservations asked for: answered by the listener's first address, or by its close
     /// (with any reason: a listener whose relay connection closed ends `Ok`). A relay
     /// listener is never removed from here: libp2p-relay 0.22's client panics ("Relay
@@ -139,6 +147,13 @@ impl EventLoop {
             pending_notifies: HashMap::new(),
             pending_notes: HashMap::new(),
             throttle: crate::notify::Throttle::default(),
+            pending_asks: HashMap::new(),
+            pending_queries: HashMap::new(),
+            query_throttle: crate::notify::Throttle::new(
+                crate::search::QUERY_BURST,
+                crate::search::QUERIES_PER_MINUTE,
+            ),
+            seen_queries: crate::search::Seen::default(),
             pending_listens: HashMap::new(),
             pending_provides: HashMap::new(),
             pending_puts: HashMap::new(),
@@ -266,6 +281,10 @@ impl EventLoop {
             Event::Entry { .. } => self.stats.dropped_entries += 1,
             // A report about a peer's bad data: as cheap for a peer to cause as an entry.
             Event::InvalidEntry { .. } => self.stats.dropped_events += 1,
+            Event::Query { id, .. } if self.overflow.len() >= crate::EVENT_OVERFLOW => {
+                self.answer_query(id, &crate::search::Hits::default());
+                self.stats.throttled_queries += 1;
+            }
             Event::Note { id, .. } if self.overflow.len() >= crate::EVENT_OVERFLOW => {
                 self.answer_note(id, crate::notify::Answer::Later);
                 self.stats.throttled_notes += 1;
@@ -428,6 +447,18 @@ impl EventLoop {
                 self.pending_notifies.insert(id, reply);
             }
             Command::AnswerNote { id, answer } => self.answer_note(id, answer),
+            Command::Ask { peer, query, reply } => {
+                // A query this node sends or forwards is one it has seen: coming back round a
+                // loop, it is answered with nothing.
+                self.seen_queries.first_time(query.id);
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .search
+                    .send_request(&peer, query.encode());
+                self.pending_asks.insert(id, reply);
+            }
+            Command::AnswerQuery { id, hits } => self.answer_query(id, &hits),
             Command::ListenViaRelay { relay, reply } => {
                 match self.swarm.listen_on(relay.with(Protocol::P2pCircuit)) {
                     Ok(id) => {
@@ -591,6 +622,7 @@ impl EventLoop {
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Notify(event)) => self.on_notify_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Search(event)) => self.on_search_event(event),
             SwarmEvent::NewListenAddr {
                 listener_id,
                 address,
@@ -659,6 +691,99 @@ impl EventLoop {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Answers the inbound query `id` (the asker may have gone: nothing to do then).
+    fn answer_query(&mut self, id: u64, hits: &crate::search::Hits) {
+        if let Some(channel) = self.pending_queries.remove(&id) {
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .search
+                .send_response(channel, hits.encode());
+        }
+    }
+
+    fn on_search_event(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+        use crate::search::{Hits, MAX_PENDING_QUERIES, Query};
+        use request_response::{Event as Rr, Message as RrMessage};
+        match event {
+            Rr::Message {
+                peer,
+                message:
+                    RrMessage::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let empty = Hits::default().encode();
+                // The rate first, then the bounds, then whether the query was here before: a
+                // query round a loop of peers is answered once by each.
+                if !self.query_throttle.allow(peer, crate::now_ms())
+                    || self.pending_queries.len() >= MAX_PENDING_QUERIES
+                {
+                    self.stats.throttled_queries += 1;
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .search
+                        .send_response(channel, empty);
+                    return;
+                }
+                let query = match Query::decode(&request) {
+                    Ok(q) => q,
+                    Err(reason) => {
+                        // Dropping the channel fails the peer's request.
+                        self.emit(Event::InvalidEntry { from: peer, reason });
+                        return;
+                    }
+                };
+                if !self.seen_queries.first_time(query.id) {
+                    self.stats.repeated_queries += 1;
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .search
+                        .send_response(channel, empty);
+                    return;
+                }
+                self.stats.queries_taken += 1;
+                let id = self.next_response_id;
+                self.next_response_id += 1;
+                self.pending_queries.insert(id, channel);
+                self.emit(Event::Query { id, peer, query });
+            }
+            Rr::Message {
+                peer,
+                message:
+                    RrMessage::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let Some(reply) = self.pending_asks.remove(&request_id) {
+                    let _ = reply.send(Hits::decode(&response).map_err(|reason| NetError::Dial {
+                        peer,
+                        reason: format!("search: {reason}"),
+                    }));
+                }
+            }
+            Rr::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if let Some(reply) = self.pending_asks.remove(&request_id) {
+                    let _ = reply.send(Err(NetError::Dial {
+                        peer,
+                        reason: format!("search: {error}"),
+                    }));
+                }
+            }
+            Rr::ResponseSent { .. } | Rr::InboundFailure { .. } => {}
         }
     }
 

@@ -26,6 +26,8 @@
 //! - [`notify`]: notifications, one signed entry sent to a device of each person it concerns,
 //!   throttled per peer on arrival; the agent keeps them in kith-store's inbox and delivers
 //!   its person's from an outbox.
+//! - [`search`]: search across the network by query flooding (a TTL, ids seen once, bounded
+//!   answers and rates), answered from the app's text index through the agent.
 //! - [`names`]: signed handle claims in the DHT, every claimant returned.
 //! - [`agent`]: what a person's node does on its own: stay connected (backoff), reserve a
 //!   relay slot, follow, announce, re-sync on every connection, serve, fill gaps.
@@ -55,6 +57,7 @@ pub mod notify;
 pub mod platform;
 pub mod reach;
 pub mod replica;
+pub mod search;
 pub mod sync_protocol;
 mod transport_kind;
 
@@ -167,6 +170,16 @@ pub enum Event {
         /// The entry's bytes.
         bytes: Vec<u8>,
     },
+    /// A peer asks a search query: answer with [`Client::answer_query`]. Only a query within
+    /// its sender's rate, with an id not seen before, arrives.
+    Query {
+        /// Pass back to [`Client::answer_query`].
+        id: u64,
+        /// Who asks.
+        peer: PeerId,
+        /// The query.
+        query: search::Query,
+    },
     /// A peer forwarded an entry that does not verify; it was rejected (and the peer penalised).
     InvalidEntry {
         /// The peer it came through.
@@ -272,6 +285,12 @@ pub struct NetStats {
     pub dropped_requests: u64,
     /// Notifications answered "later" at once: over their sender's rate, or too many waiting.
     pub throttled_notes: u64,
+    /// Queries answered with nothing at once: over their sender's rate, or too many waiting.
+    pub throttled_queries: u64,
+    /// Queries answered with nothing at once because their id was seen before (a loop).
+    pub repeated_queries: u64,
+    /// Queries handed to the agent to answer.
+    pub queries_taken: u64,
 }
 
 /// What a node needs to know when it is built.

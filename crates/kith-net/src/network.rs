@@ -90,6 +90,15 @@ impl<S: Store + 'static> Network for AgentNetwork<S> {
         .boxed_local()
     }
 
+    fn search_posts(
+        &self,
+        words: String,
+        ttl: u8,
+    ) -> NetResult<Vec<(VerifiedEntry, Option<AuthorId>)>> {
+        let agent = self.agent.clone();
+        async move { Ok(agent.search(&words, ttl).await) }.boxed_local()
+    }
+
     fn retry_now(&self) {
         // Full: a retry is already waiting to be taken.
         let _ = self.retry.clone().try_send(());

@@ -107,19 +107,38 @@ impl Answer {
     }
 }
 
-/// A token bucket per peer: [`NOTE_BURST`] at once, refilled at [`NOTES_PER_MINUTE`].
-#[derive(Debug, Default)]
+/// A token bucket per peer: `burst` at once, refilled at `per_minute` (for notifications,
+/// [`NOTE_BURST`] and [`NOTES_PER_MINUTE`]; the default).
+#[derive(Debug)]
 pub struct Throttle {
     /// Tokens (in thousandths) and when they were last counted, per peer.
     peers: HashMap<PeerId, (u64, u64)>,
     order: VecDeque<PeerId>,
+    burst: u32,
+    per_minute: u32,
+}
+
+impl Default for Throttle {
+    fn default() -> Self {
+        Throttle::new(NOTE_BURST, NOTES_PER_MINUTE)
+    }
 }
 
 impl Throttle {
+    /// A throttle of `burst` at once and `per_minute` after that, per peer.
+    pub fn new(burst: u32, per_minute: u32) -> Throttle {
+        Throttle {
+            peers: HashMap::new(),
+            order: VecDeque::new(),
+            burst,
+            per_minute,
+        }
+    }
+
     /// Whether `peer` may send one more at `now_ms` (and takes a token if so).
     pub fn allow(&mut self, peer: PeerId, now_ms: u64) -> bool {
         const MILLI: u64 = 1_000;
-        let full = u64::from(NOTE_BURST) * MILLI;
+        let full = u64::from(self.burst) * MILLI;
         let (tokens, last) = match self.peers.get(&peer) {
             Some(&t) => t,
             None => {
@@ -127,8 +146,8 @@ impl Throttle {
                 (full, now_ms)
             }
         };
-        // NOTES_PER_MINUTE tokens a minute: per ms, NOTES_PER_MINUTE * MILLI / 60_000 milli.
-        let refill = now_ms.saturating_sub(last) * u64::from(NOTES_PER_MINUTE) * MILLI / 60_000;
+        // per_minute tokens a minute: per ms, per_minute * MILLI / 60_000 milli.
+        let refill = now_ms.saturating_sub(last) * u64::from(self.per_minute) * MILLI / 60_000;
         let tokens = tokens.saturating_add(refill).min(full);
         let allowed = tokens >= MILLI;
         let left = if allowed { tokens - MILLI } else { tokens };

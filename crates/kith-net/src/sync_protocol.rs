@@ -13,9 +13,13 @@ use std::io;
 /// The protocol name.
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/kith/sync/2.0.0");
 
-/// Length-prefixed byte frames, bounded.
+/// Length-prefixed byte frames, requests of at most `REQ` bytes and responses of at most
+/// `RES` (sync, and search: [`crate::search`]).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SyncCodec;
+pub struct Frames<const REQ: usize, const RES: usize>;
+
+/// The sync protocol's frames.
+pub type SyncCodec = Frames<MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES>;
 
 /// Reads one length-prefixed frame of at most `max` bytes.
 pub(crate) async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
@@ -54,7 +58,7 @@ pub(crate) async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
     io.close().await
 }
 
-impl libp2p::request_response::Codec for SyncCodec {
+impl<const REQ: usize, const RES: usize> libp2p::request_response::Codec for Frames<REQ, RES> {
     type Protocol = StreamProtocol;
     type Request = Vec<u8>;
     type Response = Vec<u8>;
@@ -63,14 +67,14 @@ impl libp2p::request_response::Codec for SyncCodec {
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        read_frame(io, MAX_MESSAGE_BYTES).await
+        read_frame(io, REQ).await
     }
 
     async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        read_frame(io, MAX_MESSAGE_BYTES).await
+        read_frame(io, RES).await
     }
 
     async fn write_request<T>(
@@ -82,7 +86,7 @@ impl libp2p::request_response::Codec for SyncCodec {
     where
         T: futures::AsyncWrite + Unpin + Send,
     {
-        write_frame(io, req, MAX_MESSAGE_BYTES).await
+        write_frame(io, req, REQ).await
     }
 
     async fn write_response<T>(
@@ -94,7 +98,7 @@ impl libp2p::request_response::Codec for SyncCodec {
     where
         T: futures::AsyncWrite + Unpin + Send,
     {
-        write_frame(io, res, MAX_MESSAGE_BYTES).await
+        write_frame(io, res, RES).await
     }
 }
 
@@ -102,7 +106,7 @@ impl libp2p::request_response::Codec for SyncCodec {
 /// connection (a flood from one peer waits or fails; it does not grow a queue).
 pub fn behaviour() -> libp2p::request_response::Behaviour<SyncCodec> {
     libp2p::request_response::Behaviour::with_codec(
-        SyncCodec,
+        SyncCodec::default(),
         [(
             SYNC_PROTOCOL,
             libp2p::request_response::ProtocolSupport::Full,

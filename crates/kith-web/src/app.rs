@@ -158,7 +158,7 @@ fn ready(model: &UseReducerHandle<Model>, send: &Callback<Command>, now: u64) ->
             }
         }
         Route::Discover => html! {
-            <DiscoverPage search={model.search.clone()} text_search={model.text_search.clone()}
+            <DiscoverPage search={model.search.clone()} text_search={model.text_search.clone()} net_search={model.net_search.clone()}
                 suggestions={model.suggestions.clone()} now_ms={now}
                 following={model.following.iter().copied().collect::<Vec<_>>()} />
         },

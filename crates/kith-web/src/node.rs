@@ -162,6 +162,13 @@ pub async fn start(
         .with_other_nodes(others);
     // The person's own feed has no cap (the caps are on other people's feeds).
     agent.replica().set_own(app.me());
+    // Search queries from the network are answered from the posts this browser holds.
+    let weak = Rc::downgrade(app);
+    agent.set_searcher(Rc::new(move |words: &str, limit: usize| {
+        weak.upgrade()
+            .map(|a| a.library().search_entries(words, limit))
+            .unwrap_or_default()
+    }));
     let net: Rc<dyn Network> = Rc::new(AgentNetwork::new(agent.clone(), retry_tx));
     let (reports, report_rx) = mpsc::channel::<AgentEvent>(REPORT_QUEUE);
     // One event path: the agent reads the node's events and reports connection news too.

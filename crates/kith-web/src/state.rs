@@ -17,8 +17,8 @@ use crate::routes::Route;
 use kith_app::Update;
 
 pub use kith_app::view::{
-    FeedUsage, HomeFeed, Me, NoteView, Notifications, OwnCheck, Person, PostView, ProfileView,
-    Search, TextSearch, Theme, ThreadView,
+    FeedUsage, HomeFeed, Me, NetSearch, NoteView, Notifications, OwnCheck, Person, PostView,
+    ProfileView, Search, TextSearch, Theme, ThreadView,
 };
 
 /// The connection to kith-node, as the person sees it.
@@ -133,6 +133,8 @@ pub struct Model {
     pub people: Vec<(Person, kith_store::Stance)>,
     /// The notifications, and how many are unread.
     pub notifications: Notifications,
+    /// The latest search of the posts others hold.
+    pub net_search: NetSearch,
     /// The theme.
     pub theme: Theme,
     /// Messages on screen.
@@ -175,6 +177,7 @@ impl Model {
             feed_limits: None,
             people: Vec::new(),
             notifications: Notifications::default(),
+            net_search: NetSearch::Idle,
             theme: Theme::System,
             notices: Vec::new(),
             next_notice: 1,
@@ -301,6 +304,7 @@ impl Reducible for Model {
                 Update::Profile(p) => next.profile = Some(*p),
                 Update::Search(s) => next.search = s,
                 Update::TextSearch(s) => next.text_search = s,
+                Update::NetSearch(s) => next.net_search = s,
                 Update::Suggestions(s) => next.suggestions = s,
                 Update::Holders(h) => next.holders = h,
                 Update::Usage(u) => next.usage = u,

@@ -140,6 +140,23 @@ pub enum TabMessage {
         /// Their authors, or why the lookup failed.
         result: Result<Vec<AuthorId>, String>,
     },
+    /// Follower → holder: search the network for posts; answered by [`TabMessage::Posts`].
+    SearchPosts {
+        /// Matches the answer to the question.
+        id: u64,
+        /// The words.
+        words: String,
+        /// How many hops.
+        ttl: u8,
+    },
+    /// Holder → followers: what a network search found (encoded entries, verified again by
+    /// the follower), or why it failed.
+    Posts {
+        /// The question's id.
+        id: u64,
+        /// Each post's bytes and whose device it came through.
+        result: Result<PostBytes, String>,
+    },
     /// Holder → followers: nobody holding `author`'s feed answered a sync.
     Unreachable {
         /// The feed.
@@ -200,6 +217,10 @@ impl Tabs {
     }
 }
 
+/// A network search's posts on the channel: each entry's bytes and whose device it came
+/// through.
+pub type PostBytes = Vec<(Vec<u8>, Option<AuthorId>)>;
+
 /// How many questions a follower may have open with the holder; asking more drops the
 /// oldest (its answer would no longer be shown anyway).
 pub const MAX_QUESTIONS: usize = 16;
@@ -207,6 +228,7 @@ pub const MAX_QUESTIONS: usize = 16;
 enum Question {
     Names(oneshot::Sender<Result<Vec<(AuthorId, String)>, String>>),
     Holders(oneshot::Sender<Result<Vec<AuthorId>, String>>),
+    Posts(oneshot::Sender<Result<kith_app::PostHits, String>>),
 }
 
 /// A follower tab's network: every call becomes a message to the holder. When the holder
@@ -271,6 +293,20 @@ impl TabNetwork {
                 }
                 true
             }
+            TabMessage::Posts { id, result } => {
+                if let Some(Question::Posts(tx)) = self.questions.borrow_mut().remove(id) {
+                    let now = kith_net::now_ms();
+                    let _ = tx.send(result.as_ref().map_err(Clone::clone).map(|found| {
+                        found
+                            .iter()
+                            .filter_map(|(b, via)| {
+                                Some((kith_core::validate_detached(b, now).ok()?, *via))
+                            })
+                            .collect()
+                    }));
+                }
+                true
+            }
             _ => false,
         }
     }
@@ -320,6 +356,17 @@ impl Network for TabNetwork {
 
     fn retry_now(&self) {
         self.tabs.tell(&TabMessage::RetryNow);
+    }
+
+    fn search_posts(
+        &self,
+        words: String,
+        ttl: u8,
+    ) -> NetResult<Vec<(VerifiedEntry, Option<AuthorId>)>> {
+        let (tx, rx) = oneshot::channel();
+        let id = self.ask(Question::Posts(tx));
+        self.tabs.tell(&TabMessage::SearchPosts { id, words, ttl });
+        answered(rx)
     }
 }
 
@@ -394,6 +441,30 @@ pub async fn serve<S: Store>(
             platform::spawn_local(async move {
                 let result = net.find_holders(author).await.map_err(|e| e.to_string());
                 tabs.tell(&TabMessage::Holders { id, result });
+            });
+        }
+        TabMessage::SearchPosts { id, words, ttl } => {
+            let Some(net) = net else {
+                tabs.tell(&TabMessage::Posts {
+                    id,
+                    result: Err(not_yet()),
+                });
+                return true;
+            };
+            let tabs = tabs.clone();
+            let (words, ttl) = (words.clone(), ttl);
+            platform::spawn_local(async move {
+                let result = net
+                    .search_posts(words, ttl)
+                    .await
+                    .map(|found| {
+                        found
+                            .into_iter()
+                            .map(|(e, via)| (e.encode(), via))
+                            .collect()
+                    })
+                    .map_err(|e| e.to_string());
+                tabs.tell(&TabMessage::Posts { id, result });
             });
         }
         TabMessage::RetryNow => {

@@ -405,6 +405,42 @@ async fn a_reply_from_someone_not_followed_is_marked_with_a_follow() {
 }
 
 #[wasm_bindgen_test]
+async fn posts_found_across_the_network_say_who_passed_them_on() {
+    let net_search = kith_web::state::NetSearch::Done {
+        query: "zebra".into(),
+        posts: vec![(
+            thread(4, 1, "A zebra crossing", false).post,
+            Some(person(6, "Cal")),
+        )],
+    };
+    let (root, _rx) = mount(html! {
+        <DiscoverPage search={Search::Idle} text_search={TextSearch::default()} {net_search}
+            now_ms={0u64} suggestions={vec![]} following={vec![]} />
+    })
+    .await;
+    assert_eq!(
+        find(&root, "#net-results")
+            .get_attribute("data-total")
+            .as_deref(),
+        Some("1")
+    );
+    assert!(text(&root, "#net-results .net-hit").contains("A zebra crossing"));
+    assert!(text(&root, "#net-results .via").contains("via Cal"));
+    let net_search = kith_web::state::NetSearch::Searching("zebra".into());
+    let (root, _rx) = mount(html! {
+        <DiscoverPage search={Search::Idle} text_search={TextSearch::default()} {net_search}
+            now_ms={0u64} suggestions={vec![]} following={vec![]} />
+    })
+    .await;
+    assert_eq!(
+        find(&root, "#net-results-status")
+            .get_attribute("data-state")
+            .as_deref(),
+        Some("searching")
+    );
+}
+
+#[wasm_bindgen_test]
 async fn the_status_bar_says_how_and_offers_a_retry() {
     let retried = Rc::new(Cell::new(false));
     let r = retried.clone();

@@ -27,6 +27,10 @@ pub struct Person {
     pub dropped: Rc<RefCell<u32>>,
     /// The running agent, while online.
     agent: RefCell<Option<tokio::task::JoinHandle<()>>>,
+    /// Its node's handle, while online.
+    pub client: RefCell<Option<kith_net::Client>>,
+    /// Its agent, while online.
+    pub net: RefCell<Option<Agent<Rc<MemoryStore>>>>,
 }
 
 fn env(updates: &Updates, seed: u8) -> Env {
@@ -73,6 +77,8 @@ pub async fn device(node: &Node, command: Command, seed: u8) -> Person {
         online: Rc::default(),
         dropped: Rc::default(),
         agent: RefCell::new(None),
+        client: RefCell::new(None),
+        net: RefCell::new(None),
     };
     p.go_online(node).await;
     p
@@ -85,7 +91,15 @@ impl Person {
         let key = kith_net::identity::device_keypair(app.device_key().await.expect("device key"));
         let claim = kith_net::identity::device_claim(app.identity(), &key.public().to_peer_id());
         let (client, events, peer, addrs) = super::node_for_agent_as(node, key, claim);
-        let agent = Agent::new(client, app.store().clone(), peer, addrs);
+        let agent = Agent::new(client.clone(), app.store().clone(), peer, addrs);
+        let weak = Rc::downgrade(app);
+        agent.set_searcher(Rc::new(move |words: &str, limit: usize| {
+            weak.upgrade()
+                .map(|a| a.library().search_entries(words, limit))
+                .unwrap_or_default()
+        }));
+        *self.client.borrow_mut() = Some(client);
+        *self.net.borrow_mut() = Some(agent.clone());
         let (retry_tx, retry_rx) = futures::channel::mpsc::channel(1);
         let net: Rc<dyn Network> = Rc::new(AgentNetwork::new(agent.clone(), retry_tx));
         app.set_network(Some(net));
@@ -113,12 +127,31 @@ impl Person {
     /// its swarm and connections.
     pub async fn go_offline(&self) {
         self.app.set_network(None);
+        self.client.borrow_mut().take();
+        self.net.borrow_mut().take();
         if let Some(h) = self.agent.borrow_mut().take() {
             h.abort();
         }
         *self.online.borrow_mut() = false;
         // The swarm's task ends once its commands channel closes; the node sees it go.
         tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+
+    /// This device's peer id.
+    pub async fn device(&self) -> kith_net::PeerId {
+        kith_net::identity::device_keypair(self.app.device_key().await.expect("device key"))
+            .public()
+            .to_peer_id()
+    }
+
+    /// Connects this device to `other`'s through `node`'s relay, as a sync or a follow does.
+    pub async fn connect_to(&self, other: &Person, node: &Node) {
+        let to = other.device().await;
+        let addr: kith_net::Multiaddr = format!("{}/p2p-circuit/p2p/{to}", super::node_ws(node))
+            .parse()
+            .expect("addr");
+        let client = self.client.borrow().clone().expect("online");
+        client.dial(to, vec![addr]).await.expect("reached");
     }
 
     pub fn home(&self) -> Vec<ThreadView> {

@@ -9,7 +9,7 @@ use super::post::PostCard;
 use super::use_send;
 use crate::routes::{Route, parse_person};
 use crate::runtime::Command;
-use crate::state::{Person, Search, TextSearch};
+use crate::state::{NetSearch, Person, Search, TextSearch, ThreadView};
 
 /// Props for [`DiscoverPage`].
 #[derive(Properties, PartialEq)]
@@ -18,6 +18,9 @@ pub struct DiscoverProps {
     pub search: Search,
     /// The search of the posts held here.
     pub text_search: TextSearch,
+    /// The search of the posts others hold.
+    #[prop_or_default]
+    pub net_search: NetSearch,
     /// Now (ms since the epoch), for the posts' ages.
     pub now_ms: u64,
     /// Suggestions with how many people I follow follow each.
@@ -127,6 +130,35 @@ pub fn discover_page(props: &DiscoverProps) -> Html {
             </div>
         }
     };
+    let network = match &props.net_search {
+        NetSearch::Idle => html! {},
+        NetSearch::Searching(q) => html! {
+            <p class="muted" id="net-results-status" data-state="searching">{ format!("Asking the people you are connected to, and theirs, for “{q}”…") }</p>
+        },
+        NetSearch::Failed(e) => {
+            html! { <p class="error" role="alert" id="net-results-status" data-state="failed">{ e }</p> }
+        }
+        NetSearch::Done { query, posts } => html! {
+            <div id="net-results" data-total={posts.len().to_string()}>
+                <p class="muted" id="net-results-status" data-state="done">{ match posts.len() {
+                    0 => format!("Nobody within three hops holds a post with “{query}”."),
+                    1 => "1 post from across the network, verified:".to_owned(),
+                    n => format!("{n} posts from across the network, verified:"),
+                } }</p>
+                <section class="posts" aria-label="Posts found across the network">
+                    { for posts.iter().map(|(p, via)| html! {
+                        <div class="net-hit" key={format!("{}:{}", p.id.author, p.id.seq)}>
+                            <PostCard thread={ThreadView { post: p.clone(), replies: Vec::new() }} now_ms={props.now_ms} />
+                            <p class="muted small via">{ match via {
+                                Some(v) => format!("via {}", v.display_name()),
+                                None => "via a peer".to_owned(),
+                            } }</p>
+                        </div>
+                    }) }
+                </section>
+            </div>
+        },
+    };
     html! {
         <>
         <section class="card" aria-labelledby="search-title">
@@ -136,9 +168,10 @@ pub fn discover_page(props: &DiscoverProps) -> Html {
                 <input id="search" ref={query} type="search" placeholder="Words, #tags or @handle" autocomplete="off" oninput={on_input} />
                 <button type="submit" class="button">{ "Search" }</button>
             </form>
-            <p class="muted small">{ "Posts held on this device show as you type. Search looks a handle up in the network." }</p>
+            <p class="muted small">{ "Posts held on this device show as you type. Search also asks the people you are connected to (and theirs) and looks a handle up in the network." }</p>
             { results }
             { posts }
+            { network }
         </section>
         <section class="card" aria-labelledby="link-title">
             <h2 id="link-title">{ "Open a follow link" }</h2>
