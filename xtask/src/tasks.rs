@@ -389,6 +389,13 @@ fn search_step(figures: &mut BTreeMap<String, serde_json::Value>) -> Result<()> 
             "search bench",
         )?);
         Ok(())
+    })?;
+    step("search across the network: two hops on loopback", || {
+        figures.extend(figures_from(
+            release_example("kith-node", "bench_search_network"),
+            "network search bench",
+        )?);
+        Ok(())
     })
     .map(|_| ())
 }
@@ -416,7 +423,7 @@ pub(crate) fn bench_app() -> Result<()> {
     write_report(&figures)
 }
 
-/// `cargo xtask bench search`: only the native search bench.
+/// `cargo xtask bench search`: only the search benches (held posts, and across the network).
 pub(crate) fn bench_search() -> Result<()> {
     let mut figures = BTreeMap::new();
     search_step(&mut figures)?;
