@@ -125,6 +125,13 @@ async function notify(d, n) {
   await d.a.click('#compose ~ .compose-foot button[type=submit]');
   const card = d.b.locator('article.post:has(> .post-text:text-is("notify target"))').first();
   await card.waitFor({ timeout: 30_000 });
+  // B's follow was a notification too: A reads the list first, so the count starts from
+  // nothing and each reply is the next number.
+  await d.a.click('#nav-notifications');
+  await d.a.waitForSelector('#notes');
+  await d.a.waitForSelector('#unread', { state: 'detached' });
+  await d.a.click('#nav-home');
+  await d.a.waitForSelector('#compose');
   await d.a.evaluate(() => {
     window.__unread = {};
     new MutationObserver(() => {

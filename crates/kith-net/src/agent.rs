@@ -335,6 +335,9 @@ pub struct Agent<S> {
     profile: Rc<std::cell::RefCell<Option<Option<VerifiedEntry>>>>,
     /// What answers search queries from the posts held here (the app's text index).
     searcher: Rc<std::cell::RefCell<Option<Searcher>>>,
+    /// Held while a notification is written to the inbox: its index is read, changed and
+    /// written back, so two arriving at once must not interleave (one would be lost).
+    inbox_lock: Rc<futures::lock::Mutex<()>>,
     /// Counts the queries this node starts (part of their ids).
     queries: Rc<std::cell::Cell<u64>>,
 }
@@ -352,6 +355,7 @@ impl<S> Clone for Agent<S> {
             delivering: self.delivering.clone(),
             profile: self.profile.clone(),
             searcher: self.searcher.clone(),
+            inbox_lock: self.inbox_lock.clone(),
             queries: self.queries.clone(),
         }
     }
@@ -419,6 +423,7 @@ impl<S: Store + 'static> Agent<S> {
             delivering: Rc::default(),
             profile: Rc::default(),
             searcher: Rc::default(),
+            inbox_lock: Rc::default(),
             queries: Rc::default(),
         }
     }
@@ -1373,6 +1378,7 @@ impl<S: Store + 'static> Agent<S> {
                     }
                 },
             );
+        let _writing = self.inbox_lock.lock().await;
         match kith_store::inbox::receive(store, &entry, profile.as_ref(), kind, crate::now_ms())
             .await
         {
