@@ -50,7 +50,9 @@ async function searchTwoHops(bea, cal, dee) {
   assert.ok(found, 'the post two hops away was found');
   const hit = b.locator('#net-results .net-hit');
   assert.match(await hit.textContent(), /A zebra crossing at noon/);
-  assert.match(await hit.locator('.via').textContent(), /via Cal/);
+  assert.match(await hit.locator('.via').textContent(), /Found via Cal/);
+  // Named: Dee's profile came with her post, though Bea does not know her.
+  assert.match(await hit.locator('article.post .name').textContent(), /Dee/);
   await bea.shot('search-network');
   // Still no copy here: a search result is not a follow.
   await b.click('#nav-home');

@@ -1425,11 +1425,27 @@ impl<S: Store + 'static> App<S> {
             let update = match result {
                 Ok(found) => {
                     let lib = app.library.borrow();
+                    // Profiles that came with the posts name authors not known here.
+                    let names: BTreeMap<AuthorId, (String, String)> = found
+                        .iter()
+                        .filter_map(|(e, _)| match e.payload() {
+                            Some(Payload::Profile { name, bio, .. }) => {
+                                Some((e.author(), (name.clone(), bio.clone())))
+                            }
+                            _ => None,
+                        })
+                        .collect();
                     let mut posts: Vec<(PostView, Option<Person>)> = found
                         .iter()
                         .filter(|(e, _)| !lib.is_hidden(&e.author()))
                         .filter_map(|(e, via)| {
-                            let view = lib.loose_post_view(e)?;
+                            let mut view = lib.loose_post_view(e)?;
+                            if view.author.name.is_empty()
+                                && let Some((name, bio)) = names.get(&e.author())
+                            {
+                                view.author.name = name.clone();
+                                view.author.bio = bio.clone();
+                            }
                             Some((view, via.map(|a| lib.person(&a))))
                         })
                         .collect();

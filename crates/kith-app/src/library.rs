@@ -453,15 +453,23 @@ impl Library {
     }
 
     /// The entries of the posts held here that hold every word of `words` (whole words),
-    /// newest first, at most `limit`: what this device answers a search from the network with
+    /// newest first, at most `limit`, then the latest profile entry of each of their authors
+    /// (so the asker can name them): what this device answers a search from the network with
     /// (muted and blocked people's posts left out).
     pub fn search_entries(&self, words: &str, limit: usize) -> Vec<VerifiedEntry> {
         // A trailing space: every word whole, none a prefix.
         let (views, _) = self.search(&format!("{words} "), limit);
-        views
+        let mut out: Vec<VerifiedEntry> = views
             .iter()
             .filter_map(|v| self.feeds.get(&v.id.author)?.get(v.id.seq).cloned())
-            .collect()
+            .collect();
+        let authors: BTreeSet<AuthorId> = out.iter().map(VerifiedEntry::author).collect();
+        out.extend(
+            authors
+                .iter()
+                .filter_map(|a| self.feeds.get(a)?.profile_entry().cloned()),
+        );
+        out
     }
 
     /// The Notifications screen: every notification of someone not muted or blocked, newest

@@ -60,7 +60,8 @@ pub trait Network {
 }
 
 /// What a search of the network found: each post, and the person whose device passed it on
-/// (when known).
+/// (when known); among them, the profile entries of their authors (with no device named),
+/// which name people the app does not know.
 pub type PostHits = Vec<(VerifiedEntry, Option<AuthorId>)>;
 
 /// Where a sync fetched a feed from.

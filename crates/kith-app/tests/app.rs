@@ -1422,6 +1422,15 @@ fn submitting_a_search_asks_the_network_and_lists_verified_posts_with_who_passed
             Some(cal.author()),
         ),
         (muted.sign(Payload::post("zebra again")), None),
+        // Dee's profile came with her post: she is named though not known here.
+        (
+            dee.sign(Payload::Profile {
+                name: "Dee".into(),
+                bio: String::new(),
+                avatar: None,
+            }),
+            None,
+        ),
     ];
     *h.net.found.borrow_mut() = found;
     h.run(Command::SetStance {
@@ -1443,6 +1452,7 @@ fn submitting_a_search_asks_the_network_and_lists_verified_posts_with_who_passed
     // The muted person's post is left out; Dee's came through Cal's device.
     assert_eq!(posts.len(), 1);
     assert_eq!(posts[0].0.text, "A zebra crossing");
+    assert_eq!(posts[0].0.author.display_name(), "Dee");
     assert_eq!(posts[0].1.as_ref().map(|p| p.author), Some(cal.author()));
     // Offline: said so, nothing asked.
     h.app.set_network(None);

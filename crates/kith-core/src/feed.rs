@@ -362,6 +362,14 @@ impl Feed {
             .find(|p| matches!(p, Payload::Profile { .. }))
     }
 
+    /// The entry of the latest profile held, if any.
+    pub fn profile_entry(&self) -> Option<&VerifiedEntry> {
+        self.entries
+            .iter()
+            .rev()
+            .find(|e| matches!(e.payload(), Some(Payload::Profile { .. })))
+    }
+
     /// The header of the entry at `seq`.
     pub fn header(&self, seq: u64) -> Option<&Header> {
         self.get(seq).map(VerifiedEntry::header)

@@ -1416,7 +1416,7 @@ impl<S: Store + 'static> Agent<S> {
         query: &Query,
         except: Option<PeerId>,
         wait: Duration,
-    ) -> Vec<(VerifiedEntry, PeerId)> {
+    ) -> (Vec<(VerifiedEntry, PeerId)>, Vec<VerifiedEntry>) {
         let known_node = |p: &PeerId| self.nodes.borrow().contains(p);
         let peers: Vec<PeerId> = self
             .client
@@ -1442,6 +1442,7 @@ impl<S: Store + 'static> Agent<S> {
         });
         let now = crate::now_ms();
         let mut out: Vec<(VerifiedEntry, PeerId)> = Vec::new();
+        let mut profiles: Vec<VerifiedEntry> = Vec::new();
         for (peer, answer) in futures::future::join_all(asks).await {
             let hits = match answer {
                 Ok(h) => h,
@@ -1450,12 +1451,13 @@ impl<S: Store + 'static> Agent<S> {
                     continue;
                 }
             };
+            let mut posts: Vec<VerifiedEntry> = Vec::new();
+            let mut named: Vec<VerifiedEntry> = Vec::new();
             for bytes in hits.0 {
                 match kith_core::validate_detached(&bytes, now) {
-                    Ok(e) if crate::search::answers(&e, &query.text) => {
-                        if !out.iter().any(|(o, _)| o.hash() == e.hash()) {
-                            out.push((e, peer));
-                        }
+                    Ok(e) if crate::search::answers(&e, &query.text) => posts.push(e),
+                    Ok(e) if matches!(e.payload(), Some(kith_core::Payload::Profile { .. })) => {
+                        named.push(e);
                     }
                     Ok(_) => {
                         tracing::info!("{peer} answered a search with a post that does not match")
@@ -1465,28 +1467,54 @@ impl<S: Store + 'static> Agent<S> {
                     ),
                 }
             }
+            // A profile counts only for the author of a post in the same answer.
+            for p in named {
+                if crate::search::names(&p, &posts)
+                    && !profiles.iter().any(|o| o.author() == p.author())
+                {
+                    profiles.push(p);
+                }
+            }
+            for e in posts {
+                if !out.iter().any(|(o, _)| o.hash() == e.hash()) {
+                    out.push((e, peer));
+                }
+            }
         }
-        out
+        (out, profiles)
     }
 
     /// Answers `query` from `peer`: the posts held here, and with hops left what the peers
-    /// connected here answer (asked with one hop less), at most [`MAX_HITS`] in all.
+    /// connected here answer (asked with one hop less), at most [`MAX_HITS`] posts in all,
+    /// with the profiles that name their authors.
     async fn answer(&self, peer: PeerId, query: Query) -> Hits {
-        let mut hits: Vec<VerifiedEntry> = self.search_here(&query.text);
+        let here = self.search_here(&query.text);
+        let (mut posts, mut profiles): (Vec<VerifiedEntry>, Vec<VerifiedEntry>) = here
+            .into_iter()
+            .partition(|e| !matches!(e.payload(), Some(kith_core::Payload::Profile { .. })));
         if query.ttl > 1 {
             let next = Query {
                 ttl: query.ttl - 1,
                 ..query.clone()
             };
-            for (e, _) in self.flood(&next, Some(peer), FORWARD_WAIT).await {
-                if !hits.iter().any(|h| h.hash() == e.hash()) {
-                    hits.push(e);
+            let (found, named) = self.flood(&next, Some(peer), FORWARD_WAIT).await;
+            for (e, _) in found {
+                if !posts.iter().any(|h| h.hash() == e.hash()) {
+                    posts.push(e);
+                }
+            }
+            for p in named {
+                if !profiles.iter().any(|o| o.author() == p.author()) {
+                    profiles.push(p);
                 }
             }
         }
+        posts.truncate(MAX_HITS);
+        profiles.retain(|p| crate::search::names(p, &posts));
         Hits(
-            hits.iter()
-                .take(MAX_HITS)
+            posts
+                .iter()
+                .chain(profiles.iter())
                 .map(VerifiedEntry::encode)
                 .collect(),
         )
@@ -1494,7 +1522,8 @@ impl<S: Store + 'static> Agent<S> {
 
     /// Searches the network for posts holding every word of `words`: the peers connected here,
     /// and theirs up to `ttl` hops (at most [`MAX_TTL`]). Each hit is verified, once, with the
-    /// person whose device it came through, when known.
+    /// person whose device it came through, when known; then the profile entries that came
+    /// with them (one per author, with no device named), so the app can name the authors.
     pub async fn search(&self, words: &str, ttl: u8) -> Vec<(VerifiedEntry, Option<AuthorId>)> {
         let n = self.queries.get();
         self.queries.set(n + 1);
@@ -1510,13 +1539,14 @@ impl<S: Store + 'static> Agent<S> {
             text: words.chars().take(MAX_QUERY_CHARS).collect(),
             ttl: ttl.clamp(1, MAX_TTL),
         };
-        let found = self.flood(&query, None, crate::search::ASK_WAIT).await;
+        let (found, profiles) = self.flood(&query, None, crate::search::ASK_WAIT).await;
         let peers: Vec<PeerId> = found.iter().map(|(_, p)| *p).collect();
         let persons = self.client.persons_of(peers).await.unwrap_or_default();
         found
             .into_iter()
             .zip(persons.into_iter().chain(std::iter::repeat(None)))
             .map(|((e, _), person)| (e, person))
+            .chain(profiles.into_iter().map(|p| (p, None)))
             .collect()
     }
 

@@ -4,7 +4,9 @@
 //! the query came, merged at each hop.
 //!
 //! - The request is a [`Query`] (an id of 16 random-looking bytes, the words, a TTL of at most
-//!   [`MAX_TTL`]); the answer is a [`Hits`] of at most [`MAX_HITS`] encoded post entries.
+//!   [`MAX_TTL`]); the answer is a [`Hits`] of at most [`MAX_HITS`] encoded post entries and
+//!   the latest profile entry of each of their authors the answerer holds (so the asker can
+//!   name them).
 //! - The receiving event loop refuses, before anything else, a query over its sender's rate
 //!   ([`QUERY_BURST`], [`QUERIES_PER_MINUTE`]) and one whose id it has seen
 //!   ([`Seen`], the last [`MAX_SEEN`]), answering at once with nothing: a query going round a
@@ -31,8 +33,8 @@ pub const MAX_TTL: u8 = 3;
 pub const MAX_HITS: usize = 20;
 /// The longest query, in characters.
 pub const MAX_QUERY_CHARS: usize = 100;
-/// The largest answer: [`MAX_HITS`] entries with room for framing.
-pub const MAX_HITS_BYTES: usize = MAX_HITS * (kith_core::entry::MAX_ENTRY_BYTES + 16) + 64;
+/// The largest answer: [`MAX_HITS`] posts and as many profiles, with room for framing.
+pub const MAX_HITS_BYTES: usize = 2 * MAX_HITS * (kith_core::entry::MAX_ENTRY_BYTES + 16) + 64;
 /// How many peers a query is forwarded to.
 pub const MAX_FORWARD: usize = 8;
 /// How long a peer waits for the peers it forwarded a query to.
@@ -85,20 +87,21 @@ impl Query {
 pub struct Hits(pub Vec<Vec<u8>>);
 
 impl Hits {
-    /// The answer's bytes (at most [`MAX_HITS`] entries are sent).
+    /// The answer's bytes (at most twice [`MAX_HITS`] entries, posts and profiles, are sent).
     pub fn encode(&self) -> Vec<u8> {
-        let capped = Hits(self.0.iter().take(MAX_HITS).cloned().collect());
+        let capped = Hits(self.0.iter().take(2 * MAX_HITS).cloned().collect());
         postcard::to_allocvec(&capped).unwrap_or_default()
     }
 
-    /// An answer from bytes; more than [`MAX_HITS`] entries is refused.
+    /// An answer from bytes; more than twice [`MAX_HITS`] entries is refused.
     pub fn decode(bytes: &[u8]) -> Result<Hits, String> {
         let h: Hits = postcard::from_bytes(bytes)
             .map_err(|e| format!("an answer that does not decode: {e}"))?;
-        if h.0.len() > MAX_HITS {
+        if h.0.len() > 2 * MAX_HITS {
             return Err(format!(
-                "an answer of {} hits (at most {MAX_HITS})",
-                h.0.len()
+                "an answer of {} entries (at most {})",
+                h.0.len(),
+                2 * MAX_HITS
             ));
         }
         Ok(h)
@@ -140,6 +143,12 @@ pub fn answers(entry: &VerifiedEntry, words: &str) -> bool {
     let have = kith_app::search::tokens(text);
     let want = kith_app::search::tokens(words);
     !want.is_empty() && want.iter().all(|w| have.contains(w))
+}
+
+/// Whether `entry` names the author of one of `posts`: their profile.
+pub fn names(entry: &VerifiedEntry, posts: &[VerifiedEntry]) -> bool {
+    matches!(entry.payload(), Some(kith_core::Payload::Profile { .. }))
+        && posts.iter().any(|p| p.author() == entry.author())
 }
 
 /// Query and answer frames.
@@ -201,10 +210,10 @@ mod tests {
             assert!(Query::decode(&bad.encode()).is_err(), "{bad:?}");
         }
         assert!(Query::decode(b"junk").is_err());
-        let many = Hits(vec![vec![1u8; 10]; MAX_HITS + 5]);
+        let many = Hits(vec![vec![1u8; 10]; 2 * MAX_HITS + 5]);
         assert_eq!(
             Hits::decode(&many.encode()).expect("capped").0.len(),
-            MAX_HITS
+            2 * MAX_HITS
         );
         let over = postcard::to_allocvec(&many).expect("encodes");
         assert!(Hits::decode(&over).is_err());
@@ -250,5 +259,17 @@ mod tests {
             .expect("append")
             .clone();
         assert!(!answers(&profile, "zebra"));
+        assert!(names(&profile, std::slice::from_ref(&post)));
+        assert!(!names(&post, std::slice::from_ref(&post)));
+        let other = Identity::from_secret([5; 32]);
+        let mut theirs = Feed::new(other.author());
+        let their_post = theirs
+            .append(&other, &Payload::post("zebra"), 1)
+            .expect("append")
+            .clone();
+        assert!(
+            !names(&profile, &[their_post]),
+            "a profile names only its own author"
+        );
     }
 }

@@ -60,7 +60,10 @@ fn main() {
         for _ in 0..SEARCHES {
             let t = Instant::now();
             let hits = agent.search("zebra", kith_app::NET_SEARCH_TTL).await;
-            if hits.iter().any(|(e, _)| e.author() == d.app.me()) {
+            if hits.iter().any(|(e, _)| {
+                e.author() == d.app.me()
+                    && matches!(e.payload(), Some(kith_core::Payload::Post { .. }))
+            }) {
                 ms.push(t.elapsed().as_secs_f64() * 1000.0);
             } else {
                 lost += 1;

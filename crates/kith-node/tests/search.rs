@@ -55,6 +55,8 @@ async fn a_query_floods_two_hops_is_answered_once_per_peer_and_a_flood_is_thrott
             assert_eq!(found.len(), 1, "{found:?}");
             assert_eq!(found[0].0.text, "A zebra crossing at noon");
             assert_eq!(found[0].0.id.author, d.app.me());
+            // Named: Dee's profile came with her post.
+            assert_eq!(found[0].0.author.name, "Dee");
             assert_eq!(
                 found[0].1.as_ref().map(|p| p.author),
                 Some(c.app.me()),
@@ -64,7 +66,12 @@ async fn a_query_floods_two_hops_is_answered_once_per_peer_and_a_flood_is_thrott
             // One hop only: Cal holds nothing with the word.
             let agent = b.net.borrow().clone().expect("online");
             assert!(agent.search("zebra", 1).await.is_empty());
-            assert_eq!(agent.search("zebra", 2).await.len(), 1);
+            let posts = |hits: &[(kith_core::VerifiedEntry, Option<kith_core::AuthorId>)]| {
+                hits.iter()
+                    .filter(|(e, _)| matches!(e.payload(), Some(kith_core::Payload::Post { .. })))
+                    .count()
+            };
+            assert_eq!(posts(&agent.search("zebra", 2).await), 1);
 
             // A loop: Bea ↔ Dee too. Each peer answers the query once (the copy that comes
             // round is answered with nothing), and Bea gets the post once.
@@ -72,7 +79,8 @@ async fn a_query_floods_two_hops_is_answered_once_per_peer_and_a_flood_is_thrott
             let d_client = d.client.borrow().clone().expect("online");
             let before = d_client.stats().await.expect("stats");
             let hits = agent.search("zebra", 3).await;
-            assert_eq!(hits.len(), 1, "one post, however many paths");
+            assert_eq!(posts(&hits), 1, "one post, however many paths");
+            assert_eq!(hits.len(), 2, "and its author's profile, once");
             let after = d_client.stats().await.expect("stats");
             assert_eq!(
                 after.queries_taken - before.queries_taken,
@@ -138,7 +146,11 @@ async fn a_query_floods_two_hops_is_answered_once_per_peer_and_a_flood_is_thrott
                 ttl: 1,
             };
             let hits = d_client.query(c_device, fresh).await.expect("answered");
-            assert_eq!(hits.0.len(), 1, "Cal still answers others");
+            assert_eq!(
+                hits.0.len(),
+                2,
+                "Cal still answers others: his post, his profile"
+            );
             assert_eq!(*c.dropped.borrow(), 0, "Cal stayed online");
             node.shutdown().await;
         }))

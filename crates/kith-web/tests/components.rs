@@ -425,7 +425,7 @@ async fn posts_found_across_the_network_say_who_passed_them_on() {
         Some("1")
     );
     assert!(text(&root, "#net-results .net-hit").contains("A zebra crossing"));
-    assert!(text(&root, "#net-results .via").contains("via Cal"));
+    assert!(text(&root, "#net-results .via").contains("Found via Cal"));
     let net_search = kith_web::state::NetSearch::Searching("zebra".into());
     let (root, _rx) = mount(html! {
         <DiscoverPage search={Search::Idle} text_search={TextSearch::default()} {net_search}

@@ -148,11 +148,11 @@ pub fn discover_page(props: &DiscoverProps) -> Html {
                 <section class="posts" aria-label="Posts found across the network">
                     { for posts.iter().map(|(p, via)| html! {
                         <div class="net-hit" key={format!("{}:{}", p.id.author, p.id.seq)}>
-                            <PostCard thread={ThreadView { post: p.clone(), replies: Vec::new() }} now_ms={props.now_ms} />
                             <p class="muted small via">{ match via {
-                                Some(v) => format!("via {}", v.display_name()),
-                                None => "via a peer".to_owned(),
+                                Some(v) => format!("Found via {}", v.display_name()),
+                                None => "Found via a peer".to_owned(),
                             } }</p>
+                            <PostCard thread={ThreadView { post: p.clone(), replies: Vec::new() }} now_ms={props.now_ms} />
                         </div>
                     }) }
                 </section>
