@@ -52,7 +52,7 @@ pub struct EventLoop {
     pending_notifies: HashMap<OutboundRequestId, Reply<crate::notify::Answer>>,
     /// Notifications received and waiting for the agent's answer (at most
     /// [`MAX_PENDING_NOTES`](crate::notify::MAX_PENDING_NOTES)).
-    pending_notes: HashMap<u64, ResponseChannel<crate::notify::Answer>>,
+    pending_notes: HashMap<u64, ResponseChannel<Vec<u8>>>,
     /// Each sender's rate of notifications.
     throttle: crate::notify::Throttle,
     /// Queries sent and not yet answered.
@@ -794,11 +794,11 @@ impl EventLoop {
                 .swarm
                 .behaviour_mut()
                 .notify
-                .send_response(channel, answer);
+                .send_response(channel, vec![answer.to_byte()]);
         }
     }
 
-    fn on_notify_event(&mut self, event: request_response::Event<Vec<u8>, crate::notify::Answer>) {
+    fn on_notify_event(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
         use crate::notify::{Answer, MAX_PENDING_NOTES};
         use request_response::{Event as Rr, Message as RrMessage};
         match event {
@@ -820,7 +820,7 @@ impl EventLoop {
                         .swarm
                         .behaviour_mut()
                         .notify
-                        .send_response(channel, Answer::Later);
+                        .send_response(channel, vec![Answer::Later.to_byte()]);
                     return;
                 }
                 let id = self.next_response_id;
@@ -833,6 +833,7 @@ impl EventLoop {
                 });
             }
             Rr::Message {
+                peer,
                 message:
                     RrMessage::Response {
                         request_id,
@@ -841,7 +842,14 @@ impl EventLoop {
                 ..
             } => {
                 if let Some(reply) = self.pending_notifies.remove(&request_id) {
-                    let _ = reply.send(Ok(response));
+                    let answer = match response.as_slice() {
+                        [b] => Answer::from_byte(*b),
+                        _ => None,
+                    };
+                    let _ = reply.send(answer.ok_or_else(|| NetError::Dial {
+                        peer,
+                        reason: "notification: an answer that is not one".to_owned(),
+                    }));
                 }
             }
             Rr::OutboundFailure {

@@ -15,9 +15,7 @@
 //!   its outbox and tries again, with backoff, while it is online.
 
 use std::collections::{HashMap, VecDeque};
-use std::io;
 
-use futures::{AsyncReadExt, AsyncWriteExt};
 use kith_core::AuthorId;
 use libp2p::{PeerId, StreamProtocol, kad};
 
@@ -164,63 +162,15 @@ impl Throttle {
     }
 }
 
-/// Requests of one entry and answers of one byte.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct NotifyCodec;
-
-impl libp2p::request_response::Codec for NotifyCodec {
-    type Protocol = StreamProtocol;
-    type Request = Vec<u8>;
-    type Response = Answer;
-
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
-    where
-        T: futures::AsyncRead + Unpin + Send,
-    {
-        crate::sync_protocol::read_frame(io, MAX_NOTE_BYTES).await
-    }
-
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Answer>
-    where
-        T: futures::AsyncRead + Unpin + Send,
-    {
-        let mut b = [0u8; 1];
-        io.read_exact(&mut b).await?;
-        Answer::from_byte(b[0])
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "unknown notify answer"))
-    }
-
-    async fn write_request<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        req: Vec<u8>,
-    ) -> io::Result<()>
-    where
-        T: futures::AsyncWrite + Unpin + Send,
-    {
-        crate::sync_protocol::write_frame(io, req, MAX_NOTE_BYTES).await
-    }
-
-    async fn write_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        res: Answer,
-    ) -> io::Result<()>
-    where
-        T: futures::AsyncWrite + Unpin + Send,
-    {
-        io.write_all(&[res.to_byte()]).await?;
-        io.close().await
-    }
-}
+/// Requests of one entry (and a profile) and answers of one byte: the codec every Kith
+/// request-response protocol shares, bounded for this one.
+pub type NotifyCodec = crate::sync_protocol::Frames;
 
 /// The request-response behaviour for notifications: 10 s per request, at most 4 streams at
 /// once per connection.
 pub fn behaviour() -> libp2p::request_response::Behaviour<NotifyCodec> {
     libp2p::request_response::Behaviour::with_codec(
-        NotifyCodec,
+        crate::sync_protocol::Frames,
         [(
             NOTIFY_PROTOCOL,
             libp2p::request_response::ProtocolSupport::Full,

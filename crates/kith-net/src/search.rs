@@ -151,8 +151,8 @@ pub fn names(entry: &VerifiedEntry, posts: &[VerifiedEntry]) -> bool {
         && posts.iter().any(|p| p.author() == entry.author())
 }
 
-/// Query and answer frames.
-pub type SearchCodec = crate::sync_protocol::Frames<MAX_QUERY_BYTES, MAX_HITS_BYTES>;
+/// Query and answer frames (the codec every Kith request-response protocol shares).
+pub type SearchCodec = crate::sync_protocol::Frames;
 
 /// The largest query on the wire.
 pub const MAX_QUERY_BYTES: usize = 16 + 4 * MAX_QUERY_CHARS + 16;
@@ -161,7 +161,7 @@ pub const MAX_QUERY_BYTES: usize = 16 + 4 * MAX_QUERY_CHARS + 16;
 /// connection.
 pub fn behaviour() -> libp2p::request_response::Behaviour<SearchCodec> {
     libp2p::request_response::Behaviour::with_codec(
-        SearchCodec::default(),
+        crate::sync_protocol::Frames,
         [(
             SEARCH_PROTOCOL,
             libp2p::request_response::ProtocolSupport::Full,

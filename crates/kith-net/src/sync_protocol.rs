@@ -13,13 +13,30 @@ use std::io;
 /// The protocol name.
 pub const SYNC_PROTOCOL: StreamProtocol = StreamProtocol::new("/kith/sync/2.0.0");
 
-/// Length-prefixed byte frames, requests of at most `REQ` bytes and responses of at most
-/// `RES` (sync, and search: [`crate::search`]).
+/// Length-prefixed byte frames, bounded per protocol ([`limits`]). Every request-response
+/// protocol of Kith (sync, [`crate::notify`], [`crate::search`]) uses this one codec, so the
+/// three behaviours are one type and the browser's bundle holds request-response's code once.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Frames<const REQ: usize, const RES: usize>;
+pub struct Frames;
 
 /// The sync protocol's frames.
-pub type SyncCodec = Frames<MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES>;
+pub type SyncCodec = Frames;
+
+/// The largest request and the largest response of `protocol` (nothing for one not Kith's).
+pub fn limits(protocol: &StreamProtocol) -> (usize, usize) {
+    if *protocol == SYNC_PROTOCOL {
+        (MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES)
+    } else if *protocol == crate::notify::NOTIFY_PROTOCOL {
+        (crate::notify::MAX_NOTE_BYTES, 1)
+    } else if *protocol == crate::search::SEARCH_PROTOCOL {
+        (
+            crate::search::MAX_QUERY_BYTES,
+            crate::search::MAX_HITS_BYTES,
+        )
+    } else {
+        (0, 0)
+    }
+}
 
 /// Reads one length-prefixed frame of at most `max` bytes.
 pub(crate) async fn read_frame<T: futures::AsyncRead + Unpin + Send>(
@@ -58,47 +75,47 @@ pub(crate) async fn write_frame<T: futures::AsyncWrite + Unpin + Send>(
     io.close().await
 }
 
-impl<const REQ: usize, const RES: usize> libp2p::request_response::Codec for Frames<REQ, RES> {
+impl libp2p::request_response::Codec for Frames {
     type Protocol = StreamProtocol;
     type Request = Vec<u8>;
     type Response = Vec<u8>;
 
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    async fn read_request<T>(&mut self, p: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        read_frame(io, REQ).await
+        read_frame(io, limits(p).0).await
     }
 
-    async fn read_response<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
+    async fn read_response<T>(&mut self, p: &StreamProtocol, io: &mut T) -> io::Result<Vec<u8>>
     where
         T: futures::AsyncRead + Unpin + Send,
     {
-        read_frame(io, RES).await
+        read_frame(io, limits(p).1).await
     }
 
     async fn write_request<T>(
         &mut self,
-        _: &StreamProtocol,
+        p: &StreamProtocol,
         io: &mut T,
         req: Vec<u8>,
     ) -> io::Result<()>
     where
         T: futures::AsyncWrite + Unpin + Send,
     {
-        write_frame(io, req, REQ).await
+        write_frame(io, req, limits(p).0).await
     }
 
     async fn write_response<T>(
         &mut self,
-        _: &StreamProtocol,
+        p: &StreamProtocol,
         io: &mut T,
         res: Vec<u8>,
     ) -> io::Result<()>
     where
         T: futures::AsyncWrite + Unpin + Send,
     {
-        write_frame(io, res, RES).await
+        write_frame(io, res, limits(p).1).await
     }
 }
 
@@ -106,7 +123,7 @@ impl<const REQ: usize, const RES: usize> libp2p::request_response::Codec for Fra
 /// connection (a flood from one peer waits or fails; it does not grow a queue).
 pub fn behaviour() -> libp2p::request_response::Behaviour<SyncCodec> {
     libp2p::request_response::Behaviour::with_codec(
-        SyncCodec::default(),
+        Frames,
         [(
             SYNC_PROTOCOL,
             libp2p::request_response::ProtocolSupport::Full,
