@@ -485,9 +485,10 @@ impl<S: Store + 'static> Agent<S> {
         if matches!(entry.payload(), Some(kith_core::Payload::Profile { .. })) {
             *self.profile.borrow_mut() = Some(Some(entry.clone()));
         }
-        if !kith_core::notify::addressees(entry).is_empty() {
-            self.queue_notes(entry).await;
-        }
+        // Every entry of the person's goes by the outbox's scan mark; one that concerns
+        // others also leaves a delivery there.
+        self.queue_notes(entry, !kith_core::notify::addressees(entry).is_empty())
+            .await;
         let mut tries = 0;
         loop {
             tries += 1;
@@ -1336,6 +1337,12 @@ impl<S: Store + 'static> Agent<S> {
                 );
                 return Answer::Refused;
             }
+            // A sender whose clock is ahead is told to try later (the entry may become valid
+            // here), not refused for good.
+            Err(e @ kith_core::EntryError::FutureTimestamp { .. }) => {
+                tracing::info!("{peer} sent a notification from the future: {e}");
+                return Answer::Later;
+            }
             Err(e) => {
                 tracing::info!("{peer} sent a notification that does not verify: {e}");
                 return Answer::Refused;
@@ -1497,7 +1504,10 @@ impl<S: Store + 'static> Agent<S> {
                 ttl: query.ttl - 1,
                 ..query.clone()
             };
-            let (found, named) = self.flood(&next, Some(peer), FORWARD_WAIT).await;
+            // Each hop waits longer than the hops below it: a deeper answer is not dropped
+            // by a parent that gave up first.
+            let wait = FORWARD_WAIT * u32::from(next.ttl);
+            let (found, named) = self.flood(&next, Some(peer), wait).await;
             for (e, _) in found {
                 if !posts.iter().any(|h| h.hash() == e.hash()) {
                     posts.push(e);
@@ -1618,7 +1628,7 @@ impl<S: Store + 'static> Agent<S> {
     }
 
     /// Puts `entry`'s notifications in the outbox, due now.
-    async fn queue_notes(&self, entry: &VerifiedEntry) {
+    async fn queue_notes(&self, entry: &VerifiedEntry, deliver: bool) {
         let now = crate::now_ms();
         self.change_outbox(|o| {
             let dropped = o.add(entry, now);
@@ -1627,7 +1637,9 @@ impl<S: Store + 'static> Agent<S> {
             }
         })
         .await;
-        self.deliver_due();
+        if deliver {
+            self.deliver_due();
+        }
     }
 
     /// Puts in the outbox the notifications of the person's entries it has not seen (made
@@ -1786,14 +1798,23 @@ impl<S: Store + 'static> Agent<S> {
             "notifying {to}: {} entries, devices {devices:?}",
             entries.len()
         );
+        // Anyone may announce anyone's inbox: only the person's own devices are dialed (whose
+        // device each is comes from identify or its claim in the DHT, before any dial), so
+        // announcers that are not theirs cannot fill the round with dial timeouts.
+        let mut theirs = Vec::new();
         for peer in devices {
+            if theirs.len() >= MAX_INBOX_PEERS {
+                break;
+            }
+            if matches!(self.client.person_behind(peer).await, Ok(Some(p)) if p == to) {
+                theirs.push(peer);
+            } else {
+                tracing::info!("{peer} announced {to}'s inbox and is not their device");
+            }
+        }
+        for peer in theirs {
             if let Err(e) = self.reach(peer).await {
                 tracing::info!("notifying {to}: {peer} unreachable: {e}");
-                continue;
-            }
-            // Anyone may announce anyone's inbox: only the person's own device gets it.
-            if !matches!(self.client.person_behind(peer).await, Ok(Some(p)) if p == to) {
-                tracing::info!("{peer} announced {to}'s inbox and is not their device");
                 continue;
             }
             let mut reached = false;
@@ -1816,7 +1837,7 @@ impl<S: Store + 'static> Agent<S> {
 
     /// The devices that may take `author`'s notifications: connected ones first, then those
     /// announced in the DHT (every agent announces its person's inbox, a native one under the
-    /// person's own key too), at most [`MAX_INBOX_PEERS`].
+    /// person's own key too), at most [`MAX_INBOX_CANDIDATES`].
     async fn devices_of(&self, author: AuthorId) -> Vec<PeerId> {
         let me = self.client.local_peer_id();
         let mut found: Vec<PeerId> = self
@@ -1836,7 +1857,7 @@ impl<S: Store + 'static> Agent<S> {
         }
         let known_node = |p: &PeerId| self.nodes.borrow().contains(p);
         found.retain(|p| *p != me && !known_node(p));
-        found.truncate(MAX_INBOX_PEERS);
+        found.truncate(MAX_INBOX_CANDIDATES);
         found
     }
 
@@ -1912,9 +1933,11 @@ impl<S: Store + 'static> Agent<S> {
     }
 }
 
-/// A number in [0, 1) for backoff jitter, from the platform's clock (no RNG needed).
-/// How many devices a notification is offered to, at most, per round.
+/// How many devices a notification is offered to, at most, per round (of at most
+/// [`MAX_INBOX_CANDIDATES`] announcers checked).
 pub const MAX_INBOX_PEERS: usize = 8;
+/// How many announcers of a person's inbox are checked (whose device each is) per round.
+pub const MAX_INBOX_CANDIDATES: usize = 32;
 
 /// When a notification not yet delivered is tried again, after `tries` attempts: 2 s, 4 s,
 /// 8 s, … up to 30 s (a person who comes back online gets it within half a minute).
@@ -1922,6 +1945,7 @@ pub fn note_retry(tries: u32) -> Duration {
     Duration::from_secs(2u64.saturating_pow(tries.min(5)).min(30))
 }
 
+/// A number in [0, 1) for backoff jitter, from the platform's clock (no RNG needed).
 fn jitter() -> f64 {
     (crate::now_ms() % 1000) as f64 / 1000.0
 }

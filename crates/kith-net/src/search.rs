@@ -37,9 +37,11 @@ pub const MAX_QUERY_CHARS: usize = 100;
 pub const MAX_HITS_BYTES: usize = 2 * MAX_HITS * (kith_core::entry::MAX_ENTRY_BYTES + 16) + 64;
 /// How many peers a query is forwarded to.
 pub const MAX_FORWARD: usize = 8;
-/// How long a peer waits for the peers it forwarded a query to.
+/// How long a peer waits for the peers it forwarded a query to, per hop still to go (with
+/// two hops to go, twice this): each hop waits longer than the ones below it.
 pub const FORWARD_WAIT: std::time::Duration = std::time::Duration::from_millis(2_500);
-/// How long the asker waits for its peers (their forwards included).
+/// How long the asker waits for its peers (their forwards included: more than
+/// [`FORWARD_WAIT`] times the hops below them).
 pub const ASK_WAIT: std::time::Duration = std::time::Duration::from_secs(8);
 /// How many queries one peer may send at once.
 pub const QUERY_BURST: u32 = 10;

@@ -146,7 +146,13 @@ pub async fn receive(
     kind: NoteKind,
     now_ms: u64,
 ) -> Result<Received, InboxError> {
-    let mut inbox = Inbox::read(store).await?;
+    // A damaged index is started afresh: otherwise no notification could ever be kept again
+    // (the entries it named stay as settings nothing reads).
+    let mut inbox = match Inbox::read(store).await {
+        Ok(i) => i,
+        Err(InboxError::Damaged(_)) => Inbox::default(),
+        Err(e) => return Err(e),
+    };
     let hash = entry.hash();
     if inbox.notes.iter().any(|n| n.hash == hash) {
         return Ok(Received::Duplicate);
@@ -400,6 +406,13 @@ mod tests {
                 Inbox::read(&store).await,
                 Err(InboxError::Damaged(_))
             ));
+            // The next notification starts a fresh index.
+            let (_, entries) = replies(1);
+            assert!(matches!(
+                receive(&store, &entries[0], None, NoteKind::Reply, 1).await,
+                Ok(Received::New(_))
+            ));
+            assert_eq!(Inbox::read(&store).await.expect("reads").notes.len(), 1);
             store
                 .put_setting(INBOX_READ, &[1, 2])
                 .await

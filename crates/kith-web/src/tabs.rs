@@ -262,13 +262,15 @@ impl TabNetwork {
         TabNetwork {
             me,
             tabs,
-            next: Cell::new(0),
+            // Answers are broadcast to every tab: each tab numbers its questions from a
+            // random start, so one tab does not take another's answer.
+            next: Cell::new((js_sys::Math::random() * 9_007_199_254_740_991.0) as u64),
             questions: RefCell::new(BTreeMap::new()),
         }
     }
 
     fn ask(&self, question: Question) -> u64 {
-        let id = self.next.get() + 1;
+        let id = self.next.get().wrapping_add(1);
         self.next.set(id);
         let mut q = self.questions.borrow_mut();
         q.insert(id, question);
@@ -278,23 +280,40 @@ impl TabNetwork {
         id
     }
 
+    /// The question `id`, if it is one of this tab's and of the kind `is` accepts (an answer of
+    /// another kind is another tab's, and leaves it waiting).
+    fn take(&self, id: u64, is: impl Fn(&Question) -> bool) -> Option<Question> {
+        let mut q = self.questions.borrow_mut();
+        if q.get(&id).is_some_and(is) {
+            q.remove(&id)
+        } else {
+            None
+        }
+    }
+
     /// Takes the holder's answer to one of this tab's questions; `false` if `message` is none.
     pub fn answer(&self, message: &TabMessage) -> bool {
         match message {
             TabMessage::Found { id, result } => {
-                if let Some(Question::Names(tx)) = self.questions.borrow_mut().remove(id) {
+                if let Some(Question::Names(tx)) =
+                    self.take(*id, |q| matches!(q, Question::Names(_)))
+                {
                     let _ = tx.send(result.clone());
                 }
                 true
             }
             TabMessage::Holders { id, result } => {
-                if let Some(Question::Holders(tx)) = self.questions.borrow_mut().remove(id) {
+                if let Some(Question::Holders(tx)) =
+                    self.take(*id, |q| matches!(q, Question::Holders(_)))
+                {
                     let _ = tx.send(result.clone());
                 }
                 true
             }
             TabMessage::Posts { id, result } => {
-                if let Some(Question::Posts(tx)) = self.questions.borrow_mut().remove(id) {
+                if let Some(Question::Posts(tx)) =
+                    self.take(*id, |q| matches!(q, Question::Posts(_)))
+                {
                     let now = kith_net::now_ms();
                     let _ = tx.send(result.as_ref().map_err(Clone::clone).map(|found| {
                         found
