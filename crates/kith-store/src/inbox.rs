@@ -3,8 +3,10 @@
 //!
 //! Both live in settings, so they need nothing from a backend but what every backend has:
 //! - the inbox is an index ([`INBOX`], newest first, at most [`MAX_INBOX`]) and one setting
-//!   per notification holding the entry's bytes (`inbox/<hash>`); the oldest notification
-//!   goes when the inbox is full. An entry is stored here only after kith-net verified it and
+//!   per notification holding the entry's bytes (`inbox/<hash>`); when the inbox is full, the
+//!   oldest notification of someone not followed goes (among the oldest 64; the oldest of all
+//!   if every one of those is from someone followed), so a flood from throwaway identities
+//!   cannot push out what people one follows said. An entry is stored here only after kith-net verified it and
 //!   [`kith_core::notify::concerns`] said it concerns the person, so it is read back with
 //!   [`kith_core::reload`] (no second signature check);
 //! - what has been read is a second setting ([`INBOX_READ`]), the time up to which the person
@@ -137,8 +139,8 @@ impl Inbox {
 }
 
 /// Keeps `entry`, verified and found to concern the person as `kind`, as a notification
-/// received at `now_ms`, with its author's `profile` entry if one came (verified too). The
-/// oldest notification goes when the inbox is full.
+/// received at `now_ms`, with its author's `profile` entry if one came (verified too). When
+/// the inbox is full, the oldest notification of someone not followed goes.
 pub async fn receive(
     store: &impl Store,
     entry: &VerifiedEntry,
@@ -168,7 +170,22 @@ pub async fn receive(
         received_ms: now_ms,
     };
     inbox.notes.insert(0, note.clone());
-    let dropped = inbox.notes.split_off(inbox.notes.len().min(MAX_INBOX));
+    let mut dropped = Vec::new();
+    while inbox.notes.len() > MAX_INBOX {
+        // Full: the oldest note of someone not followed goes first, so a flood from throwaway
+        // identities pushes out its own kind, not what people one follows said.
+        // (Among the oldest 64 only: a store read each, at most.)
+        let mut victim = inbox.notes.len() - 1;
+        for i in (0..inbox.notes.len()).rev().take(64) {
+            let followed =
+                matches!(store.feed(&inbox.notes[i].author).await, Ok(Some(m)) if m.followed);
+            if !followed {
+                victim = i;
+                break;
+            }
+        }
+        dropped.push(inbox.notes.remove(victim));
+    }
     store.put_setting(INBOX, &encode(&inbox)).await?;
     for old in dropped {
         store.delete_setting(&entry_key(&old.hash)).await?;
@@ -306,7 +323,7 @@ impl Outbox {
 mod tests {
     use super::*;
     use crate::MemoryStore;
-    use kith_core::{Feed, Identity, Payload};
+    use kith_core::{Feed, Hash, Identity, Payload};
 
     fn replies(n: usize) -> (AuthorId, Vec<VerifiedEntry>) {
         let (alice, carol) = (
@@ -393,6 +410,55 @@ mod tests {
             assert_eq!(
                 read_up_to(&store).await.expect("reads"),
                 10 + MAX_INBOX as u64
+            );
+        });
+    }
+
+    #[test]
+    fn a_full_inbox_drops_notes_of_people_not_followed_first() {
+        futures::executor::block_on(async {
+            let store = MemoryStore::new();
+            let friend = Identity::from_secret([7; 32]);
+            let mut feed = Feed::new(friend.author());
+            let mut append = |p: Payload, t| feed.append(&friend, &p, t).expect("append").clone();
+            let first = append(Payload::post("my friend's first"), 1);
+            // The friend is followed here: their feed is held, marked followed.
+            store
+                .insert(std::slice::from_ref(&first))
+                .await
+                .expect("insert");
+            store
+                .update_meta(&friend.author(), &|m| m.followed = true)
+                .await
+                .expect("meta");
+            let (alice, _) = replies(0);
+            let target = kith_core::EntryRef {
+                author: alice,
+                seq: 1,
+                hash: Hash([1; 32]),
+            };
+            let from_friend = append(
+                Payload::Reaction {
+                    target,
+                    emoji: "🎉".into(),
+                },
+                2,
+            );
+            receive(&store, &from_friend, None, NoteKind::Reaction, 1)
+                .await
+                .expect("kept");
+            // A flood of strangers' replies fills the inbox and goes on.
+            let (_, flood) = replies(MAX_INBOX + 10);
+            for (i, e) in flood.iter().enumerate() {
+                receive(&store, e, None, NoteKind::Reply, 2 + i as u64)
+                    .await
+                    .expect("kept");
+            }
+            let inbox = Inbox::read(&store).await.expect("reads");
+            assert_eq!(inbox.notes.len(), MAX_INBOX);
+            assert!(
+                inbox.notes.iter().any(|n| n.author == friend.author()),
+                "the friend's note, the oldest of all, stays"
             );
         });
     }
