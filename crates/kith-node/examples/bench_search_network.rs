@@ -17,7 +17,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::apps::person;
+use common::apps::line_of_three;
 use kith_net::search::QUERY_BURST;
 use kith_node::Node;
 
@@ -44,16 +44,7 @@ fn main() {
         let node = Node::start(common::cli(dir.path(), &[]))
             .await
             .expect("node");
-        let b = person(&node, "Bea", "bea", 61).await;
-        let c = person(&node, "Cal", "cal", 62).await;
-        let d = person(&node, "Dee", "dee", 63).await;
-        for p in [&b, &c, &d] {
-            p.until("online", |p| *p.online.borrow()).await;
-        }
-        d.post("A zebra crossing at noon").await;
-        c.post("Nothing about stripes").await;
-        b.connect_to(&c, &node).await;
-        c.connect_to(&d, &node).await;
+        let (b, _c, d) = line_of_three(&node, 61).await;
         let agent = b.net.borrow().clone().expect("online");
         let mut ms = Vec::new();
         let mut lost = 0u64;

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Instant;
 
-use common::apps::person;
+use common::apps::line_of_three;
 use futures::StreamExt;
 use kith_app::view::NetSearch;
 use kith_app::{Command, Update};
@@ -23,16 +23,7 @@ async fn a_query_floods_two_hops_is_answered_once_per_peer_and_a_flood_is_thrott
             let node = Node::start(common::cli(dir.path(), &[]))
                 .await
                 .expect("node");
-            let b = person(&node, "Bea", "bea", 51).await;
-            let c = person(&node, "Cal", "cal", 52).await;
-            let d = person(&node, "Dee", "dee", 53).await;
-            for p in [&b, &c, &d] {
-                p.until("online", |p| *p.online.borrow()).await;
-            }
-            d.post("A zebra crossing at noon").await;
-            c.post("Nothing about stripes").await;
-            b.connect_to(&c, &node).await;
-            c.connect_to(&d, &node).await;
+            let (b, c, d) = line_of_three(&node, 51).await;
 
             // Through the app, as the Search button does: found two hops away, verified,
             // with the device it came through.

@@ -62,6 +62,23 @@ pub async fn person(node: &Node, name: &str, handle: &str, seed: u8) -> Person {
     device(node, create, seed).await
 }
 
+/// Bea, Cal and Dee online on `node` (device seeds from `seed`), connected in a line
+/// Bea ↔ Cal ↔ Dee through its relay; Dee has posted "A zebra crossing at noon" and Cal
+/// "Nothing about stripes": a post only Dee holds, two hops from Bea.
+pub async fn line_of_three(node: &Node, seed: u8) -> (Person, Person, Person) {
+    let b = person(node, "Bea", "bea", seed).await;
+    let c = person(node, "Cal", "cal", seed + 1).await;
+    let d = person(node, "Dee", "dee", seed + 2).await;
+    for p in [&b, &c, &d] {
+        p.until("online", |p| *p.online.borrow()).await;
+    }
+    d.post("A zebra crossing at noon").await;
+    c.post("Nothing about stripes").await;
+    b.connect_to(&c, node).await;
+    c.connect_to(&d, node).await;
+    (b, c, d)
+}
+
 /// A new device: the welcome screen's `command` (create or restore) over a fresh store, then
 /// the app on the network under the device's own key and claim, as the browser runs it.
 pub async fn device(node: &Node, command: Command, seed: u8) -> Person {
