@@ -3,7 +3,7 @@
 //! - `cargo xtask run`: installs what is missing, builds the app (release) and serves it with
 //!   kith-node at http://127.0.0.1:8080.
 //! - `cargo xtask test [all|lint|native|wasm|e2e]`: the whole suite, or one part of it.
-//! - `cargo xtask bench [app|search|backfill|bytes|start|scale] [--scale-nodes N] [--scale-clients M]`:
+//! - `cargo xtask bench [app|search|soak|backfill|bytes|start|scale] [--scale-nodes N] [--scale-clients M]`:
 //!   measures and writes `target/bench/report.json` (all, or one part alone); the flags size
 //!   the scale bench (8 kith-nodes and 1,000 people by default).
 //! - `cargo xtask setup`: only installs the tools.
@@ -18,7 +18,7 @@ mod tasks;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: cargo xtask <run | test [all|lint|native|wasm|e2e] | bench [app|search|backfill|bytes|start|scale] [--scale-nodes N] [--scale-clients M] | setup>";
+const USAGE: &str = "usage: cargo xtask <run | test [all|lint|native|wasm|e2e] | bench [app|search|soak|backfill|bytes|start|scale] [--scale-nodes N] [--scale-clients M] | setup>";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -43,6 +43,7 @@ fn main() -> ExitCode {
         ["bench", "start"] => tasks::bench_start(),
         ["bench", "app"] => tasks::bench_app(),
         ["bench", "search"] => tasks::bench_search(),
+        ["bench", "soak"] => tasks::bench_soak(),
         ["setup"] => setup::Tools::for_everything().map(|_| ()),
         _ => {
             eprintln!("{USAGE}");

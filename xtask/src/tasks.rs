@@ -526,6 +526,23 @@ fn release_example(package: &str, example: &str) -> Command {
     cargo(&args)
 }
 
+/// `cargo xtask bench soak`: only kith-node's memory over sessions of two people (a few
+/// minutes): its growth per session once warm, and the sessions' text left in it.
+pub(crate) fn bench_soak() -> Result<()> {
+    Tools::for_everything()?;
+    step("build kith-node (release)", build_node_release)?;
+    let mut figures = BTreeMap::new();
+    step("kith-node's memory over sessions (the soak)", || {
+        ensure_free("127.0.0.1:28080", "network bench")?;
+        let mut c = release_example("kith-node", "bench_net");
+        c.env("KITH_NODE_BIN", node_bin("release"))
+            .env("KITH_SOAK_ONLY", "1");
+        figures.extend(figures_from(c, "soak (network bench)")?);
+        Ok(())
+    })?;
+    write_report(&figures)
+}
+
 /// `cargo xtask bench backfill`: only the native and the browser backfill (with the network
 /// bench they belong to), in one run, so their ratio can be measured in a few minutes.
 pub(crate) fn bench_backfill() -> Result<()> {

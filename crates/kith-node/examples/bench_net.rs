@@ -23,12 +23,12 @@ use common::{flood, procmem};
 
 const HTTP: &str = "127.0.0.1:28080";
 const CLIENTS: usize = 200;
-/// Soak sessions by default; the first [`SOAK_WARM`] warm the node up and are not counted in
-/// the growth.
+/// Soak sessions measured, by default.
 const SESSIONS: usize = 50;
-const SOAK_WARM: usize = 5;
-/// How long after the last soak session the settled RSS is read: past gossipsub's duplicate
-/// cache (60 s), the longest time-bound cache the node keeps a message id in.
+/// How long soak sessions warm the node up before the measured ones: past gossipsub's
+/// duplicate cache (60 s), the longest time-bound cache the node keeps a message id in.
+const SOAK_WARM_FOR: Duration = Duration::from_secs(65);
+/// How long after the last soak session its text is searched for in the node's memory.
 const SETTLE: Duration = Duration::from_secs(65);
 
 #[allow(clippy::print_stdout)] // the JSON line on stdout is this program's output
@@ -58,6 +58,9 @@ async fn run(node_pid: u32) -> serde_json::Value {
 
     // Soak first, while nobody else is connected: what stays in the node is the sessions'.
     let soak = soak(&doc, node_pid).await;
+    if std::env::var_os("KITH_SOAK_ONLY").is_some() {
+        return soak_figures(&soak);
+    }
 
     // Delivery: Alice posts, Bob (following her shard) receives through the node.
     let alice = Identity::from_secret([1; 32]);
@@ -196,14 +199,8 @@ async fn run(node_pid: u32) -> serde_json::Value {
     let per_client = (after.saturating_sub(before)) as f64 / CLIENTS as f64;
     drop(crowd);
 
-    serde_json::json!({
-        "node_rss_growth_kb_per_session": soak.growth_kb_per_session,
-        "node_rss_kb_after_soak": soak.rss_after_kb,
-        "node_rss_growth_kb_per_session_settled": soak.growth_kb_per_session_settled,
-        "node_rss_kb_after_soak_settled": soak.rss_settled_kb,
-        "soak_sessions": soak.sessions,
-        "soak_posts_lost": soak.lost,
-        "soak_text_copies_left": soak.copies_left,
+    let mut out = soak_figures(&soak);
+    let rest = serde_json::json!({
         "delivery_ms_p50": (p50 * 100.0).round() / 100.0,
         "delivery_ms_p99": (p99 * 100.0).round() / 100.0,
         "delivery_lost": lost,
@@ -220,97 +217,129 @@ async fn run(node_pid: u32) -> serde_json::Value {
         "node_rss_kb_per_client": per_client.round(),
         "node_rss_clients": CLIENTS,
         "node_rss_kb_idle": before,
+    });
+    if let (Some(out), serde_json::Value::Object(rest)) = (out.as_object_mut(), rest) {
+        out.extend(rest);
+    }
+    out
+}
+
+/// The soak's figures (alone with `KITH_SOAK_ONLY`, to measure or profile the node's memory).
+fn soak_figures(soak: &Soak) -> serde_json::Value {
+    serde_json::json!({
+        "node_rss_growth_kb_per_session": soak.growth_kb_per_session,
+        "node_rss_kb_before_soak": soak.rss_warm_kb,
+        "node_rss_kb_after_soak": soak.rss_after_kb,
+        "soak_sessions": soak.sessions,
+        "soak_warm_sessions": soak.warm_sessions,
+        "soak_posts_lost": soak.lost,
+        "soak_text_copies_left": soak.copies_left,
     })
 }
 
 struct Soak {
+    /// Sessions measured, after the warm-up.
     sessions: usize,
+    /// Sessions run first, until [`SOAK_WARM_FOR`] had passed, and not counted in the growth.
+    warm_sessions: usize,
     growth_kb_per_session: f64,
+    rss_warm_kb: u64,
     rss_after_kb: u64,
-    /// RSS growth per session measured [`SETTLE`] after the last session, once every
-    /// time-bound cache of the node (gossipsub's duplicate cache keeps ids for 60 s) let go.
-    growth_kb_per_session_settled: f64,
-    rss_settled_kb: u64,
     lost: u64,
     copies_left: usize,
 }
 
-/// [`SESSIONS`] sessions, one after another, of two people who follow each other and post
-/// 100 posts each through the node, each post awaited by the other (5 s, else lost); then
-/// both leave. Nobody else is connected. The node's RSS after session [`SOAK_WARM`] and 8 s
-/// after the last gives the growth per session, and again [`SETTLE`] after the last; then
-/// (a minute after the last session) the node's memory is searched for the sessions' text.
+/// Sessions, one after another, of two people who follow each other and post 100 posts each
+/// through the node, each post awaited by the other (5 s, else lost); then both leave. Nobody
+/// else is connected.
+///
+/// The sessions of the first [`SOAK_WARM_FOR`] warm the node up: gossipsub keeps every message
+/// id for 60 s (its duplicate cache, purged only as new ids arrive) and sizes its tables for
+/// the busiest window, so before a minute has passed each session adds a minute's worth of ids
+/// that a steady node would have let go. Then [`SESSIONS`] sessions (`KITH_SOAK_SESSIONS`) are
+/// measured: the node's RSS before them and 8 s after the last gives the growth per session.
+/// A minute after the last session the node's memory is searched for the sessions' text.
 async fn soak(doc: &BootstrapDoc, node_pid: u32) -> Soak {
     let marker = format!("kith-soak-{}", std::process::id());
     let mut lost = 0u64;
-    let mut warm_rss = 0;
     let sessions = std::env::var("KITH_SOAK_SESSIONS")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
-        .filter(|n| *n > SOAK_WARM)
+        .filter(|n| *n > 0)
         .unwrap_or(SESSIONS);
-    for session in 0..sessions {
-        let alice = Identity::from_secret([10 + (session % 200) as u8; 32]);
-        let bob = Identity::from_secret([220 + (session % 30) as u8; 32]);
-        let (a, mut a_events) = common::client_to(doc, Keypair::generate_ed25519()).await;
-        let (b, mut b_events) = common::client_to(doc, Keypair::generate_ed25519()).await;
-        a.follow_live(bob.author()).await.expect("follow");
-        b.follow_live(alice.author()).await.expect("follow");
-        let (mut fa, mut fb) = (Feed::new(alice.author()), Feed::new(bob.author()));
-        // The mesh forms within a few heartbeats: the first post of each may need repeating,
-        // and is not counted.
-        for i in 0..=100 {
-            for (who, feed, from, to) in [
-                (&alice, &mut fa, &a, &mut b_events),
-                (&bob, &mut fb, &b, &mut a_events),
-            ] {
-                let deadline = Instant::now() + Duration::from_secs(20);
-                loop {
-                    let e = feed
-                        .append(
-                            who,
-                            &Payload::post(format!("{marker} session {session} post {i}")),
-                            kith_net::now_ms(),
-                        )
-                        .expect("append")
-                        .clone();
-                    let wait = Duration::from_millis(if i == 0 { 400 } else { 5000 });
-                    let got = from.publish(&e).await.is_ok() && common::receive(to, &e, wait).await;
-                    if i > 0 {
-                        lost += u64::from(!got);
-                        break;
-                    }
-                    if got {
-                        break;
-                    }
-                    assert!(Instant::now() < deadline, "no soak delivery within 20 s");
-                }
-            }
-        }
-        drop((a, b, a_events, b_events));
-        if session + 1 == SOAK_WARM {
+    let started = Instant::now();
+    let mut warm: Option<(usize, u64)> = None;
+    let mut session = 0;
+    loop {
+        if warm.is_none() && started.elapsed() >= SOAK_WARM_FOR {
             tokio::time::sleep(Duration::from_secs(2)).await;
-            warm_rss = procmem::rss_kb(node_pid);
+            warm = Some((session, procmem::rss_kb(node_pid)));
         }
+        if warm.is_some_and(|(w, _)| session - w == sessions) {
+            break;
+        }
+        lost += soak_session(doc, &marker, session).await;
+        session += 1;
     }
+    let (warm_sessions, rss_warm_kb) = warm.unwrap_or_default();
     let ended = Instant::now();
     tokio::time::sleep(Duration::from_secs(8)).await;
     let rss_after_kb = procmem::rss_kb(node_pid);
     tokio::time::sleep(SETTLE.saturating_sub(ended.elapsed())).await;
-    let rss_settled_kb = procmem::rss_kb(node_pid);
     // Last: reading the node's memory through /proc faults its pages in, which would show
     // in a later RSS reading.
     let copies_left = procmem::occurrences(node_pid, marker.as_bytes());
-    let per_session = |rss: u64| {
-        ((rss as f64 - warm_rss as f64) / (sessions - SOAK_WARM) as f64 * 10.0).round() / 10.0
-    };
+    let growth = (rss_after_kb as f64 - rss_warm_kb as f64) / sessions as f64;
     Soak {
         sessions,
-        growth_kb_per_session: per_session(rss_after_kb),
+        warm_sessions,
+        growth_kb_per_session: (growth * 10.0).round() / 10.0,
+        rss_warm_kb,
         rss_after_kb,
-        growth_kb_per_session_settled: per_session(rss_settled_kb),
-        rss_settled_kb,
         lost,
         copies_left,
     }
+}
+
+/// One soak session; returns the posts lost.
+async fn soak_session(doc: &BootstrapDoc, marker: &str, session: usize) -> u64 {
+    let mut lost = 0;
+    let alice = Identity::from_secret([10 + (session % 200) as u8; 32]);
+    let bob = Identity::from_secret([220 + (session % 30) as u8; 32]);
+    let (a, mut a_events) = common::client_to(doc, Keypair::generate_ed25519()).await;
+    let (b, mut b_events) = common::client_to(doc, Keypair::generate_ed25519()).await;
+    a.follow_live(bob.author()).await.expect("follow");
+    b.follow_live(alice.author()).await.expect("follow");
+    let (mut fa, mut fb) = (Feed::new(alice.author()), Feed::new(bob.author()));
+    // The mesh forms within a few heartbeats: the first post of each may need repeating,
+    // and is not counted.
+    for i in 0..=100 {
+        for (who, feed, from, to) in [
+            (&alice, &mut fa, &a, &mut b_events),
+            (&bob, &mut fb, &b, &mut a_events),
+        ] {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            loop {
+                let e = feed
+                    .append(
+                        who,
+                        &Payload::post(format!("{marker} session {session} post {i}")),
+                        kith_net::now_ms(),
+                    )
+                    .expect("append")
+                    .clone();
+                let wait = Duration::from_millis(if i == 0 { 400 } else { 5000 });
+                let got = from.publish(&e).await.is_ok() && common::receive(to, &e, wait).await;
+                if i > 0 {
+                    lost += u64::from(!got);
+                    break;
+                }
+                if got {
+                    break;
+                }
+                assert!(Instant::now() < deadline, "no soak delivery within 20 s");
+            }
+        }
+    }
+    lost
 }
