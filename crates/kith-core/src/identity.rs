@@ -86,6 +86,12 @@ impl Identity {
         AuthorId(self.key.verifying_key().to_bytes())
     }
 
+    /// The X25519 secret scalar of this key (the first half of SHA-512 of the secret,
+    /// clamped), with which direct messages are sealed and opened ([`crate::dm`]).
+    pub(crate) fn scalar_bytes(&self) -> [u8; 32] {
+        self.key.to_scalar_bytes()
+    }
+
     /// Signs `message`.
     pub fn sign(&self, message: &[u8]) -> [u8; 64] {
         self.key.sign(message).to_bytes()
@@ -104,7 +110,7 @@ impl Identity {
         let author = self.author();
         let ciphertext = ChaCha20Poly1305::new(&key)
             .encrypt(
-                Nonce::from_slice(&nonce),
+                &Nonce::from(nonce),
                 Payload {
                     msg: &self.secret(),
                     aad: &author.0,
@@ -135,7 +141,7 @@ impl Identity {
         let key = derive(passphrase, &export.kdf, &export.salt)?;
         let secret = ChaCha20Poly1305::new(&key)
             .decrypt(
-                Nonce::from_slice(&export.nonce),
+                &Nonce::from(export.nonce),
                 Payload {
                     msg: &export.ciphertext,
                     aad: &export.author.0,
@@ -195,7 +201,7 @@ fn derive(passphrase: &str, kdf: &KdfParams, salt: &[u8; 16]) -> Result<Key, Key
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
         .hash_password_into(passphrase.as_bytes(), salt, &mut out)
         .map_err(|_| KeyExportError::Malformed)?;
-    Ok(*Key::from_slice(&out))
+    Ok(Key::from(out))
 }
 
 /// Why a key export could not be made or read.
@@ -288,7 +294,7 @@ mod tests {
         let key = derive("p", &FAST, &[1; 16]).expect("derive");
         let ciphertext = ChaCha20Poly1305::new(&key)
             .encrypt(
-                Nonce::from_slice(&[2; 12]),
+                &Nonce::from([2; 12]),
                 Payload {
                     msg: &other.secret(),
                     aad: &id.author().0,

@@ -21,6 +21,9 @@
 //!   progress); kith-net moves the bytes.
 //! - [`social`]: follow links (and QR text) and friends-of-friends suggestions; [`name`]:
 //!   signed handle claims (names are not unique: lookups show every claimant).
+//! - [`dm`]: direct messages, sealed with HPKE to the addressee's key (derived from their
+//!   identity key), authenticated as the writer's, dated and with a random id against
+//!   replays.
 //! - [`notify`]: which entries concern which people (replies, mentions, reactions, follows),
 //!   the rule behind notifications on both ends.
 //! - [`bootstrap`] and [`backoff`]: the node's bootstrap document and the reconnect schedule.
@@ -29,6 +32,7 @@ pub mod backoff;
 pub mod bootstrap;
 mod codec;
 pub mod device;
+pub mod dm;
 pub mod entry;
 pub mod feed;
 pub mod hash;
@@ -45,6 +49,7 @@ pub mod validate;
 pub use backoff::Backoff;
 pub use bootstrap::{BootstrapDoc, BootstrapError};
 pub use device::{DeviceClaim, DeviceError};
+pub use dm::{Body, DmError, Letter, LetterId};
 pub use entry::{EntryRef, Header, Payload, PayloadKind, RawEntry};
 pub use feed::{Feed, FeedError, ForkEvidence, Inserted, next_entry};
 pub use hash::Hash;

@@ -13,7 +13,7 @@
 //! - per-feed metadata ([`FeedMeta`]): head, followed, fork evidence, last synced, counts;
 //! - a time index of posts, for timeline pages across followed feeds;
 //! - settings, among them whom the person muted or blocked ([`people`]) and the notifications
-//!   received and still to deliver ([`inbox`]).
+//!   received and still to deliver ([`inbox`]), and direct messages ([`dms`]).
 //!
 //! Both backends apply a batch through the same [`plan`](plan::plan): the batch is checked
 //! against the stored heads (every entry must chain; a delete purges its target), and then
@@ -21,6 +21,7 @@
 //! [`suite`] is the test suite every backend runs.
 
 pub mod backup;
+pub mod dms;
 pub mod first;
 pub mod inbox;
 pub mod limits;
