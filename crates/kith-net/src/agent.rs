@@ -138,6 +138,13 @@ pub enum AgentEvent {
         /// Its entry.
         entry: Box<VerifiedEntry>,
     },
+    /// A direct message arrived, was opened and kept.
+    Letter(kith_store::dms::Message),
+    /// `peer` read the person's messages (a read receipt moved their mark).
+    LetterRead {
+        /// Who read.
+        peer: AuthorId,
+    },
     /// A live entry differs from the one held at its position: `author` signed two
     /// histories. The evidence is in the feed's metadata.
     Forked {
@@ -340,6 +347,8 @@ pub struct Agent<S> {
     inbox_lock: Rc<futures::lock::Mutex<()>>,
     /// Counts the queries this node starts (part of their ids).
     queries: Rc<std::cell::Cell<u64>>,
+    /// The person's key, which opens the letters sent to them ([`Agent::set_identity`]).
+    identity: Rc<std::cell::RefCell<Option<Rc<kith_core::Identity>>>>,
 }
 
 impl<S> Clone for Agent<S> {
@@ -357,6 +366,7 @@ impl<S> Clone for Agent<S> {
             searcher: self.searcher.clone(),
             inbox_lock: self.inbox_lock.clone(),
             queries: self.queries.clone(),
+            identity: self.identity.clone(),
         }
     }
 }
@@ -425,7 +435,19 @@ impl<S: Store + 'static> Agent<S> {
             searcher: Rc::default(),
             inbox_lock: Rc::default(),
             queries: Rc::default(),
+            identity: Rc::default(),
         }
+    }
+
+    /// Opens the letters sent to the person with `identity` from now on (until then they are
+    /// answered "later").
+    pub fn set_identity(&self, identity: Rc<kith_core::Identity>) {
+        *self.identity.borrow_mut() = Some(identity);
+    }
+
+    /// Delivers what waits in the outboxes now (the app just queued a letter).
+    pub fn deliver_now(&self) {
+        self.deliver_due();
     }
 
     /// Other kith-nodes to use: a standby while the first is up, and the next to go online
@@ -727,6 +749,11 @@ impl<S: Store + 'static> Agent<S> {
                 // What waited while offline goes now, with what was written meanwhile.
                 self.catch_up_outbox().await;
                 self.outbox_due_now().await;
+                if let Err(e) =
+                    kith_store::dms::due_now(self.replica.store(), crate::now_ms()).await
+                {
+                    tracing::warn!("reading the letters to send: {e}");
+                }
                 self.deliver_due();
                 unsynced.clear();
                 next_resync = web_time::Instant::now() + RESYNC_AFTER;
@@ -1321,8 +1348,11 @@ impl<S: Store + 'static> Agent<S> {
     /// carry its payload, concern this node's person and come from someone not blocked here.
     async fn take_note(&self, peer: PeerId, bytes: &[u8], report: &dyn Fn(AgentEvent)) -> Answer {
         let store = self.replica.store();
-        let (bytes, profile) = match crate::notify::decode_note(bytes) {
-            Ok(pair) => pair,
+        let (bytes, profile) = match crate::notify::decode_delivery(bytes) {
+            Ok(crate::notify::Delivery::Note { entry, profile }) => (entry, profile),
+            Ok(crate::notify::Delivery::Letter(sealed)) => {
+                return self.take_letter(peer, &sealed, report).await;
+            }
             Err(e) => {
                 tracing::info!("{peer}: {e}");
                 return Answer::Refused;
@@ -1399,6 +1429,59 @@ impl<S: Store + 'static> Agent<S> {
             Ok(Received::Duplicate) => Answer::Had,
             Err(e) => {
                 tracing::warn!("keeping a notification: {e}");
+                Answer::Later
+            }
+        }
+    }
+
+    /// Opens and keeps a letter from `peer` ([`kith_core::dm`]): it must open with the person's
+    /// key (so it is for them, unaltered and from the writer it names), be recent, and come
+    /// from someone not blocked here. A repeat is "had".
+    async fn take_letter(
+        &self,
+        peer: PeerId,
+        sealed: &[u8],
+        report: &dyn Fn(AgentEvent),
+    ) -> Answer {
+        let Some(identity) = self.identity.borrow().clone() else {
+            return Answer::Later;
+        };
+        let letter = match kith_core::dm::open(&identity, sealed, crate::now_ms()) {
+            Ok(l) => l,
+            Err(e @ kith_core::DmError::FromTheFuture(_)) => {
+                tracing::info!("{peer} sent a letter from the future: {e}");
+                return Answer::Later;
+            }
+            Err(e) => {
+                tracing::info!("{peer} sent a letter that is refused: {e}");
+                return Answer::Refused;
+            }
+        };
+        let store = self.replica.store();
+        match kith_store::people::read(store).await {
+            Ok(people) if people.is_blocked(&letter.from) => {
+                tracing::info!("dropped a letter of {}: blocked", letter.from);
+                return Answer::Refused;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!("reading whom this person blocked: {e}");
+                return Answer::Later;
+            }
+        }
+        let _writing = self.inbox_lock.lock().await;
+        match kith_store::dms::receive(store, &letter).await {
+            Ok(kith_store::dms::Taken::Message(m)) => {
+                report(AgentEvent::Letter(m));
+                Answer::Kept
+            }
+            Ok(kith_store::dms::Taken::Read) => {
+                report(AgentEvent::LetterRead { peer: letter.from });
+                Answer::Kept
+            }
+            Ok(kith_store::dms::Taken::Had) => Answer::Had,
+            Err(e) => {
+                tracing::warn!("keeping a letter: {e}");
                 Answer::Later
             }
         }
@@ -1719,8 +1802,91 @@ impl<S: Store + 'static> Agent<S> {
         });
     }
 
-    /// Delivers what is due, a person at a time.
+    /// Delivers what is due, a person at a time: notifications, then letters.
     async fn deliver_round(&self) {
+        self.deliver_notes().await;
+        self.deliver_letters().await;
+    }
+
+    /// Sends the letters due, a person at a time, each to one of their devices.
+    async fn deliver_letters(&self) {
+        use kith_store::dms;
+        let store = self.replica.store();
+        let now = crate::now_ms();
+        match dms::expire(store, now).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!("{n} letters given up after a week undelivered"),
+            Err(e) => tracing::warn!("reading the letters to send: {e}"),
+        }
+        let due = match dms::outbox(store).await {
+            Ok(out) => out,
+            Err(e) => {
+                tracing::warn!("reading the letters to send: {e}");
+                return;
+            }
+        };
+        let mut people: Vec<AuthorId> = Vec::new();
+        for p in due.iter().filter(|p| p.next_ms <= now) {
+            if !people.contains(&p.to) {
+                people.push(p.to);
+            }
+        }
+        for to in people {
+            let letters: Vec<&dms::Pending> = due
+                .iter()
+                .filter(|p| p.to == to && p.next_ms <= now)
+                .collect();
+            let mut answers: BTreeMap<kith_core::LetterId, Answer> = BTreeMap::new();
+            'devices: for peer in self.devices_of_person(to).await {
+                if let Err(e) = self.reach(peer).await {
+                    tracing::info!("writing to {to}: {peer} unreachable: {e}");
+                    continue;
+                }
+                for p in &letters {
+                    let sealed = match dms::sealed(store, &p.id).await {
+                        Ok(Some(b)) => b,
+                        Ok(None) => {
+                            answers.insert(p.id, Answer::Refused);
+                            continue;
+                        }
+                        Err(e) => {
+                            tracing::warn!("reading a letter to send: {e}");
+                            continue;
+                        }
+                    };
+                    match self
+                        .client
+                        .notify_bytes(peer, crate::notify::encode_letter(&sealed))
+                        .await
+                    {
+                        Ok(a) => {
+                            answers.insert(p.id, a);
+                        }
+                        Err(e) => {
+                            tracing::info!("writing to {to} at {peer}: {e}");
+                            continue 'devices;
+                        }
+                    }
+                }
+                break;
+            }
+            let _writing = self.inbox_lock.lock().await;
+            for p in letters {
+                let outcome = match answers.get(&p.id) {
+                    Some(Answer::Kept | Answer::Had) => Some(true),
+                    Some(Answer::Refused) => Some(false),
+                    Some(Answer::Later) | None => None,
+                };
+                let retry = crate::now_ms() + note_retry(p.tries + 1).as_millis() as u64;
+                if let Err(e) = dms::attempted(store, &p.id, outcome, retry).await {
+                    tracing::warn!("noting a letter's delivery: {e}");
+                }
+            }
+        }
+    }
+
+    /// Sends the notifications due, a person at a time.
+    async fn deliver_notes(&self) {
         self.load_outbox().await;
         let now = crate::now_ms();
         let due = {
@@ -1793,25 +1959,11 @@ impl<S: Store + 'static> Agent<S> {
             return answers;
         }
         let profile = self.own_profile(&me).await;
-        let devices = self.devices_of(to).await;
+        let theirs = self.devices_of_person(to).await;
         tracing::debug!(
-            "notifying {to}: {} entries, devices {devices:?}",
+            "notifying {to}: {} entries, devices {theirs:?}",
             entries.len()
         );
-        // Anyone may announce anyone's inbox: only the person's own devices are dialed (whose
-        // device each is comes from identify or its claim in the DHT, before any dial), so
-        // announcers that are not theirs cannot fill the round with dial timeouts.
-        let mut theirs = Vec::new();
-        for peer in devices {
-            if theirs.len() >= MAX_INBOX_PEERS {
-                break;
-            }
-            if matches!(self.client.person_behind(peer).await, Ok(Some(p)) if p == to) {
-                theirs.push(peer);
-            } else {
-                tracing::info!("{peer} announced {to}'s inbox and is not their device");
-            }
-        }
         for peer in theirs {
             if let Err(e) = self.reach(peer).await {
                 tracing::info!("notifying {to}: {peer} unreachable: {e}");
@@ -1833,6 +1985,25 @@ impl<S: Store + 'static> Agent<S> {
             }
         }
         answers
+    }
+
+    /// `to`'s devices that may take their notifications and letters, at most
+    /// [`MAX_INBOX_PEERS`]. Anyone may announce anyone's inbox: only the person's own devices
+    /// are kept (whose device each is comes from identify or its claim in the DHT, before any
+    /// dial), so announcers that are not theirs cannot fill a round with dial timeouts.
+    async fn devices_of_person(&self, to: AuthorId) -> Vec<PeerId> {
+        let mut theirs = Vec::new();
+        for peer in self.devices_of(to).await {
+            if theirs.len() >= MAX_INBOX_PEERS {
+                break;
+            }
+            if matches!(self.client.person_behind(peer).await, Ok(Some(p)) if p == to) {
+                theirs.push(peer);
+            } else {
+                tracing::info!("{peer} announced {to}'s inbox and is not their device");
+            }
+        }
+        theirs
     }
 
     /// The devices that may take `author`'s notifications: connected ones first, then those

@@ -141,6 +141,9 @@ pub fn news(event: AgentEvent) -> Option<News> {
         AgentEvent::Stored { entry, .. } => News::Stored { entry },
         AgentEvent::Notified { note, entry } => News::Notified { note, entry },
         AgentEvent::Forked { author, seq } => News::Forked { author, seq },
+        // Direct messages are in the store; the app does not read them yet (issue 16's next
+        // part: the Messages screen).
+        AgentEvent::Letter(_) | AgentEvent::LetterRead { .. } => return None,
         AgentEvent::Connecting { .. }
         | AgentEvent::Offline { .. }
         | AgentEvent::Standby { .. }

@@ -1,28 +1,48 @@
-//! Notifications on the wire: one signed entry, sent by its author's node to a device of each
-//! person it concerns ([`kith_core::notify`]), over request-response.
+//! A person's inbox on the wire: notifications (one signed entry, sent by its author's node to
+//! a device of each person it concerns, [`kith_core::notify`]) and direct messages (one
+//! sealed letter, [`kith_core::dm`]), over one request-response protocol.
 //!
 //! - A person's devices announce themselves in the DHT as providers of the person's
 //!   [`inbox_key`]; a sender looks them up there (besides devices already connected), checks
 //!   whose device each is, dials it (directly, or through a kith-node's relay, which carries
-//!   the bytes end-to-end encrypted and keeps nothing), and sends the entry.
-//! - The request is one encoded entry and, when the sender has one, its latest profile entry
-//!   (so someone not followed shows by name), together at most [`MAX_NOTE_BYTES`]
-//!   ([`encode_note`]); the answer is one byte, an [`Answer`]. The receiver's event loop applies the [`Throttle`] before anything else,
-//!   so a flood from one peer is answered [`Answer::Later`] without reaching the agent, and at
-//!   most [`MAX_PENDING_NOTES`] wait for the agent at once.
-//! - The agent verifies the entry, keeps it only if it concerns its person and its author is
-//!   not blocked, and stores it in kith-store's inbox. The sender keeps undelivered entries in
-//!   its outbox and tries again, with backoff, while it is online.
+//!   the bytes end-to-end encrypted and keeps nothing), and sends the delivery.
+//! - The request is a [`Delivery`]: an encoded entry and, when the sender has one, its latest
+//!   profile entry (so someone not followed shows by name) ([`encode_note`]), or a sealed
+//!   letter ([`encode_letter`]); at most [`MAX_NOTE_BYTES`]. The answer is one byte, an
+//!   [`Answer`]. The receiver's event loop applies the [`Throttle`] before anything else, so a
+//!   flood from one peer is answered [`Answer::Later`] without reaching the agent, and at most
+//!   [`MAX_PENDING_NOTES`] wait for the agent at once.
+//! - The agent verifies a notification, keeps it only if it concerns its person and its
+//!   author is not blocked, and stores it in kith-store's inbox. It opens a letter with its
+//!   person's key (only the addressee can) and keeps it in kith-store's `dms` unless its
+//!   writer is blocked. Senders keep undelivered deliveries in their outboxes and try again,
+//!   with backoff, while online.
 
 use std::collections::{HashMap, VecDeque};
 
 use kith_core::AuthorId;
 use libp2p::{PeerId, StreamProtocol, kad};
+use serde::{Deserialize, Serialize};
 
-/// The protocol name.
-pub const NOTIFY_PROTOCOL: StreamProtocol = StreamProtocol::new("/kith/notify/1.0.0");
-/// The largest request: an entry and a profile entry, with room for framing.
+/// The protocol name (version 1 of `/kith/notify` carried notifications only).
+pub const NOTIFY_PROTOCOL: StreamProtocol = StreamProtocol::new("/kith/inbox/1.0.0");
+/// The largest request: an entry and a profile entry, with room for framing (a letter is
+/// smaller).
 pub const MAX_NOTE_BYTES: usize = 2 * kith_core::entry::MAX_ENTRY_BYTES + 64;
+
+/// What one request delivers, not yet verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Delivery {
+    /// A notification: an entry's bytes, and its author's profile entry's.
+    Note {
+        /// The entry.
+        entry: Vec<u8>,
+        /// The sender's latest profile entry.
+        profile: Option<Vec<u8>>,
+    },
+    /// A sealed direct message or read receipt ([`kith_core::dm::seal`]).
+    Letter(Vec<u8>),
+}
 
 /// The request's bytes: the entry, and the sender's profile entry if any.
 pub fn encode_note(
@@ -38,13 +58,18 @@ pub fn encode_note(
 /// [`encode_note`] of bytes that may not be entries at all: what a broken or hostile peer can
 /// send. For tests of the receivers' defences.
 pub fn encode_note_bytes(entry: Vec<u8>, profile: Option<Vec<u8>>) -> Vec<u8> {
-    // Two byte vectors always encode.
-    postcard::to_allocvec(&(entry, profile)).unwrap_or_default()
+    // Byte vectors always encode.
+    postcard::to_allocvec(&Delivery::Note { entry, profile }).unwrap_or_default()
 }
 
-/// The entry's and the profile's bytes, not yet verified.
-pub fn decode_note(bytes: &[u8]) -> Result<(Vec<u8>, Option<Vec<u8>>), String> {
-    postcard::from_bytes(bytes).map_err(|e| format!("a notification that does not decode: {e}"))
+/// The request's bytes for a sealed letter.
+pub fn encode_letter(sealed: &[u8]) -> Vec<u8> {
+    postcard::to_allocvec(&Delivery::Letter(sealed.to_vec())).unwrap_or_default()
+}
+
+/// What a request delivers, not yet verified.
+pub fn decode_delivery(bytes: &[u8]) -> Result<Delivery, String> {
+    postcard::from_bytes(bytes).map_err(|e| format!("a delivery that does not decode: {e}"))
 }
 /// How many notifications may wait for the agent at once (all peers).
 pub const MAX_PENDING_NOTES: usize = 16;
@@ -218,7 +243,12 @@ mod tests {
         }
         assert_eq!(Answer::from_byte(9), None);
         assert!(!Answer::Later.is_final() && Answer::Refused.is_final());
-        assert!(decode_note(&[0xff, 0xff]).is_err());
+        assert!(decode_delivery(&[0xff, 0xff]).is_err());
+        assert_eq!(
+            decode_delivery(&encode_letter(b"sealed")),
+            Ok(Delivery::Letter(b"sealed".to_vec()))
+        );
+        assert!(encode_letter(&[0; kith_core::dm::MAX_SEALED_BYTES]).len() <= MAX_NOTE_BYTES);
         assert_ne!(
             inbox_key(&AuthorId([1; 32])),
             crate::behaviour::feed_key(&AuthorId([1; 32]))
