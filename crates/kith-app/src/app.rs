@@ -473,7 +473,7 @@ pub async fn device_secret<S: Store>(
 /// The app for one person. See the module docs.
 pub struct App<S> {
     env: Env,
-    identity: Identity,
+    identity: Rc<Identity>,
     store: S,
     library: RefCell<Library>,
     route: Cell<Route>,
@@ -506,7 +506,7 @@ impl<S: Store + 'static> App<S> {
         Rc::new(App {
             library: RefCell::new(Library::new(identity.author())),
             env,
-            identity,
+            identity: Rc::new(identity),
             store,
             route: Cell::new(Route::Home),
             home_limit: Cell::new(PAGE),
@@ -532,6 +532,12 @@ impl<S: Store + 'static> App<S> {
     /// The person's identity.
     pub fn identity(&self) -> &Identity {
         &self.identity
+    }
+
+    /// The person's identity, shared (the network agent opens the letters sent to them with
+    /// it: kith-net's `Agent::set_identity`).
+    pub fn shared_identity(&self) -> Rc<Identity> {
+        self.identity.clone()
     }
 
     /// This device's network key, made and saved the first time ([`device_secret`]).

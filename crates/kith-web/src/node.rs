@@ -162,6 +162,8 @@ pub async fn start(
         .with_other_nodes(others);
     // The person's own feed has no cap (the caps are on other people's feeds).
     agent.replica().set_own(app.me());
+    // Letters to the person are opened with their key.
+    agent.set_identity(app.shared_identity());
     // Search queries from the network are answered from the posts this browser holds.
     let weak = Rc::downgrade(app);
     agent.set_searcher(Rc::new(move |words: &str, limit: usize| {

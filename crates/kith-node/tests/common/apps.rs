@@ -109,6 +109,7 @@ impl Person {
         let claim = kith_net::identity::device_claim(app.identity(), &key.public().to_peer_id());
         let (client, events, peer, addrs) = super::node_for_agent_as(node, key, claim);
         let agent = Agent::new(client.clone(), app.store().clone(), peer, addrs);
+        agent.set_identity(app.shared_identity());
         let weak = Rc::downgrade(app);
         agent.set_searcher(Rc::new(move |words: &str, limit: usize| {
             weak.upgrade()
