@@ -202,6 +202,13 @@ export async function seeOnHome(page, text, timeout = 30_000) {
 /** Every persistent context a `Person` opened and has not closed. */
 const open = [];
 
+/** My follow link, read from my profile screen (which it leaves open). */
+export async function linkOf(page) {
+  await page.click('#nav-profile');
+  await page.waitForSelector('#my-link');
+  return page.inputValue('#my-link');
+}
+
 /** Closes every person's browser (for `after`). */
 export async function closeEveryone() {
   for (const c of [...open]) await c.close();

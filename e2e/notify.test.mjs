@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Person, baseUrl, nodeForFile, post, postByText, reported, seriousProblems, waitState,
+  baseUrl, linkOf, nodeForFile, Person, post, postByText, reported, seriousProblems, waitState,
 } from './lib.mjs';
 
 const node = nodeForFile();
@@ -18,12 +18,6 @@ test('replies, mentions and reactions from someone not followed reach you; mute 
   const carol = new Person('Carol');
   await reported([alice, carol], node, () => notifications(alice, carol));
 });
-
-async function linkOf(page) {
-  await page.click('#nav-profile');
-  await page.waitForSelector('#my-link');
-  return page.inputValue('#my-link');
-}
 
 /** Replies to the post with `text` on the screen `page` shows. */
 async function reply(page, text, answer) {

@@ -6,7 +6,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Person, nodeForFile, post, postByText, reported, seeOnHome, seriousProblems, waitState,
+  linkOf, nodeForFile, Person, post, postByText, reported, seeOnHome, seriousProblems, waitState,
 } from './lib.mjs';
 
 const node = nodeForFile();
@@ -18,12 +18,6 @@ test('mute hides a person until undone; block stops serving them your feed until
 });
 
 /** Opens `who`'s follow link on `page` (they must be on their own profile screen first). */
-async function linkOf(page) {
-  await page.click('#nav-profile');
-  await page.waitForSelector('#my-link');
-  return page.inputValue('#my-link');
-}
-
 async function muteAndBlock(alice, carol) {
   const a = await alice.join();
   const c = await carol.join();

@@ -5,7 +5,7 @@
 // Dee, when Bea's browser is connected to Dee too: see below).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { Person, nodeForFile, post, postByText, reported, seriousProblems } from './lib.mjs';
+import { linkOf, nodeForFile, Person, post, postByText, reported, seriousProblems } from './lib.mjs';
 
 const node = nodeForFile();
 
@@ -15,12 +15,6 @@ test('a post two hops away is found by searching the network, verified, via the 
   const dee = new Person('Dee');
   await reported([bea, cal, dee], node, () => searchTwoHops(bea, cal, dee));
 });
-
-async function linkOf(page) {
-  await page.click('#nav-profile');
-  await page.waitForSelector('#my-link');
-  return page.inputValue('#my-link');
-}
 
 async function searchTwoHops(bea, cal, dee) {
   const b = await bea.join();

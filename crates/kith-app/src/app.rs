@@ -24,16 +24,19 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 
 use futures::future::LocalBoxFuture;
+use kith_core::dm::{self, Body, Letter, LetterId, MAX_DM_TEXT};
 use kith_core::entry::{MAX_BIO_CHARS, MAX_NAME_CHARS, MAX_POST_CHARS};
 use kith_core::name::normalize_handle;
 use kith_core::{
     AuthorId, EntryRef, FollowLink, Identity, KdfParams, NameClaim, Payload, VerifiedEntry,
 };
+use kith_store::dms;
 use kith_store::{
     FeedLimits, FeedMeta, MAX_READ, People, Stance, Store, StoreError, backup, people,
 };
 
 use crate::Library;
+use crate::messages::{ConversationView, Messages, conversation_view, messages_view};
 use crate::network::{NetFailure, Network, News, Source};
 use crate::route::Route;
 use crate::view::{
@@ -143,6 +146,13 @@ pub enum Command {
     GoAhead,
     /// Ask the browser for persistent storage.
     RequestPersistence,
+    /// Send a direct message.
+    SendMessage {
+        /// To whom.
+        to: AuthorId,
+        /// The text.
+        text: String,
+    },
     /// Mute or block someone (`Some`), or undo it (`None`).
     SetStance {
         /// Who.
@@ -203,6 +213,10 @@ pub enum Update {
     Profile(Box<ProfileView>),
     /// The notifications, and how many are unread (the navigation shows the count).
     Notifications(Notifications),
+    /// The Messages screen (and the navigation's count of unread messages).
+    Messages(Messages),
+    /// The conversation open.
+    Conversation(Box<ConversationView>),
     /// The handle search.
     Search(Search),
     /// The search of the posts held here.
@@ -596,6 +610,7 @@ impl<S: Store + 'static> App<S> {
         self.drop_previews(0).await;
         self.read_people().await;
         self.read_inbox().await;
+        self.refresh_messages().await;
         let metas = self.store.feeds().await.unwrap_or_default();
         for m in &metas {
             self.library
@@ -786,7 +801,173 @@ impl<S: Store + 'static> App<S> {
                 }
                 self.send_notifications();
             }
+            Route::Messages => self.refresh_messages().await,
+            Route::Conversation(peer) => self.show_conversation(peer).await,
             Route::Home | Route::Network => {}
+        }
+    }
+
+    /// Reads the conversations and shows the Messages list (and the navigation's count).
+    async fn refresh_messages(&self) {
+        match dms::conversations(&self.store).await {
+            Ok(c) => {
+                let view = messages_view(&c, &self.library.borrow());
+                self.send(Update::Messages(view));
+            }
+            Err(e) => self.notice(format!("Reading your messages failed: {e}"), true),
+        }
+    }
+
+    /// Shows the conversation with `peer`, and reads it ([`crate::messages`]).
+    async fn show_conversation(&self, peer: AuthorId) {
+        let store = &self.store;
+        let (index, shown) = match (
+            dms::conversations(store).await,
+            dms::messages(store, &peer).await,
+        ) {
+            (Ok(i), Ok(s)) => (i, s),
+            (Err(e), _) | (_, Err(e)) => {
+                self.notice(format!("Reading your messages failed: {e}"), true);
+                return;
+            }
+        };
+        let c = index.iter().find(|c| c.peer == peer).cloned();
+        let view = conversation_view(peer, c.as_ref(), shown, &self.library.borrow());
+        let request = view.request;
+        self.send(Update::Conversation(Box::new(view)));
+        let Some(c) = c else { return };
+        if request {
+            return;
+        }
+        let newest = match dms::newest_from(store, &peer).await {
+            Ok(Some(n)) if n > c.read_ms || c.unread > 0 => n,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!("reading a conversation: {e}");
+                return;
+            }
+        };
+        let (id, seed) = match (self.env.random::<16>(), self.env.random::<32>()) {
+            (Ok(i), Ok(s)) => (LetterId(i), s),
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!("no randomness for a read receipt: {e}");
+                return;
+            }
+        };
+        let receipt = Letter {
+            id,
+            from: self.me(),
+            to: peer,
+            sent_ms: now_ms(),
+            body: Body::Read { up_to_ms: newest },
+        };
+        let sealed = match dm::seal(&self.identity, &receipt, seed) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("sealing a read receipt: {e}");
+                return;
+            }
+        };
+        let result = match self.net() {
+            Some(net) => net
+                .read_letters(peer, newest, id, sealed)
+                .await
+                .map_err(|e| e.to_string()),
+            None => read_here(store, peer, newest, id, &sealed)
+                .await
+                .map_err(|e| e.to_string()),
+        };
+        match result {
+            Ok(()) => {
+                self.refresh_messages().await;
+                self.send(Update::Changed(peer));
+            }
+            Err(e) => self.notice(format!("Saving what you read failed: {e}"), true),
+        }
+    }
+
+    /// Seals and sends a direct message ([`crate::messages`]).
+    async fn send_message(&self, to: AuthorId, text: String) {
+        let text = text.trim().to_owned();
+        if text.is_empty() {
+            return;
+        }
+        if text.len() > MAX_DM_TEXT {
+            self.notice(
+                format!(
+                    "A message can be at most {MAX_DM_TEXT} bytes; this one is {}.",
+                    text.len()
+                ),
+                true,
+            );
+            return;
+        }
+        if to == self.me() {
+            self.notice("You cannot send yourself a message.", true);
+            return;
+        }
+        let (id, seed) = match (self.env.random::<16>(), self.env.random::<32>()) {
+            (Ok(i), Ok(s)) => (LetterId(i), s),
+            (Err(e), _) | (_, Err(e)) => {
+                self.notice(format!("Sending failed: {e}"), true);
+                return;
+            }
+        };
+        let letter = Letter {
+            id,
+            from: self.me(),
+            to,
+            sent_ms: now_ms(),
+            body: Body::Text(text),
+        };
+        let sealed = match dm::seal(&self.identity, &letter, seed) {
+            Ok(s) => s,
+            Err(e) => {
+                self.notice(format!("The message could not be sealed: {e}"), true);
+                return;
+            }
+        };
+        let result = match self.net() {
+            Some(net) => net
+                .send_letter(letter, sealed)
+                .await
+                .map_err(|e| e.to_string()),
+            // No network in this tab yet: kept here, and the agent delivers it from the outbox
+            // once it runs.
+            None => dms::send(&self.store, &letter, &sealed, now_ms())
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+        };
+        match result {
+            Ok(()) => {
+                self.send(Update::Changed(to));
+                self.letters_changed(to).await;
+            }
+            Err(e) => self.notice(format!("Sending failed: {e}"), true),
+        }
+    }
+
+    /// A message came from `peer`, whom this device cannot name (none of their feed is
+    /// held): their feed is fetched as a preview, as opening their profile does, so the
+    /// conversation shows who wrote (the list is read again once it is synced).
+    async fn learn_writer(&self, peer: AuthorId) {
+        if peer == self.me() {
+            return;
+        }
+        let Some(net) = self.net() else { return };
+        if matches!(self.store.feed(&peer).await, Ok(None)) {
+            self.add_preview(peer).await;
+            net.sync(peer);
+        }
+    }
+
+    /// The messages with `peer` changed in the store: the list and, if open, the
+    /// conversation are read again.
+    async fn letters_changed(&self, peer: AuthorId) {
+        self.refresh_messages().await;
+        if self.route.get() == Route::Conversation(peer) {
+            self.show_conversation(peer).await;
         }
     }
 
@@ -896,6 +1077,7 @@ impl<S: Store + 'static> App<S> {
             }
             Route::Network => self.find_holders(),
             Route::Settings => self.env.persistence(false).await,
+            Route::Conversation(peer) => self.learn_writer(peer).await,
             _ => {}
         }
         self.refresh_route().await;
@@ -1046,6 +1228,7 @@ impl<S: Store + 'static> App<S> {
                 }
             }
             Command::SetStance { author, stance } => self.set_stance(author, stance).await,
+            Command::SendMessage { to, text } => self.send_message(to, text).await,
             Command::Follow(author) => self.follow(author).await,
             Command::Unfollow(author) => self.unfollow(author).await,
             Command::Search(q) => self.search(&q),
@@ -1604,6 +1787,8 @@ impl<S: Store + 'static> App<S> {
         self.read_inbox().await;
         self.reload_feed(author).await;
         self.refresh_live().await;
+        // Direct messages with them may have moved too (kept by the tab running the node).
+        self.letters_changed(author).await;
     }
 
     /// Re-reads every held feed (after another view of the store may have changed any).
@@ -1763,6 +1948,12 @@ impl<S: Store + 'static> App<S> {
                 }
                 self.refresh_live().await;
             }
+            News::Letters { peer } => {
+                // Kept by the agent: other tabs read it too.
+                self.send(Update::Changed(peer));
+                self.learn_writer(peer).await;
+                self.letters_changed(peer).await;
+            }
             News::Notified { note, .. } => {
                 // Kept in the inbox by the agent: read from there, like every other tab does.
                 self.send(Update::Changed(note.author));
@@ -1801,4 +1992,19 @@ impl<S: Store + 'static> App<S> {
             _ => {}
         }
     }
+}
+
+/// Marks `peer`'s messages read up to `up_to_ms` and queues `receipt` if that moved the mark:
+/// what the agent does, done here when this tab has no network yet.
+async fn read_here(
+    store: &impl Store,
+    peer: AuthorId,
+    up_to_ms: u64,
+    id: LetterId,
+    receipt: &[u8],
+) -> Result<(), kith_store::InboxError> {
+    if dms::mark_read(store, &peer, up_to_ms).await? {
+        dms::queue(store, id, peer, receipt, now_ms()).await?;
+    }
+    Ok(())
 }

@@ -26,6 +26,7 @@
 
 mod app;
 mod library;
+pub mod messages;
 pub mod network;
 pub mod route;
 pub mod search;

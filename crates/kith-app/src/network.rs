@@ -8,7 +8,7 @@
 //! arrives later as [`News`].
 
 use futures::future::LocalBoxFuture;
-use kith_core::{AuthorId, NameClaim, VerifiedEntry};
+use kith_core::{AuthorId, Letter, LetterId, NameClaim, VerifiedEntry};
 
 /// Why a network call did not do its work.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +57,19 @@ pub trait Network {
     /// Searches the posts that peers hold (the peers connected here and theirs, up to `ttl`
     /// hops): each verified post once, with the person whose device it came through, if known.
     fn search_posts(&self, words: String, ttl: u8) -> NetResult<PostHits>;
+    /// Keeps my message `letter`, sealed as `sealed`, and delivers it to a device of its
+    /// addressee: now, and from the outbox until one takes it ([`News::Letters`] when it
+    /// moves on).
+    fn send_letter(&self, letter: Letter, sealed: Vec<u8>) -> NetResult<()>;
+    /// I read `peer`'s messages sent up to `up_to_ms`: my read mark moves, and if it moved
+    /// `receipt` (a sealed read receipt with id `id`) goes to them.
+    fn read_letters(
+        &self,
+        peer: AuthorId,
+        up_to_ms: u64,
+        id: LetterId,
+        receipt: Vec<u8>,
+    ) -> NetResult<()>;
 }
 
 /// What a search of the network found: each post, and the person whose device passed it on
@@ -138,6 +151,12 @@ pub enum News {
         note: kith_store::Note,
         /// The entry.
         entry: Box<VerifiedEntry>,
+    },
+    /// The direct messages with `peer` changed in the store: a message from them arrived,
+    /// or they read mine.
+    Letters {
+        /// With whom.
+        peer: AuthorId,
     },
     /// `author` signed two different entries at `seq`; the evidence is in the feed's
     /// metadata.

@@ -20,6 +20,10 @@ pub enum Route {
     Settings,
     /// Replies, mentions, reactions and follows from anyone.
     Notifications,
+    /// Direct messages: conversations and requests.
+    Messages,
+    /// One conversation.
+    Conversation(AuthorId),
 }
 
 impl Route {
@@ -36,6 +40,8 @@ impl Route {
             "network" => Route::Network,
             "settings" => Route::Settings,
             "notifications" => Route::Notifications,
+            "messages" if rest.is_empty() => Route::Messages,
+            "messages" => AuthorId::from_hex(rest).map_or(Route::Messages, Route::Conversation),
             "profile" => AuthorId::from_hex(rest).map_or(Route::Home, Route::Profile),
             _ => Route::Home,
         }
@@ -50,6 +56,8 @@ impl Route {
             Route::Settings => "#/settings".into(),
             Route::Notifications => "#/notifications".into(),
             Route::Profile(a) => format!("#/profile/{}", a.to_hex()),
+            Route::Messages => "#/messages".into(),
+            Route::Conversation(a) => format!("#/messages/{}", a.to_hex()),
         }
     }
 }
@@ -83,6 +91,8 @@ mod tests {
             Route::Settings,
             Route::Notifications,
             Route::Profile(a),
+            Route::Messages,
+            Route::Conversation(a),
         ] {
             assert_eq!(Route::parse(&r.to_fragment()), r);
         }
@@ -90,6 +100,7 @@ mod tests {
         assert_eq!(Route::parse(&link), Route::Profile(a));
         assert_eq!(Route::parse("#/profile/zz"), Route::Home);
         assert_eq!(Route::parse(""), Route::Home);
+        assert_eq!(Route::parse("#/messages/zz"), Route::Messages);
         assert_eq!(parse_person(&a.to_hex()), Ok(a));
         assert_eq!(
             parse_person(&format!("http://127.0.0.1:8080/{link}")),

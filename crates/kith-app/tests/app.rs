@@ -31,6 +31,8 @@ enum Call {
     FindHolders(AuthorId),
     Retry,
     SearchPosts(String),
+    SendLetter(AuthorId),
+    ReadLetters(AuthorId),
 }
 
 /// The recording fake: answers at once, from what the test put in it.
@@ -103,6 +105,20 @@ impl Network for FakeNet {
     ) -> NetResult<Vec<(VerifiedEntry, Option<AuthorId>)>> {
         self.0.record(Call::SearchPosts(words));
         ok(self.0.found.borrow().clone())
+    }
+    fn send_letter(&self, letter: kith_core::Letter, _sealed: Vec<u8>) -> NetResult<()> {
+        self.0.record(Call::SendLetter(letter.to));
+        ok(())
+    }
+    fn read_letters(
+        &self,
+        peer: AuthorId,
+        _up_to_ms: u64,
+        _id: kith_core::LetterId,
+        _receipt: Vec<u8>,
+    ) -> NetResult<()> {
+        self.0.record(Call::ReadLetters(peer));
+        ok(())
     }
 }
 

@@ -140,9 +140,10 @@ pub enum AgentEvent {
     },
     /// A direct message arrived, was opened and kept.
     Letter(kith_store::dms::Message),
-    /// `peer` read the person's messages (a read receipt moved their mark).
-    LetterRead {
-        /// Who read.
+    /// The person's messages to `peer` moved on: delivered, failed, or read (a read receipt
+    /// moved their mark).
+    LettersChanged {
+        /// With whom.
         peer: AuthorId,
     },
     /// A live entry differs from the one held at its position: `author` signed two
@@ -349,6 +350,8 @@ pub struct Agent<S> {
     queries: Rc<std::cell::Cell<u64>>,
     /// The person's key, which opens the letters sent to them ([`Agent::set_identity`]).
     identity: Rc<std::cell::RefCell<Option<Rc<kith_core::Identity>>>>,
+    /// Where [`Agent::run_with`] reports, for work outside its loop (a letter delivered).
+    reporter: Rc<std::cell::RefCell<Option<Report>>>,
 }
 
 impl<S> Clone for Agent<S> {
@@ -367,6 +370,7 @@ impl<S> Clone for Agent<S> {
             inbox_lock: self.inbox_lock.clone(),
             queries: self.queries.clone(),
             identity: self.identity.clone(),
+            reporter: self.reporter.clone(),
         }
     }
 }
@@ -436,6 +440,7 @@ impl<S: Store + 'static> Agent<S> {
             inbox_lock: Rc::default(),
             queries: Rc::default(),
             identity: Rc::default(),
+            reporter: Rc::default(),
         }
     }
 
@@ -448,6 +453,43 @@ impl<S: Store + 'static> Agent<S> {
     /// Delivers what waits in the outboxes now (the app just queued a letter).
     pub fn deliver_now(&self) {
         self.deliver_due();
+    }
+
+    /// Keeps the person's message `letter`, sealed as `sealed`, and delivers it (now, and from
+    /// the outbox until one of the addressee's devices takes it). The only writer of the
+    /// messages in the store is this agent, so a second tab cannot lose one.
+    pub async fn send_letter(
+        &self,
+        letter: &kith_core::Letter,
+        sealed: &[u8],
+    ) -> Result<(), kith_store::InboxError> {
+        {
+            let _writing = self.inbox_lock.lock().await;
+            kith_store::dms::send(self.replica.store(), letter, sealed, crate::now_ms()).await?;
+        }
+        self.deliver_due();
+        Ok(())
+    }
+
+    /// The person read `peer`'s messages up to `up_to_ms`: the read mark moves, and if it
+    /// moved, `receipt` (a sealed [`kith_core::Body::Read`] letter with id `id`) goes to them.
+    pub async fn read_letters(
+        &self,
+        peer: AuthorId,
+        up_to_ms: u64,
+        id: kith_core::LetterId,
+        receipt: &[u8],
+    ) -> Result<(), kith_store::InboxError> {
+        {
+            let _writing = self.inbox_lock.lock().await;
+            let store = self.replica.store();
+            if !kith_store::dms::mark_read(store, &peer, up_to_ms).await? {
+                return Ok(());
+            }
+            kith_store::dms::queue(store, id, peer, receipt, crate::now_ms()).await?;
+        }
+        self.deliver_due();
+        Ok(())
     }
 
     /// Other kith-nodes to use: a standby while the first is up, and the next to go online
@@ -548,6 +590,7 @@ impl<S: Store + 'static> Agent<S> {
         report: impl Fn(AgentEvent) + 'static,
     ) {
         let report: Report = Rc::new(report);
+        *self.reporter.borrow_mut() = Some(report.clone());
         let mut retry_now = retry_now.fuse();
         // Taken once: a second run of the same agent gets no app requests.
         let mut wants = match self.wants_rx.borrow_mut().take() {
@@ -1476,7 +1519,7 @@ impl<S: Store + 'static> Agent<S> {
                 Answer::Kept
             }
             Ok(kith_store::dms::Taken::Read) => {
-                report(AgentEvent::LetterRead { peer: letter.from });
+                report(AgentEvent::LettersChanged { peer: letter.from });
                 Answer::Kept
             }
             Ok(kith_store::dms::Taken::Had) => Answer::Had,
@@ -1870,17 +1913,25 @@ impl<S: Store + 'static> Agent<S> {
                 }
                 break;
             }
-            let _writing = self.inbox_lock.lock().await;
-            for p in letters {
-                let outcome = match answers.get(&p.id) {
-                    Some(Answer::Kept | Answer::Had) => Some(true),
-                    Some(Answer::Refused) => Some(false),
-                    Some(Answer::Later) | None => None,
-                };
-                let retry = crate::now_ms() + note_retry(p.tries + 1).as_millis() as u64;
-                if let Err(e) = dms::attempted(store, &p.id, outcome, retry).await {
-                    tracing::warn!("noting a letter's delivery: {e}");
+            let mut moved = false;
+            {
+                let _writing = self.inbox_lock.lock().await;
+                for p in letters {
+                    let outcome = match answers.get(&p.id) {
+                        Some(Answer::Kept | Answer::Had) => Some(true),
+                        Some(Answer::Refused) => Some(false),
+                        Some(Answer::Later) | None => None,
+                    };
+                    moved |= outcome.is_some();
+                    let retry = crate::now_ms() + note_retry(p.tries + 1).as_millis() as u64;
+                    if let Err(e) = dms::attempted(store, &p.id, outcome, retry).await {
+                        tracing::warn!("noting a letter's delivery: {e}");
+                    }
                 }
+            }
+            let report = self.reporter.borrow().clone();
+            if let (true, Some(report)) = (moved, report) {
+                report(AgentEvent::LettersChanged { peer: to });
             }
         }
     }

@@ -99,6 +99,34 @@ impl<S: Store + 'static> Network for AgentNetwork<S> {
         async move { Ok(agent.search(&words, ttl).await) }.boxed_local()
     }
 
+    fn send_letter(&self, letter: kith_core::Letter, sealed: Vec<u8>) -> NetResult<()> {
+        let agent = self.agent.clone();
+        async move {
+            agent
+                .send_letter(&letter, &sealed)
+                .await
+                .map_err(|e| NetFailure::Failed(format!("keeping the message failed: {e}")))
+        }
+        .boxed_local()
+    }
+
+    fn read_letters(
+        &self,
+        peer: AuthorId,
+        up_to_ms: u64,
+        id: kith_core::LetterId,
+        receipt: Vec<u8>,
+    ) -> NetResult<()> {
+        let agent = self.agent.clone();
+        async move {
+            agent
+                .read_letters(peer, up_to_ms, id, &receipt)
+                .await
+                .map_err(|e| NetFailure::Failed(format!("saving what you read failed: {e}")))
+        }
+        .boxed_local()
+    }
+
     fn retry_now(&self) {
         // Full: a retry is already waiting to be taken.
         let _ = self.retry.clone().try_send(());
@@ -141,9 +169,8 @@ pub fn news(event: AgentEvent) -> Option<News> {
         AgentEvent::Stored { entry, .. } => News::Stored { entry },
         AgentEvent::Notified { note, entry } => News::Notified { note, entry },
         AgentEvent::Forked { author, seq } => News::Forked { author, seq },
-        // Direct messages are in the store; the app does not read them yet (issue 16's next
-        // part: the Messages screen).
-        AgentEvent::Letter(_) | AgentEvent::LetterRead { .. } => return None,
+        AgentEvent::Letter(m) => News::Letters { peer: m.from },
+        AgentEvent::LettersChanged { peer } => News::Letters { peer },
         AgentEvent::Connecting { .. }
         | AgentEvent::Offline { .. }
         | AgentEvent::Standby { .. }

@@ -184,10 +184,15 @@ async fn letters_are_delivered_read_refused_when_forged_and_never_readable_by_th
             assert!(!index[0].accepted, "a request on Bob's side");
 
             // Bob reads it: his read receipt reaches Alice, who sees "read".
-            let up_to = dms::mark_read(&bob.store, &alice.id.author())
+            let up_to = dms::newest_from(&bob.store, &alice.id.author())
                 .await
-                .expect("mark")
-                .expect("moved");
+                .expect("read")
+                .expect("a message");
+            assert!(
+                dms::mark_read(&bob.store, &alice.id.author(), up_to)
+                    .await
+                    .expect("mark")
+            );
             let receipt = Letter {
                 id: LetterId([90; 16]),
                 from: bob.id.author(),

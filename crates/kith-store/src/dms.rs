@@ -365,32 +365,44 @@ pub async fn receive(store: &impl Store, letter: &Letter) -> Result<Taken, Inbox
     }
 }
 
-/// The person read `peer`'s conversation: its unread count goes to 0. Returns the time up to
-/// which they read (the newest message from the peer) if that moved, for a read receipt.
-pub async fn mark_read(store: &impl Store, peer: &AuthorId) -> Result<Option<u64>, InboxError> {
-    let newest = listed(store, peer)
+/// The newest message from `peer` (its `sent_ms`), if any: what reading the conversation
+/// now reads up to.
+pub async fn newest_from(store: &impl Store, peer: &AuthorId) -> Result<Option<u64>, InboxError> {
+    Ok(listed(store, peer)
         .await?
         .iter()
         .filter(|l| !l.mine)
         .map(|l| l.sent_ms)
-        .max();
-    let Some(newest) = newest else {
-        return Ok(None);
-    };
+        .max())
+}
+
+/// The person read `peer`'s messages sent up to `up_to_ms`: the read mark moves there and the
+/// unread count down. Returns whether the mark moved (then a read receipt is due).
+pub async fn mark_read(
+    store: &impl Store,
+    peer: &AuthorId,
+    up_to_ms: u64,
+) -> Result<bool, InboxError> {
     let index = conversations(store).await?;
     let Some(c) = index.iter().find(|c| c.peer == *peer) else {
-        return Ok(None);
+        return Ok(false);
     };
-    if c.read_ms >= newest && c.unread == 0 {
-        return Ok(None);
+    if c.read_ms >= up_to_ms && c.unread == 0 {
+        return Ok(false);
     }
-    let moved = c.read_ms < newest;
+    let moved = c.read_ms < up_to_ms;
+    let read_ms = c.read_ms.max(up_to_ms);
+    let unread = listed(store, peer)
+        .await?
+        .iter()
+        .filter(|l| !l.mine && l.sent_ms > read_ms)
+        .count();
     change_conversation(store, *peer, false, |c| {
-        c.read_ms = c.read_ms.max(newest);
-        c.unread = 0;
+        c.read_ms = read_ms;
+        c.unread = u32::try_from(unread).unwrap_or(u32::MAX);
     })
     .await?;
-    Ok(moved.then_some(newest))
+    Ok(moved)
 }
 
 /// The person accepts a request: the conversation moves out of the requests.
@@ -594,8 +606,12 @@ mod tests {
             assert_eq!(index.len(), 1);
             assert_eq!(index[0].unread, 2);
             assert!(!index[0].accepted, "a request until accepted or answered");
-            assert_eq!(mark_read(&store, &c.author()).await, Ok(Some(NOW + 10)));
-            assert_eq!(mark_read(&store, &c.author()).await, Ok(None));
+            assert_eq!(newest_from(&store, &c.author()).await, Ok(Some(NOW + 10)));
+            // Read up to the first: one left unread.
+            assert_eq!(mark_read(&store, &c.author(), NOW).await, Ok(true));
+            assert_eq!(conversations(&store).await.expect("index")[0].unread, 1);
+            assert_eq!(mark_read(&store, &c.author(), NOW + 10).await, Ok(true));
+            assert_eq!(mark_read(&store, &c.author(), NOW + 10).await, Ok(false));
             accept(&store, &c.author()).await.expect("accept");
             let index = conversations(&store).await.expect("index");
             assert!(index[0].accepted && index[0].unread == 0);

@@ -8,6 +8,7 @@ use yew::prelude::*;
 
 use crate::browser;
 use crate::components::discover::DiscoverPage;
+use crate::components::messages::{ConversationPage, MessagesPage};
 use crate::components::nav::Nav;
 use crate::components::notices::Notices;
 use crate::components::notifications::NotificationsPage;
@@ -174,13 +175,19 @@ fn ready(model: &UseReducerHandle<Model>, send: &Callback<Command>, now: u64) ->
         Route::Notifications => html! {
             <NotificationsPage notifications={model.notifications.clone()} now_ms={now} />
         },
+        Route::Messages => html! {
+            <MessagesPage messages={model.messages.clone()} now_ms={now} />
+        },
+        Route::Conversation(peer) => html! {
+            <ConversationPage conversation={model.conversation.clone().filter(|c| c.who.author == peer)} now_ms={now} />
+        },
         Route::Settings => html! {
             <SettingsPage usage={model.usage.clone()} persisted={model.persisted} feed_limits={model.feed_limits} people={model.people.clone()} theme={model.theme} me={me.person.author} />
         },
     };
     html! {
         <div class="layout">
-            <Nav route={model.route} me={me} unread={model.notifications.unread} />
+            <Nav route={model.route} me={me} unread={model.notifications.unread} unread_messages={model.messages.unread} />
             <main id="main" tabindex="-1">{ page }</main>
         </div>
     }

@@ -133,6 +133,10 @@ pub struct Model {
     pub people: Vec<(Person, kith_store::Stance)>,
     /// The notifications, and how many are unread.
     pub notifications: Notifications,
+    /// The conversations, and how many messages are unread.
+    pub messages: kith_app::messages::Messages,
+    /// The conversation open (or last open).
+    pub conversation: Option<kith_app::messages::ConversationView>,
     /// The latest search of the posts others hold.
     pub net_search: NetSearch,
     /// The theme.
@@ -177,6 +181,8 @@ impl Model {
             feed_limits: None,
             people: Vec::new(),
             notifications: Notifications::default(),
+            messages: Default::default(),
+            conversation: None,
             net_search: NetSearch::Idle,
             theme: Theme::System,
             notices: Vec::new(),
@@ -312,6 +318,8 @@ impl Reducible for Model {
                 Update::FeedLimits(l) => next.feed_limits = Some(l),
                 Update::People(p) => next.people = p,
                 Update::Notifications(n) => next.notifications = n,
+                Update::Messages(m) => next.messages = m,
+                Update::Conversation(c) => next.conversation = Some(*c),
                 Update::Theme(t) => next.theme = t,
                 Update::OwnCheck(c) => next.own_check = c,
                 Update::Notice { text, error } => {

@@ -107,6 +107,25 @@ pub enum TabMessage {
         /// The feed.
         author: AuthorId,
     },
+    /// Follower → holder: keep my sealed message and deliver it (the holder's agent is the one
+    /// writer of the messages in the store).
+    SendLetter {
+        /// The message.
+        letter: kith_core::Letter,
+        /// It sealed for its addressee.
+        sealed: Vec<u8>,
+    },
+    /// Follower → holder: I read `peer`'s messages up to `up_to_ms`; `receipt` tells them.
+    ReadLetters {
+        /// With whom.
+        peer: AuthorId,
+        /// Up to when.
+        up_to_ms: u64,
+        /// The receipt's id.
+        id: kith_core::LetterId,
+        /// The sealed receipt.
+        receipt: Vec<u8>,
+    },
     /// Follower → holder: sync `author`'s feed now.
     Sync {
         /// The feed.
@@ -387,6 +406,27 @@ impl Network for TabNetwork {
         self.tabs.tell(&TabMessage::SearchPosts { id, words, ttl });
         answered(rx)
     }
+
+    fn send_letter(&self, letter: kith_core::Letter, sealed: Vec<u8>) -> NetResult<()> {
+        self.tabs.tell(&TabMessage::SendLetter { letter, sealed });
+        futures::future::ready(Ok(())).boxed_local()
+    }
+
+    fn read_letters(
+        &self,
+        peer: AuthorId,
+        up_to_ms: u64,
+        id: kith_core::LetterId,
+        receipt: Vec<u8>,
+    ) -> NetResult<()> {
+        self.tabs.tell(&TabMessage::ReadLetters {
+            peer,
+            up_to_ms,
+            id,
+            receipt,
+        });
+        futures::future::ready(Ok(())).boxed_local()
+    }
 }
 
 /// The holder's side: carries out a follower's request with this tab's network (`None`
@@ -432,6 +472,48 @@ pub async fn serve<S: Store>(
         TabMessage::Sync { author } => {
             if let Some(net) = net {
                 net.sync(author);
+            }
+        }
+        TabMessage::SendLetter { letter, sealed } => {
+            let result = match net {
+                Some(net) => net
+                    .send_letter(letter.clone(), sealed)
+                    .await
+                    .map_err(|e| e.to_string()),
+                // No network here yet: kept, and delivered from the outbox once it runs.
+                None => kith_store::dms::send(store, &letter, &sealed, kith_app::now_ms())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+            };
+            match result {
+                Ok(()) => tabs.tell(&TabMessage::Changed { author: letter.to }),
+                Err(e) => tracing::warn!("keeping a message from another tab: {e}"),
+            }
+        }
+        TabMessage::ReadLetters {
+            peer,
+            up_to_ms,
+            id,
+            receipt,
+        } => {
+            let result = match net {
+                Some(net) => net
+                    .read_letters(peer, up_to_ms, id, receipt)
+                    .await
+                    .map_err(|e| e.to_string()),
+                None => async {
+                    if kith_store::dms::mark_read(store, &peer, up_to_ms).await? {
+                        kith_store::dms::queue(store, id, peer, &receipt, kith_app::now_ms())
+                            .await?;
+                    }
+                    Ok::<(), kith_store::InboxError>(())
+                }
+                .await
+                .map_err(|e| e.to_string()),
+            };
+            if let Err(e) = result {
+                tracing::warn!("saving what another tab read: {e}");
             }
         }
         TabMessage::Lookup { id, handle } => {

@@ -6,6 +6,7 @@
 pub mod avatar;
 pub mod compose;
 pub mod discover;
+pub mod messages;
 pub mod nav;
 pub mod notices;
 pub mod notifications;

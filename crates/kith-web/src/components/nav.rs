@@ -16,6 +16,9 @@ pub struct NavProps {
     /// Notifications not read yet.
     #[prop_or_default]
     pub unread: usize,
+    /// Direct messages not read yet (requests left out).
+    #[prop_or_default]
+    pub unread_messages: u32,
 }
 
 /// Navigation links; the open one is marked for assistive technology.
@@ -41,6 +44,15 @@ pub fn nav(props: &NavProps) -> Html {
                         aria-label={if props.unread > 0 { format!("Notifications, {} unread", props.unread) } else { "Notifications".to_owned() }}>
                         { "Notifications" }
                         if props.unread > 0 { <span id="unread" class="unread-count" aria-hidden="true">{ props.unread.min(99) }</span> }
+                    </a>
+                </li>
+                <li>
+                    <a id="nav-messages" href={Route::Messages.to_fragment()}
+                        aria-current={matches!(props.route, Route::Messages | Route::Conversation(_)).then_some("page")}
+                        class={classes!(matches!(props.route, Route::Messages | Route::Conversation(_)).then_some("current"))}
+                        aria-label={if props.unread_messages > 0 { format!("Messages, {} unread", props.unread_messages) } else { "Messages".to_owned() }}>
+                        { "Messages" }
+                        if props.unread_messages > 0 { <span id="unread-messages" class="unread-count" aria-hidden="true">{ props.unread_messages.min(99) }</span> }
                     </a>
                 </li>
                 { link(Route::Profile(me), "Profile", "nav-profile") }

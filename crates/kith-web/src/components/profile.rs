@@ -35,6 +35,11 @@ pub fn profile_page(props: &ProfileProps) -> Html {
         return html! { <section class="card"><p class="muted">{ "Loading profile…" }</p></section> };
     };
     let author = p.person.author;
+    let message_button = if p.is_me {
+        html! {}
+    } else {
+        html! { <a id="message" class="button secondary" href={Route::Conversation(author).to_fragment()}>{ "Message" }</a> }
+    };
     let follow_button = if p.is_me {
         html! {}
     } else if p.followed {
@@ -95,6 +100,7 @@ pub fn profile_page(props: &ProfileProps) -> Html {
                     }
                     <p class="fp">{ "Fingerprint " }<code id="profile-fingerprint">{ &p.person.fingerprint }</code></p>
                 </div>
+                { message_button }
                 { follow_button }
             </div>
             if !p.person.bio.is_empty() {
