@@ -43,6 +43,8 @@ struct Fake {
     names: RefCell<BTreeMap<String, Vec<(AuthorId, String)>>>,
     holders: RefCell<Vec<AuthorId>>,
     found: RefCell<Vec<(VerifiedEntry, Option<AuthorId>)>>,
+    /// Sealed letters handed over: messages and read receipts.
+    letters: RefCell<Vec<(kith_core::Letter, Vec<u8>)>>,
 }
 
 struct FakeNet(Rc<Fake>);
@@ -106,18 +108,27 @@ impl Network for FakeNet {
         self.0.record(Call::SearchPosts(words));
         ok(self.0.found.borrow().clone())
     }
-    fn send_letter(&self, letter: kith_core::Letter, _sealed: Vec<u8>) -> NetResult<()> {
+    fn send_letter(&self, letter: kith_core::Letter, sealed: Vec<u8>) -> NetResult<()> {
         self.0.record(Call::SendLetter(letter.to));
+        self.0.letters.borrow_mut().push((letter, sealed));
         ok(())
     }
     fn read_letters(
         &self,
         peer: AuthorId,
-        _up_to_ms: u64,
-        _id: kith_core::LetterId,
-        _receipt: Vec<u8>,
+        up_to_ms: u64,
+        id: kith_core::LetterId,
+        receipt: Vec<u8>,
     ) -> NetResult<()> {
         self.0.record(Call::ReadLetters(peer));
+        let letter = kith_core::Letter {
+            id,
+            from: AuthorId([0; 32]),
+            to: peer,
+            sent_ms: up_to_ms,
+            body: kith_core::Body::Read { up_to_ms },
+        };
+        self.0.letters.borrow_mut().push((letter, receipt));
         ok(())
     }
 }
@@ -1480,4 +1491,129 @@ fn submitting_a_search_asks_the_network_and_lists_verified_posts_with_who_passed
         }),
         Some(NetSearch::Failed(_))
     ));
+}
+
+#[test]
+fn messages_are_sealed_for_their_addressee_listed_and_read_with_a_receipt_unless_a_request() {
+    use kith_core::dm::{self, Body, Letter, LetterId};
+    use kith_store::dms;
+    let mut h = Harness::new("Alice", "alice");
+    let bob = Other::new(21);
+    let carol = Other::new(22);
+    h.run(Command::Follow(bob.author()));
+    h.net.take();
+
+    // Alice writes to Bob: the network gets a letter only Bob opens, with her text.
+    h.run(Command::SendMessage {
+        to: bob.author(),
+        text: "  lunch tomorrow?  ".into(),
+    });
+    assert_eq!(h.net.take(), vec![Call::SendLetter(bob.author())]);
+    let (letter, sealed) = h.net.letters.borrow_mut().remove(0);
+    let opened = dm::open(&bob.id, &sealed, kith_app::now_ms()).expect("Bob opens it");
+    assert_eq!(opened, letter);
+    assert_eq!(opened.body, Body::Text("lunch tomorrow?".into()));
+    assert!(dm::open(&carol.id, &sealed, kith_app::now_ms()).is_err());
+    // The agent keeps it and says so: the conversation lists it, sending.
+    futures::executor::block_on(dms::send(h.store(), &letter, &sealed, kith_app::now_ms()))
+        .expect("kept");
+    h.news(News::Letters { peer: bob.author() });
+    let messages = |h: &Harness| {
+        h.last(|u| match u {
+            Update::Messages(m) => Some(m.clone()),
+            _ => None,
+        })
+        .expect("messages sent")
+    };
+    let m = messages(&h);
+    assert_eq!(m.conversations.len(), 1);
+    assert_eq!((m.unread, m.requests.len()), (0, 0));
+
+    // Bob answers; Alice's count goes up; opening the conversation reads it and sends Bob a
+    // receipt up to his message.
+    let answer = Letter {
+        id: LetterId([5; 16]),
+        from: bob.author(),
+        to: h.app.me(),
+        sent_ms: kith_app::now_ms(),
+        body: Body::Text("yes!".into()),
+    };
+    futures::executor::block_on(dms::receive(h.store(), &answer)).expect("kept");
+    h.news(News::Letters { peer: bob.author() });
+    assert_eq!(messages(&h).unread, 1);
+    h.run(Command::Open(Route::Conversation(bob.author())));
+    assert!(h.net.take().contains(&Call::ReadLetters(bob.author())));
+    let (_, receipt) = h.net.letters.borrow_mut().remove(0);
+    let receipt = dm::open(&bob.id, &receipt, kith_app::now_ms()).expect("Bob opens it");
+    assert_eq!(
+        receipt.body,
+        Body::Read {
+            up_to_ms: answer.sent_ms
+        }
+    );
+    let view = h
+        .last(|u| match u {
+            Update::Conversation(c) => Some(c.clone()),
+            _ => None,
+        })
+        .expect("conversation sent");
+    let texts: Vec<(&str, bool)> = view
+        .messages
+        .iter()
+        .map(|m| (m.text.as_str(), m.mine))
+        .collect();
+    assert_eq!(texts, [("lunch tomorrow?", true), ("yes!", false)]);
+    assert!(!view.request);
+
+    // Carol, not followed, writes: a request, not counted, and opening it sends no receipt.
+    let hello = Letter {
+        id: LetterId([6; 16]),
+        from: carol.author(),
+        to: h.app.me(),
+        sent_ms: kith_app::now_ms(),
+        body: Body::Text("hello from carol".into()),
+    };
+    futures::executor::block_on(dms::receive(h.store(), &hello)).expect("kept");
+    h.news(News::Letters {
+        peer: carol.author(),
+    });
+    let m = messages(&h);
+    assert_eq!(m.requests.len(), 1);
+    assert_eq!(m.requests[0].who.author, carol.author());
+    h.net.take();
+    h.run(Command::Open(Route::Conversation(carol.author())));
+    let calls = h.net.take();
+    assert!(
+        !calls.contains(&Call::ReadLetters(carol.author())),
+        "{calls:?}"
+    );
+    // She is unknown here: her feed is fetched to name her.
+    assert!(calls.contains(&Call::Sync(carol.author())), "{calls:?}");
+
+    // Too long, or to oneself: said, and nothing sent.
+    h.run(Command::SendMessage {
+        to: bob.author(),
+        text: "x".repeat(dm::MAX_DM_TEXT + 1),
+    });
+    h.run(Command::SendMessage {
+        to: h.app.me(),
+        text: "note to self".into(),
+    });
+    assert!(
+        !h.net
+            .take()
+            .iter()
+            .any(|c| matches!(c, Call::SendLetter(_)))
+    );
+    let notices = h.notices();
+    assert!(
+        notices
+            .iter()
+            .any(|(t, e)| *e && t.contains("at most 4000 bytes")),
+        "{notices:?}"
+    );
+    assert!(
+        notices.iter().any(|(t, e)| *e && t.contains("yourself")),
+        "{notices:?}"
+    );
 }
