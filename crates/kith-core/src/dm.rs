@@ -268,6 +268,50 @@ pub fn open(identity: &Identity, bytes: &[u8], now_ms: u64) -> Result<Letter, Dm
     Ok(letter)
 }
 
+/// HPKE's `info` for what a person seals for themselves.
+const SELF_INFO: &[u8] = b"kith-dm-self-v1";
+
+/// Seals `bytes` so that only `identity` can open them again (the messages in a backup, whose
+/// file is otherwise readable): HPKE's base mode, the same suite, to the person's own key.
+/// The result is the 32-byte ephemeral key, then the ciphertext.
+pub fn seal_for_self(
+    identity: &Identity,
+    bytes: &[u8],
+    seed: [u8; 32],
+) -> Result<Vec<u8>, DmError> {
+    let me = public_of(&identity.author())?;
+    let mut rng = <chacha20::ChaCha20Rng as chacha20::rand_core::SeedableRng>::from_seed(seed);
+    let (enc, ciphertext) = hpke::single_shot_seal_with_rng::<Aead, Kdf, Kem>(
+        &OpModeS::Base,
+        &me,
+        SELF_INFO,
+        bytes,
+        &[],
+        &mut rng,
+    )
+    .map_err(|_| DmError::BadKey(identity.author()))?;
+    let mut out = enc.to_bytes().to_vec();
+    out.extend(ciphertext);
+    Ok(out)
+}
+
+/// Opens what [`seal_for_self`] sealed for `identity`.
+pub fn open_for_self(identity: &Identity, sealed: &[u8]) -> Result<Vec<u8>, DmError> {
+    let Some((enc, ciphertext)) = sealed.split_at_checked(32) else {
+        return Err(DmError::Malformed(format!("{} bytes", sealed.len())));
+    };
+    let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(enc).map_err(|_| DmError::DoesNotOpen)?;
+    hpke::single_shot_open::<Aead, Kdf, Kem>(
+        &OpModeR::Base,
+        &secret_of(identity)?,
+        &enc,
+        SELF_INFO,
+        ciphertext,
+        &[],
+    )
+    .map_err(|_| DmError::DoesNotOpen)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,6 +419,24 @@ mod tests {
         assert!(matches!(
             open(&b, &vec![0; MAX_SEALED_BYTES + 1], NOW),
             Err(DmError::TooLarge(_))
+        ));
+    }
+
+    #[test]
+    fn what_a_person_seals_for_themselves_only_they_open() {
+        let (a, b, _) = people();
+        let sealed = seal_for_self(&a, b"my messages", [4; 32]).expect("seal");
+        assert_eq!(
+            open_for_self(&a, &sealed).as_deref(),
+            Ok(&b"my messages"[..])
+        );
+        assert_eq!(open_for_self(&b, &sealed), Err(DmError::DoesNotOpen));
+        let mut bad = sealed.clone();
+        bad[40] ^= 1;
+        assert_eq!(open_for_self(&a, &bad), Err(DmError::DoesNotOpen));
+        assert!(matches!(
+            open_for_self(&a, &sealed[..31]),
+            Err(DmError::Malformed(_))
         ));
     }
 

@@ -1,7 +1,7 @@
 //! The one-file backup: the encrypted identity plus every feed the person holds.
 //!
-//! Format, version 2 (postcard encoding of [`BackupFile`]; version 1, still read, is the same
-//! without `people`):
+//! Format, version 3 (postcard encoding of [`BackupFile`]; versions 1 and 2, still read, are
+//! the same without `people` and `dms`, and without `dms`):
 //!
 //! | field | type | meaning |
 //! |---|---|---|
@@ -12,24 +12,27 @@
 //! | `identity` | bytes | `Identity::export` (Argon2id + ChaCha20-Poly1305 under the passphrase) |
 //! | `feeds` | list | per feed: author, followed, and every entry as its signed bytes |
 //! | `people` | list | whom the person muted or blocked: author and [`Stance`] ([`crate::people`]) |
+//! | `dms` | bytes | the direct messages ([`crate::dms::Export`]), sealed to the person's own key ([`kith_core::dm::seal_for_self`]); empty if none |
 //!
 //! Import verifies everything before it writes anything: the passphrase opens the identity,
 //! the identity is the file's author, every entry of every feed verifies against its author's
 //! key and chains. Then all entries go into the store in one transaction. Entries already held
-//! are skipped, so importing the same file twice is harmless. The muted and blocked people are
+//! are skipped, so importing the same file twice is harmless. The direct messages open only
+//! with the identity inside (so only with the passphrase) and are added to those here. The muted and blocked people are
 //! added to those of this browser (a stance taken here stays). A backup of another person than
 //! the one this browser already holds is refused.
 
 use kith_core::{AuthorId, Feed, Identity, KdfParams, KeyExportError};
 use serde::{Deserialize, Serialize};
 
+use crate::dms;
 use crate::people::{self, People, PeopleError, Stance};
 use crate::{Store, StoreError};
 
 /// The file's first bytes.
 pub const MAGIC: [u8; 8] = *b"KITHBKUP";
 /// The format version written.
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 /// The oldest format version read.
 pub const OLDEST_VERSION: u16 = 1;
 /// The largest backup read, in bytes.
@@ -52,6 +55,35 @@ pub struct BackupFile {
     pub feeds: Vec<BackupFeed>,
     /// Whom the person muted or blocked (since version 2).
     pub people: Vec<(AuthorId, Stance)>,
+    /// The direct messages, sealed to the person's own key (since version 3; empty if none).
+    pub dms: Vec<u8>,
+}
+
+/// Version 2: [`BackupFile`] without `dms`.
+#[derive(Deserialize)]
+struct BackupFileV2 {
+    magic: [u8; 8],
+    version: u16,
+    created_ms: u64,
+    author: AuthorId,
+    identity: Vec<u8>,
+    feeds: Vec<BackupFeed>,
+    people: Vec<(AuthorId, Stance)>,
+}
+
+impl From<BackupFileV2> for BackupFile {
+    fn from(v2: BackupFileV2) -> BackupFile {
+        BackupFile {
+            magic: v2.magic,
+            version: v2.version,
+            created_ms: v2.created_ms,
+            author: v2.author,
+            identity: v2.identity,
+            feeds: v2.feeds,
+            people: v2.people,
+            dms: Vec::new(),
+        }
+    }
 }
 
 /// Version 1: [`BackupFile`] without `people`.
@@ -75,6 +107,7 @@ impl From<BackupFileV1> for BackupFile {
             identity: v1.identity,
             feeds: v1.feeds,
             people: Vec::new(),
+            dms: Vec::new(),
         }
     }
 }
@@ -86,6 +119,9 @@ fn decode(bytes: &[u8]) -> Result<BackupFile, BackupError> {
         .map_err(|_| BackupError::NotABackup)?;
     match version {
         1 => postcard::from_bytes::<BackupFileV1>(bytes)
+            .map(BackupFile::from)
+            .map_err(|_| BackupError::NotABackup),
+        2 => postcard::from_bytes::<BackupFileV2>(bytes)
             .map(BackupFile::from)
             .map_err(|_| BackupError::NotABackup),
         VERSION => postcard::from_bytes(bytes).map_err(|_| BackupError::NotABackup),
@@ -147,6 +183,9 @@ pub enum BackupError {
     /// The list of muted and blocked people could not be read or kept.
     #[error(transparent)]
     People(#[from] PeopleError),
+    /// The direct messages could not be read, opened or kept.
+    #[error("the messages in this backup could not be restored: {0}")]
+    Messages(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -182,6 +221,18 @@ pub async fn export(
             entries,
         });
     }
+    let messages = dms::export(store)
+        .await
+        .map_err(|e| BackupError::Messages(e.to_string()))?;
+    let dms = if messages.is_empty() {
+        Vec::new()
+    } else {
+        // The caller's fresh salt and nonce, hashed apart from their other use, seed the
+        // ephemeral key.
+        let seed = kith_core::Hash::of(&[b"kith-backup-dms", &salt, &nonce]).0;
+        kith_core::dm::seal_for_self(identity, &messages.encode(), seed)
+            .map_err(|e| BackupError::Messages(e.to_string()))?
+    };
     let file = BackupFile {
         magic: MAGIC,
         version: VERSION,
@@ -190,6 +241,7 @@ pub async fn export(
         identity: encrypted,
         feeds,
         people: people::read(store).await?.iter().collect(),
+        dms,
     };
     postcard::to_allocvec(&file).map_err(|e| BackupError::Store(StoreError::Backend(e.to_string())))
 }
@@ -222,6 +274,13 @@ pub async fn import(
         return Err(BackupError::NotYours);
     }
     // Verify everything before writing anything.
+    let messages = if file.dms.is_empty() {
+        None
+    } else {
+        let bytes = kith_core::dm::open_for_self(&identity, &file.dms)
+            .map_err(|e| BackupError::Messages(e.to_string()))?;
+        Some(dms::Export::decode(&bytes).map_err(|e| BackupError::Messages(e.to_string()))?)
+    };
     let mut verified = Vec::new();
     let mut count = 0;
     for bf in &file.feeds {
@@ -253,6 +312,11 @@ pub async fn import(
         if here.merge(&from_file) > 0 {
             people::write(store, &here).await?;
         }
+    }
+    if let Some(m) = &messages {
+        dms::import(store, m)
+            .await
+            .map_err(|e| BackupError::Messages(e.to_string()))?;
     }
     store.set_identity(&identity.secret()).await?;
     Ok(Restored {

@@ -514,6 +514,109 @@ async fn settle(store: &impl Store, p: &Pending, taken: bool) -> Result<(), Inbo
     Ok(())
 }
 
+/// Every conversation and message kept here, for a backup ([`crate::backup`] seals it to
+/// the person's own key before it goes into the file). Letters still waiting for delivery are
+/// not in it: a restored message that was not delivered shows "not delivered".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Export {
+    conversations: Vec<Conversation>,
+    lists: Vec<(AuthorId, Vec<Listed>)>,
+    messages: Vec<Message>,
+}
+
+impl Export {
+    /// Whether there is nothing in it.
+    pub fn is_empty(&self) -> bool {
+        self.conversations.is_empty()
+    }
+
+    /// Its bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        encode(self)
+    }
+
+    /// Reads [`Export::encode`], checking the bounds a store keeps.
+    pub fn decode(bytes: &[u8]) -> Result<Export, InboxError> {
+        let e: Export = decode(bytes)?;
+        let too_long = e
+            .messages
+            .iter()
+            .any(|m| m.text.len() > kith_core::dm::MAX_DM_TEXT);
+        if e.conversations.len() > MAX_CONVERSATIONS
+            || e.lists.len() > MAX_CONVERSATIONS
+            || e.lists.iter().any(|(_, l)| l.len() > MAX_MESSAGES)
+            || e.messages.len() > MAX_CONVERSATIONS * MAX_MESSAGES
+            || too_long
+        {
+            return Err(InboxError::Damaged("messages over the limits".into()));
+        }
+        Ok(e)
+    }
+}
+
+/// Everything kept here, for a backup.
+pub async fn export(store: &impl Store) -> Result<Export, InboxError> {
+    let conversations = conversations(store).await?;
+    let mut lists = Vec::new();
+    let mut messages = Vec::new();
+    for c in &conversations {
+        let list = listed(store, &c.peer).await?;
+        for l in &list {
+            if let Some(bytes) = store.get_setting(&message_key(&l.id)).await? {
+                messages.push(decode::<Message>(&bytes)?);
+            }
+        }
+        lists.push((c.peer, list));
+    }
+    Ok(Export {
+        conversations,
+        lists,
+        messages,
+    })
+}
+
+/// Adds what `export` holds and this store does not (a restore): conversations, and the
+/// messages not kept here already. Returns how many messages it added.
+pub async fn import(store: &impl Store, export: &Export) -> Result<usize, InboxError> {
+    let mut added = 0;
+    for (peer, list) in &export.lists {
+        let c = export.conversations.iter().find(|c| c.peer == *peer);
+        for l in list {
+            if store.get_setting(&message_key(&l.id)).await?.is_some() {
+                continue;
+            }
+            let Some(m) = export.messages.iter().find(|m| m.id == l.id) else {
+                continue;
+            };
+            list_message(store, peer, m, l.mine).await?;
+            // Delivered or not as it was; one still on its way is not any more.
+            let mut mine = listed(store, peer).await?;
+            if let Some(x) = mine.iter_mut().find(|x| x.id == l.id) {
+                x.delivered = l.delivered;
+                x.failed = l.mine && (l.failed || !l.delivered);
+            }
+            store.put_setting(&list_key(peer), &encode(&mine)).await?;
+            added += 1;
+        }
+        if let Some(c) = c {
+            let unread = listed(store, peer)
+                .await?
+                .iter()
+                .filter(|l| !l.mine && l.sent_ms > c.read_ms)
+                .count();
+            change_conversation(store, *peer, false, |here| {
+                here.last_ms = here.last_ms.max(c.last_ms);
+                here.read_ms = here.read_ms.max(c.read_ms);
+                here.they_read_ms = here.they_read_ms.max(c.they_read_ms);
+                here.accepted |= c.accepted;
+                here.unread = u32::try_from(unread).unwrap_or(u32::MAX);
+            })
+            .await?;
+        }
+    }
+    Ok(added)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -677,6 +780,58 @@ mod tests {
                 conversations(&store).await.expect("index").len(),
                 MAX_CONVERSATIONS
             );
+        });
+    }
+
+    #[test]
+    fn an_export_restores_into_another_store_and_merges_with_what_is_there() {
+        futures::executor::block_on(async {
+            let (a, b) = (
+                Identity::from_secret([1; 32]),
+                Identity::from_secret([2; 32]),
+            );
+            let store = MemoryStore::new();
+            let sent = letter(&a, &b, 1, NOW, "hi");
+            send(&store, &sent, b"sealed", NOW).await.expect("send");
+            attempted(&store, &sent.id, Some(true), 0)
+                .await
+                .expect("taken");
+            let waiting = letter(&a, &b, 2, NOW + 1, "still on its way");
+            send(&store, &waiting, b"sealed", NOW).await.expect("send");
+            receive(&store, &letter(&b, &a, 3, NOW + 2, "hello back"))
+                .await
+                .expect("receive");
+            let export =
+                Export::decode(&export(&store).await.expect("export").encode()).expect("decode");
+
+            let fresh = MemoryStore::new();
+            receive(&fresh, &letter(&b, &a, 4, NOW + 3, "newer, only here"))
+                .await
+                .expect("receive");
+            assert_eq!(import(&fresh, &export).await, Ok(3));
+            assert_eq!(
+                import(&fresh, &export).await,
+                Ok(0),
+                "a second import adds nothing"
+            );
+            let shown = messages(&fresh, &b.author()).await.expect("read");
+            let states: Vec<(&str, Option<Delivery>)> = shown
+                .iter()
+                .map(|s| (s.message.text.as_str(), s.delivery))
+                .collect();
+            assert_eq!(
+                states,
+                [
+                    ("hi", Some(Delivery::Delivered)),
+                    ("still on its way", Some(Delivery::Failed)),
+                    ("hello back", None),
+                    ("newer, only here", None),
+                ]
+            );
+            let c = &conversations(&fresh).await.expect("index")[0];
+            assert!(c.accepted);
+            assert_eq!(c.unread, 2);
+            assert!(Export::decode(b"junk").is_err());
         });
     }
 

@@ -406,6 +406,23 @@ async fn filled<B: Backend>(name: &str) -> (B, Identity, Feed, Feed) {
     (s, me, mine, theirs)
 }
 
+/// A backup file of an older `version` (1 or 2) up to its version 1 fields: `me` and `mine`.
+fn older_file(me: &Identity, mine: &Feed, version: u16) -> Vec<u8> {
+    postcard::to_allocvec(&(
+        backup::MAGIC,
+        version,
+        NOW,
+        me.author(),
+        me.export("pw", FAST_KDF, [1; 16], [2; 12]).expect("export"),
+        vec![backup::BackupFeed {
+            author: me.author(),
+            followed: true,
+            entries: mine.entries().iter().map(VerifiedEntry::encode).collect(),
+        }],
+    ))
+    .expect("encodes")
+}
+
 /// A backup restores the same identity, posts and follows into an empty store; twice is fine.
 pub async fn backup_round_trip<B: Backend>() {
     let (s, me, mine, theirs) = filled::<B>("backup-src").await;
@@ -415,13 +432,31 @@ pub async fn backup_round_trip<B: Backend>() {
     crate::people::set(&s, person(6).author(), Some(crate::Stance::Blocked))
         .await
         .expect("block");
+    // A direct message from a friend: in the file only sealed to me.
+    let letter = kith_core::Letter {
+        id: kith_core::LetterId([7; 16]),
+        from: person(5).author(),
+        to: me.author(),
+        sent_ms: NOW,
+        body: kith_core::Body::Text("a secret between us".into()),
+    };
+    crate::dms::receive(&s, &letter).await.expect("message");
     let file = backup::export(&s, &me, "pass phrase", FAST_KDF, [1; 16], [2; 12], NOW)
         .await
         .expect("export");
+    assert!(
+        !file.windows(6).any(|w| w == b"secret"),
+        "the message is sealed"
+    );
     let fresh = B::fresh("backup-dst").await;
     let restored = backup::import(&fresh, &file, "pass phrase", None, NOW)
         .await
         .expect("import");
+    let restored_letters = crate::dms::messages(&fresh, &person(5).author())
+        .await
+        .expect("messages");
+    assert_eq!(restored_letters.len(), 1);
+    assert_eq!(restored_letters[0].message.text, "a secret between us");
     assert_eq!(restored.identity.author(), me.author());
     assert_eq!((restored.feeds, restored.entries), (2, 8));
     assert_eq!(
@@ -452,19 +487,17 @@ pub async fn backup_round_trip<B: Backend>() {
     );
     assert!(people.is_blocked(&person(6).author()));
     // A version 1 file (before the muted and blocked people) still restores.
-    let v1 = postcard::to_allocvec(&(
-        backup::MAGIC,
-        1u16,
-        NOW,
-        me.author(),
-        me.export("pw", FAST_KDF, [1; 16], [2; 12]).expect("export"),
-        vec![backup::BackupFeed {
-            author: me.author(),
-            followed: true,
-            entries: mine.entries().iter().map(VerifiedEntry::encode).collect(),
-        }],
-    ))
-    .expect("encodes");
+    let v1 = older_file(&me, &mine, 1);
+    // So does a version 2 file (before the messages): version 1's fields, then the people.
+    let mut v2 = older_file(&me, &mine, 2);
+    v2.extend(
+        postcard::to_allocvec(&vec![(person(5).author(), crate::Stance::Muted)]).expect("encodes"),
+    );
+    let older2 = B::fresh("backup-v2").await;
+    let restored = backup::import(&older2, &v2, "pw", None, NOW)
+        .await
+        .expect("version 2 imports");
+    assert_eq!((restored.feeds, restored.entries), (1, 3));
     let older = B::fresh("backup-v1").await;
     let restored = backup::import(&older, &v1, "pw", None, NOW)
         .await
