@@ -17,6 +17,10 @@
 //   profile; A (who does not follow B, so only the notification carries it) is on Home: from
 //   B's click on Reply to A's unread count going up. Through kith-node (the `?direct=off`
 //   pair), one reply at a time.
+// - dm_ms_p50/p99 (and dm_lost): A writes to B (who follows A) with both on their
+//   conversation: from A's click on Send to the message on B's screen. The same pair
+//   through kith-node (`?direct=off`), then dm_direct_ms_p50/p99 with the direct pair; one
+//   message at a time. A message not on B's screen within 10 s is counted as lost.
 // - direct_connect_ms_p50: a fresh follower (its own profile, online) clicks Follow on A's
 //   profile; until its status bar counts a direct connection.
 import { mkdtempSync } from 'node:fs';
@@ -158,6 +162,47 @@ async function notify(d, n) {
   return result;
 }
 
+/** The author id of the person whose page `page` is (from their profile screen). */
+async function idOf(page) {
+  await page.click('#nav-profile');
+  return page.getAttribute('section.profile', 'data-author');
+}
+
+/** A writes `n` messages to B, each timed from A's click on Send to the message on B's
+ * screen, with both on their conversation (opened by the fragment, so the page's mode stays). */
+async function dm(d, n) {
+  const [aId, bId] = [await idOf(d.a), await idOf(d.b)];
+  await d.a.evaluate((h) => { location.hash = h; }, `#/messages/${bId}`);
+  await d.a.waitForSelector('#letter-text');
+  await d.b.evaluate((h) => { location.hash = h; }, `#/messages/${aId}`);
+  await d.b.waitForSelector('#letter-text');
+  await d.b.evaluate(() => {
+    window.__letters = {};
+    new MutationObserver(() => {
+      for (const el of document.querySelectorAll('#letters li.letter.theirs .letter-text')) {
+        if (!(el.textContent in window.__letters)) window.__letters[el.textContent] = Date.now();
+      }
+    }).observe(document.body, { childList: true, subtree: true, characterData: true });
+  });
+  const result = { ms: [], lost: 0 };
+  for (let i = 1; i <= n; i++) {
+    const text = `dm ${d.name} ${i}`;
+    await d.a.fill('#letter-text', text);
+    const t0 = await d.a.locator('#send-letter').evaluate((b) => {
+      const t = Date.now();
+      b.click();
+      return t;
+    });
+    const seen = await d.b
+      .waitForFunction((k) => window.__letters[k], text, { timeout: lostAfterMs })
+      .then((h) => h.jsonValue(), () => undefined);
+    if (seen === undefined) result.lost += 1;
+    else result.ms.push(seen - t0);
+    await new Promise((r) => setTimeout(r, gapMs));
+  }
+  return result;
+}
+
 const node = new NodeProcess();
 await node.start();
 const firstPost = [];
@@ -201,6 +246,14 @@ try {
   figures.notify_ms_p99 = pct(notes.ms, 99);
   figures.notify_replies = notes.ms.length;
   figures.notify_lost = notes.lost;
+  for (const [d, key] of [[viaNode, 'dm'], [direct, 'dm_direct']]) {
+    const letters = await dm(d, notifications);
+    process.stderr.write(`${key}_ms: ${letters.ms.join(', ')} lost=${letters.lost}\n`);
+    figures[`${key}_ms_p50`] = median(letters.ms);
+    figures[`${key}_ms_p99`] = pct(letters.ms, 99);
+    figures[`${key}_messages`] = letters.ms.length;
+    figures[`${key}_lost`] = letters.lost;
+  }
   for (let i = 0; i < followers; i++) {
     const c = await profile();
     await c.goto(baseUrl);
