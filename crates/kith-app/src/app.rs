@@ -836,7 +836,8 @@ impl<S: Store + 'static> App<S> {
         let request = view.request;
         self.send(Update::Conversation(Box::new(view)));
         let Some(c) = c else { return };
-        if request {
+        // No receipt for a request, nor to someone blocked.
+        if request || self.people.borrow().is_blocked(&peer) {
             return;
         }
         let newest = match dms::newest_from(store, &peer).await {
@@ -886,8 +887,9 @@ impl<S: Store + 'static> App<S> {
         }
     }
 
-    /// Seals and sends a direct message ([`crate::messages`]).
-    async fn send_message(&self, to: AuthorId, text: String) {
+    /// Seals and sends a direct message ([`crate::messages`]). The network's part runs beside
+    /// the app: in a tab without the node it waits for the tab that has it.
+    fn send_message(self: &Rc<Self>, to: AuthorId, text: String) {
         let text = text.trim().to_owned();
         if text.is_empty() {
             return;
@@ -927,25 +929,28 @@ impl<S: Store + 'static> App<S> {
                 return;
             }
         };
-        let result = match self.net() {
-            Some(net) => net
-                .send_letter(letter, sealed)
-                .await
-                .map_err(|e| e.to_string()),
-            // No network in this tab yet: kept here, and the agent delivers it from the outbox
-            // once it runs.
-            None => dms::send(&self.store, &letter, &sealed, now_ms())
-                .await
-                .map(|_| ())
-                .map_err(|e| e.to_string()),
-        };
-        match result {
-            Ok(()) => {
-                self.send(Update::Changed(to));
-                self.letters_changed(to).await;
+        let app = self.clone();
+        self.spawn(async move {
+            let result = match app.net() {
+                Some(net) => net
+                    .send_letter(letter, sealed)
+                    .await
+                    .map_err(|e| e.to_string()),
+                // No network in this tab yet: kept here, and the agent delivers it from the
+                // outbox once it runs.
+                None => dms::send(&app.store, &letter, &sealed, now_ms())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| e.to_string()),
+            };
+            match result {
+                Ok(()) => {
+                    app.send(Update::Changed(to));
+                    app.letters_changed(to).await;
+                }
+                Err(e) => app.notice(format!("Sending failed: {e}"), true),
             }
-            Err(e) => self.notice(format!("Sending failed: {e}"), true),
-        }
+        });
     }
 
     /// A message came from `peer`, whom this device cannot name (none of their feed is
@@ -1228,7 +1233,7 @@ impl<S: Store + 'static> App<S> {
                 }
             }
             Command::SetStance { author, stance } => self.set_stance(author, stance).await,
-            Command::SendMessage { to, text } => self.send_message(to, text).await,
+            Command::SendMessage { to, text } => self.send_message(to, text),
             Command::Follow(author) => self.follow(author).await,
             Command::Unfollow(author) => self.unfollow(author).await,
             Command::Search(q) => self.search(&q),
@@ -1690,9 +1695,13 @@ impl<S: Store + 'static> App<S> {
             );
             return;
         }
-        let (salt, nonce) = match (self.env.random::<16>(), self.env.random::<12>()) {
-            (Ok(s), Ok(n)) => (s, n),
-            (Err(e), _) | (_, Err(e)) => {
+        let (salt, nonce, seed) = match (
+            self.env.random::<16>(),
+            self.env.random::<12>(),
+            self.env.random::<32>(),
+        ) {
+            (Ok(s), Ok(n), Ok(d)) => (s, n, d),
+            (Err(e), _, _) | (_, Err(e), _) | (_, _, Err(e)) => {
                 self.notice(e, true);
                 return;
             }
@@ -1704,8 +1713,11 @@ impl<S: Store + 'static> App<S> {
             &self.identity,
             passphrase,
             kdf,
-            salt,
-            nonce,
+            backup::Randomness {
+                salt,
+                nonce,
+                dms_seed: seed,
+            },
             now,
         )
         .await
@@ -2004,7 +2016,7 @@ async fn read_here(
     receipt: &[u8],
 ) -> Result<(), kith_store::InboxError> {
     if dms::mark_read(store, &peer, up_to_ms).await? {
-        dms::queue(store, id, peer, receipt, now_ms()).await?;
+        dms::queue_receipt(store, id, peer, receipt, now_ms()).await?;
     }
     Ok(())
 }

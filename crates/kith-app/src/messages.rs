@@ -125,6 +125,7 @@ mod tests {
             read_ms: 0,
             they_read_ms: 0,
             accepted,
+            dropped_ms: 0,
         }
     }
 

@@ -271,22 +271,25 @@ pub fn open(identity: &Identity, bytes: &[u8], now_ms: u64) -> Result<Letter, Dm
 /// HPKE's `info` for what a person seals for themselves.
 const SELF_INFO: &[u8] = b"kith-dm-self-v1";
 
-/// Seals `bytes` so that only `identity` can open them again (the messages in a backup, whose
-/// file is otherwise readable): HPKE's base mode, the same suite, to the person's own key.
-/// The result is the 32-byte ephemeral key, then the ciphertext.
+/// Seals `bytes` so that only `identity` can open them again, and nobody else could have
+/// made them (the messages in a backup, whose file is otherwise readable): HPKE's auth mode,
+/// the same suite, from and to the person's own key. `seed` (32 bytes from a CSPRNG, never
+/// derived from anything stored beside the result) draws the ephemeral key. The result is the
+/// 32-byte ephemeral key, then the ciphertext.
 pub fn seal_for_self(
     identity: &Identity,
     bytes: &[u8],
     seed: [u8; 32],
 ) -> Result<Vec<u8>, DmError> {
     let me = public_of(&identity.author())?;
+    let sender = (secret_of(identity)?, me.clone());
     let mut rng = <chacha20::ChaCha20Rng as chacha20::rand_core::SeedableRng>::from_seed(seed);
     let (enc, ciphertext) = hpke::single_shot_seal_with_rng::<Aead, Kdf, Kem>(
-        &OpModeS::Base,
+        &OpModeS::Auth(sender),
         &me,
         SELF_INFO,
         bytes,
-        &[],
+        &aad(&identity.author()),
         &mut rng,
     )
     .map_err(|_| DmError::BadKey(identity.author()))?;
@@ -295,19 +298,19 @@ pub fn seal_for_self(
     Ok(out)
 }
 
-/// Opens what [`seal_for_self`] sealed for `identity`.
+/// Opens what [`seal_for_self`] sealed for `identity` (and only that: made with the same key).
 pub fn open_for_self(identity: &Identity, sealed: &[u8]) -> Result<Vec<u8>, DmError> {
     let Some((enc, ciphertext)) = sealed.split_at_checked(32) else {
         return Err(DmError::Malformed(format!("{} bytes", sealed.len())));
     };
     let enc = <Kem as hpke::Kem>::EncappedKey::from_bytes(enc).map_err(|_| DmError::DoesNotOpen)?;
     hpke::single_shot_open::<Aead, Kdf, Kem>(
-        &OpModeR::Base,
+        &OpModeR::Auth(public_of(&identity.author())?),
         &secret_of(identity)?,
         &enc,
         SELF_INFO,
         ciphertext,
-        &[],
+        &aad(&identity.author()),
     )
     .map_err(|_| DmError::DoesNotOpen)
 }

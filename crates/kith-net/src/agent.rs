@@ -486,7 +486,7 @@ impl<S: Store + 'static> Agent<S> {
             if !kith_store::dms::mark_read(store, &peer, up_to_ms).await? {
                 return Ok(());
             }
-            kith_store::dms::queue(store, id, peer, receipt, crate::now_ms()).await?;
+            kith_store::dms::queue_receipt(store, id, peer, receipt, crate::now_ms()).await?;
         }
         self.deliver_due();
         Ok(())
@@ -792,10 +792,13 @@ impl<S: Store + 'static> Agent<S> {
                 // What waited while offline goes now, with what was written meanwhile.
                 self.catch_up_outbox().await;
                 self.outbox_due_now().await;
-                if let Err(e) =
-                    kith_store::dms::due_now(self.replica.store(), crate::now_ms()).await
                 {
-                    tracing::warn!("reading the letters to send: {e}");
+                    let _writing = self.inbox_lock.lock().await;
+                    if let Err(e) =
+                        kith_store::dms::due_now(self.replica.store(), crate::now_ms()).await
+                    {
+                        tracing::warn!("reading the letters to send: {e}");
+                    }
                 }
                 self.deliver_due();
                 unsynced.clear();
@@ -1856,10 +1859,14 @@ impl<S: Store + 'static> Agent<S> {
         use kith_store::dms;
         let store = self.replica.store();
         let now = crate::now_ms();
-        match dms::expire(store, now).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!("{n} letters given up after a week undelivered"),
-            Err(e) => tracing::warn!("reading the letters to send: {e}"),
+        {
+            // The outbox and the lists are written by every step that holds this lock.
+            let _writing = self.inbox_lock.lock().await;
+            match dms::expire(store, now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!("{n} letters given up after a week undelivered"),
+                Err(e) => tracing::warn!("reading the letters to send: {e}"),
+            }
         }
         let due = match dms::outbox(store).await {
             Ok(out) => out,

@@ -108,8 +108,12 @@ async fn make(pass: &str, n: u64, feeds: u64, per_feed: u64) -> Result<Vec<u8>, 
         &identity,
         pass,
         KdfParams::RECOMMENDED,
-        [7; 16],
-        [9; 12],
+        backup::Randomness {
+            salt: [7; 16],
+            nonce: [9; 12],
+            // A bench fixture with no messages: nothing is sealed with it.
+            dms_seed: [11; 32],
+        },
         now,
     )
     .await

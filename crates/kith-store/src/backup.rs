@@ -191,18 +191,27 @@ pub enum BackupError {
     Store(#[from] StoreError),
 }
 
+/// The random values one backup needs, drawn by the caller from a CSPRNG for each backup.
+#[derive(Debug, Clone, Copy)]
+pub struct Randomness {
+    /// The passphrase's salt (stored in the file).
+    pub salt: [u8; 16],
+    /// The identity's nonce (stored in the file).
+    pub nonce: [u8; 12],
+    /// Seeds the ephemeral key that seals the direct messages; stored nowhere.
+    pub dms_seed: [u8; 32],
+}
+
 /// Writes a backup of everything `store` holds, with `identity` encrypted under `passphrase`.
-/// The salt and nonce come from the caller's CSPRNG.
 pub async fn export(
     store: &impl Store,
     identity: &Identity,
     passphrase: &str,
     kdf: KdfParams,
-    salt: [u8; 16],
-    nonce: [u8; 12],
+    random: Randomness,
     now_ms: u64,
 ) -> Result<Vec<u8>, BackupError> {
-    let encrypted = identity.export(passphrase, kdf, salt, nonce)?;
+    let encrypted = identity.export(passphrase, kdf, random.salt, random.nonce)?;
     let mut feeds = Vec::new();
     for meta in store.feeds().await? {
         let mut entries = Vec::new();
@@ -227,10 +236,7 @@ pub async fn export(
     let dms = if messages.is_empty() {
         Vec::new()
     } else {
-        // The caller's fresh salt and nonce, hashed apart from their other use, seed the
-        // ephemeral key.
-        let seed = kith_core::Hash::of(&[b"kith-backup-dms", &salt, &nonce]).0;
-        kith_core::dm::seal_for_self(identity, &messages.encode(), seed)
+        kith_core::dm::seal_for_self(identity, &messages.encode(), random.dms_seed)
             .map_err(|e| BackupError::Messages(e.to_string()))?
     };
     let file = BackupFile {
@@ -279,7 +285,12 @@ pub async fn import(
     } else {
         let bytes = kith_core::dm::open_for_self(&identity, &file.dms)
             .map_err(|e| BackupError::Messages(e.to_string()))?;
-        Some(dms::Export::decode(&bytes).map_err(|e| BackupError::Messages(e.to_string()))?)
+        let export =
+            dms::Export::decode(&bytes).map_err(|e| BackupError::Messages(e.to_string()))?;
+        export
+            .check_writers(&identity.author())
+            .map_err(|e| BackupError::Messages(e.to_string()))?;
+        Some(export)
     };
     let mut verified = Vec::new();
     let mut count = 0;

@@ -34,6 +34,9 @@ pub const DM_OUTBOX: &str = "dm-outbox";
 pub const MAX_CONVERSATIONS: usize = 300;
 /// The most messages kept per conversation; the oldest go first.
 pub const MAX_MESSAGES: usize = 1_000;
+/// The most messages kept from someone whose conversation is a request (not accepted): a
+/// stranger cannot fill the store.
+pub const MAX_REQUEST_MESSAGES: usize = 20;
 /// The most letters waiting for delivery; past that the oldest is given up.
 pub const MAX_DM_OUTBOX: usize = 200;
 /// How long a letter is tried before it is given up (the receiver refuses older ones:
@@ -55,6 +58,9 @@ pub struct Conversation {
     pub they_read_ms: u64,
     /// The person wrote in it or accepted it (else, from someone not followed, a request).
     pub accepted: bool,
+    /// Messages sent up to this time were dropped here (past the limit): a letter that old
+    /// is a replay, answered "had".
+    pub dropped_ms: u64,
 }
 
 /// Where a message of the person's stands.
@@ -118,6 +124,9 @@ pub struct Pending {
     pub next_ms: u64,
     /// When it was sealed: given up after [`DM_OUTBOX_MS`].
     pub since_ms: u64,
+    /// A read receipt (one per person waits at most; receipts go first when the outbox is
+    /// full).
+    pub receipt: bool,
 }
 
 /// What [`receive`] did with a letter.
@@ -191,12 +200,23 @@ async fn change_conversation(
             read_ms: 0,
             they_read_ms: 0,
             accepted: false,
+            dropped_ms: 0,
         },
     };
     change(&mut c);
     let place = if touch { 0 } else { at.unwrap_or(0) };
     index.insert(place.min(index.len()), c.clone());
-    let dropped: Vec<Conversation> = index.drain(MAX_CONVERSATIONS.min(index.len())..).collect();
+    // Full: the request quiet longest goes first (strangers cannot push out accepted
+    // conversations), else the conversation quiet longest; never the one just changed.
+    let mut dropped = Vec::new();
+    while index.len() > MAX_CONVERSATIONS {
+        let victim = index
+            .iter()
+            .rposition(|x| !x.accepted && x.peer != peer)
+            .or_else(|| index.iter().rposition(|x| x.peer != peer))
+            .unwrap_or(index.len() - 1);
+        dropped.push(index.remove(victim));
+    }
     write_index(store, &index).await?;
     for old in dropped {
         forget(store, &old.peer).await?;
@@ -208,13 +228,15 @@ async fn listed(store: &impl Store, peer: &AuthorId) -> Result<Vec<Listed>, Inbo
     read_or(store, &list_key(peer)).await
 }
 
-/// Adds a message to `peer`'s list, in order of sending; the oldest go past [`MAX_MESSAGES`].
+/// Adds a message to `peer`'s list, in order of sending; the oldest go past `limit`. Returns
+/// the newest `sent_ms` dropped, if any.
 async fn list_message(
     store: &impl Store,
     peer: &AuthorId,
     message: &Message,
     mine: bool,
-) -> Result<(), InboxError> {
+    limit: usize,
+) -> Result<Option<u64>, InboxError> {
     // The message first: a list never names a message that is not there.
     store
         .put_setting(&message_key(&message.id), &encode(message))
@@ -231,13 +253,13 @@ async fn list_message(
             failed: false,
         },
     );
-    let over = list.len().saturating_sub(MAX_MESSAGES);
+    let over = list.len().saturating_sub(limit);
     let dropped: Vec<Listed> = list.drain(..over).collect();
     store.put_setting(&list_key(peer), &encode(&list)).await?;
-    for old in dropped {
+    for old in &dropped {
         store.delete_setting(&message_key(&old.id)).await?;
     }
-    Ok(())
+    Ok(dropped.iter().map(|l| l.sent_ms).max())
 }
 
 /// A conversation's messages, oldest first, with where the person's own stand.
@@ -288,35 +310,60 @@ pub async fn send(
         sent_ms: letter.sent_ms,
         text: text.clone(),
     };
-    list_message(store, &letter.to, &message, true).await?;
+    let dropped = list_message(store, &letter.to, &message, true, MAX_MESSAGES).await?;
     change_conversation(store, letter.to, true, |c| {
         c.last_ms = c.last_ms.max(letter.sent_ms);
         c.accepted = true;
+        c.dropped_ms = c.dropped_ms.max(dropped.unwrap_or(0));
     })
     .await?;
-    queue(store, letter.id, letter.to, sealed, now_ms).await?;
+    enqueue(store, letter.id, letter.to, sealed, now_ms, false).await?;
     Ok(message)
 }
 
-/// Puts a sealed letter in the outbox, due now.
-pub async fn queue(
+/// Puts a sealed read receipt for `to` in the outbox, due now, in place of one still waiting
+/// for them (the newer says more).
+pub async fn queue_receipt(
     store: &impl Store,
     id: LetterId,
     to: AuthorId,
     sealed: &[u8],
     now_ms: u64,
 ) -> Result<(), InboxError> {
+    enqueue(store, id, to, sealed, now_ms, true).await
+}
+
+/// Puts a sealed letter (a message, or a `receipt`) in the outbox, due now.
+async fn enqueue(
+    store: &impl Store,
+    id: LetterId,
+    to: AuthorId,
+    sealed: &[u8],
+    now_ms: u64,
+    receipt: bool,
+) -> Result<(), InboxError> {
     store.put_setting(&sealed_key(&id), sealed).await?;
     let mut outbox = outbox(store).await?;
+    let mut dropped: Vec<Pending> = Vec::new();
+    if receipt {
+        let (older, rest): (Vec<Pending>, Vec<Pending>) =
+            outbox.into_iter().partition(|p| p.receipt && p.to == to);
+        outbox = rest;
+        dropped.extend(older);
+    }
     outbox.push(Pending {
         id,
         to,
         tries: 0,
         next_ms: now_ms,
         since_ms: now_ms,
+        receipt,
     });
-    let over = outbox.len().saturating_sub(MAX_DM_OUTBOX);
-    let dropped: Vec<Pending> = outbox.drain(..over).collect();
+    // Full: receipts go first, oldest first; then the oldest messages.
+    while outbox.len() > MAX_DM_OUTBOX {
+        let at = outbox.iter().position(|p| p.receipt).unwrap_or(0);
+        dropped.push(outbox.remove(at));
+    }
     store.put_setting(DM_OUTBOX, &encode(&outbox)).await?;
     for p in dropped {
         settle(store, &p, false).await?;
@@ -332,17 +379,32 @@ pub async fn receive(store: &impl Store, letter: &Letter) -> Result<Taken, Inbox
             if store.get_setting(&message_key(&letter.id)).await?.is_some() {
                 return Ok(Taken::Had);
             }
+            let index = conversations(store).await?;
+            let here = index.iter().find(|c| c.peer == letter.from);
+            if here.is_some_and(|c| letter.sent_ms <= c.dropped_ms) {
+                return Ok(Taken::Had);
+            }
+            let limit = if here.is_some_and(|c| c.accepted) {
+                MAX_MESSAGES
+            } else {
+                MAX_REQUEST_MESSAGES
+            };
             let message = Message {
                 id: letter.id,
                 from: letter.from,
                 sent_ms: letter.sent_ms,
                 text: text.clone(),
             };
-            list_message(store, &letter.from, &message, false).await?;
+            let dropped = list_message(store, &letter.from, &message, false, limit).await?;
+            let gone = dropped.is_some();
             change_conversation(store, letter.from, true, |c| {
                 c.last_ms = c.last_ms.max(letter.sent_ms);
+                c.dropped_ms = c.dropped_ms.max(dropped.unwrap_or(0));
                 if letter.sent_ms > c.read_ms {
                     c.unread = c.unread.saturating_add(1);
+                }
+                if gone {
+                    c.unread = c.unread.min(u32::try_from(limit).unwrap_or(u32::MAX));
                 }
             })
             .await?;
@@ -554,6 +616,27 @@ impl Export {
     }
 }
 
+impl Export {
+    /// Checks that every message was written by `me` or by the person of its conversation.
+    pub fn check_writers(&self, me: &AuthorId) -> Result<(), InboxError> {
+        for (peer, list) in &self.lists {
+            for l in list {
+                let ok = self
+                    .messages
+                    .iter()
+                    .find(|m| m.id == l.id)
+                    .is_none_or(|m| m.from == if l.mine { *me } else { *peer });
+                if !ok {
+                    return Err(InboxError::Damaged(format!(
+                        "a message in the conversation with {peer:?} names another writer"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Everything kept here, for a backup.
 pub async fn export(store: &impl Store) -> Result<Export, InboxError> {
     let conversations = conversations(store).await?;
@@ -579,16 +662,18 @@ pub async fn export(store: &impl Store) -> Result<Export, InboxError> {
 /// messages not kept here already. Returns how many messages it added.
 pub async fn import(store: &impl Store, export: &Export) -> Result<usize, InboxError> {
     let mut added = 0;
+    let by_id: std::collections::HashMap<LetterId, &Message> =
+        export.messages.iter().map(|m| (m.id, m)).collect();
     for (peer, list) in &export.lists {
         let c = export.conversations.iter().find(|c| c.peer == *peer);
         for l in list {
             if store.get_setting(&message_key(&l.id)).await?.is_some() {
                 continue;
             }
-            let Some(m) = export.messages.iter().find(|m| m.id == l.id) else {
+            let Some(m) = by_id.get(&l.id) else {
                 continue;
             };
-            list_message(store, peer, m, l.mine).await?;
+            list_message(store, peer, m, l.mine, MAX_MESSAGES).await?;
             // Delivered or not as it was; one still on its way is not any more.
             let mut mine = listed(store, peer).await?;
             if let Some(x) = mine.iter_mut().find(|x| x.id == l.id) {
@@ -738,26 +823,49 @@ mod tests {
             let a = Identity::from_secret([1; 32]);
             let store = MemoryStore::new();
             let b = Identity::from_secret([2; 32]);
-            for i in 0..(MAX_MESSAGES + 5) as u64 {
+            let from_b = |i: u64| {
                 let mut l = letter(&b, &a, 0, NOW + i, "x");
-                l.id = LetterId((i as u128).to_be_bytes());
-                receive(&store, &l).await.expect("receive");
+                l.id = LetterId(u128::from(i).to_be_bytes());
+                l
+            };
+            // A request keeps only its newest few.
+            for i in 0..(MAX_REQUEST_MESSAGES + 3) as u64 {
+                receive(&store, &from_b(i)).await.expect("receive");
+            }
+            let shown = messages(&store, &b.author()).await.expect("read");
+            assert_eq!(shown.len(), MAX_REQUEST_MESSAGES);
+            let c = &conversations(&store).await.expect("index")[0];
+            assert_eq!(c.unread as usize, MAX_REQUEST_MESSAGES);
+            // A dropped message replayed is had, not kept again.
+            assert_eq!(receive(&store, &from_b(0)).await, Ok(Taken::Had));
+            // Accepted, the conversation keeps up to the full limit.
+            accept(&store, &b.author()).await.expect("accept");
+            for i in 100..(100 + MAX_MESSAGES + 5) as u64 {
+                receive(&store, &from_b(i)).await.expect("receive");
             }
             let shown = messages(&store, &b.author()).await.expect("read");
             assert_eq!(shown.len(), MAX_MESSAGES);
-            assert_eq!(shown[0].message.sent_ms, NOW + 5, "the oldest went");
+            assert_eq!(shown[0].message.sent_ms, NOW + 105, "the oldest went");
             // The dropped messages' settings went with them.
             assert_eq!(
                 store
-                    .get_setting(&message_key(&LetterId(0u128.to_be_bytes())))
+                    .get_setting(&message_key(&LetterId(100u128.to_be_bytes())))
                     .await
                     .expect("get"),
                 None
             );
+            assert_eq!(receive(&store, &from_b(100)).await, Ok(Taken::Had));
             for i in 0..(MAX_DM_OUTBOX + 3) as u128 {
-                queue(&store, LetterId(i.to_be_bytes()), b.author(), b"s", NOW)
-                    .await
-                    .expect("queue");
+                enqueue(
+                    &store,
+                    LetterId(i.to_be_bytes()),
+                    b.author(),
+                    b"s",
+                    NOW,
+                    false,
+                )
+                .await
+                .expect("queue");
             }
             assert_eq!(outbox(&store).await.expect("outbox").len(), MAX_DM_OUTBOX);
             assert_eq!(
@@ -766,19 +874,49 @@ mod tests {
                     .expect("get"),
                 None
             );
+            // Read receipts: one per person waits; when full, receipts go before messages.
+            for i in 0..3u128 {
+                queue_receipt(
+                    &store,
+                    LetterId((5_000 + i).to_be_bytes()),
+                    b.author(),
+                    b"r",
+                    NOW,
+                )
+                .await
+                .expect("receipt");
+            }
+            let out = outbox(&store).await.expect("outbox");
+            assert_eq!(out.len(), MAX_DM_OUTBOX);
+            assert_eq!(
+                out.iter().filter(|p| p.receipt).count(),
+                0,
+                "the receipt went first"
+            );
             // A week later, what is left is given up.
             assert_eq!(expire(&store, NOW + DM_OUTBOX_MS).await, Ok(MAX_DM_OUTBOX));
+            queue_receipt(&store, LetterId([1; 16]), b.author(), b"r", NOW)
+                .await
+                .expect("receipt");
+            queue_receipt(&store, LetterId([2; 16]), b.author(), b"r", NOW)
+                .await
+                .expect("receipt");
+            let out = outbox(&store).await.expect("outbox");
+            assert_eq!(out.len(), 1, "one receipt per person");
+            assert_eq!(sealed(&store, &LetterId([1; 16])).await.expect("get"), None);
+            // Strangers filling the conversations push out requests, never the accepted one.
             for i in 0..(MAX_CONVERSATIONS + 2) as u64 {
-                let from = Identity::from_secret([(i % 250) as u8 + 3; 32]);
-                let mut l = letter(&from, &a, 0, NOW + i, "x");
-                l.from = AuthorId([(i % 250) as u8; 32]);
+                let mut l = letter(&b, &a, 0, NOW + 10_000 + i, "x");
+                l.from = AuthorId([(i % 250) as u8 + 3; 32]);
                 l.from.0[31] = (i / 250) as u8;
                 l.id = LetterId((1_000_000 + u128::from(i)).to_be_bytes());
                 receive(&store, &l).await.expect("receive");
             }
-            assert_eq!(
-                conversations(&store).await.expect("index").len(),
-                MAX_CONVERSATIONS
+            let index = conversations(&store).await.expect("index");
+            assert_eq!(index.len(), MAX_CONVERSATIONS);
+            assert!(
+                index.iter().any(|c| c.peer == b.author()),
+                "the accepted one stays"
             );
         });
     }

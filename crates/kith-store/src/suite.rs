@@ -406,6 +406,13 @@ async fn filled<B: Backend>(name: &str) -> (B, Identity, Feed, Feed) {
     (s, me, mine, theirs)
 }
 
+/// Fixed randomness for the backups of the tests.
+const RANDOM: backup::Randomness = backup::Randomness {
+    salt: [1; 16],
+    nonce: [2; 12],
+    dms_seed: [3; 32],
+};
+
 /// A backup file of an older `version` (1 or 2) up to its version 1 fields: `me` and `mine`.
 fn older_file(me: &Identity, mine: &Feed, version: u16) -> Vec<u8> {
     postcard::to_allocvec(&(
@@ -441,7 +448,7 @@ pub async fn backup_round_trip<B: Backend>() {
         body: kith_core::Body::Text("a secret between us".into()),
     };
     crate::dms::receive(&s, &letter).await.expect("message");
-    let file = backup::export(&s, &me, "pass phrase", FAST_KDF, [1; 16], [2; 12], NOW)
+    let file = backup::export(&s, &me, "pass phrase", FAST_KDF, RANDOM, NOW)
         .await
         .expect("export");
     assert!(
@@ -527,7 +534,7 @@ pub async fn backup_round_trip<B: Backend>() {
 /// A tampered backup is refused with a clear error and nothing is written.
 pub async fn tampered_backup_refused<B: Backend>() {
     let (s, me, _, theirs) = filled::<B>("tamper-src").await;
-    let file = backup::export(&s, &me, "pw", FAST_KDF, [1; 16], [2; 12], NOW)
+    let file = backup::export(&s, &me, "pw", FAST_KDF, RANDOM, NOW)
         .await
         .expect("export");
     let fresh = B::fresh("tamper-dst").await;

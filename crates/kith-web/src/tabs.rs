@@ -110,10 +110,20 @@ pub enum TabMessage {
     /// Follower → holder: keep my sealed message and deliver it (the holder's agent is the one
     /// writer of the messages in the store).
     SendLetter {
+        /// Matches the answer ([`TabMessage::Kept`]) to the question.
+        id: u64,
         /// The message.
         letter: kith_core::Letter,
         /// It sealed for its addressee.
         sealed: Vec<u8>,
+    },
+    /// Holder → followers: whether the message of [`TabMessage::SendLetter`] `id` was kept
+    /// (it is then delivered from the outbox), or why not.
+    Kept {
+        /// The question's id.
+        id: u64,
+        /// Kept, or why not.
+        result: Result<(), String>,
     },
     /// Follower → holder: I read `peer`'s messages up to `up_to_ms`; `receipt` tells them.
     ReadLetters {
@@ -248,6 +258,7 @@ enum Question {
     Names(oneshot::Sender<Result<Vec<(AuthorId, String)>, String>>),
     Holders(oneshot::Sender<Result<Vec<AuthorId>, String>>),
     Posts(oneshot::Sender<Result<kith_app::PostHits, String>>),
+    Kept(oneshot::Sender<Result<(), String>>),
 }
 
 /// A follower tab's network: every call becomes a message to the holder. When the holder
@@ -345,6 +356,13 @@ impl TabNetwork {
                 }
                 true
             }
+            TabMessage::Kept { id, result } => {
+                if let Some(Question::Kept(tx)) = self.take(*id, |q| matches!(q, Question::Kept(_)))
+                {
+                    let _ = tx.send(result.clone());
+                }
+                true
+            }
             _ => false,
         }
     }
@@ -408,8 +426,11 @@ impl Network for TabNetwork {
     }
 
     fn send_letter(&self, letter: kith_core::Letter, sealed: Vec<u8>) -> NetResult<()> {
-        self.tabs.tell(&TabMessage::SendLetter { letter, sealed });
-        futures::future::ready(Ok(())).boxed_local()
+        let (tx, rx) = oneshot::channel();
+        let id = self.ask(Question::Kept(tx));
+        self.tabs
+            .tell(&TabMessage::SendLetter { id, letter, sealed });
+        answered(rx)
     }
 
     fn read_letters(
@@ -474,7 +495,7 @@ pub async fn serve<S: Store>(
                 net.sync(author);
             }
         }
-        TabMessage::SendLetter { letter, sealed } => {
+        TabMessage::SendLetter { id, letter, sealed } => {
             let result = match net {
                 Some(net) => net
                     .send_letter(letter.clone(), sealed)
@@ -486,9 +507,13 @@ pub async fn serve<S: Store>(
                     .map(|_| ())
                     .map_err(|e| e.to_string()),
             };
-            match result {
-                Ok(()) => tabs.tell(&TabMessage::Changed { author: letter.to }),
-                Err(e) => tracing::warn!("keeping a message from another tab: {e}"),
+            if let Err(e) = &result {
+                tracing::warn!("keeping a message from another tab: {e}");
+            }
+            let kept = result.is_ok();
+            tabs.tell(&TabMessage::Kept { id, result });
+            if kept {
+                tabs.tell(&TabMessage::Changed { author: letter.to });
             }
         }
         TabMessage::ReadLetters {
@@ -504,16 +529,24 @@ pub async fn serve<S: Store>(
                     .map_err(|e| e.to_string()),
                 None => async {
                     if kith_store::dms::mark_read(store, &peer, up_to_ms).await? {
-                        kith_store::dms::queue(store, id, peer, &receipt, kith_app::now_ms())
-                            .await?;
+                        kith_store::dms::queue_receipt(
+                            store,
+                            id,
+                            peer,
+                            &receipt,
+                            kith_app::now_ms(),
+                        )
+                        .await?;
                     }
                     Ok::<(), kith_store::InboxError>(())
                 }
                 .await
                 .map_err(|e| e.to_string()),
             };
-            if let Err(e) = result {
-                tracing::warn!("saving what another tab read: {e}");
+            match result {
+                // Every tab's count of unread messages follows.
+                Ok(()) => tabs.tell(&TabMessage::Changed { author: peer }),
+                Err(e) => tracing::warn!("saving what another tab read: {e}"),
             }
         }
         TabMessage::Lookup { id, handle } => {
