@@ -30,6 +30,12 @@ use crate::inbox::InboxError;
 pub const DMS: &str = "dms";
 /// The setting that lists the letters still to deliver.
 pub const DM_OUTBOX: &str = "dm-outbox";
+/// The setting that remembers the ids of the messages received lately, so that one deleted
+/// here since (its conversation forgotten or dropped) is not taken again when replayed.
+pub const DM_SEEN: &str = "dm-seen";
+/// The most ids remembered in [`DM_SEEN`] (those older than the replay window go first; past
+/// this, the oldest).
+pub const MAX_SEEN: usize = 2_000;
 /// The most conversations kept; the one quiet longest goes first.
 pub const MAX_CONVERSATIONS: usize = 300;
 /// The most messages kept per conversation; the oldest go first.
@@ -379,6 +385,11 @@ pub async fn receive(store: &impl Store, letter: &Letter) -> Result<Taken, Inbox
             if store.get_setting(&message_key(&letter.id)).await?.is_some() {
                 return Ok(Taken::Had);
             }
+            // A damaged list of seen ids starts afresh (its only use is refusing replays).
+            let mut seen: Vec<(LetterId, u64)> = read_or(store, DM_SEEN).await.unwrap_or_default();
+            if seen.iter().any(|(id, _)| *id == letter.id) {
+                return Ok(Taken::Had);
+            }
             let index = conversations(store).await?;
             let here = index.iter().find(|c| c.peer == letter.from);
             if here.is_some_and(|c| letter.sent_ms <= c.dropped_ms) {
@@ -397,6 +408,17 @@ pub async fn receive(store: &impl Store, letter: &Letter) -> Result<Taken, Inbox
             };
             let dropped = list_message(store, &letter.from, &message, false, limit).await?;
             let gone = dropped.is_some();
+            // Remembered while a replay could still be taken: for the replay window after it
+            // was sent, by its own date.
+            let horizon = letter
+                .sent_ms
+                .saturating_sub(kith_core::dm::REPLAY_WINDOW_MS + kith_core::dm::MAX_DM_SKEW_MS);
+            seen.retain(|(_, at)| *at >= horizon);
+            seen.push((letter.id, letter.sent_ms));
+            seen.sort_by_key(|(_, at)| *at);
+            let over = seen.len().saturating_sub(MAX_SEEN);
+            seen.drain(..over);
+            store.put_setting(DM_SEEN, &encode(&seen)).await?;
             change_conversation(store, letter.from, true, |c| {
                 c.last_ms = c.last_ms.max(letter.sent_ms);
                 c.dropped_ms = c.dropped_ms.max(dropped.unwrap_or(0));
@@ -838,6 +860,17 @@ mod tests {
             assert_eq!(c.unread as usize, MAX_REQUEST_MESSAGES);
             // A dropped message replayed is had, not kept again.
             assert_eq!(receive(&store, &from_b(0)).await, Ok(Taken::Had));
+            // So is one whose whole conversation was forgotten here.
+            forget(&store, &b.author()).await.expect("forget");
+            assert_eq!(
+                receive(&store, &from_b(MAX_REQUEST_MESSAGES as u64)).await,
+                Ok(Taken::Had)
+            );
+            assert!(conversations(&store).await.expect("index").is_empty());
+            assert!(matches!(
+                receive(&store, &from_b(50)).await,
+                Ok(Taken::Message(_))
+            ));
             // Accepted, the conversation keeps up to the full limit.
             accept(&store, &b.author()).await.expect("accept");
             for i in 100..(100 + MAX_MESSAGES + 5) as u64 {
