@@ -6,7 +6,7 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use kith_core::{BootstrapDoc, Identity};
 use kith_net::Keypair;
@@ -93,12 +93,26 @@ async fn no_post_text_stays_in_the_node_after_the_people_leave() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    // Gone within a minute (what the issue asks), looked for every 2 s from 8 s on: on a
+    // loaded machine (the whole suite runs in parallel on 2 cores) the node's heartbeats,
+    // which let gossip's cache go, can run late.
+    let left = Instant::now();
     tokio::time::sleep(Duration::from_secs(8)).await;
-    assert_eq!(
-        common::procmem::occurrences(pid, marker.as_bytes()),
-        0,
-        "post text left in the node's memory"
-    );
+    loop {
+        let copies = common::procmem::occurrences(pid, marker.as_bytes());
+        if copies == 0 {
+            eprintln!(
+                "no post text in the node {:?} after the people left",
+                left.elapsed()
+            );
+            break;
+        }
+        assert!(
+            left.elapsed() < Duration::from_secs(60),
+            "post text left in the node's memory a minute after the people left: {copies} copies"
+        );
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
 }
 
 /// A random number, so each run's probe text is new to every process.
