@@ -1299,6 +1299,7 @@ impl<S: Store + 'static> App<S> {
             text,
             reply_to,
             mentions,
+            images: Vec::new(),
         };
         match self.append(payload).await {
             Ok(_) => {

@@ -652,6 +652,7 @@ mod tests {
             text: text.into(),
             reply_to,
             mentions: Vec::new(),
+            images: Vec::new(),
         };
         feed.append(id, &p, NOW + t).cloned().expect("appends")
     }

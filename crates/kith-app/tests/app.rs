@@ -1098,6 +1098,7 @@ fn mute_and_block_hide_a_person_everywhere_until_undone_and_other_tabs_agree() {
             text: "carol replies".into(),
             reply_to: Some(mine),
             mentions: Vec::new(),
+            images: Vec::new(),
         })),
     });
     let replies = |h: &Harness| -> Vec<String> {
@@ -1293,11 +1294,13 @@ fn notifications_from_anyone_are_listed_counted_threaded_and_hidden_when_muted()
             text: "carol replies".into(),
             reply_to: Some(mine),
             mentions: vec![h.app.me()],
+            images: Vec::new(),
         }),
         carol.sign(Payload::Post {
             text: "hey @alice".into(),
             reply_to: None,
             mentions: vec![h.app.me()],
+            images: Vec::new(),
         }),
         carol.sign(Payload::Reaction {
             target: mine,

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::hash::Hash;
 use crate::identity::{AuthorId, Identity};
+use crate::image::ImageRef;
 
 /// The header format version this code writes and reads.
 pub const FORMAT_VERSION: u8 = 1;
@@ -65,7 +66,12 @@ pub enum PayloadKind {
 }
 
 /// The content of an entry.
+///
+/// On the wire a post with images is a variant of its own, appended after the others
+/// ([`WirePayload`]), so a post without images keeps the bytes it always had and every entry
+/// signed before images existed still decodes and hashes the same.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "WirePayload", try_from = "WirePayload")]
 pub enum Payload {
     /// A post.
     Post {
@@ -75,6 +81,9 @@ pub enum Payload {
         reply_to: Option<EntryRef>,
         /// Authors mentioned.
         mentions: Vec<AuthorId>,
+        /// Its images, at most [`MAX_IMAGES`](crate::image::MAX_IMAGES), in order; the bytes
+        /// travel apart ([`crate::image`]).
+        images: Vec<ImageRef>,
     },
     /// A profile update; the latest one wins.
     Profile {
@@ -82,7 +91,7 @@ pub enum Payload {
         name: String,
         /// A short bio.
         bio: String,
-        /// A reference to an avatar image, if any.
+        /// The avatar image, as [`ImageRef::to_avatar`] writes it, if any.
         avatar: Option<String>,
     },
     /// Starts following `author`.
@@ -109,6 +118,113 @@ pub enum Payload {
     },
 }
 
+/// [`Payload`] as postcard encodes it: the variants in the order they were added, each
+/// keeping its index forever.
+#[derive(Serialize, Deserialize)]
+enum WirePayload {
+    Post {
+        text: String,
+        reply_to: Option<EntryRef>,
+        mentions: Vec<AuthorId>,
+    },
+    Profile {
+        name: String,
+        bio: String,
+        avatar: Option<String>,
+    },
+    Follow {
+        author: AuthorId,
+    },
+    Unfollow {
+        author: AuthorId,
+    },
+    Delete {
+        target: EntryRef,
+    },
+    Reaction {
+        target: EntryRef,
+        emoji: String,
+    },
+    PostWithImages {
+        text: String,
+        reply_to: Option<EntryRef>,
+        mentions: Vec<AuthorId>,
+        images: Vec<ImageRef>,
+    },
+}
+
+impl From<Payload> for WirePayload {
+    fn from(p: Payload) -> WirePayload {
+        match p {
+            Payload::Post {
+                text,
+                reply_to,
+                mentions,
+                images,
+            } if images.is_empty() => WirePayload::Post {
+                text,
+                reply_to,
+                mentions,
+            },
+            Payload::Post {
+                text,
+                reply_to,
+                mentions,
+                images,
+            } => WirePayload::PostWithImages {
+                text,
+                reply_to,
+                mentions,
+                images,
+            },
+            Payload::Profile { name, bio, avatar } => WirePayload::Profile { name, bio, avatar },
+            Payload::Follow { author } => WirePayload::Follow { author },
+            Payload::Unfollow { author } => WirePayload::Unfollow { author },
+            Payload::Delete { target } => WirePayload::Delete { target },
+            Payload::Reaction { target, emoji } => WirePayload::Reaction { target, emoji },
+        }
+    }
+}
+
+impl TryFrom<WirePayload> for Payload {
+    type Error = &'static str;
+
+    fn try_from(w: WirePayload) -> Result<Payload, &'static str> {
+        Ok(match w {
+            WirePayload::Post {
+                text,
+                reply_to,
+                mentions,
+            } => Payload::Post {
+                text,
+                reply_to,
+                mentions,
+                images: Vec::new(),
+            },
+            // One encoding per value: a post without images has the older form only.
+            WirePayload::PostWithImages { images, .. } if images.is_empty() => {
+                return Err("a post with images that names none");
+            }
+            WirePayload::PostWithImages {
+                text,
+                reply_to,
+                mentions,
+                images,
+            } => Payload::Post {
+                text,
+                reply_to,
+                mentions,
+                images,
+            },
+            WirePayload::Profile { name, bio, avatar } => Payload::Profile { name, bio, avatar },
+            WirePayload::Follow { author } => Payload::Follow { author },
+            WirePayload::Unfollow { author } => Payload::Unfollow { author },
+            WirePayload::Delete { target } => Payload::Delete { target },
+            WirePayload::Reaction { target, emoji } => Payload::Reaction { target, emoji },
+        })
+    }
+}
+
 impl Payload {
     /// The kind the header must declare.
     pub fn kind(&self) -> PayloadKind {
@@ -128,6 +244,19 @@ impl Payload {
             text: text.into(),
             reply_to: None,
             mentions: Vec::new(),
+            images: Vec::new(),
+        }
+    }
+
+    /// The images this entry names: a post's, or a profile's avatar (one that does not parse
+    /// names none; validation refuses it).
+    pub fn images(&self) -> Vec<ImageRef> {
+        match self {
+            Payload::Post { images, .. } => images.clone(),
+            Payload::Profile {
+                avatar: Some(a), ..
+            } => ImageRef::from_avatar(a).into_iter().collect(),
+            _ => Vec::new(),
         }
     }
 }

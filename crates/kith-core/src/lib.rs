@@ -11,6 +11,9 @@
 //!   it ([`DeviceClaim`]), so one person can be online on two devices at once.
 //! - [`entry`]: an entry is a signed [`Header`] plus a separate [`Payload`], carried as the
 //!   exact signed bytes ([`RawEntry`]). Limits are constants there.
+//! - [`image`]: a post names up to four images, and a profile its avatar, by [`ImageRef`]
+//!   (hash, length, type, size); the bytes travel apart and [`image::check`] says whether
+//!   bytes are the image named (an allowed type of the declared size, without metadata).
 //! - [`validate`]: bytes plus what the feed expects become a [`VerifiedEntry`] or one
 //!   [`EntryError`]. Only verified entries are stored, shown or forwarded.
 //! - [`feed`]: a [`Feed`] appends the author's entries and takes replicas' entries, detects
@@ -37,6 +40,7 @@ pub mod entry;
 pub mod feed;
 pub mod hash;
 pub mod identity;
+pub mod image;
 pub mod name;
 pub mod notify;
 pub mod social;
@@ -54,6 +58,7 @@ pub use entry::{EntryRef, Header, Payload, PayloadKind, RawEntry};
 pub use feed::{Feed, FeedError, ForkEvidence, Inserted, next_entry};
 pub use hash::Hash;
 pub use identity::{AuthorId, Identity, KdfParams, KeyExportError};
+pub use image::{ImageError, ImageKind, ImageRef};
 pub use name::{NameClaim, NameError};
 pub use notify::NoteKind;
 pub use social::{FollowLink, LinkError, friends_of_friends};

@@ -99,6 +99,7 @@ mod tests {
             text: "hi @alice and @dave".into(),
             reply_to: Some(first),
             mentions: vec![alice.author(), dave.author(), carol.author()],
+            images: Vec::new(),
         });
         assert_eq!(
             addressees(&reply),

@@ -245,12 +245,14 @@ mod tests {
             text: "reply".into(),
             reply_to: Some(root),
             mentions: vec![a.author()],
+            images: Vec::new(),
         };
         let r = fb.append(&b, &reply, NOW + 3).expect("reply").entry_ref();
         let nested = Payload::Post {
             text: "nested".into(),
             reply_to: Some(r),
             mentions: vec![],
+            images: Vec::new(),
         };
         fa.append(&a, &nested, NOW + 4).expect("nested");
         fc.append(&c, &Payload::post("not followed"), NOW + 5)

@@ -189,6 +189,14 @@ pub enum EntryError {
     /// A reaction with no emoji.
     #[error("reaction is empty")]
     EmptyReaction,
+    /// An image reference out of bounds, or an avatar that is not one.
+    #[error("image {index}: {error}")]
+    BadImage {
+        /// Its position among the entry's images (0 for an avatar).
+        index: usize,
+        /// What is wrong with it.
+        error: crate::image::ImageError,
+    },
     /// The timestamp is too far ahead of the validator's clock.
     #[error("timestamp {timestamp_ms} is more than 10 minutes after now ({now_ms})")]
     FutureTimestamp {
@@ -271,9 +279,20 @@ fn check_payload(header: &Header, bytes: &[u8]) -> Result<Payload, EntryError> {
         });
     }
     match &payload {
-        Payload::Post { text, mentions, .. } => {
+        Payload::Post {
+            text,
+            mentions,
+            images,
+            ..
+        } => {
             too_long("post text", text.chars().count(), MAX_POST_CHARS)?;
             too_long("mentions", mentions.len(), MAX_MENTIONS)?;
+            too_long("images", images.len(), crate::image::MAX_IMAGES)?;
+            for (index, image) in images.iter().enumerate() {
+                image
+                    .check_declared(crate::image::MAX_IMAGE_SIDE)
+                    .map_err(|error| EntryError::BadImage { index, error })?;
+            }
         }
         Payload::Profile { name, bio, avatar } => {
             too_long("display name", name.chars().count(), MAX_NAME_CHARS)?;
@@ -283,6 +302,10 @@ fn check_payload(header: &Header, bytes: &[u8]) -> Result<Payload, EntryError> {
                 avatar.as_ref().map_or(0, String::len),
                 MAX_AVATAR_BYTES,
             )?;
+            if let Some(avatar) = avatar {
+                crate::image::ImageRef::from_avatar(avatar)
+                    .map_err(|error| EntryError::BadImage { index: 0, error })?;
+            }
         }
         Payload::Delete { target } => {
             if target.author != header.author {
@@ -782,6 +805,86 @@ mod tests {
                 actual: PayloadKind::Post
             }
         );
+    }
+
+    #[test]
+    fn posts_name_up_to_four_images_and_a_profile_one_avatar() {
+        use crate::image::{ImageError, ImageRef, MAX_AVATAR_SIDE, MAX_IMAGE_SIDE, samples};
+        let me = id(1);
+        let expect = Expect {
+            author: me.author(),
+            prev: None,
+        };
+        let image =
+            |seed| ImageRef::of(&samples::png(40, 30, seed, 0), MAX_IMAGE_SIDE).expect("image");
+        let post = |images: Vec<ImageRef>| Payload::Post {
+            text: "look".into(),
+            reply_to: None,
+            mentions: Vec::new(),
+            images,
+        };
+        let check = |payload: &Payload| {
+            let p = payload_bytes(payload);
+            let mut h = header(&me, 1, None, &p);
+            h.kind = payload.kind();
+            validate(&craft(&me, &h, Some(p)), &expect, NOW)
+        };
+        // Four images pass and come back as they were signed.
+        let four = post((0..4).map(image).collect());
+        let v = check(&four).expect("four images");
+        assert_eq!(v.payload(), Some(&four));
+        assert_eq!(four.images().len(), 4);
+        // A post without images keeps the encoding posts always had (variant 0), so entries
+        // signed before images existed decode and hash as they did.
+        assert_eq!(payload_bytes(&Payload::post("x")), vec![0, 1, b'x', 0, 0]);
+        assert_eq!(payload_bytes(&four)[0], 6);
+        // A fifth is refused, and so is a reference out of bounds.
+        assert_eq!(
+            check(&post((0..5).map(image).collect())),
+            Err(EntryError::FieldTooLong {
+                field: "images",
+                len: 5,
+                max: 4
+            })
+        );
+        let wide = ImageRef {
+            width: MAX_IMAGE_SIDE + 1,
+            ..image(9)
+        };
+        assert!(matches!(
+            check(&post(vec![image(1), wide])),
+            Err(EntryError::BadImage {
+                index: 1,
+                error: ImageError::BadSize { .. }
+            })
+        ));
+        // The image form with no image is not a second encoding of a plain post.
+        let mut empty_images = payload_bytes(&four);
+        empty_images.truncate(
+            empty_images.len() - 4 * postcard::to_allocvec(&image(0)).expect("ref").len(),
+        );
+        *empty_images.last_mut().expect("count") = 0;
+        let h = header(&me, 1, None, &empty_images);
+        assert!(matches!(
+            err(&craft(&me, &h, Some(empty_images)), &expect),
+            EntryError::PayloadMalformed(_)
+        ));
+        // An avatar must be an image reference of an avatar's size.
+        let profile = |avatar: Option<String>| Payload::Profile {
+            name: "Ada".into(),
+            bio: String::new(),
+            avatar,
+        };
+        let avatar = ImageRef::of(&samples::png(256, 256, 1, 0), MAX_AVATAR_SIDE).expect("avatar");
+        let v = check(&profile(Some(avatar.to_avatar()))).expect("an avatar");
+        assert_eq!(v.payload().map(Payload::images), Some(vec![avatar]));
+        assert!(matches!(
+            check(&profile(Some("blob:1".into()))),
+            Err(EntryError::BadImage {
+                error: ImageError::BadAvatar,
+                ..
+            })
+        ));
     }
 
     #[test]

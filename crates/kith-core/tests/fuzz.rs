@@ -80,11 +80,25 @@ fn seeds() -> (Feed, Vec<Vec<u8>>) {
             text: "a reply ✨".into(),
             reply_to: Some(first),
             mentions: vec![me.author()],
+            images: vec![
+                kith_core::ImageRef::of(
+                    &kith_core::image::samples::png(32, 16, 2, 0),
+                    kith_core::image::MAX_IMAGE_SIDE,
+                )
+                .expect("an image"),
+            ],
         },
         Payload::Profile {
             name: "Ada".into(),
             bio: "bio".into(),
-            avatar: Some("blob:1".into()),
+            avatar: Some(
+                kith_core::ImageRef::of(
+                    &kith_core::image::samples::png(64, 64, 1, 0),
+                    kith_core::image::MAX_AVATAR_SIDE,
+                )
+                .expect("an avatar")
+                .to_avatar(),
+            ),
         },
         Payload::Follow {
             author: Identity::from_secret([1; 32]).author(),

@@ -3,7 +3,8 @@
 #![cfg(not(target_arch = "wasm32"))]
 
 use kith_core::entry::{EntryRef, RawEntry};
-use kith_core::{AuthorId, Expect, Feed, Hash, Identity, Payload, validate};
+use kith_core::image::{MAX_AVATAR_SIDE, MAX_IMAGE_BYTES, MAX_IMAGE_SIDE, MAX_IMAGES};
+use kith_core::{AuthorId, Expect, Feed, Hash, Identity, ImageKind, ImageRef, Payload, validate};
 use proptest::prelude::*;
 
 const NOW: u64 = 1_767_225_600_000;
@@ -16,21 +17,43 @@ fn payload() -> impl Strategy<Value = Payload> {
             seq,
             hash: Hash(h),
         });
+    let image = |max_side: u16| {
+        (
+            any::<[u8; 32]>(),
+            1u32..=MAX_IMAGE_BYTES,
+            prop_oneof![
+                Just(ImageKind::Jpeg),
+                Just(ImageKind::Png),
+                Just(ImageKind::Webp)
+            ],
+            1u16..=max_side,
+            1u16..=max_side,
+        )
+            .prop_map(|(h, len, kind, width, height)| ImageRef {
+                hash: Hash(h),
+                len,
+                kind,
+                width,
+                height,
+            })
+    };
     prop_oneof![
         (
             ".{0,300}",
             proptest::option::of(target.clone()),
-            prop::collection::vec(author.clone(), 0..4)
+            prop::collection::vec(author.clone(), 0..4),
+            prop::collection::vec(image(MAX_IMAGE_SIDE), 0..=MAX_IMAGES),
         )
-            .prop_map(|(text, reply_to, mentions)| Payload::Post {
+            .prop_map(|(text, reply_to, mentions, images)| Payload::Post {
                 text,
                 reply_to,
-                mentions
+                mentions,
+                images,
             }),
         (
             ".{0,64}",
             ".{0,200}",
-            proptest::option::of("[a-z0-9:/.]{1,60}")
+            proptest::option::of(image(MAX_AVATAR_SIDE).prop_map(|i| i.to_avatar()))
         )
             .prop_map(|(name, bio, avatar)| Payload::Profile { name, bio, avatar }),
         author.clone().prop_map(|author| Payload::Follow { author }),

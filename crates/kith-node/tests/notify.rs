@@ -201,6 +201,7 @@ async fn a_flood_of_notifications_from_one_peer_is_throttled_and_the_receiver_ke
                             text: format!("flood {i}"),
                             reply_to: Some(target),
                             mentions: Vec::new(),
+                            images: Vec::new(),
                         },
                         now,
                     )
@@ -247,6 +248,7 @@ async fn a_flood_of_notifications_from_one_peer_is_throttled_and_the_receiver_ke
                         text: "an honest reply".into(),
                         reply_to: Some(target),
                         mentions: Vec::new(),
+                        images: Vec::new(),
                     },
                     kith_net::now_ms(),
                 )

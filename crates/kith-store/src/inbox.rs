@@ -344,6 +344,7 @@ mod tests {
                         text: format!("reply {i}"),
                         reply_to: Some(target),
                         mentions: vec![alice.author()],
+                        images: Vec::new(),
                     },
                     2_000 + i as u64,
                 )
