@@ -1020,6 +1020,14 @@ impl<S: Store + 'static> Agent<S> {
                 });
                 None
             }
+            Event::ImageRequest { id, peer, hash } => {
+                let agent = self.clone();
+                platform::spawn_local(async move {
+                    let answer = agent.serve_image(peer, hash).await;
+                    let _ = agent.client.answer_image(id, answer).await;
+                });
+                None
+            }
             Event::Note { id, peer, bytes } => {
                 // Checked and stored in a task of its own; the event loop bounds how many wait.
                 let agent = self.clone();
@@ -1244,11 +1252,12 @@ impl<S: Store + 'static> Agent<S> {
         }
     }
 
-    async fn try_sync(&self, author: AuthorId, report: &dyn Fn(AgentEvent)) -> bool {
+    /// Who may hold `author`'s feed, best first: the author's devices connected here (no
+    /// lookup, and they work with kith-node gone); then a node running under the author's own
+    /// key (native clients); then the devices and followers that announce the feed in the DHT.
+    /// Neither this node nor a kith-node is listed.
+    async fn holders_of(&self, author: AuthorId) -> Vec<PeerId> {
         let me = self.client.local_peer_id();
-        // The author's devices connected here come first (no lookup, and they work with
-        // kith-node gone); then a node running under the author's own key (native clients);
-        // then the devices and followers that announce the feed in the DHT.
         let mut candidates: Vec<PeerId> = self
             .client
             .connected_devices_of(author)
@@ -1269,15 +1278,18 @@ impl<S: Store + 'static> Agent<S> {
             }
             Err(e) => tracing::info!("looking up holders of {author}: {e}"),
         }
+        let known_node = |p: &PeerId| self.nodes.borrow().contains(p);
+        candidates.retain(|p| *p != me && !known_node(p));
+        candidates
+    }
+
+    async fn try_sync(&self, author: AuthorId, report: &dyn Fn(AgentEvent)) -> bool {
+        let candidates = self.holders_of(author).await;
         tracing::debug!("sync candidates for {author}: {candidates:?}");
         let mut fetched = 0;
         // The holder that brought the most recent entries, and whether it was direct.
         let mut best = None;
-        let known_node = |p: &PeerId| self.nodes.borrow().contains(p);
-        for peer in candidates
-            .into_iter()
-            .filter(|p| *p != me && !known_node(p))
-        {
+        for peer in candidates {
             // A peer connected directly is asked over that connection; any other is reached
             // through a kith-node's relay (the direct connection follows if it can be made).
             let was_direct = match self.reach(peer).await {
@@ -2151,6 +2163,85 @@ impl<S: Store + 'static> Agent<S> {
             r = dial => r.map(|_| ()).map_err(|e| e.to_string()),
             () = give_up => Err("no answer in time".to_owned()),
         }
+    }
+
+    /// The answer to `peer`'s request for the image `hash`: from the store (which keeps only
+    /// the images of entries held and not deleted), nothing to someone blocked.
+    async fn serve_image(&self, peer: PeerId, hash: kith_core::Hash) -> crate::images::Answer {
+        use crate::images::Answer;
+        match self.replica.is_blocked(peer).await {
+            Ok(false) => {}
+            Ok(true) => {
+                tracing::info!("refused an image to {peer}: blocked");
+                return Answer::NotHeld;
+            }
+            Err(_) => return Answer::Busy,
+        }
+        match self.replica.store().image(&hash).await {
+            Ok(Some(bytes)) => Answer::Here(bytes),
+            Ok(None) => Answer::NotHeld,
+            Err(e) => {
+                tracing::warn!("reading an image to serve: {e}");
+                Answer::Busy
+            }
+        }
+    }
+
+    /// The bytes of image `index` of the entry `author`/`seq`, which must be held here: from
+    /// the store, or else from the author or a holder of the feed (at most
+    /// [`MAX_HOLDERS_ASKED`](crate::images::MAX_HOLDERS_ASKED)), kept once the store has
+    /// checked that they are the image the entry names. A peer whose bytes are not is
+    /// disconnected, and the next one asked.
+    pub async fn fetch_image(
+        &self,
+        author: AuthorId,
+        seq: u64,
+        index: u8,
+    ) -> Result<Vec<u8>, crate::images::FetchError> {
+        use crate::images::{Answer, FetchError, MAX_HOLDERS_ASKED};
+        let store = self.replica.store();
+        let entry = store
+            .range(&author, seq, 1)
+            .await
+            .map_err(FetchError::Store)?
+            .into_iter()
+            .find(|e| e.seq() == seq);
+        let image = entry
+            .as_ref()
+            .and_then(VerifiedEntry::payload)
+            .and_then(|p| p.images().get(usize::from(index)).copied())
+            .ok_or(FetchError::NotNamed)?;
+        if let Some(bytes) = store.image(&image.hash).await.map_err(FetchError::Store)? {
+            // Held for another entry (the same picture posted twice): kept for this one too.
+            if store.put_image(&author, seq, index, &bytes).await.is_ok() {
+                return Ok(bytes);
+            }
+        }
+        let mut asked = 0;
+        for peer in self.holders_of(author).await {
+            if asked >= MAX_HOLDERS_ASKED {
+                break;
+            }
+            if let Err(e) = self.reach(peer).await {
+                tracing::info!("image of {author}/{seq}: {peer} unreachable: {e}");
+                continue;
+            }
+            asked += 1;
+            match self.client.fetch_image(peer, image.hash).await {
+                Ok(Answer::Here(bytes)) => match store.put_image(&author, seq, index, &bytes).await
+                {
+                    Ok(()) => return Ok(bytes),
+                    Err(e) if e.is_peer_data() => {
+                        tracing::warn!("image of {author}/{seq} from {peer} refused: {e}");
+                        let _ = self.client.disconnect(peer).await;
+                    }
+                    Err(e) => return Err(FetchError::Store(e)),
+                },
+                Ok(Answer::NotHeld | Answer::Busy) => {}
+                Err(e) => tracing::info!("image of {author}/{seq} from {peer}: {e}"),
+            }
+        }
+        Err(FetchError::Unavailable { asked })
     }
 
     /// The head seq of `author`'s feed here, 0 when nothing of it is held.

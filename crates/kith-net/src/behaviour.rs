@@ -115,6 +115,8 @@ mod derived {
         pub notify: libp2p::request_response::Behaviour<crate::notify::NotifyCodec>,
         /// Search across the network: a query flooded with a TTL ([`crate::search`]).
         pub search: libp2p::request_response::Behaviour<crate::search::SearchCodec>,
+        /// Images by hash ([`crate::images`]).
+        pub images: libp2p::request_response::Behaviour<crate::images::ImageCodec>,
         /// Streams for `/webrtc` signalling: the browser's `/webrtc` transport holds its
         /// control (natively it carries nothing: no transport signals through it).
         pub signalling: libp2p_stream::Behaviour,
@@ -151,6 +153,7 @@ impl Behaviour {
             sync: crate::sync_protocol::behaviour(),
             notify: crate::notify::behaviour(),
             search: crate::search::behaviour(),
+            images: crate::images::behaviour(),
             signalling,
         }
     }

@@ -101,6 +101,17 @@ pub(crate) enum Command {
         id: u64,
         hits: crate::search::Hits,
     },
+    /// Asks `peer` for the image whose SHA-256 is `hash`.
+    FetchImage {
+        peer: PeerId,
+        hash: kith_core::Hash,
+        reply: oneshot::Sender<Result<crate::images::Answer, NetError>>,
+    },
+    /// Answers the inbound image request `id`.
+    AnswerImage {
+        id: u64,
+        answer: crate::images::Answer,
+    },
     ListenViaRelay {
         relay: Multiaddr,
         reply: oneshot::Sender<Result<Multiaddr, NetError>>,
@@ -390,6 +401,30 @@ impl Client {
     ) -> Result<crate::search::Hits, NetError> {
         self.ask(|reply| Command::Ask { peer, query, reply })
             .await?
+    }
+
+    /// Asks `peer` for the image whose SHA-256 is `hash` and waits for its answer (bytes not
+    /// yet checked).
+    pub async fn fetch_image(
+        &self,
+        peer: PeerId,
+        hash: kith_core::Hash,
+    ) -> Result<crate::images::Answer, NetError> {
+        self.ask(|reply| Command::FetchImage { peer, hash, reply })
+            .await?
+    }
+
+    /// Answers the inbound image request `id` (from [`Event::ImageRequest`](crate::Event)).
+    pub async fn answer_image(
+        &self,
+        id: u64,
+        answer: crate::images::Answer,
+    ) -> Result<(), NetError> {
+        self.commands
+            .clone()
+            .send(Command::AnswerImage { id, answer })
+            .await
+            .map_err(|_| NetError::Stopped)
     }
 
     /// Answers the inbound query `id` (from [`Event::Query`](crate::Event)).

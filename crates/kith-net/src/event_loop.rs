@@ -63,6 +63,13 @@ pub struct EventLoop {
     query_throttle: crate::notify::Throttle,
     /// Query ids seen lately.
     seen_queries: crate::search::Seen,
+    /// Image requests sent and not yet answered.
+    pending_fetches: HashMap<OutboundRequestId, Reply<crate::images::Answer>>,
+    /// Image requests received and waiting for the agent's answer (at most
+    /// [`MAX_PENDING_IMAGE_ASKS`](crate::images::MAX_PENDING_IMAGE_ASKS)).
+    pending_images: HashMap<u64, ResponseChannel<Vec<u8>>>,
+    /// Each sender's rate of image requests.
+    image_throttle: crate::notify::Throttle,
     /// Reservations asked for: answered by the listener's first address, or by its close
     /// (with any reason: a listener whose relay connection closed ends `Ok`). A relay
     /// listener is never removed from here: libp2p-relay 0.22's client panics ("Relay
@@ -154,6 +161,12 @@ impl EventLoop {
                 crate::search::QUERIES_PER_MINUTE,
             ),
             seen_queries: crate::search::Seen::default(),
+            pending_fetches: HashMap::new(),
+            pending_images: HashMap::new(),
+            image_throttle: crate::notify::Throttle::new(
+                crate::images::IMAGE_BURST,
+                crate::images::IMAGES_PER_MINUTE,
+            ),
             pending_listens: HashMap::new(),
             pending_provides: HashMap::new(),
             pending_puts: HashMap::new(),
@@ -284,6 +297,10 @@ impl EventLoop {
             Event::Query { id, .. } if self.overflow.len() >= crate::EVENT_OVERFLOW => {
                 self.answer_query(id, &crate::search::Hits::default());
                 self.stats.throttled_queries += 1;
+            }
+            Event::ImageRequest { id, .. } if self.overflow.len() >= crate::EVENT_OVERFLOW => {
+                self.answer_image(id, &crate::images::Answer::Busy);
+                self.stats.throttled_images += 1;
             }
             Event::Note { id, .. } if self.overflow.len() >= crate::EVENT_OVERFLOW => {
                 self.answer_note(id, crate::notify::Answer::Later);
@@ -459,6 +476,15 @@ impl EventLoop {
                 self.pending_asks.insert(id, reply);
             }
             Command::AnswerQuery { id, hits } => self.answer_query(id, &hits),
+            Command::FetchImage { peer, hash, reply } => {
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .images
+                    .send_request(&peer, hash.0.to_vec());
+                self.pending_fetches.insert(id, reply);
+            }
+            Command::AnswerImage { id, answer } => self.answer_image(id, &answer),
             Command::ListenViaRelay { relay, reply } => {
                 match self.swarm.listen_on(relay.with(Protocol::P2pCircuit)) {
                     Ok(id) => {
@@ -623,6 +649,7 @@ impl EventLoop {
             SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Notify(event)) => self.on_notify_event(event),
             SwarmEvent::Behaviour(BehaviourEvent::Search(event)) => self.on_search_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Images(event)) => self.on_image_event(event),
             SwarmEvent::NewListenAddr {
                 listener_id,
                 address,
@@ -694,6 +721,87 @@ impl EventLoop {
         }
     }
 
+    /// Answers the inbound image request `id` (the asker may have gone: nothing to do then).
+    fn answer_image(&mut self, id: u64, answer: &crate::images::Answer) {
+        if let Some(channel) = self.pending_images.remove(&id) {
+            let _ = self
+                .swarm
+                .behaviour_mut()
+                .images
+                .send_response(channel, answer.encode());
+        }
+    }
+
+    fn on_image_event(&mut self, event: request_response::Event<Vec<u8>, Vec<u8>>) {
+        use crate::images::{Answer, MAX_PENDING_IMAGE_ASKS, decode_request};
+        use request_response::{Event as Rr, Message as RrMessage};
+        match event {
+            Rr::Message {
+                peer,
+                message:
+                    RrMessage::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                // The rate first: a flood costs a token lookup, never a store read.
+                if !self.image_throttle.allow(peer, crate::now_ms())
+                    || self.pending_images.len() >= MAX_PENDING_IMAGE_ASKS
+                {
+                    self.stats.throttled_images += 1;
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .images
+                        .send_response(channel, Answer::Busy.encode());
+                    return;
+                }
+                let hash = match decode_request(&request) {
+                    Ok(h) => h,
+                    Err(reason) => {
+                        // Dropping the channel fails the peer's request.
+                        self.emit(Event::InvalidEntry { from: peer, reason });
+                        return;
+                    }
+                };
+                let id = self.next_response_id;
+                self.next_response_id += 1;
+                self.pending_images.insert(id, channel);
+                self.emit(Event::ImageRequest { id, peer, hash });
+            }
+            Rr::Message {
+                peer,
+                message:
+                    RrMessage::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => settle(
+                &mut self.pending_fetches,
+                request_id,
+                peer,
+                "image",
+                Ok(response),
+                Answer::decode,
+            ),
+            Rr::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => settle(
+                &mut self.pending_fetches,
+                request_id,
+                peer,
+                "image",
+                Err(error.to_string()),
+                Answer::decode,
+            ),
+            Rr::ResponseSent { .. } | Rr::InboundFailure { .. } => {}
+        }
+    }
+
     /// Answers the inbound query `id` (the asker may have gone: nothing to do then).
     fn answer_query(&mut self, id: u64, hits: &crate::search::Hits) {
         if let Some(channel) = self.pending_queries.remove(&id) {
@@ -762,27 +870,27 @@ impl EventLoop {
                         response,
                     },
                 ..
-            } => {
-                if let Some(reply) = self.pending_asks.remove(&request_id) {
-                    let _ = reply.send(Hits::decode(&response).map_err(|reason| NetError::Dial {
-                        peer,
-                        reason: format!("search: {reason}"),
-                    }));
-                }
-            }
+            } => settle(
+                &mut self.pending_asks,
+                request_id,
+                peer,
+                "search",
+                Ok(response),
+                Hits::decode,
+            ),
             Rr::OutboundFailure {
                 peer,
                 request_id,
                 error,
                 ..
-            } => {
-                if let Some(reply) = self.pending_asks.remove(&request_id) {
-                    let _ = reply.send(Err(NetError::Dial {
-                        peer,
-                        reason: format!("search: {error}"),
-                    }));
-                }
-            }
+            } => settle(
+                &mut self.pending_asks,
+                request_id,
+                peer,
+                "search",
+                Err(error.to_string()),
+                Hits::decode,
+            ),
             Rr::ResponseSent { .. } | Rr::InboundFailure { .. } => {}
         }
     }
@@ -1095,5 +1203,28 @@ mod tests {
         // The oldest are forgotten first.
         assert_eq!(persons.of(&peers[0]), None);
         assert_eq!(persons.of(&peers[peers.len() - 1]), Some(alice));
+    }
+}
+
+/// Settles an outbound request of a request-response protocol (`what` names it in errors):
+/// its answer decoded with `decode`, or its failure, to whoever waits for it.
+fn settle<T>(
+    pending: &mut HashMap<OutboundRequestId, Reply<T>>,
+    request_id: OutboundRequestId,
+    peer: PeerId,
+    what: &str,
+    outcome: Result<Vec<u8>, String>,
+    decode: impl FnOnce(&[u8]) -> Result<T, String>,
+) {
+    if let Some(reply) = pending.remove(&request_id) {
+        let _ =
+            reply.send(
+                outcome
+                    .and_then(|bytes| decode(&bytes))
+                    .map_err(|reason| NetError::Dial {
+                        peer,
+                        reason: format!("{what}: {reason}"),
+                    }),
+            );
     }
 }

@@ -28,6 +28,8 @@
 //!   its person's from an outbox.
 //! - [`search`]: search across the network by query flooding (a TTL, ids seen once, bounded
 //!   answers and rates), answered from the app's text index through the agent.
+//! - [`images`]: images fetched by hash from the author or any holder of the feed, checked
+//!   against the entry that names them before they are kept, served from the store.
 //! - [`names`]: signed handle claims in the DHT, every claimant returned.
 //! - [`agent`]: what a person's node does on its own: stay connected (backoff), reserve a
 //!   relay slot, follow, announce, re-sync on every connection, serve, fill gaps.
@@ -50,6 +52,7 @@ pub mod direct;
 mod event_loop;
 pub mod gossip;
 pub mod identity;
+pub mod images;
 pub mod names;
 mod network;
 pub mod nodes;
@@ -180,6 +183,16 @@ pub enum Event {
         /// The query.
         query: search::Query,
     },
+    /// A peer asks for an image by hash: answer with [`Client::answer_image`]. Only a request
+    /// within its sender's rate arrives.
+    ImageRequest {
+        /// Pass back to [`Client::answer_image`].
+        id: u64,
+        /// Who asks.
+        peer: PeerId,
+        /// The image's SHA-256.
+        hash: kith_core::Hash,
+    },
     /// A peer forwarded an entry that does not verify; it was rejected (and the peer penalised).
     InvalidEntry {
         /// The peer it came through.
@@ -287,6 +300,8 @@ pub struct NetStats {
     pub throttled_notes: u64,
     /// Queries answered with nothing at once: over their sender's rate, or too many waiting.
     pub throttled_queries: u64,
+    /// Image requests answered "busy" at once: over their sender's rate, or too many waiting.
+    pub throttled_images: u64,
     /// Queries answered with nothing at once because their id was seen before (a loop).
     pub repeated_queries: u64,
     /// Queries handed to the agent to answer.

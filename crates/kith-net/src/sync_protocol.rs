@@ -28,6 +28,8 @@ pub fn limits(protocol: &StreamProtocol) -> (usize, usize) {
         (MAX_MESSAGE_BYTES, MAX_MESSAGE_BYTES)
     } else if *protocol == crate::notify::NOTIFY_PROTOCOL {
         (crate::notify::MAX_NOTE_BYTES, 1)
+    } else if *protocol == crate::images::IMAGE_PROTOCOL {
+        (32, crate::images::MAX_IMAGE_ANSWER)
     } else if *protocol == crate::search::SEARCH_PROTOCOL {
         (
             crate::search::MAX_QUERY_BYTES,

@@ -1,12 +1,14 @@
 //! The browser backend: IndexedDB through the `idb` crate.
 //!
-//! Schema, version 3 (values are postcard bytes in `Uint8Array`s):
+//! Schema, version 4 (values are postcard bytes in `Uint8Array`s):
 //!
 //! | object store | key | value |
 //! |---|---|---|
 //! | `chunks` | `[author hex, chunk]` | `{ d, t, p }`: `d` up to [`CHUNK`] entries of one feed, `(seq, entry, post time)`; `t` the time keys `[timestamp, author hex, seq]` of its posts that have their payload; `p` (absent when empty) `(seq, delete seq)` for each of its entries a delete purged |
 //! | `chunks`, index `time` (multiEntry on `t`) | a time key | the chunk's key |
 //! | `feeds` | author hex | [`FeedMeta`] |
+//! | `images` | `[author hex, seq, index]` | `{ h, b }`: `h` the image's SHA-256 in hex, `b` its bytes (image `index` of entry `seq`) |
+//! | `images`, index `hash` (on `h`) | hash hex | the image's key |
 //! | `settings` | name | bytes |
 //! | `identity` | `"self"` | the identity secret, AES-GCM encrypted: 12-byte IV, then ciphertext |
 //! | `identity` | `"wrap-key"` | the AES-GCM `CryptoKey`, created non-extractable |
@@ -27,6 +29,11 @@
 //! secret never sits in storage as plain bytes. This is best effort within the browser's model
 //! (code running on this origin can still ask for decryption).
 //!
+//! **Images** are keyed by the entry that names them, so the transaction that purges an
+//! entry's payload (a delete in a batch, [`Store::purge`]) or forgets a feed deletes its
+//! images' key range with it; the `hash` index answers a fetch by hash. Version 4 only added
+//! this store: nothing moves.
+//!
 //! Older schemas are moved into the chunks when the database is opened, each in one
 //! read-write transaction (a reload mid-way leaves the old data intact and the move is
 //! retried), and their stores stay, empty, until a later version drops them: version 1 kept
@@ -44,11 +51,11 @@ use js_sys::{Array, Uint8Array};
 use kith_core::{AuthorId, Cursor, PayloadKind, VerifiedEntry};
 use wasm_bindgen::{JsCast, JsValue};
 
-use crate::plan::{check_held, join, plan, proves_deleted, sizes, split};
+use crate::plan::{check_held, image_slot, join, plan, proves_deleted, sizes, split};
 use crate::{FeedMeta, MAX_READ, Store, StoreError, check_setting};
 
 /// The schema version this code writes.
-pub const DB_VERSION: u32 = 3;
+pub const DB_VERSION: u32 = 4;
 /// Entries per chunk record.
 pub const CHUNK: u64 = 64;
 
@@ -58,6 +65,8 @@ const V2_PAYLOADS: &str = "payloads";
 const V2_TIMELINE: &str = "timeline";
 /// The time index over the chunks' `t` lists.
 const TIME_INDEX: &str = "time";
+const IMAGES: &str = "images";
+const HASH_INDEX: &str = "hash";
 const FEEDS: &str = "feeds";
 const SETTINGS: &str = "settings";
 const IDENTITY: &str = "identity";
@@ -162,6 +171,31 @@ fn feed_range(a: &AuthorId, from: u64, to: u64) -> Result<Query, StoreError> {
     )
     .map(Query::KeyRange)
     .map_err(backend)
+}
+
+fn image_key(a: &AuthorId, seq: u64, index: u8) -> JsValue {
+    Array::of3(
+        &hex(a),
+        &JsValue::from_f64(seq as f64),
+        &JsValue::from_f64(f64::from(index)),
+    )
+    .into()
+}
+
+/// Every image key of entry `seq` of `a` (`seq` alone: every image of the feed).
+fn images_range(a: &AuthorId, seq: Option<u64>) -> Result<Query, StoreError> {
+    let (lower, upper): (JsValue, JsValue) = match seq {
+        Some(seq) => (entry_key(a, seq), image_key(a, seq, u8::MAX)),
+        // `[hex]` sorts before every `[hex, …]`, and `[hex, []]` after them (arrays sort
+        // after numbers).
+        None => (
+            Array::of1(&hex(a)).into(),
+            Array::of2(&hex(a), &Array::new()).into(),
+        ),
+    };
+    KeyRange::bound(&lower, &upper, Some(false), Some(false))
+        .map(Query::KeyRange)
+        .map_err(backend)
 }
 
 /// The chunk that holds entry `seq`.
@@ -400,6 +434,11 @@ fn upgrade_to_current(db: &Database, old: u32) {
         let mut params = idb::IndexParams::new();
         params.multi_entry(true);
         let _ = chunks.create_index(TIME_INDEX, idb::KeyPath::new_single("t"), Some(params));
+    }
+    if old < 4
+        && let Ok(images) = db.create_object_store(IMAGES, idb::ObjectStoreParams::new())
+    {
+        let _ = images.create_index(HASH_INDEX, idb::KeyPath::new_single("h"), None);
     }
 }
 
@@ -659,6 +698,7 @@ impl IdbStore {
 /// returns the bytes freed, `None` when no such entry is held.
 async fn purge_in(
     chunks: &mut Chunks,
+    images: &ObjectStore,
     author: &AuthorId,
     seq: u64,
     hash: Option<kith_core::Hash>,
@@ -670,16 +710,20 @@ async fn purge_in(
         return Ok(None);
     }
     let freed = e.raw().payload.as_ref().map_or(0, |p| p.len() as u64);
-    // Without its payload it leaves the time index too.
+    // Without its payload it leaves the time index too, and its images go.
     e.purge_payload();
     chunks.put(&e).await?;
+    images
+        .delete(images_range(author, Some(seq))?)
+        .map_err(backend)?;
     Ok(Some(freed))
 }
 
 impl IdbStore {
-    /// A read-write transaction over the entry stores, and those stores.
-    fn entry_tx(&self) -> Result<(idb::Transaction, Chunks, ObjectStore), StoreError> {
-        let names = [CHUNKS, FEEDS];
+    /// A read-write transaction over the entry stores, and those stores: chunks, feeds and
+    /// images.
+    fn entry_tx(&self) -> Result<(idb::Transaction, Chunks, ObjectStore, ObjectStore), StoreError> {
+        let names = [CHUNKS, FEEDS, IMAGES];
         let tx = self
             .db
             .transaction(&names, TransactionMode::ReadWrite)
@@ -687,7 +731,8 @@ impl IdbStore {
         let store = |n| tx.object_store(n).map_err(backend);
         let chunks = Chunks::new(store(CHUNKS)?);
         let feeds = store(FEEDS)?;
-        Ok((tx, chunks, feeds))
+        let images = store(IMAGES)?;
+        Ok((tx, chunks, feeds, images))
     }
 
     async fn identity_record(&self, key: &str) -> Result<Option<JsValue>, StoreError> {
@@ -821,7 +866,7 @@ impl Store for IdbStore {
         if entries.is_empty() {
             return Ok(());
         }
-        let (tx, mut chunks, feeds) = self.entry_tx()?;
+        let (tx, mut chunks, feeds, images) = self.entry_tx()?;
         // The stored metadata of every feed in the batch (read once per feed).
         let authors: std::collections::BTreeSet<AuthorId> =
             entries.iter().map(VerifiedEntry::author).collect();
@@ -855,7 +900,9 @@ impl Store for IdbStore {
             chunks.put(e).await?;
         }
         for (t, by) in &plan.purges {
-            if let Some(freed) = purge_in(&mut chunks, &t.author, t.seq, Some(t.hash)).await? {
+            if let Some(freed) =
+                purge_in(&mut chunks, &images, &t.author, t.seq, Some(t.hash)).await?
+            {
                 chunks.mark_purged(&t.author, t.seq, *by).await?;
                 if let Some(m) = plan.metas.get_mut(&t.author) {
                     m.bytes = m.bytes.saturating_sub(freed);
@@ -983,8 +1030,10 @@ impl Store for IdbStore {
     }
 
     async fn purge(&self, author: &AuthorId, seq: u64) -> Result<(), StoreError> {
-        let (tx, mut chunks, feeds) = self.entry_tx()?;
-        let freed = purge_in(&mut chunks, author, seq, None).await?.unwrap_or(0);
+        let (tx, mut chunks, feeds, images) = self.entry_tx()?;
+        let freed = purge_in(&mut chunks, &images, author, seq, None)
+            .await?
+            .unwrap_or(0);
         chunks.flush()?;
         if let Some(v) = feeds
             .get(Query::Key(hex(author)))
@@ -1058,11 +1107,64 @@ impl Store for IdbStore {
 
     async fn forget(&self, author: &AuthorId) -> Result<(), StoreError> {
         // Deleting the chunks drops their rows from the time index with them.
-        let (tx, chunks, feeds) = self.entry_tx()?;
+        let (tx, chunks, feeds, images) = self.entry_tx()?;
         let all = feed_range(author, 0, u64::from(u32::MAX))?;
         chunks.store.delete(all).map_err(backend)?;
+        images
+            .delete(images_range(author, None)?)
+            .map_err(backend)?;
         feeds.delete(Query::Key(hex(author))).map_err(backend)?;
         commit(tx).await
+    }
+
+    async fn put_image(
+        &self,
+        author: &AuthorId,
+        seq: u64,
+        index: u8,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        // The entry is read in the transaction that writes the image: a delete cannot slip
+        // in between.
+        let (tx, mut chunks, _, images) = self.entry_tx()?;
+        let entry = chunks.get(author, seq).await?;
+        let image = match image_slot(entry.as_ref(), index, bytes) {
+            Ok(image) => image,
+            Err(e) => {
+                let _ = tx.abort();
+                return Err(e);
+            }
+        };
+        let record = js_sys::Object::new();
+        let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&record, &JsValue::from_str(k), v);
+        set("h", &JsValue::from_str(&image.hash.to_hex())).map_err(backend)?;
+        set("b", &Uint8Array::from(bytes).into()).map_err(backend)?;
+        images
+            .put(&record.into(), Some(&image_key(author, seq, index)))
+            .map_err(backend)?;
+        commit(tx).await
+    }
+
+    async fn image(&self, hash: &kith_core::Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        let tx = self
+            .db
+            .transaction(&[IMAGES], TransactionMode::ReadOnly)
+            .map_err(backend)?;
+        let found = tx
+            .object_store(IMAGES)
+            .map_err(backend)?
+            .index(HASH_INDEX)
+            .map_err(backend)?
+            .get(Query::Key(JsValue::from_str(&hash.to_hex())))
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        let Some(record) = found else {
+            return Ok(None);
+        };
+        let b = js_sys::Reflect::get(&record, &JsValue::from_str("b"))
+            .map_err(|_| StoreError::Corrupt("an image record without bytes".into()))?;
+        to_bytes(b).map(Some)
     }
 
     async fn feed(&self, author: &AuthorId) -> Result<Option<FeedMeta>, StoreError> {

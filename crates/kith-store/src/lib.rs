@@ -10,6 +10,8 @@
 //! - the identity secret (wrapped by the IndexedDB backend under a non-extractable key);
 //! - every feed held (the person's own and the replicated feeds they follow), entry headers
 //!   and payloads kept apart, so a delete purges the payload and the header chain stays;
+//! - the images the entries held name ([`Store::put_image`]), each checked against its
+//!   entry's reference, and dropped with the entry's payload;
 //! - per-feed metadata ([`FeedMeta`]): head, followed, fork evidence, last synced, counts;
 //! - a time index of posts, for timeline pages across followed feeds;
 //! - settings, among them whom the person muted or blocked ([`people`]) and the notifications
@@ -81,6 +83,9 @@ pub enum StoreError {
     /// The browser's storage quota is used up; nothing of the failed write was kept.
     #[error("storage is full: free space or forget a feed in Settings (nothing was lost)")]
     QuotaExceeded,
+    /// Image bytes that are not the image a held entry names (or the entry is not held).
+    #[error("image refused: {0}")]
+    ImageRefused(String),
     /// Stored bytes could not be read back (the storage was altered from outside).
     #[error("stored data is damaged: {0}")]
     Corrupt(String),
@@ -95,7 +100,7 @@ impl StoreError {
     pub fn is_peer_data(&self) -> bool {
         matches!(
             self,
-            StoreError::DoesNotChain { .. } | StoreError::Fork { .. }
+            StoreError::DoesNotChain { .. } | StoreError::Fork { .. } | StoreError::ImageRefused(_)
         )
     }
 }
@@ -176,8 +181,22 @@ pub trait Store {
     /// receiver can tell a deleted post from a withheld one.
     async fn deletes_of(&self, entries: &[VerifiedEntry])
     -> Result<Vec<VerifiedEntry>, StoreError>;
-    /// Drops a whole feed and its metadata.
+    /// Drops a whole feed and its metadata, and the images of its entries.
     async fn forget(&self, author: &AuthorId) -> Result<(), StoreError>;
+
+    /// Keeps the bytes of image `index` of the entry `author`/`seq`, which must be held with
+    /// its payload and name that image; the bytes must be it ([`kith_core::image::check`]),
+    /// else [`StoreError::ImageRefused`]. The image goes with the entry's payload: a delete,
+    /// a purge or forgetting the feed drops it.
+    async fn put_image(
+        &self,
+        author: &AuthorId,
+        seq: u64,
+        index: u8,
+        bytes: &[u8],
+    ) -> Result<(), StoreError>;
+    /// The bytes of the image whose SHA-256 is `hash`, if an entry held here keeps it.
+    async fn image(&self, hash: &kith_core::Hash) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// One feed's metadata.
     async fn feed(&self, author: &AuthorId) -> Result<Option<FeedMeta>, StoreError>;
@@ -268,6 +287,18 @@ impl<S: Store> Store for std::rc::Rc<S> {
     }
     async fn forget(&self, author: &AuthorId) -> Result<(), StoreError> {
         (**self).forget(author).await
+    }
+    async fn put_image(
+        &self,
+        author: &AuthorId,
+        seq: u64,
+        index: u8,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        (**self).put_image(author, seq, index, bytes).await
+    }
+    async fn image(&self, hash: &kith_core::Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        (**self).image(hash).await
     }
     async fn feed(&self, author: &AuthorId) -> Result<Option<FeedMeta>, StoreError> {
         (**self).feed(author).await

@@ -6,7 +6,7 @@ use std::rc::Rc;
 
 use kith_core::{AuthorId, Cursor, VerifiedEntry};
 
-use crate::plan::{check_held, join, plan, proves_deleted, split, timeline_key};
+use crate::plan::{check_held, image_slot, join, plan, proves_deleted, split, timeline_key};
 use crate::{FeedMeta, MAX_READ, Store, StoreError, check_setting};
 
 #[derive(Default)]
@@ -18,8 +18,10 @@ struct Data {
     /// Purged entry → the seq of the delete that purged it.
     purged_by: BTreeMap<(AuthorId, u64), u64>,
     feeds: BTreeMap<AuthorId, FeedMeta>,
+    /// Images of held entries: (author, seq, index) → (hash, bytes).
+    images: BTreeMap<(AuthorId, u64, u8), (kith_core::Hash, Vec<u8>)>,
     settings: BTreeMap<String, Vec<u8>>,
-    /// Entry bytes (headers and payloads) this store may hold, like a browser's quota.
+    /// Bytes (headers, payloads and images) this store may hold, like a browser's quota.
     quota: Option<u64>,
     used: u64,
 }
@@ -53,7 +55,20 @@ impl Data {
         if let Some(k) = timeline_key(&e) {
             self.timeline.remove(&k);
         }
+        self.drop_images(|(a, s, _)| *a == author && *s == seq);
         Ok(true)
+    }
+
+    fn drop_images(&mut self, which: impl Fn(&(AuthorId, u64, u8)) -> bool) {
+        let mut freed = 0;
+        self.images.retain(|k, (_, b)| {
+            let drop = which(k);
+            if drop {
+                freed += b.len() as u64;
+            }
+            !drop
+        });
+        self.used = self.used.saturating_sub(freed);
     }
 }
 
@@ -221,8 +236,41 @@ impl Store for MemoryStore {
         d.payloads.retain(|(x, _), _| *x != a);
         d.timeline.retain(|(_, x, _)| *x != a);
         d.purged_by.retain(|(x, _), _| *x != a);
+        d.drop_images(|(x, _, _)| *x == a);
         d.feeds.remove(author);
         Ok(())
+    }
+
+    async fn put_image(
+        &self,
+        author: &AuthorId,
+        seq: u64,
+        index: u8,
+        bytes: &[u8],
+    ) -> Result<(), StoreError> {
+        let mut d = self.data.borrow_mut();
+        let image = image_slot(d.read(*author, seq)?.as_ref(), index, bytes)?;
+        let key = (*author, seq, index);
+        if d.images.contains_key(&key) {
+            return Ok(());
+        }
+        let adds = bytes.len() as u64;
+        if d.quota.is_some_and(|q| d.used.saturating_add(adds) > q) {
+            return Err(StoreError::QuotaExceeded);
+        }
+        d.used = d.used.saturating_add(adds);
+        d.images.insert(key, (image.hash, bytes.to_vec()));
+        Ok(())
+    }
+
+    async fn image(&self, hash: &kith_core::Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self
+            .data
+            .borrow()
+            .images
+            .values()
+            .find(|(h, _)| h == hash)
+            .map(|(_, b)| b.clone()))
     }
 
     async fn feed(&self, author: &AuthorId) -> Result<Option<FeedMeta>, StoreError> {

@@ -131,3 +131,23 @@ pub(crate) fn proves_deleted(delete: &VerifiedEntry, target: &VerifiedEntry) -> 
     matches!(delete.payload(), Some(Payload::Delete { target: t }) if *t == target.entry_ref())
         && delete.author() == target.author()
 }
+
+/// The image `index` of `entry` (the stored entry at that position), if `bytes` are it: the
+/// one rule both backends apply before keeping an image.
+pub(crate) fn image_slot(
+    entry: Option<&VerifiedEntry>,
+    index: u8,
+    bytes: &[u8],
+) -> Result<kith_core::ImageRef, StoreError> {
+    let refused = |why: String| StoreError::ImageRefused(why);
+    let entry = entry.ok_or_else(|| refused("its entry is not held here".into()))?;
+    let payload = entry
+        .payload()
+        .ok_or_else(|| refused("its entry was deleted".into()))?;
+    let image = *payload
+        .images()
+        .get(usize::from(index))
+        .ok_or_else(|| refused(format!("the entry names no image {index}")))?;
+    kith_core::image::check(&image, bytes).map_err(|e| refused(e.to_string()))?;
+    Ok(image)
+}

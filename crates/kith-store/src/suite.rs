@@ -302,6 +302,97 @@ pub async fn purge<B: Backend>() {
     }
 }
 
+/// Images are kept only as the images their held entries name, found by hash, kept across a
+/// reload, and dropped with their entry's payload (a delete, a purge, forgetting the feed).
+pub async fn images<B: Backend>() {
+    use kith_core::image::{MAX_AVATAR_SIDE, MAX_IMAGE_SIDE, samples};
+    use kith_core::{Hash, ImageRef};
+    let s = B::fresh("images").await;
+    let a = person(1);
+    let pngs: Vec<Vec<u8>> = (0..3).map(|i| samples::png(40, 20, i, 2_000)).collect();
+    let refs: Vec<ImageRef> = pngs
+        .iter()
+        .map(|b| ImageRef::of(b, MAX_IMAGE_SIDE).expect("image"))
+        .collect();
+    let avatar_png = samples::png(64, 64, 9, 0);
+    let avatar = ImageRef::of(&avatar_png, MAX_AVATAR_SIDE).expect("avatar");
+    let mut f = Feed::new(a.author());
+    let post = |text: &str, images: Vec<ImageRef>| Payload::Post {
+        text: text.into(),
+        reply_to: None,
+        mentions: Vec::new(),
+        images,
+    };
+    let first = f
+        .append(&a, &post("two", refs[..2].to_vec()), NOW)
+        .expect("post")
+        .entry_ref();
+    f.append(&a, &post("one", refs[2..].to_vec()), NOW + 10)
+        .expect("post");
+    f.append(
+        &a,
+        &Payload::Profile {
+            name: "Ada".into(),
+            bio: String::new(),
+            avatar: Some(avatar.to_avatar()),
+        },
+        NOW + 20,
+    )
+    .expect("profile");
+    s.insert(f.entries()).await.expect("insert");
+    let author = a.author();
+    // Refused: bytes that are not the named image, an index the entry does not name, an
+    // entry not held.
+    let refused = |r: Result<(), StoreError>| matches!(r, Err(StoreError::ImageRefused(_)));
+    assert!(refused(s.put_image(&author, 1, 0, &pngs[1]).await));
+    let mut altered = pngs[0].clone();
+    altered[40] ^= 1;
+    assert!(refused(s.put_image(&author, 1, 0, &altered).await));
+    assert!(refused(s.put_image(&author, 1, 2, &pngs[0]).await));
+    assert!(refused(s.put_image(&author, 9, 0, &pngs[0]).await));
+    assert!(refused(
+        s.put_image(&person(2).author(), 1, 0, &pngs[0]).await
+    ));
+    assert_eq!(s.image(&refs[0].hash).await.expect("read"), None);
+    // Kept, found by hash, and kept across a reload.
+    s.put_image(&author, 1, 0, &pngs[0]).await.expect("image 0");
+    s.put_image(&author, 1, 1, &pngs[1]).await.expect("image 1");
+    s.put_image(&author, 1, 1, &pngs[1])
+        .await
+        .expect("again: nothing new");
+    s.put_image(&author, 2, 0, &pngs[2])
+        .await
+        .expect("image of post 2");
+    s.put_image(&author, 3, 0, &avatar_png)
+        .await
+        .expect("avatar");
+    let s = s.reopen().await;
+    for (r, b) in refs.iter().zip(&pngs) {
+        assert_eq!(s.image(&r.hash).await.expect("read").as_ref(), Some(b));
+    }
+    assert_eq!(s.image(&avatar.hash).await.expect("read"), Some(avatar_png));
+    assert_eq!(s.image(&Hash([7; 32])).await.expect("read"), None);
+    // A delete drops the images of its target, and only those.
+    let mut more = f.clone();
+    more.append(&a, &Payload::Delete { target: first }, NOW + 30)
+        .expect("delete");
+    s.insert(&more.entries()[3..]).await.expect("the delete");
+    assert_eq!(s.image(&refs[0].hash).await.expect("read"), None);
+    assert_eq!(s.image(&refs[1].hash).await.expect("read"), None);
+    assert_eq!(
+        s.image(&refs[2].hash).await.expect("read").as_ref(),
+        Some(&pngs[2])
+    );
+    // A deleted entry takes no image any more.
+    assert!(refused(s.put_image(&author, 1, 0, &pngs[0]).await));
+    // A purge drops them too, and forgetting the feed drops the rest.
+    s.purge(&author, 2).await.expect("purge");
+    assert_eq!(s.image(&refs[2].hash).await.expect("read"), None);
+    assert!(s.image(&avatar.hash).await.expect("read").is_some());
+    s.forget(&author).await.expect("forget");
+    assert_eq!(s.image(&avatar.hash).await.expect("read"), None);
+}
+
 /// The frontier lists every feed's head; forgetting a feed drops it and its data.
 pub async fn frontier_and_forget<B: Backend>() {
     let s = B::fresh("frontier").await;

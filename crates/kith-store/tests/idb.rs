@@ -29,6 +29,7 @@ suite!(
     settings,
     backup_round_trip,
     tampered_backup_refused,
+    images,
 );
 
 #[wasm_bindgen_test]

@@ -24,6 +24,7 @@ suite!(
     settings,
     backup_round_trip,
     tampered_backup_refused,
+    images,
 );
 
 /// A store with a quota refuses a write that would go over it, whole, and keeps what it had;
