@@ -21,13 +21,21 @@
 //   conversation: from A's click on Send to the message on B's screen. The same pair
 //   through kith-node (`?direct=off`), then dm_direct_ms_p50/p99 with the direct pair; one
 //   message at a time. A message not on B's screen within 10 s is counted as lost.
+// - image_fetch_ms_p50/p99 (and image_fetch_lost): A posts a post with one picture (about
+//   200 KB once A's browser has re-encoded it; image_bytes_p50 says how large) on Home; B,
+//   who follows A and has A's profile open, shows the post with a placeholder and asks for the
+//   picture: from the post on B's screen to the picture shown there. The path: B's app finds
+//   the image missing in IndexedDB, B's agent asks the holders (A first) over
+//   /kith/image/1.0.0, checks the bytes against the hash the post names, keeps them, and
+//   the screen shows them. Through kith-node (`?direct=off`), then image_fetch_direct_ms_*
+//   over /webrtc; one post at a time. A picture not shown within 20 s is counted as lost.
 // - direct_connect_ms_p50: a fresh follower (its own profile, online) clicks Follow on A's
 //   profile; until its status bar counts a direct connection.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { CHROMIUM_ARGS, NodeProcess, baseUrl, onboard, restore, waitState } from './lib.mjs';
+import { CHROMIUM_ARGS, NodeProcess, baseUrl, onboard, photo, restore, waitState } from './lib.mjs';
 
 const backupFile = process.env.KITH_BENCH_BACKUP;
 const passphrase = process.env.KITH_BENCH_BACKUP_PASS;
@@ -37,6 +45,7 @@ const gapMs = Number(process.env.KITH_BENCH_GAP_MS ?? 50);
 const rounds = 4;
 const followers = Number(process.env.KITH_BENCH_FOLLOWERS ?? 5);
 const notifications = Number(process.env.KITH_BENCH_NOTIFICATIONS ?? 20);
+const images = Number(process.env.KITH_BENCH_IMAGES ?? 10);
 // A post not on B's screen this long after the click counts as lost.
 const lostAfterMs = 10_000;
 if (!backupFile || !passphrase) throw new Error('run through `cargo xtask bench`');
@@ -203,6 +212,62 @@ async function dm(d, n) {
   return result;
 }
 
+/** A posts `n` posts of one picture each; times each from the post on B's screen to its
+ * picture shown there. */
+async function pictures(d, n) {
+  // A on Home, B on A's profile (hash changes: the pages, and their connections, stay).
+  const aId = await idOf(d.a);
+  await d.a.click('#nav-home');
+  await d.b.evaluate((h) => { location.hash = h; }, `#/profile/${aId}`);
+  await d.b.waitForSelector(`section.profile[data-author="${aId}"]`);
+  await d.b.evaluate(() => {
+    window.__pics = {};
+    const look = () => {
+      for (const el of document.querySelectorAll('article.post')) {
+        const m = /^picture (\S+)$/.exec(el.querySelector('.post-text')?.textContent ?? '');
+        if (!m) continue;
+        const rec = window.__pics[m[1]] ??= { post: Date.now() };
+        const img = el.querySelector('.post-images img.picture');
+        if (img && !rec.shown) rec.shown = Date.now();
+      }
+    };
+    new MutationObserver(look).observe(document.body, { childList: true, subtree: true, attributes: true });
+  });
+  const result = { ms: [], bytes: [], lost: 0 };
+  for (let i = 1; i <= n; i++) {
+    const key = `${d.name}-${i}`;
+    await d.a.setInputFiles('.compose .picture-input', {
+      name: `bench-${key}.png`, mimeType: 'image/png', buffer: photo(640, 480, i, 'bench', 96),
+    });
+    await d.a.waitForSelector('.compose .attachments .attached', { timeout: 30_000 });
+    await d.a.fill('#compose', `picture ${key}`);
+    await d.a.click('#compose ~ .compose-foot button[type=submit]');
+    const rec = await d.b
+      .waitForFunction((k) => window.__pics[k]?.shown && window.__pics[k], key, { timeout: 20_000 })
+      .then((h) => h.jsonValue(), () => undefined);
+    if (rec === undefined) {
+      result.lost += 1;
+    } else {
+      result.ms.push(rec.shown - rec.post);
+      // Its size, as kept in B's IndexedDB (the page's CSP lets no script fetch a blob URL).
+      result.bytes.push(await d.b.evaluate((k) => new Promise((ok, fail) => {
+        const post = [...document.querySelectorAll('article.post')]
+          .find((el) => el.querySelector('.post-text')?.textContent === `picture ${k}`);
+        const hash = post.querySelector('.post-images img.picture').dataset.hash;
+        const open = indexedDB.open('kith');
+        open.onerror = () => fail(open.error);
+        open.onsuccess = () => {
+          const req = open.result.transaction('images').objectStore('images').index('hash').get(hash);
+          req.onsuccess = () => { open.result.close(); ok(req.result.b.length); };
+          req.onerror = () => fail(req.error);
+        };
+      }), key));
+    }
+    await new Promise((r) => setTimeout(r, gapMs));
+  }
+  return result;
+}
+
 const node = new NodeProcess();
 await node.start();
 const firstPost = [];
@@ -253,6 +318,15 @@ try {
     figures[`${key}_ms_p99`] = pct(letters.ms, 99);
     figures[`${key}_messages`] = letters.ms.length;
     figures[`${key}_lost`] = letters.lost;
+  }
+  for (const [d, key] of [[viaNode, 'image_fetch'], [direct, 'image_fetch_direct']]) {
+    const pics = await pictures(d, images);
+    process.stderr.write(`${key}_ms: ${pics.ms.join(', ')} bytes: ${pics.bytes.join(', ')} lost=${pics.lost}\n`);
+    figures[`${key}_ms_p50`] = median(pics.ms);
+    figures[`${key}_ms_p99`] = pct(pics.ms, 99);
+    figures[`${key}_images`] = pics.ms.length;
+    figures[`${key}_lost`] = pics.lost;
+    if (key === 'image_fetch') figures.image_bytes_p50 = median(pics.bytes);
   }
   for (let i = 0; i < followers; i++) {
     const c = await profile();

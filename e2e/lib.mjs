@@ -3,6 +3,7 @@
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { deflateSync } from 'node:zlib';
 import { join, resolve } from 'node:path';
 import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
@@ -310,4 +311,53 @@ export async function nodesKnowEachOther(nodes) {
     if (Date.now() > deadline) throw new Error(`nodes do not name each other: ${missing.join('; ')}`);
     await sleep(200);
   }
+}
+
+function crc32(buf) {
+  let c = ~0;
+  for (const b of buf) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = (c >>> 1) ^ (0xedb88320 & -(c & 1));
+  }
+  return ~c >>> 0;
+}
+
+function chunk(type, body) {
+  const len = Buffer.alloc(4);
+  len.writeUInt32BE(body.length);
+  const tb = Buffer.concat([Buffer.from(type, 'ascii'), body]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(tb));
+  return Buffer.concat([len, tb, crc]);
+}
+
+/** A colourful RGB PNG of `w`×`h`, with `noise` (0 to 255) of pseudo-random grain, and a
+ * text chunk saying `comment` (metadata such as a camera or an editor leaves in a file). */
+export function photo(w, h, seed, comment = 'a comment', noise = 0) {
+  let r = seed * 2654435761 >>> 0;
+  const grain = () => {
+    r = (r * 1103515245 + 12345) >>> 0;
+    return noise ? (r >>> 16) % noise : 0;
+  };
+  const raw = Buffer.alloc((w * 3 + 1) * h);
+  for (let y = 0; y < h; y++) {
+    raw[y * (w * 3 + 1)] = 0;
+    for (let x = 0; x < w; x++) {
+      const o = y * (w * 3 + 1) + 1 + x * 3;
+      raw[o] = (x * 7 + seed * 40 + grain()) & 255;
+      raw[o + 1] = (y * 5 + seed * 90 + grain()) & 255;
+      raw[o + 2] = ((x ^ y) + seed * 13 + grain()) & 255;
+    }
+  }
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('tEXt', Buffer.from(`Comment\0${comment}`, 'latin1')),
+    chunk('IDAT', deflateSync(raw)),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
 }

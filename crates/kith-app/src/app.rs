@@ -26,9 +26,11 @@ use std::rc::Rc;
 use futures::future::LocalBoxFuture;
 use kith_core::dm::{self, Body, Letter, LetterId, MAX_DM_TEXT};
 use kith_core::entry::{MAX_BIO_CHARS, MAX_NAME_CHARS, MAX_POST_CHARS};
+use kith_core::image::{MAX_AVATAR_SIDE, MAX_IMAGE_SIDE, MAX_IMAGES};
 use kith_core::name::normalize_handle;
 use kith_core::{
-    AuthorId, EntryRef, FollowLink, Identity, KdfParams, NameClaim, Payload, VerifiedEntry,
+    AuthorId, EntryRef, FollowLink, Hash, Identity, ImageRef, KdfParams, NameClaim, Payload,
+    VerifiedEntry,
 };
 use kith_store::dms;
 use kith_store::{
@@ -40,8 +42,8 @@ use crate::messages::{ConversationView, Messages, conversation_view, messages_vi
 use crate::network::{NetFailure, Network, News, Source};
 use crate::route::Route;
 use crate::view::{
-    FeedUsage, Me, NetSearch, Notifications, OwnCheck, Person, PostView, ProfileView, Search,
-    TextSearch, Theme, ThreadView,
+    FeedUsage, ImageView, Me, NetSearch, Notifications, OwnCheck, Person, PostView, ProfileView,
+    Search, TextSearch, Theme, ThreadView,
 };
 
 /// How many hops a search of the network goes: the peers connected here, theirs, and theirs.
@@ -101,7 +103,13 @@ pub enum Command {
         text: String,
         /// The post it answers.
         reply_to: Option<EntryRef>,
+        /// Its images (at most [`MAX_IMAGES`](kith_core::image::MAX_IMAGES)), each already
+        /// resized and re-encoded by the shell (no metadata left in them).
+        images: Vec<Vec<u8>>,
     },
+    /// Show an image: its bytes come as [`Update::Image`], from the store or else fetched
+    /// from the author or a holder of the feed, or [`Update::ImageUnavailable`].
+    LoadImage(ImageView),
     /// React to a post (again: take the reaction back).
     React {
         /// The post.
@@ -139,6 +147,8 @@ pub enum Command {
         name: String,
         /// Bio.
         bio: String,
+        /// A new avatar (resized and re-encoded by the shell); `None` keeps the one I have.
+        avatar: Option<Vec<u8>>,
     },
     /// Stop waiting and reconnect now.
     RetryNow,
@@ -245,6 +255,22 @@ pub enum Update {
         text: String,
         /// An error, rather than news.
         error: bool,
+    },
+    /// An image's bytes, checked against its hash, for every view that names it.
+    Image {
+        /// Its hash.
+        hash: Hash,
+        /// Its MIME type.
+        mime: &'static str,
+        /// Its bytes.
+        bytes: Vec<u8>,
+    },
+    /// An image could not be had (nobody holding it online, or the store failed).
+    ImageUnavailable {
+        /// Its hash.
+        hash: Hash,
+        /// Why, said for the person.
+        reason: String,
     },
     /// A file for the person to keep (a backup).
     Download {
@@ -512,6 +538,8 @@ pub struct App<S> {
     read_ms: Cell<u64>,
     /// The latest network search (only its answer is shown).
     net_searches: Cell<u64>,
+    /// Images being loaded (each asked of the network once at a time).
+    loading_images: RefCell<BTreeSet<Hash>>,
 }
 
 impl<S: Store + 'static> App<S> {
@@ -535,6 +563,7 @@ impl<S: Store + 'static> App<S> {
             people: RefCell::new(People::default()),
             read_ms: Cell::new(0),
             net_searches: Cell::new(0),
+            loading_images: RefCell::new(BTreeSet::new()),
         })
     }
 
@@ -1118,6 +1147,16 @@ impl<S: Store + 'static> App<S> {
     /// is neither shown nor published, and the post is signed again after the new head
     /// ([`APPEND_TRIES`] times in all).
     pub async fn append(&self, payload: Payload) -> Result<VerifiedEntry, String> {
+        self.append_with(payload, &[]).await
+    }
+
+    /// [`App::append`] of an entry that names `images` (their bytes, in the entry's order):
+    /// kept in the store before the entry is published, so followers can fetch them at once.
+    pub async fn append_with(
+        &self,
+        payload: Payload,
+        images: &[Vec<u8>],
+    ) -> Result<VerifiedEntry, String> {
         if self.own_check.get() {
             // Another view may have finished the check.
             self.read_own_check().await;
@@ -1163,6 +1202,21 @@ impl<S: Store + 'static> App<S> {
                 Err(e) => return Err(format!("Saving failed: {e}")),
             }
         };
+        for (bytes, index) in images.iter().zip(0u8..) {
+            if let Err(e) = self
+                .store
+                .put_image(&self.me(), entry.seq(), index, bytes)
+                .await
+            {
+                // The entry is kept and shown; nobody can fetch the image from here.
+                self.library.borrow_mut().add([entry.clone()]);
+                self.send(Update::Changed(self.me()));
+                self.publish(entry.clone());
+                return Err(format!(
+                    "It was posted, but its images could not be saved: {e}"
+                ));
+            }
+        }
         self.library.borrow_mut().add([entry.clone()]);
         self.send(Update::Changed(self.me()));
         self.publish(entry.clone());
@@ -1207,7 +1261,12 @@ impl<S: Store + 'static> App<S> {
             }
             Command::Restore { file, passphrase } => self.restore(&file, &passphrase).await,
             Command::Open(route) => self.open(route).await,
-            Command::Post { text, reply_to } => self.post(text, reply_to).await,
+            Command::Post {
+                text,
+                reply_to,
+                images,
+            } => self.post(text, reply_to, images).await,
+            Command::LoadImage(view) => self.load_image(view),
             Command::React { target, emoji } => {
                 let mine = self.library.borrow().my_reaction(&target, &emoji);
                 let payload = match mine {
@@ -1249,7 +1308,9 @@ impl<S: Store + 'static> App<S> {
             Command::Backup { passphrase } => self.backup(&passphrase).await,
             Command::Forget(author) => self.forget(author).await,
             Command::SetTheme(t) => set_theme(&self.store, &self.env, t).await,
-            Command::UpdateProfile { name, bio } => self.update_profile(name, bio).await,
+            Command::UpdateProfile { name, bio, avatar } => {
+                self.update_profile(name, bio, avatar).await;
+            }
             Command::GoAhead => self.own_check_done().await,
             Command::RetryNow => {
                 if let Some(net) = self.net() {
@@ -1276,11 +1337,31 @@ impl<S: Store + 'static> App<S> {
         }
     }
 
-    async fn post(&self, text: String, reply_to: Option<EntryRef>) {
+    async fn post(&self, text: String, reply_to: Option<EntryRef>, images: Vec<Vec<u8>>) {
         let n = text.chars().count();
-        if text.trim().is_empty() {
+        if text.trim().is_empty() && images.is_empty() {
             self.notice("Write something first.", true);
             return;
+        }
+        if images.len() > MAX_IMAGES {
+            self.notice(
+                format!(
+                    "A post has at most {MAX_IMAGES} images; this one has {}.",
+                    images.len()
+                ),
+                true,
+            );
+            return;
+        }
+        let mut refs = Vec::with_capacity(images.len());
+        for (i, bytes) in images.iter().enumerate() {
+            match ImageRef::of(bytes, MAX_IMAGE_SIDE) {
+                Ok(r) => refs.push(r),
+                Err(e) => {
+                    self.notice(format!("Image {} cannot be posted: {e}.", i + 1), true);
+                    return;
+                }
+            }
         }
         if n > MAX_POST_CHARS {
             self.notice(
@@ -1299,9 +1380,9 @@ impl<S: Store + 'static> App<S> {
             text,
             reply_to,
             mentions,
-            images: Vec::new(),
+            images: refs,
         };
-        match self.append(payload).await {
+        match self.append_with(payload, &images).await {
             Ok(_) => {
                 self.refresh_all().await;
                 self.send(Update::ShowNew);
@@ -1513,7 +1594,7 @@ impl<S: Store + 'static> App<S> {
         }
     }
 
-    async fn update_profile(&self, name: String, bio: String) {
+    async fn update_profile(&self, name: String, bio: String, avatar: Option<Vec<u8>>) {
         let name = name.trim().to_owned();
         if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
             self.notice(
@@ -1529,12 +1610,29 @@ impl<S: Store + 'static> App<S> {
             );
             return;
         }
+        let (avatar_ref, avatar_bytes) = match avatar {
+            Some(bytes) => match ImageRef::of(&bytes, MAX_AVATAR_SIDE) {
+                Ok(r) => (Some(r.to_avatar()), vec![bytes]),
+                Err(e) => {
+                    self.notice(format!("That picture cannot be your avatar: {e}."), true);
+                    return;
+                }
+            },
+            // The avatar I have stays (its bytes are kept for the new profile entry too).
+            None => match self.me_view().person.avatar {
+                Some(a) => match self.store.image(&a.hash()).await {
+                    Ok(Some(bytes)) => (Some(a.image.to_avatar()), vec![bytes]),
+                    _ => (Some(a.image.to_avatar()), Vec::new()),
+                },
+                None => (None, Vec::new()),
+            },
+        };
         let payload = Payload::Profile {
             name,
             bio: bio.trim().to_owned(),
-            avatar: None,
+            avatar: avatar_ref,
         };
-        match self.append(payload).await {
+        match self.append_with(payload, &avatar_bytes).await {
             Ok(_) => {
                 self.send(Update::Me(self.me_view()));
                 self.notice("Profile updated.", false);
@@ -1542,6 +1640,49 @@ impl<S: Store + 'static> App<S> {
             }
             Err(e) => self.notice(format!("Updating your profile failed. {e}"), true),
         }
+    }
+
+    /// Sends the bytes of `view`'s image: from the store, or else fetched by the network
+    /// (which keeps them in the store once checked), each image asked once at a time.
+    fn load_image(self: &Rc<Self>, view: ImageView) {
+        let hash = view.hash();
+        if !self.loading_images.borrow_mut().insert(hash) {
+            return;
+        }
+        let app = self.clone();
+        self.spawn(async move {
+            let mime = view.image.kind.mime();
+            let mut held = app.store.image(&hash).await;
+            if matches!(held, Ok(None)) {
+                let fetched = match app.net() {
+                    Some(net) => net.fetch_image(view.author, view.seq, view.index).await,
+                    None => Err(NetFailure::NotConnected),
+                };
+                held = match fetched {
+                    Ok(()) => app.store.image(&hash).await,
+                    Err(e) => {
+                        app.loading_images.borrow_mut().remove(&hash);
+                        app.send(Update::ImageUnavailable {
+                            hash,
+                            reason: e.to_string(),
+                        });
+                        return;
+                    }
+                };
+            }
+            app.loading_images.borrow_mut().remove(&hash);
+            app.send(match held {
+                Ok(Some(bytes)) => Update::Image { hash, mime, bytes },
+                Ok(None) => Update::ImageUnavailable {
+                    hash,
+                    reason: "the image is not held here".into(),
+                },
+                Err(e) => Update::ImageUnavailable {
+                    hash,
+                    reason: format!("reading it failed: {e}"),
+                },
+            });
+        });
     }
 
     /// The posts held here that match `query`, newest first (at most [`SEARCH_PAGE`]).

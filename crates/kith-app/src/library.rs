@@ -17,7 +17,7 @@ use kith_core::{
 };
 
 use crate::search::{Found, TextIndex};
-use crate::view::{NoteView, Notifications, Person, PostView, ThreadView};
+use crate::view::{ImageView, NoteView, Notifications, Person, PostView, ThreadView};
 use kith_core::NoteKind;
 use kith_store::{Kept, Note};
 
@@ -348,12 +348,19 @@ impl Library {
             Some(Payload::Profile { name, bio, .. }) => (name.clone(), bio.clone()),
             _ => (String::new(), String::new()),
         };
+        // Only a profile held here has its avatar here to fetch (by its entry).
+        let avatar = self
+            .feeds
+            .get(author)
+            .and_then(Feed::profile_entry)
+            .and_then(|e| ImageView::of(e).into_iter().next());
         Person {
             author: *author,
             name,
             bio,
             fingerprint: author.fingerprint(),
             handle: self.handles.get(author).cloned(),
+            avatar,
         }
     }
 
@@ -374,6 +381,7 @@ impl Library {
             author: self.person(&id.author),
             ts_ms: t.entry.header().timestamp_ms,
             text: t.text.to_owned(),
+            images: ImageView::of(t.entry),
             reply_to: t.reply_to,
             reactions,
             mine: id.author == self.me,

@@ -61,6 +61,9 @@ pub trait Network {
     /// addressee: now, and from the outbox until one takes it ([`News::Letters`] when it
     /// moves on).
     fn send_letter(&self, letter: Letter, sealed: Vec<u8>) -> NetResult<()>;
+    /// Fetches image `index` of the entry `author`/`seq` (held here) from the author or a
+    /// holder of the feed; once it returns `Ok` the store has the image's checked bytes.
+    fn fetch_image(&self, author: AuthorId, seq: u64, index: u8) -> NetResult<()>;
     /// I read `peer`'s messages sent up to `up_to_ms`: my read mark moves, and if it moved
     /// `receipt` (a sealed read receipt with id `id`) goes to them.
     fn read_letters(

@@ -1,7 +1,7 @@
 //! The owned view types the screens show, computed from the [`Library`](crate::Library) and
 //! the store. Plain data: no UI framework, no network types.
 
-use kith_core::{AuthorId, Cursor, EntryRef};
+use kith_core::{AuthorId, Cursor, EntryRef, Hash, ImageRef};
 
 /// Where the check for posts made on another device stands (after a restore, posting waits
 /// until the person's own feed was synced from the network).
@@ -26,6 +26,47 @@ pub struct Person {
     pub fingerprint: String,
     /// A handle, when one is known (claimed in the DHT).
     pub handle: Option<String>,
+    /// Their avatar, when their latest profile held here names one.
+    pub avatar: Option<ImageView>,
+}
+
+/// An image a post or a profile names, as the screens show it: a placeholder of its shape
+/// until its bytes are here ([`Command::LoadImage`](crate::Command::LoadImage), then
+/// [`Update::Image`](crate::Update::Image)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImageView {
+    /// The entry that names it.
+    pub author: AuthorId,
+    /// Its seq.
+    pub seq: u64,
+    /// Which of its images.
+    pub index: u8,
+    /// What the entry says of it.
+    pub image: ImageRef,
+}
+
+impl ImageView {
+    /// The image's hash: what its bytes are found and cached by.
+    pub fn hash(&self) -> Hash {
+        self.image.hash
+    }
+
+    /// The images `entry` names, in order.
+    pub fn of(entry: &kith_core::VerifiedEntry) -> Vec<ImageView> {
+        entry
+            .payload()
+            .map(kith_core::Payload::images)
+            .unwrap_or_default()
+            .into_iter()
+            .zip(0u8..)
+            .map(|(image, index)| ImageView {
+                author: entry.author(),
+                seq: entry.seq(),
+                index,
+                image,
+            })
+            .collect()
+    }
 }
 
 impl Person {
@@ -53,6 +94,8 @@ pub struct PostView {
     pub ts_ms: u64,
     /// The text, shown as text.
     pub text: String,
+    /// Its images, in order.
+    pub images: Vec<ImageView>,
     /// The post it answers, if any.
     pub reply_to: Option<EntryRef>,
     /// Reactions: emoji, how many, whether one of them is mine.

@@ -33,6 +33,7 @@ enum Call {
     SearchPosts(String),
     SendLetter(AuthorId),
     ReadLetters(AuthorId),
+    FetchImage(AuthorId, u64, u8),
 }
 
 /// The recording fake: answers at once, from what the test put in it.
@@ -112,6 +113,13 @@ impl Network for FakeNet {
         self.0.record(Call::SendLetter(letter.to));
         self.0.letters.borrow_mut().push((letter, sealed));
         ok(())
+    }
+    fn fetch_image(&self, author: AuthorId, seq: u64, index: u8) -> NetResult<()> {
+        self.0.record(Call::FetchImage(author, seq, index));
+        futures::future::ready(Err(NetFailure::Failed(
+            "nobody holding this post is online with the image".into(),
+        )))
+        .boxed_local()
     }
     fn read_letters(
         &self,
@@ -277,6 +285,7 @@ impl Harness {
         self.run(Command::Post {
             text: text.into(),
             reply_to: None,
+            images: Vec::new(),
         });
     }
 
@@ -397,6 +406,7 @@ fn a_reply_threads_under_its_post_and_mentions_its_author() {
     h.run(Command::Post {
         text: "an answer".into(),
         reply_to: Some(post.entry_ref()),
+        images: Vec::new(),
     });
     let home = h.home();
     assert_eq!(home.len(), 1, "one thread");
@@ -1618,5 +1628,138 @@ fn messages_are_sealed_for_their_addressee_listed_and_read_with_a_receipt_unless
     assert!(
         notices.iter().any(|(t, e)| *e && t.contains("yourself")),
         "{notices:?}"
+    );
+}
+
+/// A post with images keeps them in the store before it is published and shows them; an image
+/// that is not postable is refused with the reason and nothing is posted; an avatar set once
+/// stays through later profile changes; someone else's image not held here is asked of the
+/// network, and its absence said.
+#[test]
+fn images_are_kept_with_the_post_shown_by_hash_and_an_avatar_stays() {
+    use kith_core::image::samples;
+    let mut h = Harness::new("Alice", "alice");
+    let pngs: Vec<Vec<u8>> = (0..2).map(|i| samples::png(60, 40, i, 500)).collect();
+    h.run(Command::Post {
+        text: "look".into(),
+        reply_to: None,
+        images: pngs.clone(),
+    });
+    let post = h.home()[0].post.clone();
+    assert_eq!(post.text, "look");
+    assert_eq!(post.images.len(), 2);
+    assert_eq!(
+        (
+            post.images[1].index,
+            post.images[1].image.width,
+            post.images[1].image.height
+        ),
+        (1, 60, 40)
+    );
+    // Kept before it was published.
+    assert!(h.net.take().contains(&Call::Publish(post.id.seq)));
+    for (v, b) in post.images.iter().zip(&pngs) {
+        h.take();
+        h.run(Command::LoadImage(*v));
+        let got = h.last(|u| match u {
+            Update::Image { hash, mime, bytes } => Some((*hash, *mime, bytes.clone())),
+            _ => None,
+        });
+        assert_eq!(got, Some((v.hash(), "image/png", b.clone())));
+    }
+    assert!(
+        !h.net
+            .take()
+            .iter()
+            .any(|c| matches!(c, Call::FetchImage(..))),
+        "my own images come from the store"
+    );
+
+    // An image with metadata, or too many images: refused, nothing posted.
+    let before = h.notices().len();
+    h.run(Command::Post {
+        text: "with a location".into(),
+        reply_to: None,
+        images: vec![samples::png_with_text(10, 10)],
+    });
+    h.run(Command::Post {
+        text: "five".into(),
+        reply_to: None,
+        images: vec![pngs[0].clone(); 5],
+    });
+    let errors: Vec<String> = h.notices()[before..]
+        .iter()
+        .filter(|n| n.1)
+        .map(|n| n.0.clone())
+        .collect();
+    assert_eq!(errors.len(), 2, "{errors:?}");
+    assert!(errors[0].contains("metadata"), "{errors:?}");
+    assert!(errors[1].contains("at most 4 images"), "{errors:?}");
+    let mine = futures::executor::block_on(h.store().range(&h.me(), 1, 100)).expect("read");
+    assert_eq!(
+        mine.last().map(|e| e.entry_ref()),
+        Some(post.id),
+        "nothing posted since"
+    );
+
+    // An avatar, kept when only the bio changes.
+    let avatar = samples::png(128, 128, 7, 0);
+    h.run(Command::UpdateProfile {
+        name: "Alice".into(),
+        bio: "hi".into(),
+        avatar: Some(avatar.clone()),
+    });
+    h.run(Command::UpdateProfile {
+        name: "Alice".into(),
+        bio: "hello".into(),
+        avatar: None,
+    });
+    let me = h
+        .last(|u| match u {
+            Update::Me(me) => Some(me.person.clone()),
+            _ => None,
+        })
+        .expect("me");
+    assert_eq!(me.bio, "hello");
+    let shown = me.avatar.expect("the avatar stayed");
+    assert_eq!(shown.image.width, 128);
+    let held = futures::executor::block_on(h.store().image(&shown.hash())).expect("read");
+    assert_eq!(held, Some(avatar), "kept for the newest profile entry");
+    // Too large a picture for an avatar is refused.
+    h.take();
+    h.run(Command::UpdateProfile {
+        name: "Alice".into(),
+        bio: "hello".into(),
+        avatar: Some(samples::png(600, 600, 1, 0)),
+    });
+    assert!(h.notices().iter().any(|(t, e)| *e && t.contains("avatar")));
+
+    // Bob's post with an image, held here without the image: asked of the network.
+    let mut bob = Other::new(2);
+    let img = samples::png(30, 30, 3, 0);
+    let r = kith_core::ImageRef::of(&img, kith_core::image::MAX_IMAGE_SIDE).expect("image");
+    let entry = bob.sign(Payload::Post {
+        text: "bob's picture".into(),
+        reply_to: None,
+        mentions: Vec::new(),
+        images: vec![r],
+    });
+    futures::executor::block_on(h.store().insert(std::slice::from_ref(&entry))).expect("held");
+    let view = kith_app::view::ImageView::of(&entry)[0];
+    h.take();
+    h.net.take();
+    h.run(Command::LoadImage(view));
+    assert_eq!(
+        h.net.take(),
+        [Call::FetchImage(bob.author(), entry.seq(), 0)]
+    );
+    let unavailable = h.last(|u| match u {
+        Update::ImageUnavailable { hash, reason } => Some((*hash, reason.clone())),
+        _ => None,
+    });
+    assert_eq!(
+        unavailable.map(|u| u.0),
+        Some(r.hash),
+        "its absence is said"
     );
 }

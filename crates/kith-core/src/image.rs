@@ -211,6 +211,24 @@ impl ImageRef {
     }
 }
 
+/// The size an image of `width`×`height` is drawn at before it is posted: scaled down (never
+/// up) so that its longer side is at most `max_side`, each side at least 1 pixel.
+pub fn fit_within(width: u32, height: u32, max_side: u16) -> (u16, u16) {
+    let (w, h) = (u64::from(width.max(1)), u64::from(height.max(1)));
+    let max = u64::from(max_side.max(1));
+    let long = w.max(h);
+    if long <= max {
+        return (w as u16, h as u16);
+    }
+    // Rounded to the nearest pixel.
+    let scale = |side: u64| ((side * max + long / 2) / long).clamp(1, max) as u16;
+    (scale(w), scale(h))
+}
+
+/// The encodings the app tries, in order, until one is at most [`MAX_IMAGE_BYTES`]: WebP
+/// quality, and the longest side as a fraction of the first try's (per mille).
+pub const ENCODE_LADDER: [(f64, u32); 4] = [(0.85, 1000), (0.7, 1000), (0.6, 750), (0.5, 500)];
+
 /// Digits only (no sign, no leading zero unless it is "0"), at most 10 of them.
 fn parse_decimal(s: &str) -> Option<u64> {
     if s.is_empty() || s.len() > 10 || !s.bytes().all(|b| b.is_ascii_digit()) {
@@ -692,6 +710,16 @@ mod tests {
             ImageRef::of(&huge, MAX_IMAGE_SIDE),
             Err(ImageError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn pictures_are_scaled_down_to_fit_and_never_up() {
+        assert_eq!(fit_within(4032, 3024, POST_IMAGE_SIDE), (1600, 1200));
+        assert_eq!(fit_within(3024, 4032, POST_IMAGE_SIDE), (1200, 1600));
+        assert_eq!(fit_within(800, 600, POST_IMAGE_SIDE), (800, 600));
+        assert_eq!(fit_within(10_000, 3, AVATAR_SIDE), (256, 1));
+        assert_eq!(fit_within(0, 0, AVATAR_SIDE), (1, 1));
+        assert_eq!(fit_within(u32::MAX, u32::MAX, MAX_IMAGE_SIDE), (2048, 2048));
     }
 
     #[test]

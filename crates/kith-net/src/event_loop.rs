@@ -1177,6 +1177,29 @@ impl EventLoop {
     }
 }
 
+/// Settles an outbound request of a request-response protocol (`what` names it in errors):
+/// its answer decoded with `decode`, or its failure, to whoever waits for it.
+fn settle<T>(
+    pending: &mut HashMap<OutboundRequestId, Reply<T>>,
+    request_id: OutboundRequestId,
+    peer: PeerId,
+    what: &str,
+    outcome: Result<Vec<u8>, String>,
+    decode: impl FnOnce(&[u8]) -> Result<T, String>,
+) {
+    if let Some(reply) = pending.remove(&request_id) {
+        let _ =
+            reply.send(
+                outcome
+                    .and_then(|bytes| decode(&bytes))
+                    .map_err(|reason| NetError::Dial {
+                        peer,
+                        reason: format!("{what}: {reason}"),
+                    }),
+            );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Persons;
@@ -1203,28 +1226,5 @@ mod tests {
         // The oldest are forgotten first.
         assert_eq!(persons.of(&peers[0]), None);
         assert_eq!(persons.of(&peers[peers.len() - 1]), Some(alice));
-    }
-}
-
-/// Settles an outbound request of a request-response protocol (`what` names it in errors):
-/// its answer decoded with `decode`, or its failure, to whoever waits for it.
-fn settle<T>(
-    pending: &mut HashMap<OutboundRequestId, Reply<T>>,
-    request_id: OutboundRequestId,
-    peer: PeerId,
-    what: &str,
-    outcome: Result<Vec<u8>, String>,
-    decode: impl FnOnce(&[u8]) -> Result<T, String>,
-) {
-    if let Some(reply) = pending.remove(&request_id) {
-        let _ =
-            reply.send(
-                outcome
-                    .and_then(|bytes| decode(&bytes))
-                    .map_err(|reason| NetError::Dial {
-                        peer,
-                        reason: format!("{what}: {reason}"),
-                    }),
-            );
     }
 }

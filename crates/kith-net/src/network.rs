@@ -110,6 +110,18 @@ impl<S: Store + 'static> Network for AgentNetwork<S> {
         .boxed_local()
     }
 
+    fn fetch_image(&self, author: AuthorId, seq: u64, index: u8) -> NetResult<()> {
+        let agent = self.agent.clone();
+        async move {
+            agent
+                .fetch_image(author, seq, index)
+                .await
+                .map(drop)
+                .map_err(|e| NetFailure::Failed(e.to_string()))
+        }
+        .boxed_local()
+    }
+
     fn read_letters(
         &self,
         peer: AuthorId,

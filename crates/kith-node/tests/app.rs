@@ -51,6 +51,7 @@ async fn the_apps_rules_hold_over_a_real_kith_node() {
                 .run(Command::Post {
                     text: "before you followed".into(),
                     reply_to: None,
+                    images: Vec::new(),
                 })
                 .await;
             bob.run(Command::Follow(alice.app.me())).await;
@@ -64,6 +65,7 @@ async fn the_apps_rules_hold_over_a_real_kith_node() {
                 .run(Command::Post {
                     text: "live".into(),
                     reply_to: None,
+                    images: Vec::new(),
                 })
                 .await;
             bob.until("a live post", |p| {

@@ -119,7 +119,6 @@ async fn images_come_by_hash_from_the_author_then_from_a_holder_and_go_with_the_
             // Bob holds the post (as a sync left it) and fetches its pictures from Alice.
             let b_store = holding(&feed).await;
             let (bob_agent, _b_run) = online(&doc, &bob, b_store.clone()).await;
-            let t = std::time::Instant::now();
             for (i, b) in pngs.iter().enumerate() {
                 let got = bob_agent
                     .fetch_image(alice.author(), post.seq, i as u8)
@@ -128,12 +127,6 @@ async fn images_come_by_hash_from_the_author_then_from_a_holder_and_go_with_the_
                 assert_eq!(&got, b, "byte-identical");
                 assert_eq!(b_store.image(&refs[i].hash).await.expect("read"), Some(got));
             }
-            println!(
-                "two images of {} and {} bytes from the author in {:?}",
-                pngs[0].len(),
-                pngs[1].len(),
-                t.elapsed()
-            );
             // An image the post does not name is no fetch at all.
             assert_eq!(
                 bob_agent.fetch_image(alice.author(), post.seq, 2).await,

@@ -65,6 +65,7 @@ async fn replies_mentions_and_reactions_reach_people_who_do_not_follow_back() {
                 .run(Command::Post {
                     text: "nice one".into(),
                     reply_to: Some(post),
+                    images: Vec::new(),
                 })
                 .await;
             carol.post("thinking of @alice today").await;
@@ -105,6 +106,7 @@ async fn replies_mentions_and_reactions_reach_people_who_do_not_follow_back() {
                 .run(Command::Post {
                     text: "a reply while blocked".into(),
                     reply_to: Some(post),
+                    images: Vec::new(),
                 })
                 .await;
             let seq = carol

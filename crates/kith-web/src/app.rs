@@ -19,7 +19,7 @@ use crate::components::status::{NetworkPanel, StatusBar, SyncBar};
 use crate::components::timeline::HomeTimeline;
 use crate::routes::Route;
 use crate::runtime::{self, Command, Handle};
-use crate::state::{Action, Model, Phase};
+use crate::state::{Action, Model, Phase, Pictures};
 
 /// How long a notice stays on screen.
 const NOTICE_MS: u32 = 6_000;
@@ -109,6 +109,7 @@ pub fn app() -> Html {
     };
     html! {
         <ContextProvider<Handle> context={handle.clone()}>
+          <ContextProvider<Pictures> context={model.pictures.clone()}>
             <div class="app">
                 <a class="skip" href="#main">{ "Skip to content" }</a>
                 <header class="topbar">
@@ -121,6 +122,7 @@ pub fn app() -> Html {
                 { body }
                 { notices }
             </div>
+          </ContextProvider<Pictures>>
         </ContextProvider<Handle>>
     }
 }
@@ -153,7 +155,7 @@ fn ready(model: &UseReducerHandle<Model>, send: &Callback<Command>, now: u64) ->
             html! {
                 <HomeTimeline threads={model.home_shown().cloned().collect::<Vec<_>>()}
                     new_posts={model.home_new()} more={model.home.more} now_ms={now}
-                    on_post={send.reform(|text| Command::Post { text, reply_to: None })}
+                    on_post={send.reform(|d: crate::components::compose::Draft| Command::Post { text: d.text, reply_to: None, images: d.images })}
                     own_check={model.own_check} on_go_ahead={send.reform(|()| Command::GoAhead)}
                     {on_show_new} {on_more} />
             }

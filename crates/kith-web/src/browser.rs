@@ -324,3 +324,98 @@ pub async fn request_persistence() -> Result<bool, String> {
         .await
         .map_err(|e| e.to_string())
 }
+
+/// An object URL for `bytes` of type `mime` (revoke it with [`revoke_url`]).
+pub fn object_url(bytes: &[u8], mime: &str) -> Result<String, String> {
+    let fail = |_| "the browser could not show the image".to_owned();
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type(mime);
+    let blob =
+        web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts).map_err(fail)?;
+    web_sys::Url::create_object_url_with_blob(&blob).map_err(fail)
+}
+
+/// Lets the browser free an object URL's bytes.
+pub fn revoke_url(url: &str) {
+    let _ = web_sys::Url::revoke_object_url(url);
+}
+
+/// The files chosen in `input`, at most `max`.
+pub fn chosen_files(input: &web_sys::HtmlInputElement, max: usize) -> Vec<web_sys::File> {
+    let Some(list) = input.files() else {
+        return Vec::new();
+    };
+    (0..list.length().min(max as u32))
+        .filter_map(|i| list.get(i))
+        .collect()
+}
+
+/// A picture the person chose, made ready to post: decoded by the browser (turned upright as
+/// its camera said), drawn at most `max_side` on its longer side, and encoded anew as WebP,
+/// which leaves every metadata block of the original behind (EXIF location included). The
+/// encodings of [`ENCODE_LADDER`](kith_core::image::ENCODE_LADDER) are tried until one fits
+/// in [`MAX_IMAGE_BYTES`](kith_core::image::MAX_IMAGE_BYTES); the result is checked as every
+/// reader checks it ([`kith_core::ImageRef::of`]).
+pub async fn prepare_image(file: &web_sys::File, max_side: u16) -> Result<Vec<u8>, String> {
+    use kith_core::image::{ENCODE_LADDER, MAX_IMAGE_BYTES, fit_within};
+    let name = file.name();
+    let not_a_picture = |_| format!("“{name}” is not a picture this browser can open");
+    let w = window().ok_or("no window")?;
+    let bitmap: web_sys::ImageBitmap = JsFuture::from(
+        w.create_image_bitmap_with_blob(file)
+            .map_err(not_a_picture)?,
+    )
+    .await
+    .map_err(not_a_picture)?
+    .dyn_into()
+    .map_err(|_| format!("“{name}” did not decode"))?;
+    let (full_w, full_h) = fit_within(bitmap.width(), bitmap.height(), max_side);
+    let fail = |what: &str| format!("preparing “{name}” failed: {what}");
+    for (quality, per_mille) in ENCODE_LADDER {
+        let side = |s: u16| (u32::from(s) * per_mille / 1000).max(1);
+        let (cw, ch) = (side(full_w), side(full_h));
+        let canvas = web_sys::OffscreenCanvas::new(cw, ch).map_err(|_| fail("no canvas"))?;
+        let ctx: web_sys::OffscreenCanvasRenderingContext2d = canvas
+            .get_context("2d")
+            .ok()
+            .flatten()
+            .and_then(|c| c.dyn_into().ok())
+            .ok_or_else(|| fail("no 2D context"))?;
+        ctx.draw_image_with_image_bitmap_and_dw_and_dh(
+            &bitmap,
+            0.0,
+            0.0,
+            f64::from(cw),
+            f64::from(ch),
+        )
+        .map_err(|_| fail("drawing"))?;
+        let opts = web_sys::ImageEncodeOptions::new();
+        opts.set_type("image/webp");
+        opts.set_quality(quality);
+        let blob: web_sys::Blob = JsFuture::from(
+            canvas
+                .convert_to_blob_with_options(&opts)
+                .map_err(|_| fail("encoding"))?,
+        )
+        .await
+        .map_err(|_| fail("encoding"))?
+        .dyn_into()
+        .map_err(|_| fail("encoding"))?;
+        if blob.size() > f64::from(MAX_IMAGE_BYTES) {
+            continue;
+        }
+        let buf = JsFuture::from(blob.array_buffer())
+            .await
+            .map_err(|_| fail("reading"))?;
+        let bytes = js_sys::Uint8Array::new(&buf).to_vec();
+        kith_core::ImageRef::of(&bytes, max_side).map_err(|e| fail(&e.to_string()))?;
+        bitmap.close();
+        return Ok(bytes);
+    }
+    bitmap.close();
+    Err(format!(
+        "“{name}” stays larger than {} KB even made smaller",
+        MAX_IMAGE_BYTES / 1024
+    ))
+}

@@ -55,8 +55,21 @@ struct Shell {
 
 fn env(dispatch: &Dispatch, tabs: Option<Tabs>) -> Env {
     let d = dispatch.clone();
+    let shelf = RefCell::new(crate::state::UrlShelf::default());
     Env {
         out: Rc::new(move |update| match update {
+            Update::Image { hash, mime, bytes } => match browser::object_url(&bytes, mime) {
+                Ok(url) => {
+                    for (gone, old) in shelf.borrow_mut().keep(hash, url.clone()) {
+                        browser::revoke_url(&old);
+                        if gone != hash {
+                            d(Action::ImageGone(gone));
+                        }
+                    }
+                    d(Action::ImageUrl { hash, url });
+                }
+                Err(reason) => d(Action::App(Update::ImageUnavailable { hash, reason })),
+            },
             Update::Changed(author) => {
                 if let Some(t) = &tabs {
                     t.tell(&TabMessage::Changed { author });

@@ -145,6 +145,56 @@ pub struct Model {
     pub notices: Vec<Notice>,
     /// Counter for notice ids.
     pub next_notice: u32,
+    /// The images the screens asked for: an object URL once the bytes are here, or why not.
+    pub pictures: Pictures,
+}
+
+/// Where an image the screens show stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Picture {
+    /// Its bytes are here, at this object URL.
+    Url(String),
+    /// It could not be had; why.
+    Unavailable(String),
+}
+
+/// The images' states by hash (shared: the model is cloned at every action, the map only when
+/// it changes).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Pictures(pub Rc<BTreeMap<kith_core::Hash, Picture>>);
+
+impl Pictures {
+    /// The state of the image `hash`, if asked for.
+    pub fn get(&self, hash: &kith_core::Hash) -> Option<&Picture> {
+        self.0.get(hash)
+    }
+}
+
+/// The object URLs the shell made for images, at most [`MAX_IMAGE_URLS`]: a new one pushes
+/// out the one made longest ago, which the shell then revokes (and the screens ask for
+/// again if they still show it).
+#[derive(Debug, Default)]
+pub struct UrlShelf {
+    urls: std::collections::VecDeque<(kith_core::Hash, String)>,
+}
+
+/// The most image object URLs kept at once.
+pub const MAX_IMAGE_URLS: usize = 200;
+
+impl UrlShelf {
+    /// Keeps `url` for `hash`; returns what was pushed out (an older URL of the same image
+    /// included).
+    pub fn keep(&mut self, hash: kith_core::Hash, url: String) -> Vec<(kith_core::Hash, String)> {
+        let mut out = Vec::new();
+        if let Some(i) = self.urls.iter().position(|(h, _)| *h == hash) {
+            out.extend(self.urls.remove(i));
+        }
+        self.urls.push_back((hash, url));
+        while self.urls.len() > MAX_IMAGE_URLS {
+            out.extend(self.urls.pop_front());
+        }
+        out
+    }
 }
 
 impl Default for Model {
@@ -187,6 +237,7 @@ impl Model {
             theme: Theme::System,
             notices: Vec::new(),
             next_notice: 1,
+            pictures: Pictures::default(),
         }
     }
 
@@ -268,6 +319,15 @@ pub enum Action {
     ViaTab(bool),
     /// Dismiss a message.
     Dismiss(u32),
+    /// An image's bytes are at this object URL.
+    ImageUrl {
+        /// The image's hash.
+        hash: kith_core::Hash,
+        /// The URL.
+        url: String,
+    },
+    /// The object URL of an image was revoked (pushed out of the [`UrlShelf`]).
+    ImageGone(kith_core::Hash),
 }
 
 impl Reducible for Model {
@@ -329,7 +389,12 @@ impl Reducible for Model {
                     let excess = next.notices.len().saturating_sub(MAX_NOTICES);
                     next.notices.drain(..excess);
                 }
-                Update::Changed(_) | Update::Download { .. } => return self,
+                Update::ImageUnavailable { hash, reason } => {
+                    Rc::make_mut(&mut next.pictures.0).insert(hash, Picture::Unavailable(reason));
+                }
+                Update::Changed(_) | Update::Download { .. } | Update::Image { .. } => {
+                    return self;
+                }
             },
             Action::Connecting { attempt } => next.conn = Conn::Connecting { attempt },
             Action::Connected {
@@ -403,6 +468,12 @@ impl Reducible for Model {
                 }
             }
             Action::Dismiss(id) => next.notices.retain(|n| n.id != id),
+            Action::ImageUrl { hash, url } => {
+                Rc::make_mut(&mut next.pictures.0).insert(hash, Picture::Url(url));
+            }
+            Action::ImageGone(hash) => {
+                Rc::make_mut(&mut next.pictures.0).remove(&hash);
+            }
         }
         if next == *self { self } else { Rc::new(next) }
     }
@@ -439,9 +510,11 @@ mod tests {
                     bio: String::new(),
                     fingerprint: a.fingerprint(),
                     handle: None,
+                    avatar: None,
                 },
                 ts_ms: ts,
                 text: format!("post {seq}"),
+                images: Vec::new(),
                 reply_to: None,
                 reactions: Vec::new(),
                 mine: false,
@@ -691,5 +764,47 @@ mod tests {
         assert_eq!(m.profile, None);
         assert_eq!(Theme::parse(Theme::Dark.as_str()), Theme::Dark);
         assert_eq!(Theme::parse("junk"), Theme::System);
+    }
+
+    #[wasm_bindgen_test]
+    fn image_urls_are_bounded_and_an_image_unavailable_says_why() {
+        let mut shelf = UrlShelf::default();
+        let h = |i: usize| {
+            let mut b = [0u8; 32];
+            b[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            Hash(b)
+        };
+        for i in 0..MAX_IMAGE_URLS {
+            assert!(shelf.keep(h(i), format!("blob:{i}")).is_empty());
+        }
+        // Past the bound, the oldest goes; the same image again replaces its older URL.
+        assert_eq!(
+            shelf.keep(h(999), "blob:999".into()),
+            [(h(0), "blob:0".to_owned())]
+        );
+        assert_eq!(
+            shelf.keep(h(5), "blob:5b".into()),
+            [(h(5), "blob:5".to_owned())]
+        );
+        let m = reduce(
+            Model::new(),
+            vec![
+                Action::ImageUrl {
+                    hash: h(1),
+                    url: "blob:1".into(),
+                },
+                Action::App(Update::ImageUnavailable {
+                    hash: h(2),
+                    reason: "nobody online".into(),
+                }),
+            ],
+        );
+        assert_eq!(m.pictures.get(&h(1)), Some(&Picture::Url("blob:1".into())));
+        assert_eq!(
+            m.pictures.get(&h(2)),
+            Some(&Picture::Unavailable("nobody online".into()))
+        );
+        let m = reduce(m, vec![Action::ImageGone(h(1))]);
+        assert_eq!(m.pictures.get(&h(1)), None);
     }
 }

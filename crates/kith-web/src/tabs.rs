@@ -125,6 +125,18 @@ pub enum TabMessage {
         /// Kept, or why not.
         result: Result<(), String>,
     },
+    /// Follower → holder: fetch image `index` of the entry `author`/`seq` into the store;
+    /// answered by [`TabMessage::Kept`].
+    FetchImage {
+        /// Matches the answer to the question.
+        id: u64,
+        /// The entry's feed.
+        author: AuthorId,
+        /// Its seq.
+        seq: u64,
+        /// Which image.
+        index: u8,
+    },
     /// Follower → holder: I read `peer`'s messages up to `up_to_ms`; `receipt` tells them.
     ReadLetters {
         /// With whom.
@@ -433,6 +445,18 @@ impl Network for TabNetwork {
         answered(rx)
     }
 
+    fn fetch_image(&self, author: AuthorId, seq: u64, index: u8) -> NetResult<()> {
+        let (tx, rx) = oneshot::channel();
+        let id = self.ask(Question::Kept(tx));
+        self.tabs.tell(&TabMessage::FetchImage {
+            id,
+            author,
+            seq,
+            index,
+        });
+        answered(rx)
+    }
+
     fn read_letters(
         &self,
         peer: AuthorId,
@@ -515,6 +539,24 @@ pub async fn serve<S: Store>(
             if kept {
                 tabs.tell(&TabMessage::Changed { author: letter.to });
             }
+        }
+        TabMessage::FetchImage {
+            id,
+            author,
+            seq,
+            index,
+        } => {
+            let tabs = tabs.clone();
+            platform::spawn_local(async move {
+                let result = match net {
+                    Some(net) => net
+                        .fetch_image(author, seq, index)
+                        .await
+                        .map_err(|e| e.to_string()),
+                    None => Err(not_yet()),
+                };
+                tabs.tell(&TabMessage::Kept { id, result });
+            });
         }
         TabMessage::ReadLetters {
             peer,

@@ -114,6 +114,7 @@ fn person(n: u8, name: &str) -> Person {
         bio: String::new(),
         fingerprint: a.fingerprint(),
         handle: None,
+        avatar: None,
     }
 }
 
@@ -129,6 +130,7 @@ fn thread(n: u8, seq: u64, text: &str, mine: bool) -> ThreadView {
             author: p,
             ts_ms: 1_700_000_000_000,
             text: text.into(),
+            images: Vec::new(),
             reply_to: None,
             reactions: vec![("❤️".into(), 2, true)],
             mine,
@@ -192,7 +194,8 @@ async fn deleting_asks_first_and_replying_and_reacting_send_commands() {
         rx.next().await,
         Some(Command::Post {
             text: "a reply".into(),
-            reply_to: Some(id)
+            reply_to: Some(id),
+            images: Vec::new(),
         })
     );
     assert!(
@@ -205,7 +208,9 @@ async fn deleting_asks_first_and_replying_and_reacting_send_commands() {
 async fn compose_counts_characters_and_refuses_too_long_posts() {
     let posted = Rc::new(RefCell::new(Vec::<String>::new()));
     let sink = posted.clone();
-    let on_post = Callback::from(move |t: String| sink.borrow_mut().push(t));
+    let on_post = Callback::from(move |d: kith_web::components::compose::Draft| {
+        sink.borrow_mut().push(d.text)
+    });
     let (root, _rx) = mount(html! { <Compose id={AttrValue::Static("c")} {on_post} /> }).await;
     let button = || {
         find(&root, "button[type=submit]")
@@ -592,4 +597,36 @@ fn handles_are_suggested_from_names() {
     assert_eq!(suggest_handle("Alice Liddell"), "alice_liddell");
     assert_eq!(suggest_handle("  Zoë-B. "), "zo_b");
     assert!(kith_core::name::normalize_handle(&suggest_handle("Alice Liddell")).is_ok());
+}
+
+/// A post's images show as placeholders of their shape and are asked for once each; the
+/// avatar its author's profile names is asked for the same way.
+#[wasm_bindgen_test]
+async fn a_posts_images_wait_as_placeholders_and_are_asked_for() {
+    use kith_core::image::{MAX_IMAGE_SIDE, samples};
+    let mut t = thread(1, 4, "two pictures", false);
+    let views: Vec<kith_app::view::ImageView> = (0..2u8)
+        .map(|i| kith_app::view::ImageView {
+            author: t.post.id.author,
+            seq: 4,
+            index: i,
+            image: kith_core::ImageRef::of(&samples::png(40, 30, i, 0), MAX_IMAGE_SIDE)
+                .expect("image"),
+        })
+        .collect();
+    t.post.images = views.clone();
+    let (root, mut rx) =
+        mount(html! { <PostCard thread={t} now_ms={1_700_000_000_000u64} /> }).await;
+    let waiting = root
+        .query_selector_all(".post-images .picture-wait")
+        .expect("dom");
+    assert_eq!(waiting.length(), 2);
+    let shape = find(&root, ".picture-wait svg");
+    assert_eq!(shape.get_attribute("viewBox").as_deref(), Some("0 0 40 30"));
+    let mut asked = vec![rx.next().await, rx.next().await];
+    asked.sort_by_key(|c| format!("{c:?}"));
+    let mut want: Vec<Option<Command>> =
+        views.iter().map(|v| Some(Command::LoadImage(*v))).collect();
+    want.sort_by_key(|c| format!("{c:?}"));
+    assert_eq!(asked, want);
 }

@@ -228,6 +228,7 @@ impl Person {
         self.run(Command::Post {
             text: text.into(),
             reply_to: None,
+            images: Vec::new(),
         })
         .await;
     }

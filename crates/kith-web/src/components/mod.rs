@@ -11,6 +11,7 @@ pub mod nav;
 pub mod notices;
 pub mod notifications;
 pub mod onboarding;
+pub mod picture;
 pub mod post;
 pub mod profile;
 pub mod qr;

@@ -60,7 +60,7 @@ pub fn nav(props: &NavProps) -> Html {
                 { link(Route::Settings, "Settings", "nav-settings") }
             </ul>
             <div class="me-card">
-                <Avatar author={me} size={36} />
+                <Avatar author={me} image={props.me.person.avatar} size={36} />
                 <div>
                     <strong id="my-name">{ props.me.person.display_name() }</strong>
                     if let Some(h) = &props.me.person.handle { <span class="handle">{ format!("@{h}") }</span> }

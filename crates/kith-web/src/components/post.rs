@@ -3,7 +3,8 @@
 use yew::prelude::*;
 
 use super::avatar::Avatar;
-use super::compose::Compose;
+use super::compose::{Compose, Draft};
+use super::picture::Picture;
 use super::use_send;
 use crate::routes::Route;
 use crate::runtime::{Command, REACTIONS};
@@ -49,10 +50,11 @@ pub fn post_card(props: &PostProps) -> Html {
     let on_reply = {
         let send = send.clone();
         let replying = replying.clone();
-        Callback::from(move |text: String| {
+        Callback::from(move |draft: Draft| {
             send.emit(Command::Post {
-                text,
+                text: draft.text,
                 reply_to: Some(id),
+                images: draft.images,
             });
             replying.set(false);
         })
@@ -110,7 +112,7 @@ pub fn post_card(props: &PostProps) -> Html {
             data-author={p.id.author.to_hex()} data-seq={p.id.seq.to_string()} data-ts={p.ts_ms.to_string()}
             aria-label={format!("Post by {name}")}>
             <header class="post-head">
-                <Avatar author={p.id.author} size={if props.depth > 0 { 32 } else { 40 }} />
+                <Avatar author={p.id.author} image={p.author.avatar} size={if props.depth > 0 { 32 } else { 40 }} />
                 <div class="who">
                     <a class="name" href={Route::Profile(p.id.author).to_fragment()}>{ name }</a>
                     <span class="fp" title="Fingerprint">{ super::short_fp(&p.author.fingerprint) }</span>
@@ -132,7 +134,14 @@ pub fn post_card(props: &PostProps) -> Html {
                     <a href={Route::Profile(parent.author).to_fragment()}>{ "a post by " }{ super::short_fp(&parent.author.fingerprint()) }</a>
                 </p>
             }
-            { post_text(&p.text) }
+            if !p.text.is_empty() { { post_text(&p.text) } }
+            if !p.images.is_empty() {
+                <div class={classes!("post-images", format!("n{}", p.images.len()))}>
+                    { for p.images.iter().map(|v| html! {
+                        <Picture view={*v} alt={format!("Picture {} of {} in {}'s post", v.index + 1, p.images.len(), p.author.display_name())} />
+                    }) }
+                </div>
+            }
             <footer class="post-actions">
                 <button type="button" class="link-button reply-button" aria-expanded={replying.to_string()}
                     onclick={toggle_reply}>{ "Reply" }</button>

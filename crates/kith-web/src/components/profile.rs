@@ -92,7 +92,7 @@ pub fn profile_page(props: &ProfileProps) -> Html {
         <>
         <section class="card profile" aria-labelledby="profile-name" data-author={author.to_hex()}>
             <div class="profile-head">
-                <Avatar author={author} size={72} />
+                <Avatar author={author} image={p.person.avatar} size={72} />
                 <div class="who">
                     <h2 id="profile-name">{ p.person.display_name() }</h2>
                     if let Some(h) = &p.person.handle {
@@ -192,8 +192,29 @@ fn edit_profile(props: &EditProps) -> Html {
     let send = use_send();
     let name = use_node_ref();
     let bio = use_node_ref();
+    // A new picture, made ready in the browser (resized to an avatar, encoded anew).
+    let avatar = use_state(|| None::<Result<Vec<u8>, String>>);
+    let preparing = use_state(|| false);
+    let on_avatar = {
+        let (avatar, preparing) = (avatar.clone(), preparing.clone());
+        Callback::from(move |e: Event| {
+            let Some(input) = e.target_dyn_into::<HtmlInputElement>() else {
+                return;
+            };
+            let Some(file) = browser::chosen_files(&input, 1).pop() else {
+                return;
+            };
+            let (avatar, preparing) = (avatar.clone(), preparing.clone());
+            preparing.set(true);
+            wasm_bindgen_futures::spawn_local(async move {
+                let ready = browser::prepare_image(&file, kith_core::image::AVATAR_SIDE).await;
+                avatar.set(Some(ready));
+                preparing.set(false);
+            });
+        })
+    };
     let onsubmit = {
-        let (name, bio) = (name.clone(), bio.clone());
+        let (name, bio, avatar) = (name.clone(), bio.clone(), avatar.clone());
         Callback::from(move |e: SubmitEvent| {
             e.prevent_default();
             let n = name
@@ -204,7 +225,16 @@ fn edit_profile(props: &EditProps) -> Html {
                 .cast::<HtmlTextAreaElement>()
                 .map(|i| i.value())
                 .unwrap_or_default();
-            send.emit(Command::UpdateProfile { name: n, bio: b });
+            let picture = match &*avatar {
+                Some(Ok(bytes)) => Some(bytes.clone()),
+                _ => None,
+            };
+            send.emit(Command::UpdateProfile {
+                name: n,
+                bio: b,
+                avatar: picture,
+            });
+            avatar.set(None);
         })
     };
     html! {
@@ -215,7 +245,15 @@ fn edit_profile(props: &EditProps) -> Html {
                 <input id="edit-name" ref={name} type="text" maxlength="64" value={props.name.clone()} />
                 <label for="edit-bio">{ "Bio" }</label>
                 <textarea id="edit-bio" ref={bio} maxlength="500" rows="3" value={props.bio.clone()} />
-                <button type="submit" class="button">{ "Save" }</button>
+                <label for="edit-avatar">{ "Picture" }</label>
+                <input id="edit-avatar" type="file" accept="image/jpeg,image/png,image/webp,image/heic,image/avif"
+                    onchange={on_avatar} />
+                if let Some(Err(e)) = &*avatar {
+                    <p class="error small" role="alert">{ e }</p>
+                }
+                <button type="submit" class="button" disabled={*preparing}>
+                    { if *preparing { "Preparing the picture…" } else { "Save" } }
+                </button>
             </form>
         </details>
     }

@@ -20,7 +20,7 @@ pub struct HomeProps {
     /// Now (ms since the epoch).
     pub now_ms: u64,
     /// Post.
-    pub on_post: Callback<String>,
+    pub on_post: Callback<super::compose::Draft>,
     /// Show the waiting posts.
     pub on_show_new: Callback<()>,
     /// Load older posts.
