@@ -352,6 +352,10 @@ pub struct Agent<S> {
     identity: Rc<std::cell::RefCell<Option<Rc<kith_core::Identity>>>>,
     /// Where [`Agent::run_with`] reports, for work outside its loop (a letter delivered).
     reporter: Rc<std::cell::RefCell<Option<Report>>>,
+    /// Images of followed feeds' posts still to fetch, so this device can serve them
+    /// (at most [`MAX_IMAGE_WANTS`], the oldest given up first), and whether a task fetches.
+    image_wants: Rc<std::cell::RefCell<VecDeque<(AuthorId, u64, u8)>>>,
+    fetching_images: Rc<std::cell::Cell<bool>>,
 }
 
 impl<S> Clone for Agent<S> {
@@ -371,6 +375,8 @@ impl<S> Clone for Agent<S> {
             queries: self.queries.clone(),
             identity: self.identity.clone(),
             reporter: self.reporter.clone(),
+            image_wants: self.image_wants.clone(),
+            fetching_images: self.fetching_images.clone(),
         }
     }
 }
@@ -441,6 +447,8 @@ impl<S: Store + 'static> Agent<S> {
             queries: Rc::default(),
             identity: Rc::default(),
             reporter: Rc::default(),
+            image_wants: Rc::default(),
+            fetching_images: Rc::default(),
         }
     }
 
@@ -1041,7 +1049,10 @@ impl<S: Store + 'static> Agent<S> {
             Event::Entry { entry, .. } => {
                 let (author, seq) = (entry.author(), entry.seq());
                 match self.replica.take_live((*entry).clone()).await {
-                    Ok(Live::Stored) => report(AgentEvent::Stored { author, seq, entry }),
+                    Ok(Live::Stored) => {
+                        self.want_images(&entry);
+                        report(AgentEvent::Stored { author, seq, entry });
+                    }
                     Ok(Live::Gap { .. }) => {
                         self.saw_head(author, seq);
                         for a in syncs.want(author) {
@@ -1399,7 +1410,63 @@ impl<S: Store + 'static> Agent<S> {
             fetched,
             direct,
         });
+        // The images of the latest posts come too, so this device serves them with the feed.
+        let from = have.saturating_sub(IMAGES_OF_LATEST as u64 - 1).max(1);
+        if let Ok(latest) = self
+            .replica
+            .store()
+            .range(&author, from, IMAGES_OF_LATEST)
+            .await
+        {
+            for e in &latest {
+                self.want_images(e);
+            }
+        }
         true
+    }
+
+    /// Queues the images `entry` names, if its feed is followed here (not my own: mine are
+    /// kept when posted), and starts the one task that fetches them, one at a time. An image
+    /// that cannot be had now is left to the screens that show it.
+    fn want_images(&self, entry: &VerifiedEntry) {
+        let images = entry
+            .payload()
+            .map(kith_core::Payload::images)
+            .unwrap_or_default();
+        if images.is_empty() || self.replica.is_own(&entry.author()) {
+            return;
+        }
+        {
+            let mut wants = self.image_wants.borrow_mut();
+            for index in 0..images.len() as u8 {
+                let want = (entry.author(), entry.seq(), index);
+                if !wants.contains(&want) {
+                    wants.push_back(want);
+                }
+            }
+            while wants.len() > MAX_IMAGE_WANTS {
+                wants.pop_front();
+            }
+        }
+        if self.fetching_images.replace(true) {
+            return;
+        }
+        let agent = self.clone();
+        platform::spawn_local(async move {
+            loop {
+                let next = agent.image_wants.borrow_mut().pop_front();
+                let Some((author, seq, index)) = next else {
+                    break;
+                };
+                if !agent.followed().await.contains(&author) {
+                    continue;
+                }
+                if let Err(e) = agent.fetch_image(author, seq, index).await {
+                    tracing::debug!("image {index} of {author}/{seq} not fetched now: {e}");
+                }
+            }
+            agent.fetching_images.set(false);
+        });
     }
 
     /// Checks and keeps a notification from `peer` (see [`crate::notify`]): it must verify,
@@ -2252,6 +2319,11 @@ impl<S: Store + 'static> Agent<S> {
         }
     }
 }
+
+/// How many of a feed's latest entries a sync looks at for images to fetch.
+pub const IMAGES_OF_LATEST: usize = 20;
+/// The most images waiting to be fetched in the background.
+pub const MAX_IMAGE_WANTS: usize = 256;
 
 /// How many devices a notification is offered to, at most, per round (of at most
 /// [`MAX_INBOX_CANDIDATES`] announcers checked).

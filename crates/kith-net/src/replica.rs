@@ -157,6 +157,11 @@ impl<S: Store> Replica<S> {
         self.own.set(Some(author));
     }
 
+    /// Whether `author` is the person's own feed ([`Replica::set_own`]).
+    pub fn is_own(&self, author: &AuthorId) -> bool {
+        self.own.get() == Some(*author)
+    }
+
     /// The caps on other people's feeds, read afresh from the store's settings.
     pub async fn read_limits(&self) -> Result<FeedLimits, StoreError> {
         let limits = FeedLimits::read(&self.store).await?;

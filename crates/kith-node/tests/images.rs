@@ -153,7 +153,10 @@ async fn images_come_by_hash_from_the_author_then_from_a_holder_and_go_with_the_
                     }
                 }
             });
-            let c_store = holding(&feed).await;
+            // Carol holds the post (a preview, not followed: nothing fetches its pictures
+            // in the background) and asks for a picture.
+            let c_store = MemoryStore::new();
+            c_store.insert(feed.entries()).await.expect("the feed");
             let (carol_agent, _c_run) = online(&doc, &carol, c_store.clone()).await;
             let got = carol_agent
                 .fetch_image(alice.author(), post.seq, 1)
@@ -200,6 +203,74 @@ async fn images_come_by_hash_from_the_author_then_from_a_holder_and_go_with_the_
                 .expect("a circuit to bob");
             let answer = asker.fetch_image(bob_peer, refs[0].hash).await;
             assert!(matches!(answer, Ok(Answer::NotHeld)), "{answer:?}");
+            node.shutdown().await;
+        }))
+        .await;
+}
+
+/// A follower keeps the images of the posts it holds without anyone asking for them: a post
+/// that arrives live, and the latest posts of a sync, bring their images too, so the follower
+/// serves them once the author is offline.
+#[tokio::test]
+async fn a_follower_keeps_the_images_of_the_posts_it_receives() {
+    LocalSet::new()
+        .run_until(Box::pin(async {
+            let dir = common::workdir();
+            let node = Node::start(common::cli(dir.path(), &[]))
+                .await
+                .expect("node");
+            let doc = node.bootstrap.read().expect("doc").clone();
+            let (alice, bob) = (
+                Identity::from_secret([5; 32]),
+                Identity::from_secret([6; 32]),
+            );
+            let png = samples::png(100, 80, 5, 1_000);
+            let image = ImageRef::of(&png, MAX_IMAGE_SIDE).expect("image");
+            let mut feed = Feed::new(alice.author());
+            let start = kith_net::now_ms() - 60_000;
+            feed.append(&alice, &Payload::post("hello"), start)
+                .expect("post");
+            let a_store = holding(&feed).await;
+            let (alice_agent, _a_run) = online(&doc, &alice, a_store.clone()).await;
+            // Bob follows Alice and holds her feed so far; he is online.
+            let b_store = holding(&feed).await;
+            let (_bob_agent, _b_run) = online(&doc, &bob, b_store.clone()).await;
+            // Alice posts a picture live.
+            let entry = feed
+                .append(
+                    &alice,
+                    &Payload::Post {
+                        text: "live picture".into(),
+                        reply_to: None,
+                        mentions: Vec::new(),
+                        images: vec![image],
+                    },
+                    kith_net::now_ms(),
+                )
+                .expect("post")
+                .clone();
+            a_store
+                .insert(std::slice::from_ref(&entry))
+                .await
+                .expect("kept");
+            a_store
+                .put_image(&alice.author(), entry.seq(), 0, &png)
+                .await
+                .expect("her picture");
+            let mut kept = None;
+            for _ in 0..200 {
+                let _ = alice_agent.publish(&entry).await;
+                kept = b_store.image(&image.hash).await.expect("read");
+                if kept.is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert_eq!(
+                kept,
+                Some(png),
+                "Bob keeps the picture of the post he received"
+            );
             node.shutdown().await;
         }))
         .await;

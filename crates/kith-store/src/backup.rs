@@ -1,22 +1,25 @@
 //! The one-file backup: the encrypted identity plus every feed the person holds.
 //!
-//! Format, version 3 (postcard encoding of [`BackupFile`]; versions 1 and 2, still read, are
-//! the same without `people` and `dms`, and without `dms`):
+//! Format, version 4 (postcard encoding of [`BackupFile`]; versions 1, 2 and 3, still read,
+//! are the same without `people`, `dms` and `images`, without `dms` and `images`, and without
+//! `images`):
 //!
 //! | field | type | meaning |
 //! |---|---|---|
 //! | `magic` | 8 bytes | `KITHBKUP` |
-//! | `version` | u16 | 2 |
+//! | `version` | u16 | 4 |
 //! | `created_ms` | u64 | when it was written |
 //! | `author` | 32 bytes | the person's author id |
 //! | `identity` | bytes | `Identity::export` (Argon2id + ChaCha20-Poly1305 under the passphrase) |
 //! | `feeds` | list | per feed: author, followed, and every entry as its signed bytes |
 //! | `people` | list | whom the person muted or blocked: author and [`Stance`] ([`crate::people`]) |
 //! | `dms` | bytes | the direct messages ([`crate::dms::Export`]), sealed to the person's own key ([`kith_core::dm::seal_for_self`]); empty if none |
+//! | `images` | list | the pictures of the person's own posts and avatars held here: entry seq, index, bytes ([`BackupImage`]) |
 //!
 //! Import verifies everything before it writes anything: the passphrase opens the identity,
 //! the identity is the file's author, every entry of every feed verifies against its author's
-//! key and chains. Then all entries go into the store in one transaction. Entries already held
+//! key and chains, and every picture is the one its entry names ([`kith_core::image::check`]).
+//! Then all entries go into the store in one transaction, and the pictures after them. Entries already held
 //! are skipped, so importing the same file twice is harmless. The direct messages open only
 //! with the identity inside (so only with the passphrase) and are added to those here. The muted and blocked people are
 //! added to those of this browser (a stance taken here stays). A backup of another person than
@@ -32,7 +35,7 @@ use crate::{Store, StoreError};
 /// The file's first bytes.
 pub const MAGIC: [u8; 8] = *b"KITHBKUP";
 /// The format version written.
-pub const VERSION: u16 = 3;
+pub const VERSION: u16 = 4;
 /// The oldest format version read.
 pub const OLDEST_VERSION: u16 = 1;
 /// The largest backup read, in bytes.
@@ -57,6 +60,48 @@ pub struct BackupFile {
     pub people: Vec<(AuthorId, Stance)>,
     /// The direct messages, sealed to the person's own key (since version 3; empty if none).
     pub dms: Vec<u8>,
+    /// The pictures of the person's own entries held here (since version 4).
+    pub images: Vec<BackupImage>,
+}
+
+/// One picture of one of the person's own entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackupImage {
+    /// The entry's seq in the person's feed.
+    pub seq: u64,
+    /// Which of its images.
+    pub index: u8,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Version 3: [`BackupFile`] without `images`.
+#[derive(Deserialize)]
+struct BackupFileV3 {
+    magic: [u8; 8],
+    version: u16,
+    created_ms: u64,
+    author: AuthorId,
+    identity: Vec<u8>,
+    feeds: Vec<BackupFeed>,
+    people: Vec<(AuthorId, Stance)>,
+    dms: Vec<u8>,
+}
+
+impl From<BackupFileV3> for BackupFile {
+    fn from(v3: BackupFileV3) -> BackupFile {
+        BackupFile {
+            magic: v3.magic,
+            version: v3.version,
+            created_ms: v3.created_ms,
+            author: v3.author,
+            identity: v3.identity,
+            feeds: v3.feeds,
+            people: v3.people,
+            dms: v3.dms,
+            images: Vec::new(),
+        }
+    }
 }
 
 /// Version 2: [`BackupFile`] without `dms`.
@@ -82,6 +127,7 @@ impl From<BackupFileV2> for BackupFile {
             feeds: v2.feeds,
             people: v2.people,
             dms: Vec::new(),
+            images: Vec::new(),
         }
     }
 }
@@ -108,6 +154,7 @@ impl From<BackupFileV1> for BackupFile {
             feeds: v1.feeds,
             people: Vec::new(),
             dms: Vec::new(),
+            images: Vec::new(),
         }
     }
 }
@@ -122,6 +169,9 @@ fn decode(bytes: &[u8]) -> Result<BackupFile, BackupError> {
             .map(BackupFile::from)
             .map_err(|_| BackupError::NotABackup),
         2 => postcard::from_bytes::<BackupFileV2>(bytes)
+            .map(BackupFile::from)
+            .map_err(|_| BackupError::NotABackup),
+        3 => postcard::from_bytes::<BackupFileV3>(bytes)
             .map(BackupFile::from)
             .map_err(|_| BackupError::NotABackup),
         VERSION => postcard::from_bytes(bytes).map_err(|_| BackupError::NotABackup),
@@ -213,6 +263,7 @@ pub async fn export(
 ) -> Result<Vec<u8>, BackupError> {
     let encrypted = identity.export(passphrase, kdf, random.salt, random.nonce)?;
     let mut feeds = Vec::new();
+    let mut images = Vec::new();
     for meta in store.feeds().await? {
         let mut entries = Vec::new();
         let mut from = 1;
@@ -223,6 +274,24 @@ pub async fn export(
             }
             from += batch.len() as u64;
             entries.extend(batch.iter().map(|e| e.encode()));
+            if meta.author != identity.author() {
+                continue;
+            }
+            for e in &batch {
+                let named = e
+                    .payload()
+                    .map(kith_core::Payload::images)
+                    .unwrap_or_default();
+                for (image, index) in named.iter().zip(0u8..) {
+                    if let Some(bytes) = store.image(&image.hash).await? {
+                        images.push(BackupImage {
+                            seq: e.seq(),
+                            index,
+                            bytes,
+                        });
+                    }
+                }
+            }
         }
         feeds.push(BackupFeed {
             author: meta.author,
@@ -248,6 +317,7 @@ pub async fn export(
         feeds,
         people: people::read(store).await?.iter().collect(),
         dms,
+        images,
     };
     postcard::to_allocvec(&file).map_err(|e| BackupError::Store(StoreError::Backend(e.to_string())))
 }
@@ -305,9 +375,37 @@ pub async fn import(
                 })?;
         }
         count += feed.entries().len();
+        if bf.author == file.author {
+            for image in &file.images {
+                let named = feed
+                    .get(image.seq)
+                    .and_then(|e| e.payload())
+                    .and_then(|p| p.images().get(usize::from(image.index)).copied());
+                let fits = named.is_some_and(|r| kith_core::image::check(&r, &image.bytes).is_ok());
+                if !fits {
+                    return Err(BackupError::Tampered {
+                        author: file.author,
+                        seq: usize::try_from(image.seq).unwrap_or(usize::MAX),
+                        reason: format!("picture {} is not the one the entry names", image.index),
+                    });
+                }
+            }
+        }
         verified.extend(feed.entries().iter().cloned());
     }
+    if !file.images.is_empty() && !file.feeds.iter().any(|f| f.author == file.author) {
+        return Err(BackupError::Tampered {
+            author: file.author,
+            seq: 0,
+            reason: "pictures without the feed that names them".into(),
+        });
+    }
     store.insert(&verified).await?;
+    for image in &file.images {
+        store
+            .put_image(&file.author, image.seq, image.index, &image.bytes)
+            .await?;
+    }
     for bf in &file.feeds {
         let followed = bf.followed || bf.author == file.author;
         store

@@ -393,6 +393,59 @@ pub async fn images<B: Backend>() {
     assert_eq!(s.image(&avatar.hash).await.expect("read"), None);
 }
 
+/// A backup keeps the pictures of the person's own posts (not those of others, which their
+/// holders serve), and refuses a picture altered in the file.
+pub async fn backup_keeps_own_pictures<B: Backend>() {
+    use kith_core::ImageRef;
+    use kith_core::image::{MAX_IMAGE_SIDE, samples};
+    let s = B::fresh("backup-pictures").await;
+    let (me, them) = (person(1), person(2));
+    let mine_png = samples::png(50, 40, 1, 100);
+    let theirs_png = samples::png(50, 40, 2, 100);
+    let post = |png: &[u8]| Payload::Post {
+        text: "a picture".into(),
+        reply_to: None,
+        mentions: Vec::new(),
+        images: vec![ImageRef::of(png, MAX_IMAGE_SIDE).expect("image")],
+    };
+    let mut mine = Feed::new(me.author());
+    mine.append(&me, &post(&mine_png), NOW).expect("post");
+    let mut theirs = Feed::new(them.author());
+    theirs.append(&them, &post(&theirs_png), NOW).expect("post");
+    s.insert(mine.entries()).await.expect("mine");
+    s.insert(theirs.entries()).await.expect("theirs");
+    s.put_image(&me.author(), 1, 0, &mine_png)
+        .await
+        .expect("my picture");
+    s.put_image(&them.author(), 1, 0, &theirs_png)
+        .await
+        .expect("their picture");
+    let file = backup::export(&s, &me, "pass phrase", FAST_KDF, RANDOM, NOW)
+        .await
+        .expect("export");
+    let fresh = B::fresh("backup-pictures-restored").await;
+    backup::import(&fresh, &file, "pass phrase", None, NOW)
+        .await
+        .expect("import");
+    let hash = |png: &[u8]| kith_core::Hash::of(&[png]);
+    assert_eq!(
+        fresh.image(&hash(&mine_png)).await.expect("read"),
+        Some(mine_png.clone())
+    );
+    assert_eq!(fresh.image(&hash(&theirs_png)).await.expect("read"), None);
+    // A picture altered in the file: refused, nothing written.
+    let mut altered: backup::BackupFile = postcard::from_bytes(&file).expect("decode");
+    assert_eq!(altered.images.len(), 1);
+    altered.images[0].bytes = theirs_png.clone();
+    let altered = postcard::to_allocvec(&altered).expect("encode");
+    let other = B::fresh("backup-pictures-altered").await;
+    assert!(matches!(
+        backup::import(&other, &altered, "pass phrase", None, NOW).await,
+        Err(BackupError::Tampered { .. })
+    ));
+    assert!(other.frontier().await.expect("frontier").is_empty());
+}
+
 /// The frontier lists every feed's head; forgetting a feed drops it and its data.
 pub async fn frontier_and_forget<B: Backend>() {
     let s = B::fresh("frontier").await;
@@ -629,9 +682,16 @@ pub async fn tampered_backup_refused<B: Backend>() {
         .await
         .expect("export");
     let fresh = B::fresh("tamper-dst").await;
-    // Flip one bit inside the last entry's bytes (the friend's post text, near the end).
+    // Flip one bit inside the friend's last post's text ("post 4"), wherever the format puts
+    // it in the file.
     let mut bad = file.clone();
-    let at = bad.len() - 3;
+    let text = b"post 4";
+    let at = bad
+        .windows(text.len())
+        .rposition(|w| w == text)
+        .expect("the friend's last post is in the file")
+        + text.len()
+        - 1;
     bad[at] ^= 0x01;
     let err = backup::import(&fresh, &bad, "pw", None, NOW)
         .await

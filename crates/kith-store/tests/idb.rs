@@ -30,6 +30,7 @@ suite!(
     backup_round_trip,
     tampered_backup_refused,
     images,
+    backup_keeps_own_pictures,
 );
 
 #[wasm_bindgen_test]

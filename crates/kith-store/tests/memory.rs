@@ -25,6 +25,7 @@ suite!(
     backup_round_trip,
     tampered_backup_refused,
     images,
+    backup_keeps_own_pictures,
 );
 
 /// A store with a quota refuses a write that would go over it, whole, and keeps what it had;
