@@ -419,3 +419,44 @@ pub async fn prepare_image(file: &web_sys::File, max_side: u16) -> Result<Vec<u8
         MAX_IMAGE_BYTES / 1024
     ))
 }
+
+/// Watches an element until it first comes near the viewport ([`when_near_view`]); dropping
+/// it stops watching.
+pub struct Watch {
+    observer: web_sys::IntersectionObserver,
+    _callback: wasm_bindgen::closure::Closure<dyn FnMut(js_sys::Array)>,
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        self.observer.disconnect();
+    }
+}
+
+/// Calls `f` once, when `el` first comes within 800 pixels of the viewport (what is about to
+/// be scrolled to loads first, and nothing further down loads before it is near). `None` when
+/// the browser cannot watch: the caller then does the work at once.
+pub fn when_near_view(el: &web_sys::Element, f: impl FnOnce() + 'static) -> Option<Watch> {
+    let mut f = Some(f);
+    let callback = wasm_bindgen::closure::Closure::<dyn FnMut(js_sys::Array)>::new(
+        move |entries: js_sys::Array| {
+            let near = entries.iter().any(|e| {
+                e.dyn_into::<web_sys::IntersectionObserverEntry>()
+                    .is_ok_and(|e| e.is_intersecting())
+            });
+            if near && let Some(f) = f.take() {
+                f();
+            }
+        },
+    );
+    let init = web_sys::IntersectionObserverInit::new();
+    init.set_root_margin("800px");
+    let observer =
+        web_sys::IntersectionObserver::new_with_options(callback.as_ref().unchecked_ref(), &init)
+            .ok()?;
+    observer.observe(el);
+    Some(Watch {
+        observer,
+        _callback: callback,
+    })
+}

@@ -599,10 +599,10 @@ fn handles_are_suggested_from_names() {
     assert!(kith_core::name::normalize_handle(&suggest_handle("Alice Liddell")).is_ok());
 }
 
-/// A post's images show as placeholders of their shape and are asked for once each; the
-/// avatar its author's profile names is asked for the same way.
+/// A post's images show as placeholders of their shape, and are asked for (once each) only
+/// when they come near the viewport.
 #[wasm_bindgen_test]
-async fn a_posts_images_wait_as_placeholders_and_are_asked_for() {
+async fn a_posts_images_wait_as_placeholders_and_are_asked_for_when_near() {
     use kith_core::image::{MAX_IMAGE_SIDE, samples};
     let mut t = thread(1, 4, "two pictures", false);
     let views: Vec<kith_app::view::ImageView> = (0..2u8)
@@ -615,14 +615,30 @@ async fn a_posts_images_wait_as_placeholders_and_are_asked_for() {
         })
         .collect();
     t.post.images = views.clone();
-    let (root, mut rx) =
-        mount(html! { <PostCard thread={t} now_ms={1_700_000_000_000u64} /> }).await;
+    // Far below the viewport first.
+    document()
+        .document_element()
+        .expect("html")
+        .scroll_into_view_with_bool(true);
+    let (root, mut rx) = mount(html! {
+        <>
+            <div class="far-above" style="height: 6000px"></div>
+            <PostCard thread={t} now_ms={1_700_000_000_000u64} />
+        </>
+    })
+    .await;
     let waiting = root
         .query_selector_all(".post-images .picture-wait")
         .expect("dom");
     assert_eq!(waiting.length(), 2);
     let shape = find(&root, ".picture-wait svg");
     assert_eq!(shape.get_attribute("viewBox").as_deref(), Some("0 0 40 30"));
+    gloo_timers::future::sleep(Duration::from_millis(300)).await;
+    assert!(
+        rx.try_recv().is_err(),
+        "nothing is asked for while the pictures are far from view"
+    );
+    find(&root, ".post-images").scroll_into_view();
     let mut asked = vec![rx.next().await, rx.next().await];
     asked.sort_by_key(|c| format!("{c:?}"));
     let mut want: Vec<Option<Command>> =

@@ -5,6 +5,7 @@ use kith_app::view::ImageView;
 use yew::prelude::*;
 
 use super::use_send;
+use crate::browser;
 use crate::runtime::Command;
 use crate::state::{Picture as Shown, Pictures};
 
@@ -20,8 +21,9 @@ pub struct PictureProps {
     pub class: Classes,
 }
 
-/// The image, asked for once when first shown ([`Command::LoadImage`]): the app reads it from
-/// the store, or fetches it from the author or a holder of the feed. Until then a placeholder
+/// The image, asked for once when its placeholder first comes near the viewport
+/// ([`Command::LoadImage`], through `browser::when_near_view`): the app reads it from the
+/// store, or fetches it from the author or a holder of the feed. Until then a placeholder
 /// of the image's shape (an SVG with its proportions, as the CSP allows no inline styles), and
 /// if it cannot be had, why, with a way to try again.
 #[function_component(Picture)]
@@ -31,13 +33,27 @@ pub fn picture(props: &PictureProps) -> Html {
     let view = props.view;
     let hash = view.hash();
     let state = pictures.get(&hash).cloned();
+    let spot = use_node_ref();
     {
         let send = send.clone();
         let wanted = state.is_none();
+        let spot = spot.clone();
         use_effect_with((hash, wanted), move |(_, wanted)| {
+            let mut watch = None;
             if *wanted {
-                send.emit(Command::LoadImage(view));
+                let near = {
+                    let send = send.clone();
+                    move || send.emit(Command::LoadImage(view))
+                };
+                watch = spot
+                    .cast::<web_sys::Element>()
+                    .and_then(|el| browser::when_near_view(&el, near));
+                // Without a way to watch, the image loads at once.
+                if watch.is_none() {
+                    send.emit(Command::LoadImage(view));
+                }
             }
+            move || drop(watch)
         });
     }
     let (w, h) = (view.image.width, view.image.height);
@@ -60,7 +76,7 @@ pub fn picture(props: &PictureProps) -> Html {
             </span>
         },
         None => html! {
-            <span class={classes!("picture-wait", props.class.clone())} data-hash={hex}
+            <span ref={spot} class={classes!("picture-wait", props.class.clone())} data-hash={hex}
                 role="img" aria-label={format!("{} (loading)", props.alt)} aria-busy="true">
                 <svg class="picture-shape" viewBox={format!("0 0 {w} {h}")} aria-hidden="true" />
             </span>
