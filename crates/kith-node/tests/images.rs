@@ -114,7 +114,7 @@ async fn images_come_by_hash_from_the_author_then_from_a_holder_and_go_with_the_
                     .await
                     .expect("alice keeps her pictures");
             }
-            let (_a, a_run) = online(&doc, &alice, a_store).await;
+            let (alice_agent, a_run) = online(&doc, &alice, a_store).await;
 
             // Bob holds the post (as a sync left it) and fetches its pictures from Alice.
             let b_store = holding(&feed).await;
@@ -136,7 +136,12 @@ async fn images_come_by_hash_from_the_author_then_from_a_holder_and_go_with_the_
             // Alice goes offline. A holder running under her key (asked first, as the author)
             // answers with other bytes; Carol refuses them and gets the pictures from Bob,
             // found in the DHT.
+            // Her node goes away whole (its connection to kith-node closed, its swarm ended
+            // with its last client), so her key's relay slot is free for the forger.
+            let node_peer = alice_agent.node();
+            let _ = alice_agent.client().disconnect(node_peer).await;
             a_run.abort();
+            drop(alice_agent);
             tokio::time::sleep(Duration::from_millis(500)).await;
             let (forger, mut forger_events) = common::client_with(&node, keypair_of(&alice)).await;
             let relay: Multiaddr = common::node_ws(&node).parse().expect("addr");
