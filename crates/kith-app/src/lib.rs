@@ -15,6 +15,10 @@
 //!   home timeline with its "new posts" cutoff, …): plain data a UI renders as it is.
 //! - [`search`] is the full-text index of the posts held here, kept by the library as posts
 //!   arrive and go; [`Command::SearchText`] asks it as the person types.
+//! - Images: [`Command::Post`] and [`Command::UpdateProfile`] carry pictures the shell has
+//!   prepared; the app checks them (kith-core's `ImageRef::of`), keeps them in the store
+//!   before the entry is published, and [`Command::LoadImage`] brings an image's bytes as
+//!   [`Update::Image`] (from the store, or fetched through [`Network::fetch_image`]).
 //! - [`route`] names the screens and maps them to URL fragments (follow links included).
 //! - [`network`] is the seam: kith-net's agent implements [`Network`] for the device that
 //!   runs the node; kith-web's tab proxy implements it for the browser's other tabs.

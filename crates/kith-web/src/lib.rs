@@ -13,7 +13,11 @@
 //! - [`state`] holds the view state and its reducer: everything on screen is derived from
 //!   [`state::Model`], which changes only through an action.
 //! - [`components`] are plain: data and callbacks in, HTML out; those that act send commands
-//!   through the [`handle::Handle`] the app provides as a context.
+//!   through the [`handle::Handle`] the app provides as a context. Pictures: the composer and
+//!   the profile editor prepare them with [`browser::prepare_image`]; the app's image bytes
+//!   become object URLs in the runtime ([`state::UrlShelf`], at most 200), which the model
+//!   lists by hash ([`state::Pictures`], given to components as a context) and
+//!   `components::picture` shows, asking for each when it nears the viewport.
 //! - [`routes`] (kith-app's) maps URL fragments to screens; [`text`] splits post text into
 //!   plain text and safe links; [`identicon`] draws people's keys; [`browser`] is the one
 //!   module that talks to browser APIs outside the DOM; [`log`] prints `tracing` events to
