@@ -320,12 +320,14 @@ fn le32(b: &[u8], at: usize) -> Option<u32> {
     Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
 }
 
-/// JPEG: the segments up to the first scan. The frame header (SOF) gives the size; APP1
-/// (EXIF, XMP) and APP13 (IPTC) are metadata.
+/// JPEG: every segment to the end marker, the scans' entropy-coded data skipped. The frame
+/// header (SOF) gives the size; APP1 (EXIF, XMP) and APP13 (IPTC) are metadata wherever they
+/// stand (a progressive JPEG may carry segments between its scans).
 fn jpeg(b: &[u8]) -> Result<(u32, u32), ImageError> {
     const TRUNCATED: ImageError = ImageError::NotAnImage("a JPEG segment runs past the end");
     let mut at = 2;
     let mut size = None;
+    let mut scanned = false;
     loop {
         // Markers may be padded with extra 0xFF bytes.
         while b.get(at) == Some(&0xFF) && b.get(at + 1) == Some(&0xFF) {
@@ -340,7 +342,13 @@ fn jpeg(b: &[u8]) -> Result<(u32, u32), ImageError> {
             // Standalone markers carry no length.
             0x01 | 0xD0..=0xD7 => continue,
             0xD8 => return Err(ImageError::NotAnImage("a second JPEG start marker")),
-            0xD9 => return Err(ImageError::NotAnImage("a JPEG that ends before its image")),
+            0xD9 if !scanned => {
+                return Err(ImageError::NotAnImage("a JPEG that ends before its image"));
+            }
+            0xD9 if at != b.len() => {
+                return Err(ImageError::NotAnImage("bytes after a JPEG's end"));
+            }
+            0xD9 => return size.ok_or(ImageError::NotAnImage("a JPEG scan before its frame")),
             _ => {}
         }
         let len = be16(b, at).ok_or(TRUNCATED)? as usize;
@@ -359,9 +367,31 @@ fn jpeg(b: &[u8]) -> Result<(u32, u32), ImageError> {
                     return Err(ImageError::NotAnImage("a JPEG with two frames"));
                 }
             }
-            // Start of scan: the headers are over.
+            // Start of scan: its entropy-coded data runs to the next marker that is neither a
+            // stuffed 0xFF00 nor a restart marker.
             0xDA => {
-                return size.ok_or(ImageError::NotAnImage("a JPEG scan before its frame"));
+                if size.is_none() {
+                    return Err(ImageError::NotAnImage("a JPEG scan before its frame"));
+                }
+                scanned = true;
+                let mut next = at + len;
+                loop {
+                    let ff = b[next..]
+                        .iter()
+                        .position(|&x| x == 0xFF)
+                        .map(|p| next + p)
+                        .ok_or(TRUNCATED)?;
+                    match b.get(ff + 1) {
+                        Some(0x00 | 0xD0..=0xD7) => next = ff + 2,
+                        Some(_) => {
+                            next = ff;
+                            break;
+                        }
+                        None => return Err(TRUNCATED),
+                    }
+                }
+                at = next;
+                continue;
             }
             _ => {}
         }
@@ -651,6 +681,30 @@ mod tests {
             sniff(&webp_lossy(10, 10, Some(b"EXIF"))),
             Err(ImageError::Metadata("EXIF"))
         );
+    }
+
+    #[test]
+    fn metadata_after_a_scan_and_bytes_after_the_end_are_refused() {
+        // A second scan after a segment between scans (as progressive JPEGs have) passes.
+        let mut ok = jpeg(16, 16, None);
+        let end = ok.len() - 2;
+        ok.splice(
+            end..end,
+            [
+                0xFF, 0xC4, 0, 2, 0xFF, 0xDA, 0, 8, 1, 1, 0, 0, 0x3F, 0, 0x55, 0xFF, 0x00, 0x66,
+                0xFF, 0xD3, 0x77,
+            ],
+        );
+        assert_eq!(sniff(&ok), Ok((ImageKind::Jpeg, 16, 16)));
+        // An APP1 between the scans is metadata.
+        let mut hidden = jpeg(16, 16, None);
+        let end = hidden.len() - 2;
+        hidden.splice(end..end, [0xFF, 0xE1, 0, 8, b'E', b'x', b'i', b'f', 0, 0]);
+        assert_eq!(sniff(&hidden), Err(ImageError::Metadata("EXIF or XMP")));
+        // An end marker inside, with more after it.
+        let mut twice = jpeg(16, 16, None);
+        twice.extend_from_slice(&[0x00, 0xFF, 0xD9]);
+        assert!(matches!(sniff(&twice), Err(ImageError::NotAnImage(_))));
     }
 
     #[test]

@@ -1425,15 +1425,16 @@ impl<S: Store + 'static> Agent<S> {
         true
     }
 
-    /// Queues the images `entry` names, if its feed is followed here (not my own: mine are
-    /// kept when posted), and starts the one task that fetches them, one at a time. An image
+    /// Queues the images `entry` names, if its feed is followed here (my own included; what
+    /// is held already is not fetched again), and starts the one task that fetches them, one at a time. An image
     /// that cannot be had now is left to the screens that show it.
     fn want_images(&self, entry: &VerifiedEntry) {
         let images = entry
             .payload()
             .map(kith_core::Payload::images)
             .unwrap_or_default();
-        if images.is_empty() || self.replica.is_own(&entry.author()) {
+        // My own feed too: pictures posted on another device of mine come to this one.
+        if images.is_empty() {
             return;
         }
         {
@@ -1458,7 +1459,9 @@ impl<S: Store + 'static> Agent<S> {
                 let Some((author, seq, index)) = next else {
                     break;
                 };
-                if !agent.followed().await.contains(&author) {
+                if !agent.followed().await.contains(&author)
+                    || !agent.room_for(author, seq, index).await
+                {
                     continue;
                 }
                 if let Err(e) = agent.fetch_image(author, seq, index).await {
@@ -2232,6 +2235,36 @@ impl<S: Store + 'static> Agent<S> {
         }
     }
 
+    /// Whether image `index` of `author`/`seq` fits in what this device keeps of the feed
+    /// (kith-store's `FeedLimits`, whose bytes count the images): a followed feed cannot fill
+    /// the browser's storage through the background fetch. My own feed has no cap.
+    async fn room_for(&self, author: AuthorId, seq: u64, index: u8) -> bool {
+        if self.replica.is_own(&author) {
+            return true;
+        }
+        let store = self.replica.store();
+        let len = match store.range(&author, seq, 1).await {
+            Ok(v) => v
+                .iter()
+                .find(|e| e.seq() == seq)
+                .and_then(VerifiedEntry::payload)
+                .and_then(|p| p.images().get(usize::from(index)).map(|i| u64::from(i.len))),
+            Err(_) => None,
+        };
+        let (Some(len), Ok(limits), Ok(Some(meta))) = (
+            len,
+            self.replica.read_limits().await,
+            store.feed(&author).await,
+        ) else {
+            return false;
+        };
+        let fits = meta.bytes.saturating_add(len) <= limits.bytes;
+        if !fits {
+            tracing::info!("pictures of {author} are not fetched ahead: its feed is at the cap");
+        }
+        fits
+    }
+
     /// The answer to `peer`'s request for the image `hash`: from the store (which keeps only
     /// the images of entries held and not deleted), nothing to someone blocked.
     async fn serve_image(&self, peer: PeerId, hash: kith_core::Hash) -> crate::images::Answer {
@@ -2279,10 +2312,11 @@ impl<S: Store + 'static> Agent<S> {
             .and_then(|p| p.images().get(usize::from(index)).copied())
             .ok_or(FetchError::NotNamed)?;
         if let Some(bytes) = store.image(&image.hash).await.map_err(FetchError::Store)? {
-            // Held for another entry (the same picture posted twice): kept for this one too.
-            if store.put_image(&author, seq, index, &bytes).await.is_ok() {
-                return Ok(bytes);
-            }
+            // Held already (for this entry, or another naming the same picture). Not copied
+            // to this entry: an entry naming someone else's picture must not keep it here past
+            // its author's delete; once the other entry's copy goes, this one is fetched from
+            // the holders of its own feed.
+            return Ok(bytes);
         }
         let mut asked = 0;
         for peer in self.holders_of(author).await {
@@ -2295,15 +2329,21 @@ impl<S: Store + 'static> Agent<S> {
             }
             asked += 1;
             match self.client.fetch_image(peer, image.hash).await {
-                Ok(Answer::Here(bytes)) => match store.put_image(&author, seq, index, &bytes).await
-                {
-                    Ok(()) => return Ok(bytes),
-                    Err(e) if e.is_peer_data() => {
+                Ok(Answer::Here(bytes)) => {
+                    // Bytes that are not the picture are the peer's doing: it is dropped.
+                    if let Err(e) = kith_core::image::check(&image, &bytes) {
                         tracing::warn!("image of {author}/{seq} from {peer} refused: {e}");
                         let _ = self.client.disconnect(peer).await;
+                        continue;
                     }
-                    Err(e) => return Err(FetchError::Store(e)),
-                },
+                    // A refusal now is this store's news (the entry was deleted or forgotten
+                    // meanwhile), not the peer's.
+                    return match store.put_image(&author, seq, index, &bytes).await {
+                        Ok(()) => Ok(bytes),
+                        Err(kith_store::StoreError::ImageRefused(_)) => Err(FetchError::NotNamed),
+                        Err(e) => Err(FetchError::Store(e)),
+                    };
+                }
                 Ok(Answer::NotHeld | Answer::Busy) => {}
                 Err(e) => tracing::info!("image of {author}/{seq} from {peer}: {e}"),
             }

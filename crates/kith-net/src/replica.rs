@@ -157,7 +157,7 @@ impl<S: Store> Replica<S> {
         self.own.set(Some(author));
     }
 
-    /// Whether `author` is the person's own feed ([`Replica::set_own`]).
+    /// Whether `author` is the person's own feed ([`Replica::set_own`]), which has no cap.
     pub fn is_own(&self, author: &AuthorId) -> bool {
         self.own.get() == Some(*author)
     }

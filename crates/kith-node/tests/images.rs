@@ -276,6 +276,80 @@ async fn a_follower_keeps_the_images_of_the_posts_it_receives() {
                 Some(png),
                 "Bob keeps the picture of the post he received"
             );
+
+            // With his cap on one person's feed at 1 MiB, Alice's next post of four pictures
+            // of about 300 KB each is not all fetched ahead: the feed stays within the cap.
+            kith_store::FeedLimits {
+                entries: 20_000,
+                bytes: kith_store::limits::MIN_MAX_BYTES,
+            }
+            .write(&b_store)
+            .await
+            .expect("cap");
+            let big: Vec<Vec<u8>> = (0..4)
+                .map(|i| samples::png(100, 100, 10 + i, 300_000))
+                .collect();
+            let refs: Vec<ImageRef> = big
+                .iter()
+                .map(|b| ImageRef::of(b, MAX_IMAGE_SIDE).expect("image"))
+                .collect();
+            let heavy = feed
+                .append(
+                    &alice,
+                    &Payload::Post {
+                        text: "four large pictures".into(),
+                        reply_to: None,
+                        mentions: Vec::new(),
+                        images: refs.clone(),
+                    },
+                    kith_net::now_ms(),
+                )
+                .expect("post")
+                .clone();
+            a_store
+                .insert(std::slice::from_ref(&heavy))
+                .await
+                .expect("kept");
+            for (i, b) in big.iter().enumerate() {
+                a_store
+                    .put_image(&alice.author(), heavy.seq(), i as u8, b)
+                    .await
+                    .expect("her pictures");
+            }
+            let mut fetched = 0;
+            for _ in 0..200 {
+                let _ = alice_agent.publish(&heavy).await;
+                fetched = 0;
+                for r in &refs {
+                    if b_store.image(&r.hash).await.expect("read").is_some() {
+                        fetched += 1;
+                    }
+                }
+                if fetched > 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            assert!(fetched > 0, "the first pictures fit and are fetched");
+            // Time for the rest, if anything let them through.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            let held = b_store
+                .feed(&alice.author())
+                .await
+                .expect("meta")
+                .expect("held")
+                .bytes;
+            assert!(
+                held <= kith_store::limits::MIN_MAX_BYTES,
+                "Alice's feed holds {held} bytes here, over the cap"
+            );
+            let mut all = 0;
+            for r in &refs {
+                if b_store.image(&r.hash).await.expect("read").is_some() {
+                    all += 1;
+                }
+            }
+            assert!(all < 4, "not every picture was fetched ahead ({all} of 4)");
             node.shutdown().await;
         }))
         .await;

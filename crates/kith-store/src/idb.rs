@@ -198,6 +198,36 @@ fn images_range(a: &AuthorId, seq: Option<u64>) -> Result<Query, StoreError> {
         .map_err(backend)
 }
 
+/// Changes the size `FeedMeta::bytes` of `author`'s feed with `f`, inside the caller's
+/// transaction (nothing when the feed has no metadata).
+async fn resize(
+    feeds: &ObjectStore,
+    author: &AuthorId,
+    f: impl FnOnce(u64) -> u64,
+) -> Result<(), StoreError> {
+    if let Some(v) = feeds
+        .get(Query::Key(hex(author)))
+        .map_err(backend)?
+        .await
+        .map_err(backend)?
+    {
+        let mut m = decode_meta(v)?;
+        m.bytes = f(m.bytes);
+        feeds
+            .put(&encode_meta(&m), Some(&hex(author)))
+            .map_err(backend)?;
+    }
+    Ok(())
+}
+
+/// The length of the bytes of an image record (`{ h, b }`), 0 if it has none.
+fn image_len(record: &JsValue) -> u64 {
+    js_sys::Reflect::get(record, &JsValue::from_str("b"))
+        .ok()
+        .and_then(|b| b.dyn_into::<Uint8Array>().ok())
+        .map_or(0, |b| u64::from(b.length()))
+}
+
 /// The chunk that holds entry `seq`.
 fn chunk_of(seq: u64) -> u64 {
     seq.saturating_sub(1) / CHUNK
@@ -709,10 +739,19 @@ async fn purge_in(
     if hash.is_some_and(|h| h != e.hash()) {
         return Ok(None);
     }
-    let freed = e.raw().payload.as_ref().map_or(0, |p| p.len() as u64);
+    let mut freed = e.raw().payload.as_ref().map_or(0, |p| p.len() as u64);
     // Without its payload it leaves the time index too, and its images go.
     e.purge_payload();
     chunks.put(&e).await?;
+    let range = images_range(author, Some(seq))?;
+    for record in images
+        .get_all(Some(range), None)
+        .map_err(backend)?
+        .await
+        .map_err(backend)?
+    {
+        freed += image_len(&record);
+    }
     images
         .delete(images_range(author, Some(seq))?)
         .map_err(backend)?;
@@ -1035,18 +1074,7 @@ impl Store for IdbStore {
             .await?
             .unwrap_or(0);
         chunks.flush()?;
-        if let Some(v) = feeds
-            .get(Query::Key(hex(author)))
-            .map_err(backend)?
-            .await
-            .map_err(backend)?
-        {
-            let mut m = decode_meta(v)?;
-            m.bytes = m.bytes.saturating_sub(freed);
-            feeds
-                .put(&encode_meta(&m), Some(&hex(author)))
-                .map_err(backend)?;
-        }
+        resize(&feeds, author, |b| b.saturating_sub(freed)).await?;
         commit(tx).await
     }
 
@@ -1126,7 +1154,7 @@ impl Store for IdbStore {
     ) -> Result<(), StoreError> {
         // The entry is read in the transaction that writes the image: a delete cannot slip
         // in between.
-        let (tx, mut chunks, _, images) = self.entry_tx()?;
+        let (tx, mut chunks, feeds, images) = self.entry_tx()?;
         let entry = chunks.get(author, seq).await?;
         let image = match image_slot(entry.as_ref(), index, bytes) {
             Ok(image) => image,
@@ -1135,13 +1163,23 @@ impl Store for IdbStore {
                 return Err(e);
             }
         };
+        let key = image_key(author, seq, index);
+        let held = images
+            .get(Query::Key(key.clone()))
+            .map_err(backend)?
+            .await
+            .map_err(backend)?;
+        if held.is_some() {
+            return commit(tx).await;
+        }
         let record = js_sys::Object::new();
         let set = |k: &str, v: &JsValue| js_sys::Reflect::set(&record, &JsValue::from_str(k), v);
         set("h", &JsValue::from_str(&image.hash.to_hex())).map_err(backend)?;
         set("b", &Uint8Array::from(bytes).into()).map_err(backend)?;
-        images
-            .put(&record.into(), Some(&image_key(author, seq, index)))
-            .map_err(backend)?;
+        images.put(&record.into(), Some(&key)).map_err(backend)?;
+        // The feed's size counts its images (what the per-feed cap and Settings see).
+        let added = bytes.len() as u64;
+        resize(&feeds, author, |b| b.saturating_add(added)).await?;
         commit(tx).await
     }
 

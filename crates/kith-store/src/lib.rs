@@ -120,7 +120,7 @@ pub struct FeedMeta {
     pub last_synced_ms: Option<u64>,
     /// Entries held.
     pub entries: u64,
-    /// Bytes held (headers and payloads).
+    /// Bytes held (headers, payloads and the images of its entries).
     pub bytes: u64,
 }
 

@@ -26,7 +26,7 @@ pub const MIN_MAX_BYTES: u64 = 1024 * 1024;
 pub struct FeedLimits {
     /// The most entries (the last seq held).
     pub entries: u64,
-    /// The most bytes (headers, signatures and payloads, as [`FeedMeta::bytes`](crate::FeedMeta) counts).
+    /// The most bytes (headers, signatures, payloads and images, as [`FeedMeta::bytes`](crate::FeedMeta) counts).
     pub bytes: u64,
 }
 

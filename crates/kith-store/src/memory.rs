@@ -60,15 +60,20 @@ impl Data {
     }
 
     fn drop_images(&mut self, which: impl Fn(&(AuthorId, u64, u8)) -> bool) {
-        let mut freed = 0;
+        let mut freed: BTreeMap<AuthorId, u64> = BTreeMap::new();
         self.images.retain(|k, (_, b)| {
             let drop = which(k);
             if drop {
-                freed += b.len() as u64;
+                *freed.entry(k.0).or_default() += b.len() as u64;
             }
             !drop
         });
-        self.used = self.used.saturating_sub(freed);
+        for (author, n) in freed {
+            self.used = self.used.saturating_sub(n);
+            if let Some(m) = self.feeds.get_mut(&author) {
+                m.bytes = m.bytes.saturating_sub(n);
+            }
+        }
     }
 }
 
@@ -259,6 +264,9 @@ impl Store for MemoryStore {
             return Err(StoreError::QuotaExceeded);
         }
         d.used = d.used.saturating_add(adds);
+        if let Some(m) = d.feeds.get_mut(author) {
+            m.bytes = m.bytes.saturating_add(adds);
+        }
         d.images.insert(key, (image.hash, bytes.to_vec()));
         Ok(())
     }

@@ -354,7 +354,9 @@ pub async fn images<B: Backend>() {
         s.put_image(&person(2).author(), 1, 0, &pngs[0]).await
     ));
     assert_eq!(s.image(&refs[0].hash).await.expect("read"), None);
-    // Kept, found by hash, and kept across a reload.
+    // Kept, found by hash, and kept across a reload; the feed's size counts them.
+    let size = |m: Option<crate::FeedMeta>| m.expect("held").bytes;
+    let before = size(s.feed(&author).await.expect("meta"));
     s.put_image(&author, 1, 0, &pngs[0]).await.expect("image 0");
     s.put_image(&author, 1, 1, &pngs[1]).await.expect("image 1");
     s.put_image(&author, 1, 1, &pngs[1])
@@ -366,6 +368,12 @@ pub async fn images<B: Backend>() {
     s.put_image(&author, 3, 0, &avatar_png)
         .await
         .expect("avatar");
+    let all: usize = pngs.iter().map(Vec::len).sum::<usize>() + avatar_png.len();
+    assert_eq!(
+        size(s.feed(&author).await.expect("meta")),
+        before + all as u64,
+        "each image counted once"
+    );
     let s = s.reopen().await;
     for (r, b) in refs.iter().zip(&pngs) {
         assert_eq!(s.image(&r.hash).await.expect("read").as_ref(), Some(b));
@@ -376,7 +384,14 @@ pub async fn images<B: Backend>() {
     let mut more = f.clone();
     more.append(&a, &Payload::Delete { target: first }, NOW + 30)
         .expect("delete");
+    let with_images = size(s.feed(&author).await.expect("meta"));
     s.insert(&more.entries()[3..]).await.expect("the delete");
+    let after = size(s.feed(&author).await.expect("meta"));
+    let delete_len = more.entries()[3].encode().len() as u64;
+    assert!(
+        after + (pngs[0].len() + pngs[1].len()) as u64 <= with_images + delete_len,
+        "the deleted post's images no longer count: {after} after, {with_images} before"
+    );
     assert_eq!(s.image(&refs[0].hash).await.expect("read"), None);
     assert_eq!(s.image(&refs[1].hash).await.expect("read"), None);
     assert_eq!(

@@ -409,8 +409,8 @@ pub async fn prepare_image(file: &web_sys::File, max_side: u16) -> Result<Vec<u8
             .await
             .map_err(|_| fail("reading"))?;
         let bytes = js_sys::Uint8Array::new(&buf).to_vec();
-        kith_core::ImageRef::of(&bytes, max_side).map_err(|e| fail(&e.to_string()))?;
         bitmap.close();
+        kith_core::ImageRef::of(&bytes, max_side).map_err(|e| fail(&e.to_string()))?;
         return Ok(bytes);
     }
     bitmap.close();

@@ -127,12 +127,15 @@ pub fn compose(props: &ComposeProps) -> Html {
             });
         })
     };
+    // While pictures are being prepared the list is not changed by hand: the preparing task
+    // adds to the list as it was when the files were chosen.
+    let busy = *preparing;
     let previews = attached.iter().enumerate().map(|(i, a)| {
         let attached = attached.clone();
         html! {
             <span class="attached">
                 <img src={a.url.clone()} alt={format!("Picture {}", i + 1)} />
-                <button type="button" class="link-button remove-picture" aria-label={format!("Remove picture {}", i + 1)}
+                <button type="button" class="link-button remove-picture" aria-label={format!("Remove picture {}", i + 1)} disabled={busy}
                     onclick={Callback::from(move |_: MouseEvent| {
                         let mut now = (*attached).clone();
                         let gone = now.remove(i);

@@ -38,7 +38,8 @@ pub fn picture(props: &PictureProps) -> Html {
         let send = send.clone();
         let wanted = state.is_none();
         let spot = spot.clone();
-        use_effect_with((hash, wanted), move |(_, wanted)| {
+        use_effect_with((view, wanted), move |(view, wanted)| {
+            let view = *view;
             let mut watch = None;
             if *wanted {
                 let near = {
