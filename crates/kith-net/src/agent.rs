@@ -1459,9 +1459,7 @@ impl<S: Store + 'static> Agent<S> {
                 let Some((author, seq, index)) = next else {
                     break;
                 };
-                if !agent.followed().await.contains(&author)
-                    || !agent.room_for(author, seq, index).await
-                {
+                if !agent.fetch_ahead(author, seq, index).await {
                     continue;
                 }
                 if let Err(e) = agent.fetch_image(author, seq, index).await {
@@ -2235,14 +2233,19 @@ impl<S: Store + 'static> Agent<S> {
         }
     }
 
-    /// Whether image `index` of `author`/`seq` fits in what this device keeps of the feed
-    /// (kith-store's `FeedLimits`, whose bytes count the images): a followed feed cannot fill
-    /// the browser's storage through the background fetch. My own feed has no cap.
-    async fn room_for(&self, author: AuthorId, seq: u64, index: u8) -> bool {
+    /// Whether image `index` of `author`/`seq` is fetched ahead: its feed is followed here and
+    /// the image fits in what this device keeps of it (kith-store's `FeedLimits`, whose bytes
+    /// count the images), so a followed feed cannot fill the browser's storage through the
+    /// background fetch. My own feed has no cap. One read of the feed's metadata answers both.
+    async fn fetch_ahead(&self, author: AuthorId, seq: u64, index: u8) -> bool {
+        let store = self.replica.store();
+        let meta = match store.feed(&author).await {
+            Ok(Some(meta)) if meta.followed => meta,
+            _ => return false,
+        };
         if self.replica.is_own(&author) {
             return true;
         }
-        let store = self.replica.store();
         let len = match store.range(&author, seq, 1).await {
             Ok(v) => v
                 .iter()
@@ -2251,11 +2254,7 @@ impl<S: Store + 'static> Agent<S> {
                 .and_then(|p| p.images().get(usize::from(index)).map(|i| u64::from(i.len))),
             Err(_) => None,
         };
-        let (Some(len), Ok(limits), Ok(Some(meta))) = (
-            len,
-            self.replica.read_limits().await,
-            store.feed(&author).await,
-        ) else {
+        let (Some(len), Ok(limits)) = (len, self.replica.read_limits().await) else {
             return false;
         };
         let fits = meta.bytes.saturating_add(len) <= limits.bytes;
