@@ -84,6 +84,8 @@ pub struct EventLoop {
     persons: Persons,
     /// Every connection's transport, and the direct-connection rules ([`crate::direct`]).
     links: Links,
+    /// Connections to kith-nodes and what holds them ([`crate::linger`]).
+    node_links: crate::linger::NodeLinks,
     /// Answers handed to the sync protocol and not yet sent, per peer (bounded by the
     /// pending responses they came from).
     answering: HashMap<PeerId, u32>,
@@ -132,6 +134,7 @@ impl EventLoop {
         commands: mpsc::Receiver<Command>,
         events: mpsc::Sender<Event>,
         direct: crate::direct::Limits,
+        node_linger_ms: u64,
     ) -> Self {
         let mut swarm = swarm;
         if crate::platform::LISTENS_WEBRTC
@@ -168,6 +171,7 @@ impl EventLoop {
                 crate::images::IMAGES_PER_MINUTE,
             ),
             pending_listens: HashMap::new(),
+            node_links: crate::linger::NodeLinks::new(node_linger_ms),
             pending_provides: HashMap::new(),
             pending_puts: HashMap::new(),
             pending_gets: HashMap::new(),
@@ -266,8 +270,34 @@ impl EventLoop {
                     for peer in self.links.retire_due(crate::now_ms()) {
                         self.retire_relayed(peer, false);
                     }
+                    self.let_nodes_go();
                 }
             }
+        }
+    }
+
+    /// Closes the connections to kith-nodes that nothing holds any more: neither a relay
+    /// listener nor a circuit goes through them, and the DHT has been quiet (see
+    /// [`crate::linger`]).
+    fn let_nodes_go(&mut self) {
+        let now = crate::now_ms();
+        let kad = &mut self.swarm.behaviour_mut().kad;
+        let busy = !(self.pending_bootstrap.is_empty()
+            && self.pending_provides.is_empty()
+            && self.pending_puts.is_empty()
+            && self.pending_gets.is_empty()
+            && self.pending_lookups.is_empty());
+        if busy {
+            self.node_links.dht_busy(now);
+            return;
+        }
+        let table: std::collections::HashSet<PeerId> = kad
+            .kbuckets()
+            .flat_map(|b| b.iter().map(|e| *e.node.key.preimage()).collect::<Vec<_>>())
+            .collect();
+        for (peer, connection) in self.node_links.to_close(&|p| table.contains(p), now) {
+            tracing::debug!(%peer, "closing a connection to a kith-node the DHT no longer uses");
+            self.swarm.close_connection(connection);
         }
     }
 
@@ -355,6 +385,7 @@ impl EventLoop {
             }
             Command::Bootstrap { reply } => match self.swarm.behaviour_mut().kad.bootstrap() {
                 Ok(id) => {
+                    self.node_links.dht_busy(crate::now_ms());
                     self.pending_bootstrap.insert(id, reply);
                 }
                 Err(e) => {
@@ -486,8 +517,15 @@ impl EventLoop {
             }
             Command::AnswerImage { id, answer } => self.answer_image(id, &answer),
             Command::ListenViaRelay { relay, reply } => {
+                let relay_peer = relay.iter().find_map(|p| match p {
+                    Protocol::P2p(peer) => Some(peer),
+                    _ => None,
+                });
                 match self.swarm.listen_on(relay.with(Protocol::P2pCircuit)) {
                     Ok(id) => {
+                        if let Some(peer) = relay_peer {
+                            self.node_links.listening(id, peer);
+                        }
                         self.pending_listens.insert(id, reply);
                     }
                     Err(e) => {
@@ -498,6 +536,7 @@ impl EventLoop {
             Command::Provide { key, reply } => {
                 match self.swarm.behaviour_mut().kad.start_providing(key) {
                     Ok(id) => {
+                        self.node_links.dht_busy(crate::now_ms());
                         self.pending_provides.insert(id, reply);
                     }
                     Err(e) => {
@@ -514,6 +553,7 @@ impl EventLoop {
                     .put_record(record, kad::Quorum::One)
                 {
                     Ok(id) => {
+                        self.node_links.dht_busy(crate::now_ms());
                         self.pending_puts.insert(id, reply);
                     }
                     Err(e) => {
@@ -523,10 +563,12 @@ impl EventLoop {
             }
             Command::GetRecord { key, reply } => {
                 let id = self.swarm.behaviour_mut().kad.get_record(key);
+                self.node_links.dht_busy(crate::now_ms());
                 self.pending_gets.insert(id, reply);
             }
             Command::FindProviders { key, reply } => {
                 let id = self.swarm.behaviour_mut().kad.get_providers(key);
+                self.node_links.dht_busy(crate::now_ms());
                 self.pending_lookups.insert(id, (Vec::new(), reply));
             }
             Command::Publish {
@@ -552,6 +594,8 @@ impl EventLoop {
             } => {
                 let address = endpoint.get_remote_address().clone();
                 let transport = TransportKind::of_endpoint(&endpoint);
+                self.node_links
+                    .established(peer_id, connection_id, &endpoint, crate::now_ms());
                 if self
                     .links
                     .established(peer_id, connection_id, transport, crate::now_ms())
@@ -586,6 +630,7 @@ impl EventLoop {
                 ..
             } => {
                 let left = self.links.closed(&peer_id, connection_id);
+                self.node_links.closed(connection_id);
                 self.emit(Event::Disconnected {
                     peer: peer_id,
                     remaining: num_established,
@@ -674,6 +719,7 @@ impl EventLoop {
                 reason,
                 ..
             } => {
+                self.node_links.listener_closed(listener_id);
                 if let Some(reply) = self.pending_listens.remove(&listener_id) {
                     let why = match reason {
                         Err(e) => e.to_string(),

@@ -33,6 +33,8 @@
 //! - [`names`]: signed handle claims in the DHT, every claimant returned.
 //! - [`agent`]: what a person's node does on its own: stay connected (backoff), reserve a
 //!   relay slot, follow, announce, re-sync on every connection, serve, fill gaps.
+//! - [`linger`]: which connections to kith-nodes beyond the primary and the standby the event
+//!   loop closes (those the DHT alone opened, once it is quiet).
 //! - [`identity`]: one key, two names (author id and peer id).
 //! - [`AgentNetwork`]: the agent behind kith-app's `Network` seam, and [`news`], its reports
 //!   in the app's terms.
@@ -53,6 +55,7 @@ mod event_loop;
 pub mod gossip;
 pub mod identity;
 pub mod images;
+pub mod linger;
 pub mod names;
 mod network;
 pub mod nodes;
@@ -321,6 +324,9 @@ pub struct Config {
     pub idle_timeout: Duration,
     /// Gossipsub's heartbeat.
     pub gossip_heartbeat: Duration,
+    /// How long a connection to a kith-node that holds no relay listener or circuit of this
+    /// node stays open once the DHT is quiet ([`linger`]).
+    pub node_linger: Duration,
     /// The person's claim of this node's key, when the node is one of their devices (a
     /// browser's): said in identify after the agent version, and published in the DHT
     /// ([`Client::announce_device`]).
@@ -339,6 +345,7 @@ impl Default for Config {
             ping_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(3600),
             gossip_heartbeat: Duration::from_secs(1),
+            node_linger: Duration::from_millis(linger::LINGER_MS),
             device: None,
             direct: direct::Limits::default(),
             webrtc: kith_webrtc::Config::default(),
@@ -361,6 +368,12 @@ pub fn new(
     Ok((
         Client::new(keypair, command_tx, config.device.clone()),
         event_rx,
-        EventLoop::new(swarm, command_rx, event_tx, config.direct),
+        EventLoop::new(
+            swarm,
+            command_rx,
+            event_tx,
+            config.direct,
+            u64::try_from(config.node_linger.as_millis()).unwrap_or(u64::MAX),
+        ),
     ))
 }

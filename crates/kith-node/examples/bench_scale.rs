@@ -17,10 +17,16 @@
 //!   follower's store holds it in the end; `delivered_ratio` is the posts that arrived
 //!   at every follower within 30 s over those expected, counting the lost;
 //! - `follows_held_ratio`: of every person's 10 follows, the share whose first post the person
-//!   holds once everyone is online (synced through the relays, or the holders' own nodes);
+//!   holds 40 s after everyone is online (synced through the relays, or the holders' own nodes);
 //! - `node_rss_kb_per_client`: the nodes' resident memory with everyone online, less the
-//!   nodes' memory before anyone came, per person;
-//! - `online_s`: how long it took everyone to come online (they start 25 at a time).
+//!   nodes' memory before anyone came, per person, 40 s after the last came (the
+//!   connections Kademlia alone opened gone: [`kith_net::linger`]);
+//! - `online_s`: how long it took everyone to come online (they start 25 at a time);
+//! - `online_again`: how many times people came online again (through another node, or the
+//!   same one after losing it) by the time the idle CPU is read: 0 in a network that holds;
+//! - `idle_cpu_pct_people` / `idle_cpu_pct_nodes`: the CPU (percent of one core) that
+//!   everyone's agents and swarms (this process), and the nodes together, use over 10 s when
+//!   nothing is asked of them, 40 s after the last person came online.
 //!
 //! With `KITH_SCALE_ALSO` set (a smaller number of people, 100 in `cargo xtask bench`), the
 //! same run first measures that many people on fresh nodes and reports those figures prefixed
@@ -189,6 +195,8 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
                         | AgentEvent::Stored { .. }
                         | AgentEvent::Synced { .. }
                         | AgentEvent::Standby { .. }
+                        | AgentEvent::Offline { .. }
+                        | AgentEvent::Link(kith_net::Event::Disconnected { remaining: 0, .. })
                 ) {
                     sink.borrow_mut().push((Instant::now(), e));
                 }
@@ -205,9 +213,23 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
         }
         wait_online(&people).await;
         let online_s = started.elapsed().as_secs_f64();
-        // Let the announcements and the first syncs settle.
-        tokio::time::sleep(Duration::from_secs(5)).await;
+        // Let the announcements and the first syncs settle, and the connections the DHT alone
+        // opened go (kith_net::linger): what follows measures the network as it stays.
+        tokio::time::sleep(Duration::from_millis(kith_net::linger::LINGER_MS + 10_000)).await;
         let online_kb = rss(&pids);
+        // What everyone costs while nothing is asked of them: CPU over 10 s, here (every
+        // person's agent and swarm) and in the nodes.
+        let cpu = |pids: &[u32]| pids.iter().map(|p| procmem::cpu_ms(*p)).sum::<u64>();
+        let me = std::process::id();
+        let (here0, nodes0) = (procmem::cpu_ms(me), cpu(&pids));
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let (here1, nodes1) = (procmem::cpu_ms(me), cpu(&pids));
+        let idle_cpu_pct = |used: u64| used as f64 / 10_000.0 * 100.0;
+        let clients_cpu = idle_cpu_pct(here1 - here0);
+        let nodes_cpu = idle_cpu_pct(nodes1 - nodes0);
+        progress(&format!(
+            "idle CPU: people {clients_cpu:.1} %, nodes {nodes_cpu:.1} %"
+        ));
         // How many follows hold the followed person's first post by now (the syncs at going
         // online, through the relays of three nodes at most).
         let mut held = 0usize;
@@ -220,6 +242,31 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
             }
         }
         let follows_held = held as f64 / (clients * FOLLOWS) as f64;
+        // Churn: each person should come online once and stay. Why node connections closed
+        // (libp2p's cause), for whoever reads the run.
+        let node_peers: Vec<_> = plans.iter().map(|p| p.peer).collect();
+        let mut online_again = 0usize;
+        let mut causes: BTreeMap<String, usize> = BTreeMap::new();
+        for person in &people {
+            let log = person.log.borrow();
+            let onlines = log
+                .iter()
+                .filter(|(_, e)| matches!(e, AgentEvent::Online { .. }))
+                .count();
+            online_again += onlines.saturating_sub(1);
+            for (_, e) in log.iter() {
+                if let AgentEvent::Link(kith_net::Event::Disconnected { peer, cause, .. }) = e
+                    && node_peers.contains(peer)
+                {
+                    *causes
+                        .entry(cause.clone().unwrap_or_else(|| "closed here".to_owned()))
+                        .or_default() += 1;
+                }
+            }
+        }
+        progress(&format!(
+            "came online again {online_again} times; node connections closed: {causes:?}"
+        ));
 
         progress("everyone online; lookups");
         // Lookups across nodes.
@@ -320,6 +367,9 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
         let mut f = BTreeMap::new();
         let round = |v: f64| (v * 100.0).round() / 100.0;
         f.insert("online_s".into(), round(online_s).into());
+        f.insert("online_again".into(), online_again.into());
+        f.insert("idle_cpu_pct_people".into(), round(clients_cpu).into());
+        f.insert("idle_cpu_pct_nodes".into(), round(nodes_cpu).into());
         f.insert(
             "lookup_ms_p50".into(),
             round(flood::percentile(&mut lookup, 0.5)).into(),

@@ -10,7 +10,7 @@ use std::time::Duration;
 use kith_core::{Feed, Identity, Payload};
 use kith_net::agent::{Agent, AgentEvent};
 use kith_net::identity::keypair_of;
-use kith_net::{Keypair, NodePlan, TransportKind};
+use kith_net::{Config, Keypair, NodePlan, TransportKind};
 use kith_node::Node;
 use kith_store::{MemoryStore, Store};
 use tokio::task::LocalSet;
@@ -24,7 +24,22 @@ fn agent(
     key: Keypair,
     store: MemoryStore,
 ) -> (Agent<MemoryStore>, Log) {
-    let (client, events, peer, addrs) = common::node_for_agent(node, key);
+    let config = Config {
+        gossip_heartbeat: Duration::from_millis(200),
+        ..Config::default()
+    };
+    agent_with(node, others, key, store, config)
+}
+
+/// [`agent`] with a `config` of the caller's.
+fn agent_with(
+    node: &Node,
+    others: &[&Node],
+    key: Keypair,
+    store: MemoryStore,
+    config: Config,
+) -> (Agent<MemoryStore>, Log) {
+    let (client, events, peer, addrs) = common::node_for_agent_with(node, key, config);
     let plans = others.iter().map(|n| {
         let doc = n.bootstrap.read().expect("doc").clone();
         kith_net::node_plan(&doc, Some(TransportKind::WebSocket)).expect("plan")
@@ -195,6 +210,77 @@ async fn a_holder_reserved_on_another_node_is_reached_through_its_own_node() {
             .await;
             let held = s_store.range(&alice.author(), 1, 10).await.expect("range");
             assert_eq!(held, feed.entries());
+            for n in [n3, n2, n1] {
+                n.shutdown().await;
+            }
+        }))
+        .await;
+}
+
+#[tokio::test]
+async fn the_nodes_only_the_dht_dialed_are_let_go_and_the_two_stay() {
+    LocalSet::new()
+        .run_until(Box::pin(async {
+            let (_dirs, nodes) = common::joined_nodes(3).await;
+            let [n1, n2, n3] = <[Node; 3]>::try_from(nodes).ok().expect("three nodes");
+
+            // Alice is online through node 1 with node 2 her standby; announcing her feed takes
+            // her to node 3 too (with three nodes, every node is among the closest).
+            let alice = Identity::from_secret([5; 32]);
+            let store = common::store_following(&[alice.author()]).await;
+            store
+                .insert(common::feed_of(&alice, 1).entries())
+                .await
+                .expect("store");
+            let key = keypair_of(&alice);
+            let me = key.public().to_peer_id().to_string();
+            let config = Config {
+                gossip_heartbeat: Duration::from_millis(200),
+                node_linger: Duration::from_secs(2),
+                ..Config::default()
+            };
+            let (a, log) = agent_with(&n1, &[&n2], key, store, config);
+            wait_for(
+                &log,
+                "alice online through node 1",
+                |e| matches!(e, AgentEvent::Online { node, .. } if *node == n1.peer_id),
+            )
+            .await;
+            wait_for(
+                &log,
+                "alice's standby on node 2",
+                |e| matches!(e, AgentEvent::Standby { node: Some((p, _)) } if *p == n2.peer_id),
+            )
+            .await;
+            common::wait_status(&n3, "alice connected to node 3", |s| {
+                s.connected_peers.contains(&me)
+            })
+            .await;
+
+            // Node 3 is let go once the DHT is quiet (a later query may dial it again, and let
+            // it go again); nodes 1 and 2 stay.
+            common::wait_status(&n3, "alice's connection to node 3 closed", |s| {
+                !s.connected_peers.contains(&me)
+            })
+            .await;
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            for n in [&n1, &n2] {
+                let status = n.control.status().await.expect("status");
+                assert!(
+                    status.connected_peers.contains(&me),
+                    "alice is still connected to {}",
+                    n.peer_id
+                );
+            }
+            assert_eq!(a.node(), n1.peer_id);
+            assert_eq!(a.standby(), Some(n2.peer_id));
+            assert!(
+                !log.borrow()
+                    .iter()
+                    .any(|(_, e)| matches!(e, AgentEvent::Offline { .. })),
+                "alice never went offline: {:?}",
+                log.borrow()
+            );
             for n in [n3, n2, n1] {
                 n.shutdown().await;
             }

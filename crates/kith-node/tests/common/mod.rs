@@ -87,6 +87,20 @@ pub fn node_for_agent_as(
         device,
         ..Config::default()
     };
+    node_for_agent_with(node, key, config)
+}
+
+/// [`node_for_agent`] with a `config` of the caller's.
+pub fn node_for_agent_with(
+    node: &Node,
+    key: Keypair,
+    config: Config,
+) -> (
+    Client,
+    futures::channel::mpsc::Receiver<Event>,
+    PeerId,
+    Vec<Multiaddr>,
+) {
     let (client, events, event_loop) = kith_net::new(key, config).expect("client");
     tokio::spawn(event_loop.run());
     let doc = node.bootstrap.read().expect("doc").clone();
