@@ -972,8 +972,9 @@ impl<S: Store + 'static> Agent<S> {
     /// (WebRTC-direct notices late), and the relay client would send the reservation over it:
     /// each attempt starts from no connection to the node.
     async fn dial_node(&self, plan: &crate::NodePlan) -> Result<crate::Connected, NetError> {
-        let _ = self.client.disconnect(plan.peer).await;
-        let dialed = self.client.dial(plan.peer, plan.main.clone()).await;
+        // An open connection (the DHT's) does: a second one would make the node close both.
+        // A silent node's connection was closed before this is asked.
+        let dialed = self.client.connect(plan.peer, plan.main.clone()).await;
         tracing::debug!(
             "dialed kith-node {}: {:?}",
             plan.peer,

@@ -15,6 +15,8 @@ pub(crate) enum Command {
     Dial {
         peer: PeerId,
         addrs: Vec<Multiaddr>,
+        /// Whether an open connection made at the peer's own address does.
+        reuse: bool,
         reply: oneshot::Sender<Result<Connected, NetError>>,
     },
     Bootstrap {
@@ -246,8 +248,34 @@ impl Client {
         if addrs.is_empty() {
             return Err(NetError::NoAddress(peer));
         }
-        self.ask(|reply| Command::Dial { peer, addrs, reply })
-            .await?
+        self.ask(|reply| Command::Dial {
+            peer,
+            addrs,
+            reuse: false,
+            reply,
+        })
+        .await?
+    }
+
+    /// Like [`Client::dial`], but an open connection to `peer` made at its own address (not
+    /// through a relay) is answered at once instead of a new one. A kith-node closes every
+    /// connection of a peer that arrives with an older one still open (a reloaded tab's dead
+    /// link), so a second connection to a node the DHT already reached cost both.
+    pub async fn connect(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+    ) -> Result<Connected, NetError> {
+        if addrs.is_empty() {
+            return Err(NetError::NoAddress(peer));
+        }
+        self.ask(|reply| Command::Dial {
+            peer,
+            addrs,
+            reuse: true,
+            reply,
+        })
+        .await?
     }
 
     /// Runs a Kademlia bootstrap against the peers in the routing table and resolves when the

@@ -365,7 +365,24 @@ impl EventLoop {
 
     fn on_command(&mut self, command: Command) {
         match command {
-            Command::Dial { peer, addrs, reply } => {
+            Command::Dial {
+                peer,
+                addrs,
+                reuse,
+                reply,
+            } => {
+                if reuse
+                    && let Some((connection, address)) = self.node_links.plain_connection(&peer)
+                {
+                    self.node_links.want(connection);
+                    let transport = TransportKind::of(&address);
+                    let _ = reply.send(Ok(Connected {
+                        peer,
+                        address,
+                        transport,
+                    }));
+                    return;
+                }
                 let opts = DialOpts::peer_id(peer)
                     .addresses(addrs)
                     .condition(PeerCondition::Always)
@@ -373,6 +390,7 @@ impl EventLoop {
                 let id = opts.connection_id();
                 match self.swarm.dial(opts) {
                     Ok(()) => {
+                        self.node_links.want(id);
                         self.pending_dials.insert(id, (peer, reply));
                     }
                     Err(e) => {
@@ -643,6 +661,7 @@ impl EventLoop {
                 error,
                 ..
             } => {
+                self.node_links.closed(connection_id);
                 if let Some(peer) = self.links.dialing_peer(connection_id) {
                     tracing::debug!(%peer, "direct connection failed, the circuit stays: {error}");
                     self.links

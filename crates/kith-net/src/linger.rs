@@ -6,17 +6,21 @@
 //! one. Left open, those connections made every browser a peer of every kith-node, so each
 //! node carried everyone (pings, gossip subscriptions and mesh links, memory), not the share
 //! the super-peer model gives it. [`NodeLinks`] says which to close: a connection to a peer in
-//! the routing table (only kith-nodes are ever put there) once it is [`LINGER_MS`] old and
-//! the node has run no DHT query for [`LINGER_MS`], unless a relay listener is on that node (a
-//! reservation held or asked for) or a relayed connection goes through it. The event loop
-//! feeds it the swarm's events and asks it on every tick; the rules live here, unit-tested.
+//! the routing table (only kith-nodes are ever put there) that nobody asked for by name (the
+//! agent dials its primary and its standby; Kademlia and the relay client open the others on
+//! their own), once it is [`LINGER_MS`] old and the node has run no DHT query for
+//! [`LINGER_MS`], unless a relay listener is on that node (a reservation held or asked for) or
+//! a relayed connection goes through it. [`Client::connect`](crate::Client::connect) takes
+//! such a connection over instead of opening a second one (a kith-node closes both when a
+//! peer arrives twice). The event loop feeds it the swarm's events and asks it on every tick;
+//! the rules live here, unit-tested.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
-use libp2p::PeerId;
 use libp2p::core::ConnectedPoint;
 use libp2p::core::transport::ListenerId;
 use libp2p::swarm::ConnectionId;
+use libp2p::{Multiaddr, PeerId};
 
 use crate::reach::relay_of;
 
@@ -31,8 +35,12 @@ pub const LINGER_MS: u64 = 30_000;
 pub struct NodeLinks {
     /// How long a connection and the DHT's quiet must last before it goes (ms).
     linger_ms: u64,
-    /// Connections dialed or accepted at a peer's own address: the peer and when.
-    plain: HashMap<ConnectionId, (PeerId, u64)>,
+    /// Connections dialed or accepted at a peer's own address: the peer, when, and the
+    /// peer's address.
+    plain: HashMap<ConnectionId, (PeerId, u64, Multiaddr)>,
+    /// Connections asked for by name ([`Client::dial`](crate::Client::dial) or
+    /// [`Client::connect`](crate::Client::connect)): whoever asked closes them.
+    wanted: HashSet<ConnectionId>,
     /// Relayed connections: the relay each goes through.
     circuits: HashMap<ConnectionId, PeerId>,
     /// Relay listeners (a reservation asked for or held): the relay of each.
@@ -47,6 +55,7 @@ impl NodeLinks {
         NodeLinks {
             linger_ms,
             plain: HashMap::new(),
+            wanted: HashSet::new(),
             circuits: HashMap::new(),
             listeners: HashMap::new(),
             dht_last_busy: 0,
@@ -70,14 +79,31 @@ impl NodeLinks {
                 self.circuits.insert(connection, relay);
             }
             None => {
-                self.plain.insert(connection, (peer, now_ms));
+                let remote = endpoint.get_remote_address().clone();
+                self.plain.insert(connection, (peer, now_ms, remote));
             }
         }
+    }
+
+    /// The newest open connection to `peer` made at its own address, and that address.
+    pub fn plain_connection(&self, peer: &PeerId) -> Option<(ConnectionId, Multiaddr)> {
+        self.plain
+            .iter()
+            .filter(|(_, (p, _, _))| p == peer)
+            .max_by_key(|(c, (_, since, _))| (*since, **c))
+            .map(|(c, (_, _, a))| (*c, a.clone()))
+    }
+
+    /// `connection` was asked for by name (dialed, or an open one taken): it stays until
+    /// whoever asked closes it.
+    pub fn want(&mut self, connection: ConnectionId) {
+        self.wanted.insert(connection);
     }
 
     /// A connection closed.
     pub fn closed(&mut self, connection: ConnectionId) {
         self.plain.remove(&connection);
+        self.wanted.remove(&connection);
         self.circuits.remove(&connection);
     }
 
@@ -111,10 +137,13 @@ impl NodeLinks {
         let mut out: Vec<(PeerId, ConnectionId)> = self
             .plain
             .iter()
-            .filter(|(_, (peer, since))| {
-                now_ms.saturating_sub(*since) >= self.linger_ms && nodes(peer) && !held(peer)
+            .filter(|(c, (peer, since, _))| {
+                now_ms.saturating_sub(*since) >= self.linger_ms
+                    && nodes(peer)
+                    && !held(peer)
+                    && !self.wanted.contains(c)
             })
-            .map(|(c, (peer, _))| (*peer, *c))
+            .map(|(c, (peer, _, _))| (*peer, *c))
             .collect();
         out.sort_by_key(|(_, c)| *c);
         out
@@ -227,6 +256,48 @@ mod tests {
         n.links.listening(listener, n.other);
         assert!(n.links.to_close(&nodes, 100_000).is_empty());
         n.links.listener_closed(listener);
+        assert_eq!(n.links.to_close(&nodes, 100_000).len(), 1);
+    }
+
+    #[test]
+    fn an_open_connection_at_a_peers_own_address_is_found_and_a_circuit_is_not() {
+        let mut n = net();
+        assert_eq!(
+            n.links.plain_connection(&n.other),
+            Some((
+                ConnectionId::new_unchecked(2),
+                "/ip4/127.0.0.1/tcp/2/ws".parse().expect("addr")
+            ))
+        );
+        let circuit = format!(
+            "/ip4/127.0.0.1/tcp/2/ws/p2p/{}/p2p-circuit/p2p/{}",
+            n.other, n.browser
+        );
+        n.links.established(
+            n.browser,
+            ConnectionId::new_unchecked(6),
+            &dialed(&circuit),
+            0,
+        );
+        assert_eq!(n.links.plain_connection(&n.browser), None);
+        n.links.closed(ConnectionId::new_unchecked(2));
+        assert_eq!(n.links.plain_connection(&n.other), None);
+    }
+
+    #[test]
+    fn a_connection_asked_for_by_name_stays_until_closed_by_whoever_asked() {
+        let mut n = net();
+        n.links.want(ConnectionId::new_unchecked(2));
+        let nodes = |p: &PeerId| *p == n.primary || *p == n.other;
+        assert!(n.links.to_close(&nodes, 100_000).is_empty());
+        // A new connection under the same id is not wanted by inheritance.
+        n.links.closed(ConnectionId::new_unchecked(2));
+        n.links.established(
+            n.other,
+            ConnectionId::new_unchecked(2),
+            &dialed("/ip4/127.0.0.1/tcp/2/ws"),
+            0,
+        );
         assert_eq!(n.links.to_close(&nodes, 100_000).len(), 1);
     }
 
