@@ -17,6 +17,12 @@
 //!   and kith-node relays no more than the signalling. The wait lets what was already sent
 //!   over the circuit (a gossip subscription, a request the other side has not yet seen)
 //!   arrive before it closes.
+//! - **An idle circuit goes too.** A relayed connection between two people is made for a sync,
+//!   a notification, a search or a picture. When no direct connection replaces it (natively,
+//!   or when the `/webrtc` dial fails), it closes once nothing has been in flight on it for
+//!   [`Limits::circuit_idle_ms`]: left open, it costs the relaying kith-node a circuit and
+//!   carries both ends' pings and gossip for as long as they live, though live posts reach
+//!   everyone through the nodes. A later request dials a new one.
 
 use std::collections::HashMap;
 
@@ -42,6 +48,11 @@ pub enum Expect {
 /// How long a direct connection must have been up before the circuits it replaces close.
 pub const RETIRE_AFTER_MS: u64 = 3_000;
 
+/// How long a relayed connection to a person stays with nothing in flight on it, by default
+/// ([`Limits::circuit_idle_ms`]): long enough for the requests of one burst (a sync, then the
+/// notification or picture that follows it).
+pub const CIRCUIT_IDLE_MS: u64 = 30_000;
+
 /// The bounds on direct connections.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
@@ -51,6 +62,8 @@ pub struct Limits {
     pub max_dials: usize,
     /// How long a peer whose dial failed waits before the next attempt.
     pub retry_after_ms: u64,
+    /// How long relayed connections to a peer stay with nothing in flight on them (ms).
+    pub circuit_idle_ms: u64,
 }
 
 impl Default for Limits {
@@ -59,6 +72,7 @@ impl Default for Limits {
             max_direct: 64,
             max_dials: 400,
             retry_after_ms: 60_000,
+            circuit_idle_ms: CIRCUIT_IDLE_MS,
         }
     }
 }
@@ -90,6 +104,9 @@ pub struct Links {
     direct_since: HashMap<PeerId, u64>,
     /// Whether each identified, connected peer advertised a `/webrtc` address.
     advertises: HashMap<PeerId, bool>,
+    /// For each peer with a relayed connection: when something was last in flight with it
+    /// (or the first relayed connection came up).
+    relayed_used: HashMap<PeerId, u64>,
     dials_made: usize,
 }
 
@@ -104,6 +121,7 @@ impl Links {
             failed: HashMap::new(),
             direct_since: HashMap::new(),
             advertises: HashMap::new(),
+            relayed_used: HashMap::new(),
             dials_made: 0,
         }
     }
@@ -138,6 +156,9 @@ impl Links {
             }
             self.direct_since.entry(peer).or_insert(now_ms);
         }
+        if kind == TransportKind::Relayed {
+            self.relayed_used.insert(peer, now_ms);
+        }
         self.conns.entry(peer).or_default().push((id, kind));
         Verdict::Keep
     }
@@ -153,7 +174,41 @@ impl Links {
         if !self.is_direct(peer) {
             self.direct_since.remove(peer);
         }
+        if !self.has(peer, TransportKind::Relayed) {
+            self.relayed_used.remove(peer);
+        }
         self.best(peer)
+    }
+
+    /// Something is in flight with `peer` at `now_ms` (a request or an answer, either way):
+    /// its relayed connections are in use.
+    pub fn used(&mut self, peer: &PeerId, now_ms: u64) {
+        if let Some(at) = self.relayed_used.get_mut(peer) {
+            *at = (*at).max(now_ms);
+        }
+    }
+
+    /// The relayed connections that nothing has used for [`Limits::circuit_idle_ms`], of
+    /// peers with no `/webrtc` dial in flight (whose signalling runs over the circuit).
+    pub fn idle_relayed(&self, now_ms: u64) -> Vec<(PeerId, ConnectionId)> {
+        let mut out: Vec<(PeerId, ConnectionId)> = self
+            .relayed_used
+            .iter()
+            .filter(|(peer, at)| {
+                now_ms.saturating_sub(**at) >= self.limits.circuit_idle_ms
+                    && !self.dialing.contains_key(peer)
+            })
+            .flat_map(|(peer, _)| {
+                self.conns
+                    .get(peer)
+                    .into_iter()
+                    .flatten()
+                    .filter(|(_, k)| *k == TransportKind::Relayed)
+                    .map(|(c, _)| (*peer, *c))
+            })
+            .collect();
+        out.sort_by_key(|(_, c)| *c);
+        out
     }
 
     /// The best transport open to `peer`: a direct connection over any other.
@@ -447,6 +502,7 @@ mod tests {
             max_direct: 2,
             max_dials: 3,
             retry_after_ms: 0,
+            circuit_idle_ms: CIRCUIT_IDLE_MS,
         };
         let mut links = Links::new(local, limits);
         let mut peers: Vec<PeerId> = (0..6)
@@ -561,5 +617,63 @@ mod tests {
         assert_eq!(at_low.expect(&high, true, 20), Expect::Direct);
         assert_eq!(at_low.relayed_behind_direct(&high).len(), 1);
         assert!(at_low.relayed_to_retire(&high, 20).is_empty());
+    }
+
+    #[test]
+    fn a_circuit_nothing_uses_goes_after_the_idle_time() {
+        let (low, high) = ordered();
+        let mut links = Links::new(low, Limits::default());
+        let first = relayed(&mut links, high);
+        let second = relayed(&mut links, high);
+        assert!(links.idle_relayed(CIRCUIT_IDLE_MS - 1).is_empty(), "young");
+        // A request at 10 s: idle from then on.
+        links.used(&high, 10_000);
+        assert!(
+            links.idle_relayed(CIRCUIT_IDLE_MS).is_empty(),
+            "used lately"
+        );
+        assert_eq!(
+            links.idle_relayed(10_000 + CIRCUIT_IDLE_MS),
+            vec![(high, first), (high, second)]
+        );
+        // An earlier use reported late does not move the time back.
+        links.used(&high, 5_000);
+        assert!(links.idle_relayed(10_000 + CIRCUIT_IDLE_MS - 1).is_empty());
+        // Gone with its connections: a use after that remembers nothing.
+        links.closed(&high, first);
+        links.closed(&high, second);
+        links.used(&high, 50_000);
+        assert!(links.relayed_used.is_empty());
+        assert!(links.idle_relayed(u64::MAX).is_empty());
+    }
+
+    #[test]
+    fn a_direct_connection_is_never_idle_closed_and_a_dial_in_flight_holds_its_circuit() {
+        let (low, high) = ordered();
+        let mut links = Links::new(low, Limits::default());
+        links.established(
+            high,
+            ConnectionId::new_unchecked(5),
+            TransportKind::WebRtc,
+            0,
+        );
+        assert!(links.idle_relayed(u64::MAX).is_empty(), "direct stays");
+        // A circuit with a `/webrtc` dial running over it: the signalling needs it.
+        let other = PeerId::random();
+        let circuit = relayed(&mut links, other);
+        links.dial_started(other, ConnectionId::new_unchecked(99));
+        assert!(links.idle_relayed(CIRCUIT_IDLE_MS).is_empty());
+        links.dial_failed(other, Some(ConnectionId::new_unchecked(99)), 1);
+        assert_eq!(links.idle_relayed(CIRCUIT_IDLE_MS), vec![(other, circuit)]);
+        // Another idle time from the limits.
+        let mut quick = Links::new(
+            low,
+            Limits {
+                circuit_idle_ms: 100,
+                ..Limits::default()
+            },
+        );
+        let c = relayed(&mut quick, high);
+        assert_eq!(quick.idle_relayed(100), vec![(high, c)]);
     }
 }

@@ -186,10 +186,7 @@ impl EventLoop {
     /// request or answer with `peer` is in flight (closing would fail it).
     /// `now` skips the wait of [`crate::direct::RETIRE_AFTER_MS`].
     fn retire_relayed(&mut self, peer: PeerId, now: bool) {
-        let busy = self.pending_requests.values().any(|(p, _)| *p == peer)
-            || self.pending_responses.values().any(|(p, _)| *p == peer)
-            || self.answering.contains_key(&peer);
-        if busy {
+        if self.syncing_with(&peer) {
             return;
         }
         let retire = if now {
@@ -199,6 +196,34 @@ impl EventLoop {
         };
         for id in retire {
             self.swarm.close_connection(id);
+        }
+    }
+
+    /// Whether a sync request or answer with `peer` is in flight.
+    fn syncing_with(&self, peer: &PeerId) -> bool {
+        self.pending_requests.values().any(|(p, _)| p == peer)
+            || self.pending_responses.values().any(|(p, _)| p == peer)
+            || self.answering.contains_key(peer)
+    }
+
+    /// Closes the relayed connections nothing has used lately (see [`crate::direct`]): a
+    /// sync in flight counts as use on every tick, whatever its length; other requests
+    /// count when they are sent and when they end.
+    fn close_idle_circuits(&mut self) {
+        let now = crate::now_ms();
+        let syncing: Vec<PeerId> = self
+            .pending_requests
+            .values()
+            .map(|(p, _)| *p)
+            .chain(self.pending_responses.values().map(|(p, _)| *p))
+            .chain(self.answering.keys().copied())
+            .collect();
+        for peer in syncing {
+            self.links.used(&peer, now);
+        }
+        for (peer, connection) in self.links.idle_relayed(now) {
+            tracing::debug!(%peer, "closing a relayed connection nothing uses");
+            self.swarm.close_connection(connection);
         }
     }
 
@@ -270,6 +295,7 @@ impl EventLoop {
                     for peer in self.links.retire_due(crate::now_ms()) {
                         self.retire_relayed(peer, false);
                     }
+                    self.close_idle_circuits();
                     self.let_nodes_go();
                 }
             }
@@ -479,6 +505,7 @@ impl EventLoop {
                 reply,
             } => match kith_core::sync::encode(&message) {
                 Ok(bytes) => {
+                    self.links.used(&peer, crate::now_ms());
                     let id = self.swarm.behaviour_mut().sync.send_request(&peer, bytes);
                     self.pending_requests.insert(id, (peer, reply));
                 }
@@ -509,6 +536,7 @@ impl EventLoop {
                 self.pending_responses.remove(&id);
             }
             Command::Notify { peer, bytes, reply } => {
+                self.links.used(&peer, crate::now_ms());
                 let id = self.swarm.behaviour_mut().notify.send_request(&peer, bytes);
                 self.pending_notifies.insert(id, reply);
             }
@@ -517,6 +545,7 @@ impl EventLoop {
                 // A query this node sends or forwards is one it has seen: coming back round a
                 // loop, it is answered with nothing.
                 self.seen_queries.first_time(query.id);
+                self.links.used(&peer, crate::now_ms());
                 let id = self
                     .swarm
                     .behaviour_mut()
@@ -526,6 +555,7 @@ impl EventLoop {
             }
             Command::AnswerQuery { id, hits } => self.answer_query(id, &hits),
             Command::FetchImage { peer, hash, reply } => {
+                self.links.used(&peer, crate::now_ms());
                 let id = self
                     .swarm
                     .behaviour_mut()
@@ -710,10 +740,22 @@ impl EventLoop {
                 });
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Notify(event)) => self.on_notify_event(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Search(event)) => self.on_search_event(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Images(event)) => self.on_image_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => {
+                self.links.used(&request_peer(&event), crate::now_ms());
+                self.on_sync_event(event);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Notify(event)) => {
+                self.links.used(&request_peer(&event), crate::now_ms());
+                self.on_notify_event(event);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Search(event)) => {
+                self.links.used(&request_peer(&event), crate::now_ms());
+                self.on_search_event(event);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Images(event)) => {
+                self.links.used(&request_peer(&event), crate::now_ms());
+                self.on_image_event(event);
+            }
             SwarmEvent::NewListenAddr {
                 listener_id,
                 address,
@@ -1262,6 +1304,16 @@ fn settle<T>(
                         reason: format!("{what}: {reason}"),
                     }),
             );
+    }
+}
+
+/// The peer a request-response event is about.
+fn request_peer<I, O>(event: &request_response::Event<I, O>) -> PeerId {
+    match event {
+        request_response::Event::Message { peer, .. }
+        | request_response::Event::OutboundFailure { peer, .. }
+        | request_response::Event::InboundFailure { peer, .. }
+        | request_response::Event::ResponseSent { peer, .. } => *peer,
     }
 }
 

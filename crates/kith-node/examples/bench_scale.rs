@@ -213,9 +213,14 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
         }
         wait_online(&people).await;
         let online_s = started.elapsed().as_secs_f64();
-        // Let the announcements and the first syncs settle, and the connections the DHT alone
-        // opened go (kith_net::linger): what follows measures the network as it stays.
-        tokio::time::sleep(Duration::from_millis(kith_net::linger::LINGER_MS + 10_000)).await;
+        // Let the announcements and the first syncs settle (the DHT is busy for up to half a
+        // minute after the last person comes), then the circuits the syncs opened and the
+        // connections the DHT alone opened go (kith_net::direct, kith_net::linger): what
+        // follows measures the network as it stays.
+        tokio::time::sleep(Duration::from_millis(
+            2 * kith_net::linger::LINGER_MS + 10_000,
+        ))
+        .await;
         let online_kb = rss(&pids);
         // What everyone costs while nothing is asked of them: CPU over 10 s, here (every
         // person's agent and swarm) and in the nodes.
@@ -424,6 +429,10 @@ async fn wait_online(people: &[Person]) {
 
 #[allow(clippy::print_stdout)] // the JSON line on stdout is this program's output
 fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
     let bin = std::env::var("KITH_NODE_BIN").expect("KITH_NODE_BIN: the kith-node binary");
     let nodes = env_usize("KITH_SCALE_NODES", 8).max(2);
     let clients = env_usize("KITH_SCALE_CLIENTS", 1000).max(FOLLOWS + 1);
