@@ -632,6 +632,16 @@ impl EventLoop {
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<BehaviourEvent>) {
+        // A request or an answer, either way, is use of the connections to its peer.
+        if let SwarmEvent::Behaviour(
+            BehaviourEvent::Sync(e)
+            | BehaviourEvent::Notify(e)
+            | BehaviourEvent::Search(e)
+            | BehaviourEvent::Images(e),
+        ) = &event
+        {
+            self.links.used(&request_peer(e), crate::now_ms());
+        }
         match event {
             SwarmEvent::ConnectionEstablished {
                 peer_id,
@@ -740,22 +750,10 @@ impl EventLoop {
                 });
             }
             SwarmEvent::Behaviour(BehaviourEvent::Kad(event)) => self.on_kad_event(event),
-            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => {
-                self.links.used(&request_peer(&event), crate::now_ms());
-                self.on_sync_event(event);
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Notify(event)) => {
-                self.links.used(&request_peer(&event), crate::now_ms());
-                self.on_notify_event(event);
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Search(event)) => {
-                self.links.used(&request_peer(&event), crate::now_ms());
-                self.on_search_event(event);
-            }
-            SwarmEvent::Behaviour(BehaviourEvent::Images(event)) => {
-                self.links.used(&request_peer(&event), crate::now_ms());
-                self.on_image_event(event);
-            }
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(event)) => self.on_sync_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Notify(event)) => self.on_notify_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Search(event)) => self.on_search_event(event),
+            SwarmEvent::Behaviour(BehaviourEvent::Images(event)) => self.on_image_event(event),
             SwarmEvent::NewListenAddr {
                 listener_id,
                 address,

@@ -9,9 +9,10 @@ use std::time::Duration;
 use kith_core::{Feed, Identity, Payload};
 use kith_net::identity::keypair_of;
 use kith_net::replica::{Replica, ReplicaError};
-use kith_net::{Client, Multiaddr, PeerId};
+use kith_net::{Client, Event, Multiaddr, PeerId};
 use kith_node::Node;
 use kith_store::{MemoryStore, Store};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::task::LocalSet;
 
 const POSTS: u64 = 150;
@@ -124,6 +125,83 @@ async fn follower_as(
         .expect("follow");
     let (client, _events) = common::client_with(node, key).await;
     (client.clone(), Replica::new(client, store))
+}
+
+/// Waits up to 10 s for the connections to `peer` to close (none left).
+async fn closed(events: &mut UnboundedReceiver<Event>, peer: PeerId) {
+    let wait = async {
+        loop {
+            match events.recv().await {
+                Some(Event::Disconnected {
+                    peer: p,
+                    remaining: 0,
+                    ..
+                }) if p == peer => return,
+                Some(_) => {}
+                None => panic!("the event stream ended"),
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), wait)
+        .await
+        .unwrap_or_else(|_| panic!("the connection to {peer} stayed open"))
+}
+
+#[tokio::test]
+async fn a_circuit_nothing_uses_closes_and_the_next_sync_opens_another() {
+    LocalSet::new()
+        .run_until(Box::pin(async {
+            let dir = common::workdir();
+            let node = Node::start(common::cli(dir.path(), &[]))
+                .await
+                .expect("node");
+            let alice = Identity::from_secret([1; 32]);
+            let mut feed = alice_feed(&alice);
+            let a_store = holding(&feed).await;
+            let (_a, _a_replica, a_peer) =
+                common::relayed_peer(&node, keypair_of(&alice), a_store.clone()).await;
+            // Carol lets a circuit go after 1 s with nothing on it.
+            let config = kith_net::Config {
+                direct: kith_net::direct::Limits {
+                    circuit_idle_ms: 1_000,
+                    ..kith_net::direct::Limits::default()
+                },
+                ..kith_net::Config::default()
+            };
+            let doc = node.bootstrap.read().expect("doc").clone();
+            let (c, mut c_events) =
+                common::client_to_with(&doc, kith_net::Keypair::generate_ed25519(), config).await;
+            let store = MemoryStore::new();
+            store
+                .update_meta(&alice.author(), &|m| m.followed = true)
+                .await
+                .expect("follow");
+            let c_replica = Replica::new(c.clone(), store);
+            dial_via_relay(&node, &c, a_peer).await;
+            let done = c_replica.sync_with(a_peer, |_| {}).await.expect("sync");
+            assert_eq!((done.want, done.done), (POSTS, true));
+            // Nothing uses it now: it goes, and Carol keeps only her own node.
+            closed(&mut c_events, a_peer).await;
+            assert_eq!(
+                c.connected_peers().await.expect("peers"),
+                vec![node.peer_id]
+            );
+            // Alice posts again; the next sync dials a new circuit and takes the post.
+            let next = feed
+                .append(
+                    &alice,
+                    &Payload::post("after the circuit went"),
+                    kith_net::now_ms(),
+                )
+                .expect("append")
+                .clone();
+            a_store.insert(&[next]).await.expect("store");
+            dial_via_relay(&node, &c, a_peer).await;
+            let again = c_replica.sync_with(a_peer, |_| {}).await.expect("sync");
+            assert_eq!((again.want, again.done), (1, true));
+            closed(&mut c_events, a_peer).await;
+        }))
+        .await;
 }
 
 #[tokio::test]

@@ -128,6 +128,15 @@ pub async fn client_to(
         gossip_heartbeat: Duration::from_millis(200),
         ..Config::default()
     };
+    client_to_with(doc, key, config).await
+}
+
+/// [`client_to`] with a given configuration.
+pub async fn client_to_with(
+    doc: &kith_core::BootstrapDoc,
+    key: Keypair,
+    config: Config,
+) -> (Client, UnboundedReceiver<Event>) {
     let (c, mut events, event_loop) = kith_net::new(key, config).expect("client builds");
     tokio::spawn(event_loop.run());
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
