@@ -156,9 +156,15 @@ pub enum AgentEvent {
     },
 }
 
-/// How long kith-node may go without answering a ping before the connection is given up
-/// (pings run every 5 s).
-pub const LIVENESS_TIMEOUT: Duration = Duration::from_secs(12);
+/// How long kith-node may go without answering a ping before the connection is given up:
+/// longer than a ping's wait ([`PING_INTERVAL`](crate::PING_INTERVAL)) and its answer
+/// ([`PING_TIMEOUT`](crate::PING_TIMEOUT)) together, so a slow answer that still comes in
+/// time is not taken for silence (a ping that gets none closes the connection by itself).
+/// It was 12 s, shorter than those 15 s: on a loaded network (1,000 people on one machine,
+/// pings answered in 5 to 10 s) people kept failing over from nodes that did answer, and each
+/// failover added to the load.
+pub const LIVENESS_TIMEOUT: Duration =
+    Duration::from_secs(crate::PING_INTERVAL.as_secs() + crate::PING_TIMEOUT.as_secs() + 1);
 /// How many syncs run at once.
 pub const MAX_SYNCS: usize = 3;
 /// How many times in a row the agent reconnects because kith-node's gossip subscriptions did

@@ -43,8 +43,9 @@
 //! WebRTC-direct or WebSocket, keeps Kademlia in client mode, and is reached by other peers
 //! through kith-node's circuit relay (end-to-end encrypted), then directly: [`direct`] says
 //! when a relayed connection between two browsers is replaced by a `/webrtc` one
-//! (kith-webrtc), and the event loop dials it and retires the circuit. Natively the node dials
-//! TCP or WebSocket.
+//! (kith-webrtc), and the event loop dials it and retires the circuit; a circuit that no
+//! direct connection replaces closes once nothing has used it for 30 s. Natively the node
+//! dials TCP or WebSocket.
 
 pub mod agent;
 pub mod behaviour;
@@ -311,6 +312,11 @@ pub struct NetStats {
     pub queries_taken: u64,
 }
 
+/// How often a node pings each connected peer, by default.
+pub const PING_INTERVAL: Duration = Duration::from_secs(5);
+/// How long a ping may take, by default, before the connection is closed as dead.
+pub const PING_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// What a node needs to know when it is built.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -341,8 +347,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             agent_version: format!("kith/{}", env!("CARGO_PKG_VERSION")),
-            ping_interval: Duration::from_secs(5),
-            ping_timeout: Duration::from_secs(10),
+            ping_interval: PING_INTERVAL,
+            ping_timeout: PING_TIMEOUT,
             idle_timeout: Duration::from_secs(3600),
             gossip_heartbeat: Duration::from_secs(1),
             node_linger: Duration::from_millis(linger::LINGER_MS),

@@ -120,6 +120,10 @@ fn start_nodes(bin: &str, dir: &std::path::Path, n: usize) -> Vec<(common::NodeP
 }
 
 type Log = Rc<RefCell<Vec<(Instant, AgentEvent)>>>;
+thread_local! {
+    /// The round trips of the pings every person's node made since the last progress line.
+    static PING_RTTS: RefCell<Vec<f64>> = const { RefCell::new(Vec::new()) };
+}
 
 struct Person {
     agent: Agent<MemoryStore>,
@@ -192,6 +196,9 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
             let log: Log = Rc::default();
             let sink = log.clone();
             tokio::task::spawn_local(agent.clone().run(events, move |e| {
+                if let AgentEvent::Link(kith_net::Event::Ping { rtt, .. }) = &e {
+                    PING_RTTS.with(|r| r.borrow_mut().push(rtt.as_secs_f64() * 1000.0));
+                }
                 if matches!(
                     e,
                     AgentEvent::Online { .. }
@@ -207,10 +214,16 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
             people.push(Person { agent, store, log });
             if people.len().is_multiple_of(BATCH) {
                 wait_online(&people[people.len() - BATCH..]).await;
+                // How loaded the network is: the round trip of every ping since the last
+                // line (a ping over 10 s fails and closes its connection).
+                let mut rtts = PING_RTTS.with(|r| std::mem::take(&mut *r.borrow_mut()));
                 progress(&format!(
-                    "{} of {clients} online after {:.1} s",
+                    "{} of {clients} online after {:.1} s; ping round trips p50 {:.0} ms, p99 {:.0} ms ({} pings)",
                     people.len(),
-                    started.elapsed().as_secs_f64()
+                    started.elapsed().as_secs_f64(),
+                    flood::percentile(&mut rtts, 0.5),
+                    flood::percentile(&mut rtts, 0.99),
+                    rtts.len()
                 ));
             }
         }
