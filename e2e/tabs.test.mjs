@@ -3,11 +3,9 @@
 // to the other tab. A follower in another profile gets every post, in one unbroken chain.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  NodeProcess, baseUrl, ensureOutDir, launchProfile, onboard, post, postByText, seeOnHome, seriousProblems,
+  NodeProcess, baseUrl, ensureOutDir, launchProfile, scratchDir, onboard, post, postByText, seeOnHome, seriousProblems,
   restore, waitState, watchPage,
 } from './lib.mjs';
 
@@ -16,7 +14,7 @@ let node;
 const contexts = new Set();
 
 async function profile(name) {
-  const context = await launchProfile(mkdtempSync(join(tmpdir(), `kith-e2e-tabs-${name}-`)));
+  const context = await launchProfile(scratchDir(`kith-e2e-tabs-${name}-`));
   contexts.add(context);
   return context;
 }
