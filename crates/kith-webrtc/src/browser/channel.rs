@@ -12,13 +12,13 @@ use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use futures::{AsyncRead, AsyncWrite, FutureExt as _};
-use futures_timer::Delay;
+use futures::{AsyncRead, AsyncWrite};
 use send_wrapper::SendWrapper;
 use wasm_bindgen::JsCast as _;
 use wasm_bindgen::prelude::Closure;
 use web_sys::{Event, MessageEvent, RtcDataChannel, RtcDataChannelState, RtcDataChannelType};
 
+use super::deadline::Deadline;
 use crate::stream::{Read, StreamState};
 
 /// Writes wait while the browser holds more than this for the channel.
@@ -198,7 +198,7 @@ impl Drop for Channel {
 pub struct Stream {
     channel: SendWrapper<Channel>,
     fin_ack_timeout: Duration,
-    fin_ack_deadline: Option<SendWrapper<Delay>>,
+    fin_ack_deadline: Option<Deadline>,
 }
 
 impl Stream {
@@ -305,8 +305,8 @@ impl AsyncWrite for Stream {
         let timeout = this.fin_ack_timeout;
         let deadline = this
             .fin_ack_deadline
-            .get_or_insert_with(|| SendWrapper::new(Delay::new(timeout)));
-        if deadline.poll_unpin(cx).is_ready() {
+            .get_or_insert_with(|| Deadline::after(timeout));
+        if deadline.poll_passed(cx) {
             tracing::debug!("no FIN_ACK within {timeout:?}; the stream counts as closed");
             return Poll::Ready(Ok(()));
         }

@@ -13,9 +13,7 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 
-use futures::FutureExt as _;
 use futures::channel::mpsc;
-use futures_timer::Delay;
 use libp2p::core::muxing::{StreamMuxer, StreamMuxerEvent};
 use send_wrapper::SendWrapper;
 use wasm_bindgen::JsCast as _;
@@ -26,6 +24,7 @@ use web_sys::{
 };
 
 use super::channel::{Channel, Stream};
+use super::deadline::Deadline;
 use crate::{Config, Error};
 
 /// Local ICE candidates waiting to be signalled; more are dropped (a tab has a handful).
@@ -255,7 +254,7 @@ impl Drop for Peer {
 /// A `/webrtc` connection: the libp2p stream muxer over a connected [`Peer`].
 pub struct Connection {
     peer: SendWrapper<Peer>,
-    disconnected: Option<SendWrapper<Delay>>,
+    disconnected: Option<Deadline>,
 }
 
 impl Connection {
@@ -287,8 +286,8 @@ impl Connection {
                 let grace = peer.config.disconnected_grace;
                 let timer = self
                     .disconnected
-                    .get_or_insert_with(|| SendWrapper::new(Delay::new(grace)));
-                if timer.poll_unpin(cx).is_ready() {
+                    .get_or_insert_with(|| Deadline::after(grace));
+                if timer.poll_passed(cx) {
                     return Err(Error::ConnectionLost(format!("disconnected for {grace:?}")));
                 }
             }

@@ -4,6 +4,7 @@
 
 mod channel;
 mod connection;
+mod deadline;
 mod handshake;
 mod transport;
 
