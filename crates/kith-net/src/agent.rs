@@ -574,6 +574,10 @@ impl<S: Store + 'static> Agent<S> {
                 // An earlier try went out after all.
                 Ok(()) | Err(NetError::Publish(PublishError::Duplicate)) => return Ok(()),
                 Err(NetError::Publish(PublishError::NoPeers)) if tries < PUBLISH_TRIES => {
+                    tracing::debug!(
+                        "no gossip peer for entry {} yet; again in {PUBLISH_RETRY:?}",
+                        entry.seq()
+                    );
                     platform::sleep(PUBLISH_RETRY).await;
                 }
                 Err(e) => return Err(e),
@@ -670,9 +674,16 @@ impl<S: Store + 'static> Agent<S> {
                     () = tick => Step::Tick,
                 }
             };
-            // What the agent does on going online (through a new connection or a promoted
-            // standby): every followed feed is synced again, and a standby is looked for.
+            // What the agent does on going online through a new connection (`came_online`)
+            // or a promoted standby (`promoted`): it announces where it is reached, sends what
+            // waited, and looks for a standby; after a new connection every followed feed is
+            // synced again too. A promoted standby needs no such sync: it had been a gossip
+            // peer all along (kith-node grafts every subscriber into its mesh) and carried
+            // every live entry the silent or lost primary did, so nothing was missed. At
+            // scale that sync was the bulk of a failover's cost: a node slow to answer
+            // turned into ten syncs for each of its people at once, and more slow answers.
             let mut came_online = false;
+            let mut promoted = false;
             match step {
                 Step::Event(None) => return,
                 Step::Event(Some(event)) => {
@@ -682,7 +693,7 @@ impl<S: Store + 'static> Agent<S> {
                     }
                     let lost = self.on_event(event, &mut phase, &report, &mut syncs, &done_tx);
                     if let Some(reason) = lost.await {
-                        came_online = self.primary_lost(
+                        promoted = self.primary_lost(
                             reason,
                             &mut phase,
                             &mut standby,
@@ -776,11 +787,15 @@ impl<S: Store + 'static> Agent<S> {
                     let Phase::Online { last_heard, .. } = phase else {
                         continue;
                     };
-                    if last_heard.elapsed() > LIVENESS_TIMEOUT {
+                    let silent = last_heard.elapsed();
+                    if silent > LIVENESS_TIMEOUT {
                         // Silent: close what is left of the connection and go on without it.
                         let _ = self.client.disconnect(self.node()).await;
-                        came_online = self.primary_lost(
-                            "kith-node stopped answering".to_owned(),
+                        promoted = self.primary_lost(
+                            format!(
+                                "kith-node stopped answering ({:.1} s silent)",
+                                silent.as_secs_f64()
+                            ),
                             &mut phase,
                             &mut standby,
                             &mut backoff,
@@ -801,7 +816,7 @@ impl<S: Store + 'static> Agent<S> {
                     }
                 }
             }
-            if came_online {
+            if came_online || promoted {
                 self.announce_reach(&phase, &standby);
                 // What waited while offline goes now, with what was written meanwhile.
                 self.catch_up_outbox().await;
@@ -815,11 +830,17 @@ impl<S: Store + 'static> Agent<S> {
                     }
                 }
                 self.deliver_due();
-                unsynced.clear();
-                next_resync = web_time::Instant::now() + RESYNC_AFTER;
-                for author in self.followed().await {
-                    for a in syncs.want(author) {
-                        self.spawn_sync(a, &report, &done_tx);
+                // A standby whose gossip subscriptions never arrived here (a lost announcement)
+                // may not have been a gossip peer either: then sync as after a new connection.
+                let carried =
+                    promoted && self.client.gossip_ready(self.node()).await.unwrap_or(false);
+                if !carried {
+                    unsynced.clear();
+                    next_resync = web_time::Instant::now() + RESYNC_AFTER;
+                    for author in self.followed().await {
+                        for a in syncs.want(author) {
+                            self.spawn_sync(a, &report, &done_tx);
+                        }
                     }
                 }
                 if matches!(standby, Standby::Idle { .. }) {

@@ -36,6 +36,10 @@ pub fn all_topics() -> impl Iterator<Item = IdentTopic> {
     (0..FEED_SHARDS).map(shard_topic)
 }
 
+/// The most kith-nodes a client keeps in its gossip mesh before it prunes: as many as it
+/// remembers ([`crate::nodes::MAX_NODES`]), so it keeps every one it is connected to.
+pub const CLIENT_MESH_MAX: usize = crate::nodes::MAX_NODES;
+
 /// Why a gossip message is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum LiveError {
@@ -110,7 +114,12 @@ pub fn config(role: Role, heartbeat: Duration) -> gossipsub::Config {
         // Browsers only dial out, and usually only to kith-node.
         .mesh_outbound_min(0);
     match role {
-        Role::Client => b.mesh_n_low(1).mesh_n(2).mesh_n_high(4),
+        // A client's gossip peers are its kith-nodes: the primary, the standby, and for a
+        // moment those the DHT dialed. It never prunes one of them (a pruned node stays out of
+        // the mesh for the minute-long backoff): kith-node grafts every subscriber, so the
+        // standby carries every live entry the primary does, and taking over from a silent
+        // or lost primary misses nothing and needs no sync (`agent`).
+        Role::Client => b.mesh_n_low(1).mesh_n(2).mesh_n_high(CLIENT_MESH_MAX),
         Role::Hub => b.mesh_n_low(1).mesh_n(4_000).mesh_n_high(10_000),
     };
     match b.build() {

@@ -24,7 +24,9 @@
 //!   nodes' memory before anyone came, per person, 70 s after the last came (the circuits
 //!   the syncs opened and the connections Kademlia alone opened gone: [`kith_net::direct`],
 //!   [`kith_net::linger`]);
-//! - `online_s`: how long it took everyone to come online (they start 25 at a time);
+//! - `online_s`: how long it took everyone to come online; people arrive at a steady rate,
+//!   one every 250 ms (`KITH_SCALE_ARRIVE_MS`, reported as `scale_arrive_ms`), whether or not
+//!   those before them are online yet;
 //! - `online_again`: how many times people came online again (through another node, or the
 //!   same one after losing it) by the time the idle CPU is read: 0 in a network that holds;
 //! - `idle_cpu_pct_people` / `idle_cpu_pct_nodes`: the CPU (percent of one core) that
@@ -45,6 +47,7 @@ use kith_net::agent::{Agent, AgentEvent};
 use kith_net::identity::keypair_of;
 use kith_net::{Config, NodePlan, TransportKind};
 use kith_store::{MemoryStore, Store};
+use tracing::Instrument as _;
 
 // The integration tests' helpers.
 #[path = "../tests/common/mod.rs"]
@@ -61,7 +64,10 @@ const LOOKUPS: usize = 100;
 const LOOKUP_EVERY: Duration = Duration::from_millis(50);
 /// How often someone posts in the delivery measurement (50 posts a second).
 const POST_EVERY: Duration = Duration::from_millis(20);
-/// People started at once.
+/// How often a person arrives (4 a second), unless `KITH_SCALE_ARRIVE_MS` says otherwise: an
+/// open-loop arrival rate, as people open their tabs whether or not the last one is online yet.
+const ARRIVE_EVERY: Duration = Duration::from_millis(250);
+/// A progress line after every this many arrivals.
 const BATCH: usize = 25;
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -135,8 +141,23 @@ struct Person {
     log: Log,
 }
 
+impl Person {
+    /// Whether this person has come online (at least once).
+    fn online(&self) -> bool {
+        self.log
+            .borrow()
+            .iter()
+            .any(|(_, e)| matches!(e, AgentEvent::Online { .. }))
+    }
+}
+
 /// One measurement with `clients` people on `nodes` nodes.
-fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_json::Value> {
+fn measure(
+    bin: &str,
+    nodes: usize,
+    clients: usize,
+    arrive_every: Duration,
+) -> BTreeMap<String, serde_json::Value> {
     let dir = tempfile::tempdir().expect("tempdir");
     let procs = start_nodes(bin, dir.path(), nodes);
     let pids: Vec<u32> = procs.iter().map(|(p, _)| p.0.id()).collect();
@@ -179,6 +200,7 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
         let started = Instant::now();
         let mut people: Vec<Person> = Vec::new();
         for (i, id) in ids.iter().enumerate() {
+            tokio::time::sleep_until((started + arrive_every * i as u32).into()).await;
             let store = MemoryStore::new();
             store.insert(feeds[i].entries()).await.expect("own feed");
             let own = std::iter::once(id.author());
@@ -191,7 +213,9 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
             }
             let (client, events, event_loop) =
                 kith_net::new(keypair_of(id), Config::default()).expect("client");
-            tokio::task::spawn(event_loop.run());
+            // Every log line of this person's swarm and agent names them.
+            let span = tracing::info_span!("person", n = i);
+            tokio::task::spawn(event_loop.run().instrument(span.clone()));
             let first = &plans[i % nodes];
             let others: Vec<NodePlan> =
                 (1..nodes).map(|k| plans[(i + k) % nodes].clone()).collect();
@@ -214,15 +238,16 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
                 ) {
                     sink.borrow_mut().push((Instant::now(), e));
                 }
-            }));
+            }).instrument(span));
             people.push(Person { agent, store, log });
             if people.len().is_multiple_of(BATCH) {
-                wait_online(&people[people.len() - BATCH..]).await;
-                // How loaded the network is: the round trip of every ping since the last
-                // line (a ping over 10 s fails and closes its connection).
+                // How loaded the network is: how many of those who came are online, and the
+                // round trip of every ping since the last line (a ping over 10 s fails and
+                // closes its connection).
+                let online = people.iter().filter(|p| p.online()).count();
                 let mut rtts = PING_RTTS.with(|r| std::mem::take(&mut *r.borrow_mut()));
                 progress(&format!(
-                    "{} of {clients} online after {:.1} s; ping round trips p50 {:.0} ms, p99 {:.0} ms ({} pings)",
+                    "{} of {clients} came, {online} online after {:.1} s; ping round trips p50 {:.0} ms, p99 {:.0} ms ({} pings)",
                     people.len(),
                     started.elapsed().as_secs_f64(),
                     flood::percentile(&mut rtts, 0.5),
@@ -331,6 +356,9 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
             .map(|k| k * clients / POSTERS.min(clients))
             .collect();
         let mut sent: Vec<(usize, VerifiedEntry, Instant)> = Vec::new();
+        // How long each publish took (one that found no gossip peer tries again after
+        // kith_net::agent::PUBLISH_RETRY), for the progress line.
+        let publish_ms: Rc<RefCell<Vec<f64>>> = Rc::default();
         for &p in &posters {
             let person = &people[p];
             let entry = feeds[p]
@@ -349,9 +377,10 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
             // Each publishes on their own, as people do: one who waits for a gossip peer
             // (up to 7 s after a reconnection) holds nobody else's post back.
             let t = Instant::now();
-            let (agent, post) = (person.agent.clone(), entry.clone());
+            let (agent, post, took) = (person.agent.clone(), entry.clone(), publish_ms.clone());
             tokio::task::spawn_local(async move {
                 let _ = agent.publish(&post).await;
+                took.borrow_mut().push(t.elapsed().as_secs_f64() * 1000.0);
             });
             sent.push((p, entry, t));
             tokio::time::sleep(POST_EVERY).await;
@@ -383,6 +412,19 @@ fn measure(bin: &str, nodes: usize, clients: usize) -> BTreeMap<String, serde_js
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        {
+            let mut took = publish_ms.borrow_mut();
+            let again = took
+                .iter()
+                .filter(|ms| **ms >= kith_net::agent::PUBLISH_RETRY.as_secs_f64() * 1000.0)
+                .count();
+            progress(&format!(
+                "publishes took p50 {:.0} ms, p99 {:.0} ms; {again} of {} found no gossip peer at first",
+                flood::percentile(&mut took, 0.5),
+                flood::percentile(&mut took, 0.99),
+                took.len()
+            ));
         }
         let mut delivery = Vec::new();
         let mut complete = 0usize;
@@ -451,12 +493,7 @@ fn progress(what: &str) {
 
 async fn wait_online(people: &[Person]) {
     let deadline = Instant::now() + Duration::from_secs(300);
-    while !people.iter().all(|p| {
-        p.log
-            .borrow()
-            .iter()
-            .any(|(_, e)| matches!(e, AgentEvent::Online { .. }))
-    }) {
+    while !people.iter().all(Person::online) {
         assert!(Instant::now() < deadline, "people did not come online");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -471,18 +508,26 @@ fn main() {
     let bin = std::env::var("KITH_NODE_BIN").expect("KITH_NODE_BIN: the kith-node binary");
     let nodes = env_usize("KITH_SCALE_NODES", 8).max(2);
     let clients = env_usize("KITH_SCALE_CLIENTS", 1000).max(FOLLOWS + 1);
+    let arrive_every = std::env::var("KITH_SCALE_ARRIVE_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(ARRIVE_EVERY, Duration::from_millis);
     let mut out = serde_json::Map::new();
     out.insert("scale_nodes".into(), nodes.into());
     out.insert("scale_clients".into(), clients.into());
+    out.insert(
+        "scale_arrive_ms".into(),
+        (arrive_every.as_millis() as u64).into(),
+    );
     if let Some(small) = std::env::var("KITH_SCALE_ALSO")
         .ok()
         .and_then(|v| v.parse::<usize>().ok())
     {
-        for (k, v) in measure(&bin, nodes, small.max(FOLLOWS + 1)) {
+        for (k, v) in measure(&bin, nodes, small.max(FOLLOWS + 1), arrive_every) {
             out.insert(format!("scale{small}_{k}"), v);
         }
     }
-    for (k, v) in measure(&bin, nodes, clients) {
+    for (k, v) in measure(&bin, nodes, clients, arrive_every) {
         out.insert(format!("scale_{k}"), v);
     }
     println!("{}", serde_json::Value::Object(out));

@@ -163,6 +163,77 @@ async fn the_standby_takes_over_when_the_primary_goes_and_posts_keep_arriving() 
 }
 
 #[tokio::test]
+async fn a_promoted_standby_misses_nothing_and_syncs_nothing_again() {
+    LocalSet::new()
+        .run_until(Box::pin(async {
+            let (dir1, dir2) = (common::workdir(), common::workdir());
+            let n1 = Node::start(common::cli(dir1.path(), &[]))
+                .await
+                .expect("node 1");
+            let ws1 = common::node_ws(&n1);
+            let n2 = Node::start(common::cli(dir2.path(), &["--bootstrap", &ws1]))
+                .await
+                .expect("node 2");
+
+            // Alice posts through node 2; Bob follows her through node 1, node 2 his standby.
+            let alice = Identity::from_secret([5; 32]);
+            let a_store = common::store_following(&[alice.author()]).await;
+            let b_store = common::store_following(&[alice.author()]).await;
+            let (a, a_log) = agent(&n2, &[], keypair_of(&alice), a_store.clone());
+            let (_b, b_log) = agent(&n1, &[&n2], Keypair::generate_ed25519(), b_store.clone());
+            wait_for(&a_log, "alice online", |e| {
+                matches!(e, AgentEvent::Online { .. })
+            })
+            .await;
+            wait_for(
+                &b_log,
+                "bob's standby on node 2",
+                |e| matches!(e, AgentEvent::Standby { node: Some((p, _)) } if *p == n2.peer_id),
+            )
+            .await;
+            let mut feed = Feed::new(alice.author());
+            let mut post = |text: &str| {
+                feed.append(&alice, &Payload::post(text), kith_net::now_ms())
+                    .expect("append")
+                    .clone()
+            };
+            let first = post("before");
+            deliver(&a, &first, &a_store, &b_store).await;
+            // Bob's sync of Alice at going online has ended.
+            let is_sync_of_alice = |e: &AgentEvent| {
+                matches!(e, AgentEvent::Synced { author, .. } | AgentEvent::Unreachable { author }
+                    if *author == alice.author())
+            };
+            wait_for(&b_log, "bob's first sync of alice", is_sync_of_alice).await;
+
+            // Node 1 goes: Bob is online through node 2 at once.
+            n1.shutdown().await;
+            let promoted = wait_for(
+                &b_log,
+                "bob online through node 2",
+                |e| matches!(e, AgentEvent::Online { node, .. } if *node == n2.peer_id),
+            )
+            .await;
+            // Alice's next post reaches him live, through the node that was his standby.
+            let second = post("after");
+            deliver(&a, &second, &a_store, &b_store).await;
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let held = b_store.range(&alice.author(), 1, 10).await.expect("range");
+            assert_eq!(held, vec![first, second], "once each, in order");
+            // And nothing was synced again: the standby had carried every live post.
+            let again: Vec<_> = b_log
+                .borrow()
+                .iter()
+                .filter(|(at, e)| *at >= promoted && is_sync_of_alice(e))
+                .map(|(_, e)| format!("{e:?}"))
+                .collect();
+            assert!(again.is_empty(), "bob synced alice again: {again:?}");
+            n2.shutdown().await;
+        }))
+        .await;
+}
+
+#[tokio::test]
 async fn a_holder_reserved_on_another_node_is_reached_through_its_own_node() {
     LocalSet::new()
         .run_until(Box::pin(async {
