@@ -93,14 +93,8 @@ async fn deliver(
 async fn the_standby_takes_over_when_the_primary_goes_and_posts_keep_arriving() {
     LocalSet::new()
         .run_until(Box::pin(async {
-            let (dir1, dir2) = (common::workdir(), common::workdir());
-            let n1 = Node::start(common::cli(dir1.path(), &[]))
-                .await
-                .expect("node 1");
-            let ws1 = common::node_ws(&n1);
-            let n2 = Node::start(common::cli(dir2.path(), &["--bootstrap", &ws1]))
-                .await
-                .expect("node 2");
+            let (_dirs, nodes) = common::joined_nodes(2).await;
+            let [n1, n2] = <[Node; 2]>::try_from(nodes).ok().expect("two nodes");
 
             let alice = Identity::from_secret([3; 32]);
             let a_store = common::store_following(&[alice.author()]).await;
@@ -166,14 +160,8 @@ async fn the_standby_takes_over_when_the_primary_goes_and_posts_keep_arriving() 
 async fn a_promoted_standby_misses_nothing_and_syncs_nothing_again() {
     LocalSet::new()
         .run_until(Box::pin(async {
-            let (dir1, dir2) = (common::workdir(), common::workdir());
-            let n1 = Node::start(common::cli(dir1.path(), &[]))
-                .await
-                .expect("node 1");
-            let ws1 = common::node_ws(&n1);
-            let n2 = Node::start(common::cli(dir2.path(), &["--bootstrap", &ws1]))
-                .await
-                .expect("node 2");
+            let (_dirs, nodes) = common::joined_nodes(2).await;
+            let [n1, n2] = <[Node; 2]>::try_from(nodes).ok().expect("two nodes");
 
             // Alice posts through node 2; Bob follows her through node 1, node 2 his standby.
             let alice = Identity::from_secret([5; 32]);
