@@ -1,8 +1,10 @@
 //! Live delivery: new entries travel over gossipsub, on topics sharded by author.
 //!
 //! A peer subscribes to the shards of the authors it follows; kith-node subscribes to every
-//! shard and routes. [`FEED_SHARDS`] (64) stays under gossipsub's default cap of 100 topics a
-//! remote peer may announce, however many authors a person follows. Every message is one
+//! shard and routes, and announces all of them on every connection. A person takes every
+//! entry on the shards of the authors they follow (with 10 follows, about 15 % of all posts
+//! with [`FEED_SHARDS`] at 64); 256 shards were tried and cost more than they saved
+//! (docs/BENCHMARKS.md, issue 13, fifth part). Every message is one
 //! encoded entry; receivers validate it with kith-core before gossipsub forwards it
 //! (`validate_messages`), and reject what does not verify, which costs the sender its score.
 
