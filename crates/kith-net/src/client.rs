@@ -245,16 +245,7 @@ impl Client {
     /// Dials `peer` at every address in `addrs` at once; the first connection up wins.
     /// Resolves when the connection is established or every address has failed.
     pub async fn dial(&self, peer: PeerId, addrs: Vec<Multiaddr>) -> Result<Connected, NetError> {
-        if addrs.is_empty() {
-            return Err(NetError::NoAddress(peer));
-        }
-        self.ask(|reply| Command::Dial {
-            peer,
-            addrs,
-            reuse: false,
-            reply,
-        })
-        .await?
+        self.dial_with(peer, addrs, false).await
     }
 
     /// Like [`Client::dial`], but an open connection to `peer` made at its own address (not
@@ -266,13 +257,22 @@ impl Client {
         peer: PeerId,
         addrs: Vec<Multiaddr>,
     ) -> Result<Connected, NetError> {
+        self.dial_with(peer, addrs, true).await
+    }
+
+    async fn dial_with(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        reuse: bool,
+    ) -> Result<Connected, NetError> {
         if addrs.is_empty() {
             return Err(NetError::NoAddress(peer));
         }
         self.ask(|reply| Command::Dial {
             peer,
             addrs,
-            reuse: true,
+            reuse,
             reply,
         })
         .await?
