@@ -64,8 +64,8 @@ pub use notify::NoteKind;
 pub use social::{FollowLink, LinkError, friends_of_friends};
 pub use timeline::{Cursor, Page, Thread, Timeline};
 pub use validate::{
-    EntryError, Expect, Prev, VERIFY_BATCH, VerifiedEntry, reload, validate, validate_detached,
-    validate_detached_all,
+    EntryError, Expect, Prev, VERIFY_BATCH, VerifiedEntry, claimed_author, reload, validate,
+    validate_detached, validate_detached_all,
 };
 
 #[cfg(all(test, target_arch = "wasm32"))]

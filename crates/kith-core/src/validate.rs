@@ -326,6 +326,13 @@ fn check_payload(header: &Header, bytes: &[u8]) -> Result<Payload, EntryError> {
     Ok(payload)
 }
 
+/// The author an encoded entry names, decoded but **not verified**: for deciding cheaply
+/// whether an entry is of interest at all before its signature is checked (a live entry of a
+/// feed nobody here follows is ignored unverified). Never a reason to trust the entry.
+pub fn claimed_author(bytes: &[u8]) -> Result<AuthorId, EntryError> {
+    decode_entry(bytes).map(|(_, header)| header.author)
+}
+
 /// Size limit, strict decoding of the entry and its header, and the format version.
 fn decode_entry(bytes: &[u8]) -> Result<(RawEntry, Header), EntryError> {
     if bytes.len() > MAX_ENTRY_BYTES {
@@ -548,6 +555,23 @@ mod tests {
         assert_eq!(e.seq(), 1);
         assert_eq!(e.payload(), Some(&Payload::post("hello")));
         assert_eq!(e.encode(), bytes);
+    }
+
+    #[test]
+    fn the_claimed_author_is_read_without_the_signature() {
+        let (bytes, expect) = first("hello");
+        assert_eq!(claimed_author(&bytes), Ok(expect.author));
+        // A forged signature still names its claimed author (the claim is all it is), and
+        // validation refuses it.
+        let mut forged: RawEntry = crate::codec::from_bytes_exact(&bytes).expect("decode");
+        forged.signature = vec![0; forged.signature.len()];
+        let forged = forged.encode();
+        assert_eq!(claimed_author(&forged), Ok(expect.author));
+        assert!(validate_detached(&forged, NOW).is_err());
+        assert!(matches!(
+            claimed_author(b"\xff\xff\xff"),
+            Err(EntryError::Malformed(_))
+        ));
     }
 
     #[test]

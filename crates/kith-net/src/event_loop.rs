@@ -10,7 +10,7 @@
 //! requester sees it fail and tries another holder). Everything dropped is counted in
 //! [`NetStats`].
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::task::Poll;
 
 use futures::channel::{mpsc, oneshot};
@@ -43,6 +43,9 @@ pub struct EventLoop {
     /// Events other than live entries that did not fit in `events`, oldest first.
     overflow: VecDeque<Event>,
     stats: NetStats,
+    /// The feeds whose live entries are wanted here (`Client::follow_live`); the rest of a
+    /// shard's entries are ignored unverified. Grows only by the app's own follows.
+    followed: HashSet<AuthorId>,
     pending_dials: HashMap<ConnectionId, (PeerId, oneshot::Sender<Result<Connected, NetError>>)>,
     pending_bootstrap: HashMap<kad::QueryId, oneshot::Sender<Result<(), NetError>>>,
     pending_requests: HashMap<OutboundRequestId, (PeerId, Reply<Message>)>,
@@ -149,6 +152,7 @@ impl EventLoop {
             events,
             overflow: VecDeque::new(),
             stats: NetStats::default(),
+            followed: HashSet::new(),
             pending_dials: HashMap::new(),
             pending_bootstrap: HashMap::new(),
             pending_requests: HashMap::new(),
@@ -317,7 +321,7 @@ impl EventLoop {
             self.node_links.dht_busy(now);
             return;
         }
-        let table: std::collections::HashSet<PeerId> = kad
+        let table: HashSet<PeerId> = kad
             .kbuckets()
             .flat_map(|b| b.iter().map(|e| *e.node.key.preimage()).collect::<Vec<_>>())
             .collect();
@@ -489,6 +493,7 @@ impl EventLoop {
                 let _ = reply.send(self.swarm.disconnect_peer_id(peer).is_ok());
             }
             Command::Follow { author, reply } => {
+                self.followed.insert(author);
                 let topic = crate::gossip::topic_for(&author);
                 let r = self.swarm.behaviour_mut().gossipsub.subscribe(&topic);
                 let _ = reply.send(
@@ -799,6 +804,24 @@ impl EventLoop {
                 message_id,
                 message,
             })) => {
+                // Everyone on a shard gets every entry on it, most of them of feeds not
+                // followed here: those are ignored before their signature is checked (neither
+                // kept nor forwarded; this node is a leaf of kith-node's mesh, so nobody
+                // misses them). An entry that does not even decode is judged below.
+                if let Ok(author) = kith_core::claimed_author(&message.data)
+                    && !self.followed.contains(&author)
+                {
+                    self.stats.ignored_entries += 1;
+                    self.swarm
+                        .behaviour_mut()
+                        .gossipsub
+                        .report_message_validation_result(
+                            &message_id,
+                            &from,
+                            gossipsub::MessageAcceptance::Ignore,
+                        );
+                    return;
+                }
                 let verdict =
                     crate::gossip::accept_live(&message.data, &message.topic, crate::now_ms());
                 let acceptance = match &verdict {

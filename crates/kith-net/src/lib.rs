@@ -294,6 +294,9 @@ impl From<libp2p::gossipsub::PublishError> for PublishError {
 pub struct NetStats {
     /// Live entries that arrived and verified (taken or dropped).
     pub live_entries: u64,
+    /// Live entries ignored unverified: their feed shares a followed feed's shard but is not
+    /// followed here (see [`crate::gossip`]).
+    pub ignored_entries: u64,
     /// Live entries dropped because the event queue was full (a sync fills the gap later).
     pub dropped_entries: u64,
     /// Other events dropped because the event queue and its overflow were full.
