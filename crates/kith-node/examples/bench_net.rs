@@ -211,6 +211,7 @@ async fn run(node_pid: u32) -> serde_json::Value {
         "flood_command_ms_p99": (flood_p99 * 100.0).round() / 100.0,
         "flood_commands": f.command_ms.len(),
         "flood_failed_commands": f.failed_commands,
+        "flood_ignored_entries": f.stats.ignored_entries,
         "flood_live_entries": f.stats.live_entries,
         "flood_dropped_entries": f.stats.dropped_entries,
         "flood_sync_ms": f.sync_ms.round(),
